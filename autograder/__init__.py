@@ -1,0 +1,1 @@
+"""The autograder: release, sandboxed grading, checks, reports."""

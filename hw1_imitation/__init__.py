@@ -1,0 +1,1 @@
+"""Homework 1: imitation learning: not released yet."""

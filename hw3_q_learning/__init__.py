@@ -1,0 +1,1 @@
+"""Homework 3: Q-learning and actor-critic: not released yet."""

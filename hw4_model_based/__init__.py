@@ -1,0 +1,1 @@
+"""Homework 4: model-based reinforcement learning: not released yet."""

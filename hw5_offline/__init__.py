@@ -1,0 +1,1 @@
+"""Homework 5: exploration and offline reinforcement learning: not released yet."""

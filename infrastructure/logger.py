@@ -1,0 +1,123 @@
+"""One logger for every homework: ``RUN_DIR/progress.csv`` always, TensorBoard when installed.
+
+Metric keys are namespaced, ``section/name``: ``train/loss_policy``, ``eval/return_mean``,
+``time/sps``. Each row also holds ``env_steps`` (environment steps taken so far) and
+``time_s`` (seconds since the logger was made), which the plots use as x-axes.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import re
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from tqdm.auto import tqdm
+
+from infrastructure.config import save_config
+
+_KEY = re.compile(r"^[a-z0-9_]+/[a-z0-9_./-]+$")
+RESERVED = ("env_steps", "time_s")
+
+
+class Logger:
+    """Writes metrics of a run to ``run_dir``.
+
+    Args:
+        run_dir: the run's folder; made if missing.
+        config: a config dataclass, saved as ``run_dir/config.json``.
+        tensorboard: also write TensorBoard event files when ``tensorboard`` is installed.
+    """
+
+    def __init__(self, run_dir: str | Path, config: Any = None, tensorboard: bool = True):
+        self.run_dir = Path(run_dir)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.csv_path = self.run_dir / "progress.csv"
+        self._start = time.perf_counter()
+        self._columns: list[str] = list(RESERVED)
+        self._rows: list[dict[str, float]] = []
+        self.csv_path.write_text(",".join(self._columns) + "\n")
+        if config is not None:
+            save_config(config, self.run_dir / "config.json")
+        self._writer = None
+        if tensorboard:
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+            except ImportError:  # TensorBoard is optional
+                pass
+            else:
+                self._writer = SummaryWriter(log_dir=str(self.run_dir / "tb"))
+
+    def log(self, metrics: dict[str, float], env_steps: int) -> None:
+        """Write one row: ``metrics`` measured after ``env_steps`` environment steps."""
+        row: dict[str, float] = {
+            "env_steps": env_steps,
+            "time_s": round(time.perf_counter() - self._start, 3),
+        }
+        for key, value in metrics.items():
+            if not _KEY.match(key):
+                raise ValueError(f"expected a namespaced metric key like 'train/loss', got {key!r}")
+            try:
+                row[key] = float(value)
+            except (TypeError, ValueError):
+                raise TypeError(f"expected a number for metric {key!r}, got {value!r}") from None
+        self._rows.append(row)
+        new = [k for k in row if k not in self._columns]
+        if new:
+            self._columns += new
+            self._rewrite()
+        else:
+            with self.csv_path.open("a", newline="") as f:
+                f.write(self._format([row]))
+        if self._writer is not None:
+            for key, value in row.items():
+                if key not in RESERVED and math.isfinite(value):
+                    self._writer.add_scalar(key, value, env_steps)
+            self._writer.flush()
+
+    def _format(self, rows: Iterable[dict[str, float]], header: bool = False) -> str:
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=self._columns, restval="", lineterminator="\n")
+        if header:
+            writer.writeheader()
+        writer.writerows(rows)
+        return buffer.getvalue()
+
+    def _rewrite(self) -> None:
+        """Write the whole file again under a wider header (atomically)."""
+        tmp = self.csv_path.with_suffix(".csv.tmp")
+        tmp.write_text(self._format(self._rows, header=True))
+        tmp.replace(self.csv_path)
+
+    def progress(self, total: int, desc: str = "env steps") -> tqdm:
+        """A progress bar over ``total`` units, for the run's main loop."""
+        return tqdm(total=total, desc=desc, unit="step", dynamic_ncols=True, smoothing=0.05)
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+
+    def __enter__(self) -> Logger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def read_progress(run_dir: str | Path) -> dict[str, list[float]]:
+    """The columns of ``run_dir/progress.csv`` as lists of floats (``nan`` where empty)."""
+    path = Path(run_dir) / "progress.csv"
+    if not path.is_file():
+        raise FileNotFoundError(f"expected a progress.csv in {run_dir}, found none")
+    with path.open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    if not rows:
+        return {}
+    return {
+        key: [float(r[key]) if r[key] not in ("", None) else math.nan for r in rows]
+        for key in rows[0]
+    }

@@ -1,0 +1,131 @@
+"""Learning curves: ``python -m infrastructure.plot RUN_DIR... --out curves.png``.
+
+Runs whose folder names differ only by a trailing seed (``cartpole_rtg_seed0``,
+``cartpole_rtg_seed1``) are one curve: the mean over seeds, with a band of one standard
+deviation. A folder that holds run folders stands for all of them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import re
+from collections import defaultdict
+from collections.abc import Sequence
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from infrastructure.logger import read_progress  # noqa: E402
+
+_SEED_SUFFIX = re.compile(r"[_-]?seed[_-]?\d+$")
+
+
+def find_runs(paths: Sequence[str | Path]) -> list[Path]:
+    """Run folders (those with a ``progress.csv``) named by ``paths`` or found inside them."""
+    runs: list[Path] = []
+    for path in map(Path, paths):
+        if (path / "progress.csv").is_file():
+            runs.append(path)
+        elif path.is_dir():
+            inside = sorted(p.parent for p in path.glob("**/progress.csv"))
+            if not inside:
+                raise FileNotFoundError(
+                    f"expected run folders with a progress.csv in {path}, found none"
+                )
+            runs += inside
+        else:
+            raise FileNotFoundError(f"expected a run folder, got {path} (no such folder)")
+    return runs
+
+
+def group_runs(runs: Sequence[Path]) -> dict[str, list[Path]]:
+    """Runs grouped by folder name less its seed suffix."""
+    groups: dict[str, list[Path]] = defaultdict(list)
+    for run in runs:
+        groups[_SEED_SUFFIX.sub("", run.name) or run.name].append(run)
+    return dict(groups)
+
+
+def curve(run: Path, key: str, x_key: str) -> tuple[np.ndarray, np.ndarray]:
+    """The rows of ``run`` where ``key`` was logged, as ``(x, y)`` arrays."""
+    columns = read_progress(run)
+    for name in (key, x_key):
+        if name not in columns:
+            raise KeyError(f"{run}/progress.csv has no column {name!r}; it has {sorted(columns)}")
+    x, y = np.asarray(columns[x_key]), np.asarray(columns[key])
+    keep = ~np.isnan(y)
+    return x[keep], y[keep]
+
+
+def mean_band(curves: Sequence[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, ...]:
+    """Mean and standard deviation over curves, on the x-values of the first curve up to the
+    shortest curve's end (each curve linearly interpolated)."""
+    end = min(x[-1] for x, _ in curves)
+    grid = curves[0][0][curves[0][0] <= end]
+    ys = np.stack([np.interp(grid, x, y) for x, y in curves])
+    return grid, ys.mean(axis=0), ys.std(axis=0)
+
+
+def plot_runs(
+    paths: Sequence[str | Path],
+    out: str | Path,
+    key: str = "eval/return_mean",
+    x_key: str = "env_steps",
+    title: str | None = None,
+    target: float | None = None,
+) -> Path:
+    """Draw one learning curve per group of runs to the PNG file ``out``."""
+    groups = group_runs(find_runs(paths))
+    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=120)
+    for label, runs in sorted(groups.items()):
+        curves = [c for c in (curve(run, key, x_key) for run in runs) if len(c[0])]
+        if not curves:
+            continue
+        grid, mean, std = mean_band(curves)
+        (line,) = ax.plot(
+            grid, mean, label=f"{label} ({len(curves)} seed{'s' * (len(curves) > 1)})"
+        )
+        if len(curves) > 1:
+            ax.fill_between(grid, mean - std, mean + std, alpha=0.2, color=line.get_color())
+    if target is not None and math.isfinite(target):
+        ax.axhline(target, color="grey", linestyle="--", linewidth=1, label=f"target {target:g}")
+    ax.set_xlabel(x_key)
+    ax.set_ylabel(key)
+    ax.set_title(title or key)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out)
+    plt.close(fig)
+    return out
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m infrastructure.plot",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        allow_abbrev=False,
+    )
+    parser.add_argument("runs", nargs="+", help="run folders, or folders that hold run folders")
+    parser.add_argument("--out", default="curves.png", help="PNG file to write")
+    parser.add_argument("--key", default="eval/return_mean", help="column to plot")
+    parser.add_argument("--x", default="env_steps", help="column for the x-axis (or time_s)")
+    parser.add_argument("--title", default=None, help="figure title (default: the key)")
+    parser.add_argument("--target", type=float, default=None, help="draw a dashed target line")
+    args = parser.parse_args(argv)
+    out = plot_runs(
+        args.runs, args.out, key=args.key, x_key=args.x, title=args.title, target=args.target
+    )
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,277 @@
+"""Collect experience from a policy: N steps, or whole trajectories, from one env or a vector env.
+
+A *policy* here is any callable that maps a batch of observations, shape ``(num_envs, *obs_shape)``,
+to a batch of actions, shape ``(num_envs, *action_shape)``.
+
+Every batch keeps ``terminated`` and ``truncated`` apart and stores the true next observation of
+each step, including the final observation of an episode cut by its time limit. Steps of one
+trajectory are contiguous and in time order; a trajectory ends at the first step whose
+``terminated`` or ``truncated`` flag is set.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium.vector import VectorEnv
+
+Policy = Callable[[np.ndarray], Any]
+
+# One stored step: (observation, action, reward, next_observation, terminated, truncated).
+_Step = tuple[np.ndarray, Any, float, np.ndarray, bool, bool]
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Transitions laid out trajectory after trajectory.
+
+    ============================  ==========================  ================================
+    field                         shape                       meaning
+    ============================  ==========================  ================================
+    ``observations``              ``(B, *obs_shape)``         :math:`s_t`
+    ``actions``                   ``(B, *action_shape)``      :math:`a_t`
+    ``rewards``                   ``(B,)``                    :math:`r(s_t, a_t)`
+    ``next_observations``         ``(B, *obs_shape)``         :math:`s_{t+1}`, the true one
+    ``terminated``                ``(B,)`` bool               :math:`s_{t+1}` is terminal
+    ``truncated``                 ``(B,)`` bool               the trajectory stops here without
+                                                              a terminal state (time limit, or
+                                                              the end of the batch)
+    ``episode_returns``           ``(E,)``                    undiscounted returns of the E
+                                                              episodes that ended in this batch
+    ``episode_lengths``           ``(E,)``                    their lengths
+    ============================  ==========================  ================================
+    """
+
+    observations: np.ndarray
+    actions: np.ndarray
+    rewards: np.ndarray
+    next_observations: np.ndarray
+    terminated: np.ndarray
+    truncated: np.ndarray
+    episode_returns: np.ndarray
+    episode_lengths: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.rewards)
+
+    @property
+    def dones(self) -> np.ndarray:
+        """Where a trajectory ends, shape ``(B,)``: ``terminated | truncated``. An episode
+        boundary, never a bootstrap mask (that is ``1 - terminated``)."""
+        return self.terminated | self.truncated
+
+    def trajectory_slices(self) -> list[slice]:
+        """One slice per trajectory, in order; they cover the batch."""
+        ends = np.flatnonzero(self.dones) + 1
+        starts = np.concatenate([[0], ends[:-1]])
+        return [slice(int(s), int(e)) for s, e in zip(starts, ends, strict=True)]
+
+
+class _SingleEnv:
+    """One ``gym.Env`` seen as a vector env of size 1 that resets in the same step.
+
+    Both adapters return observations twice: as a batch for the policy, and as one array per
+    sub-environment for storage. Stepping through this shim costs about a microsecond, where a
+    ``SyncVectorEnv`` of one environment costs tens (``bench/sampler.py`` measures it).
+    """
+
+    num_envs = 1
+
+    def __init__(self, env: gym.Env):
+        self.env = env
+
+    def reset(self, seed: int | None) -> tuple[np.ndarray, Sequence[np.ndarray]]:
+        obs = np.array(self.env.reset(seed=seed)[0])  # a copy: an env may reuse its array
+        return obs[None], (obs,)
+
+    def step(self, actions: np.ndarray) -> tuple[Any, ...]:
+        obs, reward, terminated, truncated, _ = self.env.step(actions[0])
+        final_obs = obs = np.array(obs)
+        if terminated or truncated:
+            obs = np.array(self.env.reset()[0])
+        return obs[None], (obs,), (reward,), (terminated,), (truncated,), (final_obs,)
+
+
+class _VectorEnv:
+    """A Gymnasium ``VectorEnv`` with ``AutoresetMode.SAME_STEP``: final observations come back
+    in ``info["final_obs"]`` and are put where they belong."""
+
+    def __init__(self, env: VectorEnv):
+        mode = env.metadata.get("autoreset_mode")
+        if mode is not None and getattr(mode, "value", mode) != "SameStep":
+            raise ValueError(
+                "expected a vector env with autoreset_mode=AutoresetMode.SAME_STEP "
+                f"(infrastructure.envs.make_vector_env makes one), got {mode}"
+            )
+        self.env = env
+        self.num_envs = env.num_envs
+
+    def reset(self, seed: int | None) -> tuple[np.ndarray, Sequence[np.ndarray]]:
+        obs = np.array(self.env.reset(seed=seed)[0])  # a copy: the env may reuse its buffer
+        return obs, list(obs)
+
+    def step(self, actions: np.ndarray) -> tuple[Any, ...]:
+        obs, rewards, terminated, truncated, info = self.env.step(actions)
+        obs = np.array(obs)
+        final_obs = list(obs)
+        if "final_obs" in info:
+            for i in np.flatnonzero(info["_final_obs"]):
+                final_obs[i] = np.array(info["final_obs"][i])
+        return obs, list(obs), rewards, terminated, truncated, final_obs
+
+
+class Sampler:
+    """Runs a policy in an environment and returns :class:`Batch` es.
+
+    Args:
+        env: a ``gym.Env``, or a vector env made by ``infrastructure.envs.make_vector_env``.
+        seed: the seed of the first ``reset``; later resets continue the env's own generator,
+            so a run is reproducible and episodes still differ.
+    """
+
+    def __init__(self, env: gym.Env | VectorEnv, seed: int | None = None):
+        self.env = _VectorEnv(env) if isinstance(env, VectorEnv) else _SingleEnv(env)
+        self.num_envs: int = self.env.num_envs
+        self.total_steps = 0
+        """Environment steps taken so far, over all sub-environments."""
+        self._seed = seed
+        self._obs: np.ndarray | None = None  # the batch the policy sees next
+        self._obs_rows: Sequence[np.ndarray] = ()  # the same, one array per sub-environment
+        self._current: list[list[_Step]] = []
+        self._episode_return = [0.0] * self.num_envs
+        self._episode_length = [0] * self.num_envs
+        self._ended: list[tuple[float, int]] = []
+
+    def _reset(self) -> None:
+        self._obs, self._obs_rows = self.env.reset(seed=self._seed)
+        self._seed = None
+        self._current = [[] for _ in range(self.num_envs)]
+        self._episode_return = [0.0] * self.num_envs
+        self._episode_length = [0] * self.num_envs
+
+    def _step(self, policy: Policy) -> list[int]:
+        """Step every sub-environment once; returns those whose episode ended."""
+        assert self._obs is not None, "reset first"
+        actions = np.asarray(policy(self._obs))
+        if actions.ndim == 0 or actions.shape[0] != self.num_envs:
+            raise ValueError(
+                f"expected the policy to return one action per environment, shape "
+                f"({self.num_envs}, ...), got an array of shape {actions.shape}"
+            )
+        obs_rows = self._obs_rows
+        self._obs, self._obs_rows, rewards, terminated, truncated, final_obs = self.env.step(
+            actions
+        )
+        ended = []
+        for i in range(self.num_envs):
+            term, trunc = terminated[i], truncated[i]
+            self._current[i].append(
+                (obs_rows[i], actions[i], rewards[i], final_obs[i], term, trunc)
+            )
+            self._episode_return[i] += rewards[i]
+            self._episode_length[i] += 1
+            if term or trunc:
+                ended.append(i)
+                self._ended.append((float(self._episode_return[i]), self._episode_length[i]))
+                self._episode_return[i] = 0.0
+                self._episode_length[i] = 0
+        self.total_steps += self.num_envs
+        return ended
+
+    def sample_steps(self, policy: Policy, num_steps: int) -> Batch:
+        """Take ``ceil(num_steps / num_envs)`` steps in every sub-environment.
+
+        Episodes go on across calls. A trajectory still running at the end of the batch is
+        returned with ``truncated=True`` on its last step (bootstrap from its next observation);
+        it continues in the next batch.
+        """
+        if num_steps < 1:
+            raise ValueError(f"expected num_steps >= 1, got {num_steps}")
+        if self._obs is None:
+            self._reset()
+        self._ended = []
+        pieces: list[list[_Step]] = []
+        for _ in range(-(-num_steps // self.num_envs)):
+            for i in self._step(policy):
+                pieces.append(self._current[i])
+                self._current[i] = []
+        for i, partial in enumerate(self._current):
+            if partial:
+                o, a, r, o2, term, _ = partial[-1]
+                partial[-1] = (o, a, r, o2, term, True)  # cut by the end of the batch
+                pieces.append(partial)
+                self._current[i] = []
+        return self._build(pieces)
+
+    def sample_trajectories(
+        self, policy: Policy, min_steps: int | None = None, num_trajectories: int | None = None
+    ) -> Batch:
+        """Whole trajectories from fresh episodes, until they hold at least ``min_steps`` steps
+        or number ``num_trajectories`` (give exactly one of the two).
+
+        With several sub-environments, episodes still running when enough have ended are thrown
+        away (their steps still count in ``total_steps``). Since short episodes end first, this
+        slightly favours them: use a single environment where that matters (evaluation).
+        """
+        if (min_steps is None) == (num_trajectories is None):
+            raise ValueError(
+                "expected exactly one of min_steps and num_trajectories, got "
+                f"min_steps={min_steps}, num_trajectories={num_trajectories}"
+            )
+        target = min_steps if min_steps is not None else num_trajectories
+        assert target is not None
+        if target < 1:
+            raise ValueError(f"expected a target >= 1, got {target}")
+        self._reset()
+        self._ended = []
+        pieces: list[list[_Step]] = []
+        collected = 0
+        while collected < target:
+            for i in self._step(policy):
+                pieces.append(self._current[i])
+                collected += len(self._current[i]) if min_steps is not None else 1
+                self._current[i] = []
+        if num_trajectories is not None:
+            pieces = pieces[:num_trajectories]
+            self._ended = self._ended[:num_trajectories]
+        self._obs = None  # the next call starts fresh episodes too
+        return self._build(pieces)
+
+    def _build(self, pieces: list[list[_Step]]) -> Batch:
+        obs, actions, rewards, next_obs, terminated, truncated = zip(
+            *(step for piece in pieces for step in piece), strict=True
+        )
+        returns = np.array([r for r, _ in self._ended], dtype=np.float64)
+        lengths = np.array([n for _, n in self._ended], dtype=np.int64)
+        self._ended = []
+        return Batch(
+            observations=np.array(obs),
+            actions=np.array(actions),
+            rewards=np.array(rewards, dtype=np.float64),
+            next_observations=np.array(next_obs),
+            terminated=np.array(terminated, dtype=bool),
+            truncated=np.array(truncated, dtype=bool),
+            episode_returns=returns,
+            episode_lengths=lengths,
+        )
+
+
+def evaluate(sampler: Sampler, policy: Policy, num_episodes: int) -> dict[str, float]:
+    """Run ``num_episodes`` whole episodes and summarise their undiscounted returns.
+
+    Keys: ``return_mean``, ``return_std``, ``return_min``, ``return_max``, ``length_mean``.
+    Give it a sampler over its own environment, not the training one.
+    """
+    batch = sampler.sample_trajectories(policy, num_trajectories=num_episodes)
+    returns = batch.episode_returns
+    return {
+        "return_mean": float(returns.mean()),
+        "return_std": float(returns.std()),
+        "return_min": float(returns.min()),
+        "return_max": float(returns.max()),
+        "length_mean": float(batch.episode_lengths.mean()),
+    }

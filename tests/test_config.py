@@ -1,0 +1,220 @@
+"""Typed configs: ``--help`` from field docstrings, strict parsing, presets, JSON round trip."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+import pytest
+
+from infrastructure.config import (
+    config_from_dict,
+    config_to_dict,
+    field_docs,
+    load_config,
+    parse_config,
+    save_config,
+)
+
+
+@dataclass
+class ToyConfig:
+    learning_rate: float = 5e-3
+    """Adam step size for the policy."""
+    n_iter: int = 100
+    """Number of policy-gradient iterations."""
+    use_baseline: bool = True
+    """Whether to learn a value baseline."""
+    max_grad_norm: float | None = None
+    """Clip gradients to this norm (none: no clipping)."""
+    estimator: Literal["rtg", "total"] = "rtg"
+    """Return estimator: reward-to-go or total return."""
+    env_id: str = "CartPole-v1"
+    """Gymnasium environment id, 100% standard."""
+
+
+def parse(argv: list[str], defaults: ToyConfig | None = None) -> ToyConfig:
+    return parse_config(ToyConfig, argv, defaults=defaults, prog="toy")
+
+
+def expect_usage_error(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
+    """Parse ``argv``, expect argparse's exit with status 2, return its stderr."""
+    with pytest.raises(SystemExit) as exit_info:
+        parse(argv)
+    assert exit_info.value.code == 2
+    return capsys.readouterr().err
+
+
+def test_field_docs_reads_the_string_under_each_field():
+    docs = field_docs(ToyConfig)
+    assert docs["learning_rate"] == "Adam step size for the policy."
+    assert docs["estimator"] == "Return estimator: reward-to-go or total return."
+    assert set(docs) == {f.name for f in dataclasses.fields(ToyConfig)}
+
+
+def test_help_shows_field_docstrings_and_defaults(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        parse(["--help"])
+    assert exit_info.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())  # undo argparse's line wrapping
+    for expected in [
+        "--learning-rate LEARNING_RATE Adam step size for the policy. (default: 0.005)",
+        "--n-iter N_ITER Number of policy-gradient iterations. (default: 100)",
+        "Whether to learn a value baseline. (default: True)",
+        "--estimator {rtg,total} Return estimator: reward-to-go or total return. (default: rtg)",
+        "Gymnasium environment id, 100% standard.",  # a % in a docstring is not a format
+    ]:
+        assert expected in text
+
+
+def test_no_arguments_gives_the_dataclass_defaults():
+    assert parse([]) == ToyConfig()
+
+
+def test_values_of_every_field_type():
+    config = parse(
+        [
+            "--learning-rate",
+            "0.01",
+            "--n-iter",
+            "7",
+            "--use-baseline",
+            "false",
+            "--max-grad-norm",
+            "0.5",
+            "--estimator",
+            "total",
+            "--env-id",
+            "Ant-v5",
+        ]
+    )
+    assert config == ToyConfig(
+        learning_rate=0.01,
+        n_iter=7,
+        use_baseline=False,
+        max_grad_norm=0.5,
+        estimator="total",
+        env_id="Ant-v5",
+    )
+    assert isinstance(config.n_iter, int) and isinstance(config.learning_rate, float)
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [("false", False), ("0", False), ("no", False), ("True", True), ("1", True), ("yes", True)],
+)
+def test_bool_options(text, value):
+    assert parse(["--use-baseline", text]).use_baseline is value
+
+
+def test_optional_option_takes_none():
+    preset = ToyConfig(max_grad_norm=1.0)
+    assert parse(["--max-grad-norm", "none"], defaults=preset).max_grad_norm is None
+    assert parse(["--max-grad-norm", "None"], defaults=preset).max_grad_norm is None
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--learnig-rate", "0.1"], "unrecognized arguments: --learnig-rate 0.1"),
+        (["--learning", "0.1"], "unrecognized arguments: --learning 0.1"),  # abbreviation
+        (["--learning=0.1"], "unrecognized arguments: --learning=0.1"),
+        (["--use-baseline", "maybe"], "expected true or false, got 'maybe'"),
+        (["--estimator", "gae"], "invalid choice: 'gae'"),
+        (["--n-iter", "2.5"], "invalid int value: '2.5'"),
+        (["--learning-rate", "none"], "invalid float value: 'none'"),  # not optional
+        (["--use-baseline"], "expected one argument"),
+    ],
+)
+def test_bad_command_lines_are_usage_errors(argv, message, capsys):
+    assert message in expect_usage_error(argv, capsys)
+
+
+def test_preset_gives_the_defaults_and_the_command_line_wins(capsys):
+    preset = ToyConfig(learning_rate=0.02, n_iter=3, estimator="total")
+    config = parse(["--n-iter", "50"], defaults=preset)
+    assert config == ToyConfig(learning_rate=0.02, n_iter=50, estimator="total")
+    with pytest.raises(SystemExit):
+        parse(["--help"], defaults=preset)
+    text = " ".join(capsys.readouterr().out.split())
+    assert "Adam step size for the policy. (default: 0.02)" in text
+
+
+def test_config_from_dict_round_trip():
+    config = ToyConfig(
+        learning_rate=0.25, n_iter=3, use_baseline=False, max_grad_norm=None, estimator="total"
+    )
+    assert config_from_dict(ToyConfig, config_to_dict(config)) == config
+    # missing keys take the dataclass default; an int is a fine float
+    assert config_from_dict(ToyConfig, {"learning_rate": 1}) == ToyConfig(learning_rate=1.0)
+
+
+def test_unknown_key_suggests_the_close_one():
+    message = (
+        "unknown config key(s) 'learning_rat' (did you mean 'learning_rate'?), 'zzz'; "
+        "expected keys of ToyConfig: learning_rate, n_iter, use_baseline, "
+        "max_grad_norm, estimator, env_id"
+    )
+    with pytest.raises(ValueError, match=re.escape(message)):
+        config_from_dict(ToyConfig, {"learning_rat": 0.1, "zzz": 1})
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"n_iter": "5"}, "config key 'n_iter': expected int, got '5'"),
+        ({"n_iter": 2.0}, "config key 'n_iter': expected int, got 2.0"),
+        ({"n_iter": True}, "config key 'n_iter': expected int, got True"),
+        ({"learning_rate": "0.1"}, "config key 'learning_rate': expected float, got '0.1'"),
+        ({"learning_rate": True}, "config key 'learning_rate': expected float, got True"),
+        ({"use_baseline": 1}, "config key 'use_baseline': expected bool, got 1"),
+        (
+            {"estimator": "gae"},
+            "config key 'estimator': expected one of ('rtg', 'total'), got 'gae'",
+        ),
+        ({"env_id": None}, "config key 'env_id': expected str, got None"),
+    ],
+)
+def test_wrong_value_type_is_an_error(data, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        config_from_dict(ToyConfig, data)
+
+
+def test_config_from_dict_wants_a_dict():
+    with pytest.raises(TypeError, match="expected a JSON object of config values, got list"):
+        config_from_dict(ToyConfig, [1, 2])  # type: ignore[arg-type]
+
+
+def test_save_and_load_round_trip(tmp_path):
+    config = ToyConfig(
+        learning_rate=1e-4,
+        n_iter=0,
+        use_baseline=False,
+        max_grad_norm=0.5,
+        estimator="total",
+        env_id="ALE/Pong-v5",
+    )
+    path = tmp_path / "config.json"
+    save_config(config, path)
+    assert load_config(ToyConfig, path) == config
+    assert json.loads(path.read_text())["env_id"] == "ALE/Pong-v5"
+    assert [p.name for p in tmp_path.iterdir()] == ["config.json"]  # no temporary file left
+
+
+def test_load_of_a_missing_file_names_the_path(tmp_path):
+    path = tmp_path / "nowhere" / "config.json"
+    with pytest.raises(FileNotFoundError, match=re.escape(f"expected a config file at {path}")):
+        load_config(ToyConfig, path)
+
+
+def test_load_of_a_bad_file(tmp_path):
+    path = tmp_path / "config.json"
+    path.write_text("{not json")
+    with pytest.raises(ValueError, match=re.escape(f"expected JSON in {path}")):
+        load_config(ToyConfig, path)
+    path.write_text(json.dumps({"n_iter": 3, "learning_rte": 0.1}))
+    with pytest.raises(ValueError, match="did you mean 'learning_rate'"):
+        load_config(ToyConfig, path)

@@ -1,0 +1,223 @@
+"""Logger (progress.csv, config.json, TensorBoard) and learning-curve plots."""
+
+from __future__ import annotations
+
+import csv
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from infrastructure.config import load_config
+from infrastructure.logger import Logger, read_progress
+from infrastructure.plot import curve, find_runs, group_runs, main, mean_band, plot_runs
+
+
+@dataclass
+class RunConfig:
+    seed: int = 0
+    """Random seed."""
+    learning_rate: float = 1e-3
+    """Step size."""
+
+
+def read_rows(path: Path) -> list[list[str]]:
+    with path.open(newline="") as f:
+        return list(csv.reader(f))
+
+
+def write_run(run_dir: Path, rows: list[dict[str, float]]) -> Path:
+    """A fake run: ``rows`` of metrics logged at env_steps 100, 200, ..."""
+    with Logger(run_dir, tensorboard=False) as logger:
+        for i, metrics in enumerate(rows):
+            logger.log(metrics, env_steps=100 * (i + 1))
+    return run_dir
+
+
+# ------------------------------------------------------------------------------------ logger
+
+
+def test_progress_csv_has_env_steps_and_time(tmp_path):
+    logger = Logger(tmp_path / "run", tensorboard=False)
+    assert read_rows(logger.csv_path) == [["env_steps", "time_s"]]  # header from the start
+    logger.log({"train/loss": 1.5}, env_steps=100)
+    logger.log({"train/loss": 0.5}, env_steps=250)
+    logger.close()
+    rows = read_rows(tmp_path / "run" / "progress.csv")
+    assert rows[0] == ["env_steps", "time_s", "train/loss"]
+    assert [(r[0], r[2]) for r in rows[1:]] == [("100", "1.5"), ("250", "0.5")]
+    times = [float(r[1]) for r in rows[1:]]
+    assert 0.0 <= times[0] <= times[1] < 60.0
+
+
+def test_new_keys_widen_the_header_and_earlier_rows_get_empty_cells(tmp_path):
+    run = write_run(
+        tmp_path / "run",
+        [
+            {"train/loss": 3.0},
+            {"train/loss": 2.0, "eval/return_mean": 20.0},
+            {"eval/return_mean": 30.0},  # no train/loss in this row: an empty cell
+            {"train/loss": 1.0},
+        ],
+    )
+    rows = read_rows(run / "progress.csv")
+    assert rows[0] == ["env_steps", "time_s", "train/loss", "eval/return_mean"]
+    assert [[r[0], r[2], r[3]] for r in rows[1:]] == [
+        ["100", "3.0", ""],
+        ["200", "2.0", "20.0"],
+        ["300", "", "30.0"],
+        ["400", "1.0", ""],
+    ]
+    columns = read_progress(run)
+    assert list(columns) == rows[0]
+    assert columns["env_steps"] == [100.0, 200.0, 300.0, 400.0]
+    loss, returns = columns["train/loss"], columns["eval/return_mean"]
+    assert loss[:2] == [3.0, 2.0] and math.isnan(loss[2]) and loss[3] == 1.0
+    assert math.isnan(returns[0]) and returns[1:3] == [20.0, 30.0] and math.isnan(returns[3])
+
+
+@pytest.mark.parametrize("key", ["loss", "Train/loss", "train/", "/loss", "train loss/x"])
+def test_metric_keys_must_be_namespaced(tmp_path, key):
+    logger = Logger(tmp_path, tensorboard=False)
+    with pytest.raises(
+        ValueError,
+        match=re.escape(f"expected a namespaced metric key like 'train/loss', got {key!r}"),
+    ):
+        logger.log({"train/ok": 1.0, key: 1.0}, env_steps=1)
+    assert read_rows(logger.csv_path) == [["env_steps", "time_s"]]  # nothing was written
+
+
+def test_metric_values_must_be_numbers(tmp_path):
+    logger = Logger(tmp_path, tensorboard=False)
+    with pytest.raises(TypeError, match="expected a number for metric 'train/loss', got 'abc'"):
+        logger.log({"train/loss": "abc"}, env_steps=1)  # type: ignore[dict-item]
+    logger.log({"train/loss": np.float32(0.25), "time/sps": 7}, env_steps=2)
+    assert read_progress(tmp_path)["train/loss"] == [0.25]
+
+
+def test_config_json_is_written(tmp_path):
+    config = RunConfig(seed=3, learning_rate=0.5)
+    Logger(tmp_path / "run", config=config, tensorboard=False).close()
+    assert load_config(RunConfig, tmp_path / "run" / "config.json") == config
+
+
+def test_read_progress_of_a_run_that_logged_nothing(tmp_path):
+    Logger(tmp_path, tensorboard=False).close()
+    assert read_progress(tmp_path) == {}
+    with pytest.raises(FileNotFoundError, match="expected a progress.csv in"):
+        read_progress(tmp_path / "missing")
+
+
+def test_tensorboard_event_file(tmp_path):
+    with Logger(tmp_path / "run", tensorboard=True) as logger:
+        logger.log({"train/loss": 1.0, "eval/return_mean": float("nan")}, env_steps=10)
+    events = list((tmp_path / "run" / "tb").glob("events.out.tfevents.*"))
+    assert len(events) == 1 and events[0].stat().st_size > 0
+    assert read_progress(tmp_path / "run")["train/loss"] == [1.0]
+
+
+# -------------------------------------------------------------------------------------- plot
+
+
+@pytest.fixture
+def runs(tmp_path) -> Path:
+    """``runs/x_seed0`` and ``runs/x_seed1`` (one group), and ``runs/y`` (another)."""
+    root = tmp_path / "runs"
+    write_run(
+        root / "x_seed0",
+        [{"eval/return_mean": 0.0}, {"eval/return_mean": 2.0}, {"train/loss": 1.0}],
+    )
+    write_run(root / "x_seed1", [{"eval/return_mean": 2.0}, {"eval/return_mean": 4.0}])
+    write_run(root / "y", [{"eval/return_mean": 5.0}])
+    return root
+
+
+def test_seed_folders_form_one_group(runs):
+    found = find_runs([runs])
+    assert [p.name for p in found] == ["x_seed0", "x_seed1", "y"]
+    groups = group_runs(found)
+    assert {k: [p.name for p in v] for k, v in groups.items()} == {
+        "x": ["x_seed0", "x_seed1"],
+        "y": ["y"],
+    }
+    # a run folder given directly counts as itself
+    assert find_runs([runs / "y"]) == [runs / "y"]
+
+
+@pytest.mark.parametrize(
+    ("name", "group"),
+    [
+        ("cartpole_rtg_seed12", "cartpole_rtg"),
+        ("a-seed-3", "a"),
+        ("seed4", "seed4"),
+        ("lr_1e-3", "lr_1e-3"),
+    ],
+)
+def test_seed_suffix_is_dropped(name, group):
+    assert list(group_runs([Path("/runs") / name])) == [group]
+
+
+def test_curve_keeps_the_rows_where_the_key_was_logged(runs):
+    x, y = curve(runs / "x_seed0", "eval/return_mean", "env_steps")
+    np.testing.assert_array_equal(x, [100.0, 200.0])
+    np.testing.assert_array_equal(y, [0.0, 2.0])
+
+
+def test_mean_band_on_the_same_x_values():
+    x = np.array([0.0, 1.0, 2.0])
+    grid, mean, std = mean_band([(x, np.array([0.0, 2.0, 4.0])), (x, np.array([2.0, 4.0, 6.0]))])
+    np.testing.assert_allclose(grid, [0.0, 1.0, 2.0])
+    np.testing.assert_allclose(mean, [1.0, 3.0, 5.0])
+    np.testing.assert_allclose(std, [1.0, 1.0, 1.0])
+
+
+def test_mean_band_interpolates_and_stops_at_the_shortest_curve():
+    first = (np.array([0.0, 10.0, 20.0]), np.array([0.0, 10.0, 20.0]))
+    second = (np.array([0.0, 5.0, 15.0]), np.array([0.0, 10.0, 30.0]))
+    grid, mean, std = mean_band([first, second])
+    # grid: x of the first curve up to 15; second curve at x=10 is 20 (between 10 and 30)
+    np.testing.assert_allclose(grid, [0.0, 10.0])
+    np.testing.assert_allclose(mean, [0.0, 15.0])
+    np.testing.assert_allclose(std, [0.0, 5.0])
+
+
+def test_main_writes_a_png(runs, tmp_path, capsys):
+    out = tmp_path / "plots" / "curves.png"
+    main([str(runs), "--out", str(out), "--target", "3", "--title", "test"])
+    data = out.read_bytes()
+    assert data.startswith(b"\x89PNG\r\n\x1a\n") and len(data) > 1000
+    assert f"wrote {out}" in capsys.readouterr().out
+
+
+def test_missing_run_folder(tmp_path):
+    with pytest.raises(
+        FileNotFoundError,
+        match=re.escape(f"expected a run folder, got {tmp_path / 'nope'} (no such folder)"),
+    ):
+        plot_runs([tmp_path / "nope"], tmp_path / "out.png")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(
+        FileNotFoundError,
+        match=re.escape(
+            f"expected run folders with a progress.csv in {tmp_path / 'empty'}, found none"
+        ),
+    ):
+        main([str(tmp_path / "empty"), "--out", str(tmp_path / "out.png")])
+    assert not (tmp_path / "out.png").exists()
+
+
+def test_missing_column_lists_the_columns(runs, tmp_path):
+    message = (
+        "progress.csv has no column 'eval/return_max'; it has "
+        "['env_steps', 'eval/return_mean', 'time_s', 'train/loss']"
+    )
+    with pytest.raises(KeyError, match=re.escape(message)):
+        plot_runs([runs / "x_seed0"], tmp_path / "out.png", key="eval/return_max")
+
+
+def test_missing_x_column_lists_the_columns(runs):
+    with pytest.raises(KeyError, match=re.escape("has no column 'steps'; it has ['env_steps'")):
+        curve(runs / "x_seed0", "eval/return_mean", x_key="steps")
