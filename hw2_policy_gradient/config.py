@@ -80,7 +80,8 @@ class PGConfig:
             ),
             (
                 self.gae_lambda is None or self.use_baseline,
-                "use_baseline=True when gae_lambda is set (GAE needs V(s))",
+                "use_baseline=True when gae_lambda is set, since GAE needs V(s) (to train "
+                "without a baseline, give --gae-lambda none too)",
                 self.use_baseline,
             ),
             (self.ppo_clip is None or self.ppo_clip > 0, "ppo_clip > 0 or None", self.ppo_clip),
@@ -97,6 +98,25 @@ PRESETS: dict[str, PGConfig] = {
     "CartPole-v1": PGConfig(env="CartPole-v1", total_steps=50_000),
     "InvertedPendulum-v5": PGConfig(
         env="InvertedPendulum-v5", total_steps=120_000, batch_size=2000, eval_every=5
+    ),
+    # Episodes cut at 150 steps, as in the handout; returns are on that scale.
+    "HalfCheetah-v5": PGConfig(
+        env="HalfCheetah-v5",
+        max_episode_steps=150,
+        total_steps=1_500_000,
+        batch_size=5000,
+        gamma=0.95,
+        eval_every=20,
+    ),
+    "LunarLander-v3": PGConfig(
+        env="LunarLander-v3",
+        total_steps=1_200_000,
+        batch_size=4000,
+        n_layers=3,
+        layer_size=128,
+        learning_rate=1e-3,
+        gae_lambda=0.98,
+        eval_every=25,
     ),
 }
 

@@ -123,8 +123,16 @@ def add_arguments(parser: argparse.ArgumentParser, cls: type, defaults: Any = No
             choices=_choices(types_[f.name]),
             default=argparse.SUPPRESS,
             help=help_text.replace("%", "%%"),
-            metavar=f.name.upper() if _choices(types_[f.name]) is None else None,
+            metavar=_metavar(f.name, types_[f.name]),
         )
+
+
+def _metavar(name: str, tp: Any) -> str | None:
+    base, optional = _unwrap_optional(tp)
+    if _choices(tp) is not None:
+        return None  # argparse shows the choices
+    text = "{true,false}" if base is bool else name.upper()
+    return text + ("|none" if optional else "")
 
 
 def _default(f: dataclasses.Field) -> Any:
@@ -150,8 +158,11 @@ def parse_config(
     parser = argparse.ArgumentParser(prog=prog, description=description, allow_abbrev=False)
     add_arguments(parser, cls, defaults)
     given = vars(parser.parse_args(argv))
-    base = defaults if defaults is not None else cls()
-    return dataclasses.replace(base, **given)  # type: ignore[type-var]
+    try:
+        base = defaults if defaults is not None else cls()
+        return dataclasses.replace(base, **given)  # type: ignore[type-var]
+    except ValueError as error:  # a check in the config's __post_init__
+        parser.error(str(error))
 
 
 def config_to_dict(config: Any) -> dict[str, Any]:

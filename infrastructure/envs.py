@@ -11,6 +11,7 @@ Gymnasium's contract, which every homework keeps from ``env.step`` to the loss:
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import gymnasium as gym
@@ -23,6 +24,18 @@ ATARI_PREFIX = "ALE/"
 def is_atari(env_id: str) -> bool:
     """Whether ``env_id`` names an Arcade Learning Environment game (``ALE/Breakout-v5``)."""
     return env_id.startswith(ATARI_PREFIX)
+
+
+def _route_mujoco_warnings() -> None:
+    """MuJoCo prints its warnings and appends them to ``MUJOCO_LOG.TXT`` in the working
+    directory (MuJoCo 3.3+ warns about an attribute of Gymnasium's own model files). Send them
+    to Python's ``warnings`` instead, which shows each one once."""
+    import mujoco
+
+    def warn(message: str) -> None:
+        warnings.warn(f"MuJoCo: {message.strip()}", RuntimeWarning, stacklevel=2)
+
+    mujoco.set_mju_user_warning(warn)
 
 
 def _register_atari() -> None:
@@ -64,6 +77,9 @@ def make_env(
         if max_episode_steps is not None:  # on top, so that it counts agent steps, not frames
             env = gym.wrappers.TimeLimit(env, max_episode_steps)
     else:
+        entry_point = str(gym.spec(env_id).entry_point)
+        if entry_point.startswith("gymnasium.envs.mujoco"):
+            _route_mujoco_warnings()
         env = gym.make(env_id, max_episode_steps=max_episode_steps, **kwargs)
     if seed is not None:
         env.action_space.seed(seed)
