@@ -1,0 +1,712 @@
+"""Release: turn the instructor's repository into the starter tree a student downloads.
+
+The repository holds every homework as its reference solution; code a student must write sits
+between nbgrader's markers::
+
+    def reward_to_go(rewards: np.ndarray, gamma: float) -> np.ndarray:
+        \"\"\"...\"\"\"
+        ### BEGIN SOLUTION
+        ...
+        ### END SOLUTION
+
+:func:`strip_solutions` replaces each such region of a ``.py`` file by one stub that fails
+loudly at its own line; notebooks go through nbgrader's own preprocessors
+(:func:`strip_notebook`). :func:`release_student` writes ``OUT/hwN/student/`` and refuses to
+leave a tree on disk that :func:`check_no_leaks` finds leaking: a solution line, a solution
+marker, a hidden test, calibration data or reference weights.
+"""
+
+from __future__ import annotations
+
+import ast
+import fnmatch
+import json
+import logging
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+log = logging.getLogger(__name__)
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+# Files at the top of the repository that every student tree gets.
+TOP_LEVEL_FILES = ("pyproject.toml", "Makefile", "README.md", "environment.yml", ".gitignore")
+# The only autograder modules a student gets: enough for the ``rlhw`` console script.
+STUDENT_AUTOGRADER_FILES = ("autograder/__init__.py", "autograder/cli.py")
+# What the other homeworks contribute: placeholders that keep ``pip install -e .`` working.
+PLACEHOLDER_FILES = ("README.md", "__init__.py")
+# Never in a student tree, wherever they are.
+FORBIDDEN_DIRS = frozenset({"runs", "dist", ".venv", "__pycache__", ".git", ".ipynb_checkpoints"})
+# Reference weights and data: left out unless ``allow_data`` names them.
+WEIGHT_SUFFIXES = frozenset({".pt", ".pth", ".safetensors", ".npz"})
+# Build and tool leftovers that a copy skips silently (they are not the instructor's files).
+JUNK = (
+    *("__pycache__", "*.pyc", "*.pyo", ".pytest_cache", ".mypy_cache", ".ruff_cache"),
+    *("*.egg-info", ".DS_Store", ".ipynb_checkpoints"),
+)
+# ruff's line length in pyproject.toml: a longer stub is written the way ``ruff format`` would.
+STUB_LINE_LENGTH = 100
+
+_BEGIN = re.compile(r"^(?P<indent>[ \t]*)#+[ \t]*BEGIN SOLUTION[ \t]*\r?\n?$")
+_END = re.compile(r"^(?P<indent>[ \t]*)#+[ \t]*END SOLUTION[ \t]*\r?\n?$")
+# Anything that looks like a marker: one that is not exactly a marker is an error, not code.
+_MARKER_LIKE = re.compile(r"^[ \t]*#.*\b(BEGIN|END)[ \t]+SOLUTION\b")
+# What must never be left in a released code file (nbgrader's markers, hidden tests included).
+_ANY_MARKER = re.compile(r"^[ \t]*#+[ \t]*(BEGIN|END)[ \t]+(SOLUTION|HIDDEN TESTS)\b")
+# nbgrader's own rule for notebooks: the delimiter anywhere in a line.
+_NB_BEGIN = re.compile(r"BEGIN (SOLUTION|HIDDEN TESTS)")
+_NB_END = re.compile(r"END (SOLUTION|HIDDEN TESTS)")
+_HOMEWORK_DIR = re.compile(r"^(hw\d+)_\w+$")
+
+
+class ReleaseError(Exception):
+    """The reference cannot be released as it stands, or a student tree leaks."""
+
+
+@dataclass(frozen=True)
+class SolutionRegion:
+    """One ``### BEGIN SOLUTION`` ... ``### END SOLUTION`` region of a file (1-based lines)."""
+
+    begin: int
+    end: int
+    indent: str
+
+
+# ---------------------------------------------------------------------------------------------
+# Solution regions of one .py file
+# ---------------------------------------------------------------------------------------------
+
+
+def find_regions(source: str, path: str) -> list[SolutionRegion]:
+    """The solution regions of ``source``, checked for balance and indentation.
+
+    Raises:
+        ReleaseError: a marker not alone on its line, a nested BEGIN, an END without BEGIN, a
+            BEGIN without END, an END at another indentation than its BEGIN, or a line of the
+            region less indented than its markers.
+    """
+    lines = split_lines(source)
+    in_string = _string_continuation_lines(source, path)
+    regions: list[SolutionRegion] = []
+    open_at: int | None = None
+    indent = ""
+    for number, line in enumerate(lines, start=1):
+        if number in in_string:
+            continue  # text inside a multi-line string (a docstring may show the markers)
+        begin, end = _BEGIN.match(line), _END.match(line)
+        if begin is None and end is None and _MARKER_LIKE.match(line):
+            raise ReleaseError(
+                f"{path}:{number}: expected `### BEGIN SOLUTION` or `### END SOLUTION` alone on "
+                f"its line, got {line.strip()!r}"
+            )
+        if begin is not None:
+            if open_at is not None:
+                raise ReleaseError(
+                    f"{path}:{number}: nested `### BEGIN SOLUTION`: the region opened at line "
+                    f"{open_at} is not closed; expected `### END SOLUTION` first"
+                )
+            open_at, indent = number, begin["indent"]
+        elif end is not None:
+            if open_at is None:
+                raise ReleaseError(
+                    f"{path}:{number}: `### END SOLUTION` without a `### BEGIN SOLUTION` before it"
+                )
+            if end["indent"] != indent:
+                raise ReleaseError(
+                    f"{path}:{number}: expected `### END SOLUTION` at the indentation of its "
+                    f"`### BEGIN SOLUTION` (line {open_at}, {len(indent)} columns), "
+                    f"got {len(end['indent'])} columns"
+                )
+            regions.append(SolutionRegion(open_at, number, indent))
+            open_at = None
+        elif open_at is not None and line.strip() and not line.startswith(indent):
+            raise ReleaseError(
+                f"{path}:{number}: a line of the solution region opened at line {open_at} "
+                f"is less indented than its markers; expected at least {len(indent)} "
+                f"columns, got {len(line) - len(line.lstrip())}"
+            )
+    if open_at is not None:
+        raise ReleaseError(
+            f"{path}:{open_at}: `### BEGIN SOLUTION` is never closed; "
+            f"expected `### END SOLUTION` before the end of the file (line {len(lines)})"
+        )
+    return regions
+
+
+def split_lines(source: str) -> list[str]:
+    """Lines with their endings, numbered as ``ast`` numbers them (``str.splitlines`` would
+    also split at form feeds and other separators that may sit inside a string literal)."""
+    pieces = source.split("\n")
+    lines = [piece + "\n" for piece in pieces[:-1]]
+    return lines + [pieces[-1]] if pieces[-1] else lines
+
+
+def _parse(source: str, path: str, what: str) -> ast.Module:
+    try:
+        return ast.parse(source, filename=path)
+    except SyntaxError as error:
+        raise ReleaseError(f"{path}:{error.lineno}: {what} does not parse: {error.msg}") from error
+
+
+def _string_continuation_lines(source: str, path: str) -> set[int]:
+    """Lines inside a multi-line string after its first: text there is not code."""
+    lines: set[int] = set()
+    try:
+        tree = ast.parse(source, filename=path)
+    except SyntaxError:
+        return lines  # the markers are checked first; the parse error is reported after
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant | ast.JoinedStr) and node.end_lineno is not None:
+            lines.update(range(node.lineno + 1, node.end_lineno + 1))
+    return lines
+
+
+_Scope = ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef
+
+
+def _enclosing_scopes(tree: ast.Module, region: SolutionRegion, n_lines: int) -> list[_Scope]:
+    """The ``def``/``class`` statements around ``region``, outermost first.
+
+    A scope's extent runs to the line before the next statement at its own indentation or less,
+    so that a region at the very end of a body (even an empty one) still belongs to it.
+    """
+    statements = [node for node in ast.walk(tree) if isinstance(node, ast.stmt)]
+    chain: list[_Scope] = []
+    for node in ast.walk(tree):
+        if not isinstance(node, _Scope) or node.end_lineno is None:
+            continue
+        later = [
+            s.lineno
+            for s in statements
+            if s.lineno > node.end_lineno and s.col_offset <= node.col_offset
+        ]
+        extent_end = min(later) - 1 if later else n_lines
+        if (
+            node.lineno < region.begin
+            and region.end <= extent_end
+            and len(region.indent) > node.col_offset
+        ):
+            chain.append(node)
+    chain.sort(key=lambda node: node.lineno)
+    return chain
+
+
+def _check_whole_statements(tree: ast.Module, region: SolutionRegion, path: str) -> None:
+    """A region must hold whole statements: no statement may cross one of its markers."""
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.stmt) or node.end_lineno is None:
+            continue
+        if region.begin < node.lineno < region.end < node.end_lineno:
+            raise ReleaseError(
+                f"{path}:{node.lineno}: the statement at lines {node.lineno}-{node.end_lineno} "
+                f"starts inside the solution region at lines {region.begin}-{region.end} and "
+                f"ends after it; expected the region to hold whole statements"
+            )
+        compound = hasattr(node, "body")
+        if not compound and node.lineno < region.begin <= node.end_lineno:
+            raise ReleaseError(
+                f"{path}:{region.begin}: `### BEGIN SOLUTION` inside the statement at lines "
+                f"{node.lineno}-{node.end_lineno}; expected the region to hold whole statements"
+            )
+
+
+def _bound_names(nodes: list[ast.AST]) -> dict[str, list[int]]:
+    """Names bound in the scope that holds ``nodes`` (not in nested scopes), with their lines."""
+    bound: dict[str, list[int]] = {}
+
+    def bind(name: str, line: int) -> None:
+        bound.setdefault(name, []).append(line)
+
+    stack = list(nodes)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            bind(node.name, node.lineno)
+            # Decorators and defaults run in this scope; the body is another scope.
+            stack.extend(node.decorator_list)
+            if not isinstance(node, ast.ClassDef):
+                stack.extend(node.args.defaults)
+                stack.extend(d for d in node.args.kw_defaults if d is not None)
+            continue
+        if isinstance(node, ast.Lambda | ast.ListComp | ast.SetComp | ast.DictComp):
+            continue
+        if isinstance(node, ast.GeneratorExp):
+            continue
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store | ast.Del):
+            bind(node.id, node.lineno)
+        elif isinstance(node, ast.Import | ast.ImportFrom):
+            for alias in node.names:
+                bind((alias.asname or alias.name).split(".")[0], node.lineno)
+        elif isinstance(node, ast.ExceptHandler | ast.MatchAs | ast.MatchStar) and node.name:
+            bind(node.name, node.lineno)
+        elif isinstance(node, ast.MatchMapping) and node.rest:
+            bind(node.rest, node.lineno)
+        stack.extend(ast.iter_child_nodes(node))
+    return bound
+
+
+def _check_defined_after_region(
+    function: ast.FunctionDef | ast.AsyncFunctionDef, regions: list[SolutionRegion], path: str
+) -> None:
+    """Refuse a name that ``function`` uses outside its solution regions but assigns only
+    inside them.
+
+    Once the regions are stubs, such a name is undefined (ruff F821, and a NameError if the
+    code were reached): the reference must assign it before the region, or use it only inside.
+    """
+
+    def region_of(line: int) -> SolutionRegion | None:
+        return next((r for r in regions if r.begin < line < r.end), None)
+
+    arguments = function.args
+    parameters = {
+        a.arg
+        for a in [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs]
+        + [a for a in (arguments.vararg, arguments.kwarg) if a is not None]
+    }
+    declared = {
+        name
+        for node in ast.walk(function)
+        if isinstance(node, ast.Global | ast.Nonlocal)
+        for name in node.names
+    }
+    only_inside = {
+        name: lines[0]
+        for name, lines in _bound_names(list(function.body)).items()
+        if all(region_of(line) is not None for line in lines)
+        and name not in parameters
+        and name not in declared
+    }
+    uses = sorted(
+        (node.lineno, node.id)
+        for node in ast.walk(function)
+        if isinstance(node, ast.Name)
+        and isinstance(node.ctx, ast.Load)
+        and node.id in only_inside
+        and region_of(node.lineno) is None
+    )
+    if uses:
+        line, name = uses[0]
+        region = region_of(only_inside[name])
+        assert region is not None
+        raise ReleaseError(
+            f"{path}:{line}: `{name}` is used outside the solution region at lines "
+            f"{region.begin}-{region.end} of `{function.name}` but assigned only inside it, so "
+            f"the student's stub would leave it undefined; assign it before "
+            f"`### BEGIN SOLUTION` or use it only inside the region"
+        )
+
+
+def _stub_lines(indent: str, qualname: str, path: str, line: int, newline: str) -> list[str]:
+    """The stub, on one line when it fits in ``STUB_LINE_LENGTH`` columns, else laid out as
+    ``ruff format`` lays out a long call (the message split in two where it must be)."""
+
+    def literal(text: str) -> str:
+        return json.dumps(text) if text.isascii() else repr(text)
+
+    head, tail = f"TODO({qualname}): ", f"{path}:{line} not implemented"
+    one_line = f"{indent}raise NotImplementedError({literal(head + tail)})"
+    if len(one_line) <= STUB_LINE_LENGTH:
+        return [one_line + newline]
+    inner = indent + "    "
+    if len(inner + literal(head + tail)) <= STUB_LINE_LENGTH:
+        arguments = [inner + literal(head + tail)]
+    else:
+        arguments = [inner + literal(head), inner + literal(tail)]
+    return [
+        f"{indent}raise NotImplementedError({newline}",
+        *(argument + newline for argument in arguments),
+        f"{indent}){newline}",
+    ]
+
+
+def strip_solutions(source: str, path: str) -> str:
+    """``source`` with every solution region replaced by a stub that fails at its own line.
+
+    Each region, markers included, becomes ``raise NotImplementedError("TODO(<name>):
+    <path>:<line> not implemented")`` at the markers' indentation, where ``<name>`` is the
+    qualified name of the enclosing function (``GaussianPolicy.distribution``) and ``<line>``
+    is the stub's own line in the stripped file. A file without regions comes back unchanged.
+
+    Args:
+        source: the reference source of one ``.py`` file.
+        path: its path as the student sees it (``hw2_policy_gradient/pg.py``), for messages.
+
+    Raises:
+        ReleaseError: unbalanced or badly indented markers, a region outside a function or
+            cutting through a statement, a name assigned only inside a region but used after
+            it, or a result that does not parse; each with the file and line.
+    """
+    regions = find_regions(source, path)
+    if not regions:
+        return source
+    tree = _parse(source, path, "the reference")
+    lines = split_lines(source)
+    out: list[str] = []
+    next_line = 1
+    for region in regions:
+        scopes = _enclosing_scopes(tree, region, len(lines))
+        function = scopes[-1] if scopes else None
+        if not isinstance(function, ast.FunctionDef | ast.AsyncFunctionDef):
+            where = f"in the body of class `{function.name}`" if function else "at module level"
+            raise ReleaseError(
+                f"{path}:{region.begin}: solution region {where}; expected it inside a "
+                f"function, where a stub fails when called rather than on import"
+            )
+        _check_whole_statements(tree, region, path)
+        _check_defined_after_region(function, regions, path)
+        out.extend(lines[next_line - 1 : region.begin - 1])
+        marker = lines[region.begin - 1]
+        newline = marker[len(marker.rstrip("\r\n")) :] or "\n"
+        qualname = ".".join(scope.name for scope in scopes)
+        stub = _stub_lines(region.indent, qualname, path, len(out) + 1, newline)
+        out.extend(stub)
+        next_line = region.end + 1
+    out.extend(lines[next_line - 1 :])
+    stripped = "".join(out)
+    _parse(stripped, path, "the stripped file")
+    return stripped
+
+
+def strip_notebook(source: str, path: str) -> str:
+    """A notebook (JSON text) through nbgrader's ``ClearSolutions``, ``ClearHiddenTests`` and
+    ``ClearOutput`` preprocessors. Markers need no nbgrader cell metadata.
+
+    Raises:
+        ReleaseError: nbgrader is not installed, or rejects a cell (unbalanced markers).
+    """
+    try:
+        import nbformat
+        from nbgrader.preprocessors import ClearHiddenTests, ClearOutput, ClearSolutions
+    except ImportError as error:
+        raise ReleaseError(
+            f"{path}: releasing a notebook needs nbgrader (`pip install nbgrader`): {error}"
+        ) from error
+    notebook = nbformat.reads(source, as_version=4)
+    resources: dict = {}
+    preprocessors = [
+        ClearSolutions(enforce_metadata=False),
+        ClearHiddenTests(enforce_metadata=False),
+        ClearOutput(),
+    ]
+    try:
+        for preprocessor in preprocessors:
+            notebook, resources = preprocessor.preprocess(notebook, resources)
+    except (RuntimeError, ValueError) as error:
+        raise ReleaseError(f"{path}: nbgrader could not clear the notebook: {error}") from error
+    return str(nbformat.writes(notebook))
+
+
+# ---------------------------------------------------------------------------------------------
+# What may ship
+# ---------------------------------------------------------------------------------------------
+
+
+def find_homework(root: Path, hw: str) -> tuple[str, Path]:
+    """``("hw2", root / "hw2_policy_gradient")`` for ``hw`` = ``hw2`` or ``hw2_policy_gradient``."""
+    homeworks = sorted(
+        d for d in root.iterdir() if d.is_dir() and _HOMEWORK_DIR.match(d.name) is not None
+    )
+    for directory in homeworks:
+        short = directory.name.split("_")[0]
+        if hw in (short, directory.name):
+            return short, directory
+    known = ", ".join(d.name.split("_")[0] for d in homeworks)
+    raise ReleaseError(f"unknown homework {hw!r}: expected one of {known} (in {root})")
+
+
+def _allowed(relative: PurePosixPath, allow_data: Sequence[str]) -> bool:
+    return any(fnmatch.fnmatchcase(relative.as_posix(), pattern) for pattern in allow_data)
+
+
+def forbidden_reason(
+    relative: PurePosixPath, hw_dirname: str, allow_data: Sequence[str] = ()
+) -> str | None:
+    """Why the file or folder ``relative`` (to the student tree's root) must not ship, or None.
+
+    Args:
+        relative: a path inside the student tree.
+        hw_dirname: the released homework's folder (``hw2_policy_gradient``).
+        allow_data: glob patterns (``hw1_imitation/experts/*.pt``) of weights or data that ship.
+    """
+    parts = relative.parts
+    text = relative.as_posix()
+    if parts[0] == "tests":
+        return "the project's own tests"
+    if parts[0] == "bench":
+        return "the project's benchmarks"
+    if parts[0] == "autograder" and len(parts) > 1 and text not in STUDENT_AUTOGRADER_FILES:
+        return "the autograder's engine or hidden suites"
+    for part in parts:
+        if part in FORBIDDEN_DIRS:
+            return f"a {part}/ folder"
+    if "calibration" in text.lower() or relative.name.endswith(".calib.json"):
+        return "calibration data"
+    if relative.suffix in WEIGHT_SUFFIXES and not _allowed(relative, allow_data):
+        return f"reference weights or data ({relative.suffix}; not in allow_data)"
+    other_homework = _HOMEWORK_DIR.match(parts[0]) and parts[0] != hw_dirname
+    if other_homework and len(parts) > 1 and (len(parts) > 2 or parts[1] not in PLACEHOLDER_FILES):
+        return "another homework's file (only its README.md and __init__.py ship)"
+    return None
+
+
+def _is_junk(name: str) -> bool:
+    return any(fnmatch.fnmatchcase(name, pattern) for pattern in JUNK)
+
+
+def _walk_files(directory: Path) -> Iterator[Path]:
+    """Files under ``directory``, sorted, skipping junk folders and files; links not followed."""
+    for current, dirnames, filenames in os.walk(directory):
+        dirnames[:] = sorted(d for d in dirnames if not _is_junk(d))
+        for name in sorted(filenames):
+            if not _is_junk(name):
+                yield Path(current, name)
+
+
+# ---------------------------------------------------------------------------------------------
+# Leak check
+# ---------------------------------------------------------------------------------------------
+
+
+def _is_trivial(line: str) -> bool:
+    """Lines too short or too generic to betray a solution (``return``, ``pass``, comments)."""
+    stripped = line.strip()
+    return len(stripped) < 12 or stripped.startswith("#") or stripped in ("return", "pass")
+
+
+def _notebook_cells(text: str) -> list[tuple[list[str], bool]]:
+    """Each cell's source lines, and whether nbgrader marks it a solution cell."""
+    cells = []
+    for cell in json.loads(text).get("cells", []):
+        source = cell.get("source", "")
+        source = "".join(source) if isinstance(source, list) else str(source)
+        solution = bool(cell.get("metadata", {}).get("nbgrader", {}).get("solution", False))
+        cells.append((source.splitlines(), solution))
+    return cells
+
+
+def _notebook_regions(lines: list[str], solution_cell: bool) -> list[bool]:
+    """For each line of a notebook cell, whether it is solution or hidden test: nbgrader's
+    rule (a marker anywhere in a line; a solution cell without markers is all solution)."""
+    marked = [False] * len(lines)
+    has_markers = any(_NB_BEGIN.search(line) for line in lines)
+    inside = False
+    for index, line in enumerate(lines):
+        if _NB_BEGIN.search(line):
+            inside = True
+        elif _NB_END.search(line):
+            inside = False
+        else:
+            marked[index] = inside or (solution_cell and not has_markers)
+    return marked
+
+
+def _py_regions(text: str, path: str) -> list[bool]:
+    """For each line of a ``.py`` file, whether it is inside a solution region (markers too)."""
+    lines = split_lines(text)
+    marked = [False] * len(lines)
+    for region in find_regions(text, path):
+        for index in range(region.begin - 1, region.end):
+            marked[index] = True
+    return marked
+
+
+def _reference_lines(reference_root: Path) -> tuple[dict[str, str], set[str]]:
+    """Non-trivial solution lines of every homework, each with where it comes from, and the
+    lines that the reference gives away anyway (outside regions, or in ``infrastructure/``)."""
+    secret: dict[str, str] = {}
+    given: set[str] = set()
+    homeworks = [d for d in reference_root.iterdir() if _HOMEWORK_DIR.match(d.name) and d.is_dir()]
+    for directory in sorted(homeworks):
+        for file in _walk_files(directory):
+            relative = file.relative_to(reference_root).as_posix()
+            if file.suffix == ".py":
+                text = file.read_text(encoding="utf-8")
+                cells = [(split_lines(text), _py_regions(text, relative), "")]
+            elif file.suffix == ".ipynb":
+                cells = [
+                    (lines, _notebook_regions(lines, solution), f" cell {index} line")
+                    for index, (lines, solution) in enumerate(
+                        _notebook_cells(file.read_text(encoding="utf-8"))
+                    )
+                ]
+            else:
+                continue
+            for lines, marked, cell in cells:
+                for index, line in enumerate(lines):
+                    if not marked[index]:
+                        given.add(line.strip())
+                    elif not _is_trivial(line):
+                        secret.setdefault(line.strip(), f"{relative}{cell}:{index + 1}")
+    infrastructure = reference_root / "infrastructure"
+    if infrastructure.is_dir():
+        for file in _walk_files(infrastructure):
+            if file.suffix == ".py":
+                given.update(line.strip() for line in file.read_text(encoding="utf-8").split("\n"))
+    return {line: where for line, where in secret.items() if line not in given}, given
+
+
+def _student_lines(file: Path, relative: str) -> Iterator[tuple[str, str, bool]]:
+    """``(location, line, is_code)`` for each line of a text file. A notebook's cells are
+    decoded; text inside a ``.py`` file's multi-line strings is not code."""
+    data = file.read_bytes()
+    if b"\0" in data:
+        return
+    text = data.decode("utf-8", errors="replace")
+    in_string = _string_continuation_lines(text, relative) if file.suffix == ".py" else set()
+    for number, line in enumerate(split_lines(text), start=1):
+        yield f":{number}", line, file.suffix == ".py" and number not in in_string
+    if file.suffix == ".ipynb":
+        try:
+            cells = _notebook_cells(text)
+        except (json.JSONDecodeError, AttributeError):
+            return
+        for index, (lines, _) in enumerate(cells):
+            for number, line in enumerate(lines, start=1):
+                yield f" cell {index} line {number}", line, True
+
+
+def check_no_leaks(
+    student_dir: Path, reference_root: Path, hw: str, *, allow_data: Sequence[str] = ()
+) -> None:
+    """Refuse a student tree that gives anything away.
+
+    Looks for: any non-trivial line (12 characters or more, not a comment, ``return`` or
+    ``pass``) of a solution or hidden-test region of the reference, in any file, as a whole
+    line or, from 20 characters on, inside a longer one (a handout's inline code); a solution
+    marker left in a ``.py`` file or notebook; a forbidden path (the project's tests, bench,
+    autograder engine and suites, calibration data, weights not in ``allow_data``, run logs,
+    caches, another homework's code, symbolic links). A line that the reference also has
+    outside its regions is given code, not a leak.
+
+    Raises:
+        ReleaseError: listing every leak, one per line.
+    """
+    student_dir, reference_root = Path(student_dir), Path(reference_root)
+    _, hw_dir = find_homework(reference_root, hw)
+    secret, given = _reference_lines(reference_root)
+    long_secrets = sorted((line for line in secret if len(line) >= 20), key=len, reverse=True)
+    inside = re.compile("|".join(map(re.escape, long_secrets))) if long_secrets else None
+    leaks: list[str] = []
+    for current, dirnames, filenames in os.walk(student_dir):
+        for name in sorted(dirnames) + sorted(filenames):
+            path = Path(current, name)
+            relative = PurePosixPath(path.relative_to(student_dir).as_posix())
+            if path.is_symlink():
+                leaks.append(f"{relative}: a symbolic link (a release holds copies only)")
+                continue
+            reason = forbidden_reason(relative, hw_dir.name, allow_data)
+            if reason is not None:
+                leaks.append(f"{relative}: {reason}")
+            if path.is_dir():
+                continue
+            for location, line, is_code in _student_lines(path, relative.as_posix()):
+                stripped = line.strip()
+                found = stripped if stripped in secret else None
+                if found is None and inside is not None and stripped not in given:
+                    match = inside.search(stripped)
+                    found = match.group(0) if match else None
+                if found is not None:
+                    leaks.append(
+                        f"{relative}{location}: solution line from {secret[found]}: {found!r}"
+                    )
+                if is_code and _ANY_MARKER.match(line):
+                    leaks.append(f"{relative}{location}: a solution marker left: {stripped!r}")
+    if leaks:
+        listing = "\n".join(f"  - {leak}" for leak in dict.fromkeys(leaks))
+        raise ReleaseError(f"the student tree {student_dir} leaks:\n{listing}")
+
+
+# ---------------------------------------------------------------------------------------------
+# The student release
+# ---------------------------------------------------------------------------------------------
+
+
+def _copy(source: Path, target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(source, target)
+
+
+def _build_student_tree(root: Path, hw_dir: Path, tree: Path, allow_data: Sequence[str]) -> None:
+    for name in TOP_LEVEL_FILES:
+        if (root / name).is_file():
+            _copy(root / name, tree / name)
+    for name in STUDENT_AUTOGRADER_FILES:
+        if (root / name).is_file():
+            _copy(root / name, tree / name)
+    for directory in sorted(root.iterdir()):
+        if directory.is_dir() and _HOMEWORK_DIR.match(directory.name) and directory != hw_dir:
+            for name in PLACEHOLDER_FILES:
+                if (directory / name).is_file():
+                    _copy(directory / name, tree / directory.name / name)
+    for source_dir in (root / "infrastructure", hw_dir):
+        for file in _walk_files(source_dir):
+            relative = PurePosixPath(file.relative_to(root).as_posix())
+            reason = forbidden_reason(relative, hw_dir.name, allow_data)
+            if reason is not None:
+                log.warning("left out of the student tree: %s (%s)", relative, reason)
+                continue
+            target = tree / relative
+            if source_dir == hw_dir and file.suffix == ".py":
+                text = file.read_text(encoding="utf-8")
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_text(strip_solutions(text, relative.as_posix()), encoding="utf-8")
+                shutil.copymode(file, target)
+            elif source_dir == hw_dir and file.suffix == ".ipynb":
+                text = file.read_text(encoding="utf-8")
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_text(strip_notebook(text, relative.as_posix()), encoding="utf-8")
+            else:
+                _copy(file, target)
+
+
+def release_student(
+    hw: str, out: Path, root: Path = REPO_ROOT, *, allow_data: Sequence[str] = ()
+) -> Path:
+    """Write the student's starter tree of homework ``hw`` to ``out/<hwN>/student/``.
+
+    The tree holds the homework with its solutions stripped (public tests included),
+    ``infrastructure/``, the ``rlhw`` command (``autograder/__init__.py`` and ``cli.py`` only),
+    the other homeworks as placeholders and the install files. It is built in a temporary folder
+    next to its destination, checked with :func:`check_no_leaks`, and only then renamed into
+    place (replacing an earlier release); a tree that fails is deleted.
+
+    Args:
+        hw: ``hw2`` or ``hw2_policy_gradient``.
+        out: the release folder (``dist``).
+        root: the instructor's repository.
+        allow_data: glob patterns, relative to ``root``, of weights or data files
+            (``*.pt``, ``*.npz``...) that the homework ships, e.g. ``hw1_imitation/experts/*``.
+
+    Returns:
+        the student tree, ``out/<hwN>/student``.
+
+    Raises:
+        ReleaseError: the reference cannot be stripped, or the tree would leak.
+    """
+    root = Path(root).resolve()
+    short, hw_dir = find_homework(root, hw)
+    parent = Path(out) / short
+    parent.mkdir(parents=True, exist_ok=True)
+    final = parent / "student"
+    tree = Path(tempfile.mkdtemp(prefix=".student-", dir=parent))
+    try:
+        tree.chmod(0o755)
+        _build_student_tree(root, hw_dir, tree, allow_data)
+        check_no_leaks(tree, root, short, allow_data=allow_data)
+        if final.exists():
+            trash = Path(tempfile.mkdtemp(prefix=".student-old-", dir=parent))
+            final.rename(trash / "student")
+            tree.rename(final)
+            shutil.rmtree(trash)
+        else:
+            tree.rename(final)
+    except BaseException:
+        shutil.rmtree(tree, ignore_errors=True)
+        raise
+    return final

@@ -1,0 +1,579 @@
+"""Tests of ``autograder/release.py``: stripping solutions, the student tree, the leak check.
+
+The hw2 release is built once per module; every test that changes a tree works on a copy.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from autograder.release import (
+    REPO_ROOT,
+    ReleaseError,
+    check_no_leaks,
+    find_regions,
+    release_student,
+    strip_solutions,
+)
+
+# Public hw2 tests that pass on the bare starter because they never reach student code.
+TRIVIALLY_PASSING = {"test_a_misspelled_option_is_an_error"}
+
+
+def strip(source: str, path: str = "demo.py") -> str:
+    return strip_solutions(textwrap.dedent(source), path)
+
+
+def run_stub(source: str, call: str) -> str:
+    """The message of the NotImplementedError that ``call`` raises in stripped ``source``."""
+    namespace: dict = {}
+    exec(compile(source, "demo.py", "exec"), namespace)
+    with pytest.raises(NotImplementedError) as raised:
+        eval(call, namespace)
+    return str(raised.value)
+
+
+# ---- strip_solutions ----------------------------------------------------------------------
+
+
+def test_a_region_becomes_one_stub_at_its_indentation():
+    source = """\
+        def reward_to_go(rewards, gamma):
+            \"\"\"Doc.\"\"\"
+            ### BEGIN SOLUTION
+            running = 0.0
+            return running
+            ### END SOLUTION
+        """
+    assert strip(source) == textwrap.dedent(
+        """\
+        def reward_to_go(rewards, gamma):
+            \"\"\"Doc.\"\"\"
+            raise NotImplementedError("TODO(reward_to_go): demo.py:3 not implemented")
+        """
+    )
+
+
+def test_stubs_name_the_qualified_function_and_their_own_line():
+    source = textwrap.dedent(
+        """\
+        class GaussianPolicy:
+            def distribution(self, obs):
+                # Hint: stays.
+                ### BEGIN SOLUTION
+                mean = obs * 2
+                return mean
+                ### END SOLUTION
+
+
+        def outer(x):
+            def inner(y):
+                if y:
+                    # BEGIN SOLUTION
+                    return y
+                    # END SOLUTION
+                return 0
+
+            ### BEGIN SOLUTION
+            a = inner(x)
+            b = a + 1
+            return b
+            ### END SOLUTION
+        """
+    )
+    stripped = strip_solutions(source, "p.py")
+    lines = stripped.splitlines()
+    assert "# Hint: stays." in stripped and "mean = obs" not in stripped
+    stub = 'raise NotImplementedError("TODO({}): p.py:{} not implemented")'
+    assert lines[3] == " " * 8 + stub.format("GaussianPolicy.distribution", 4)
+    assert lines[9] == " " * 12 + stub.format("outer.inner", 10)
+    assert lines[12] == " " * 4 + stub.format("outer", 13)
+    message = run_stub(stripped, "GaussianPolicy().distribution(1)")
+    assert message == "TODO(GaussianPolicy.distribution): p.py:4 not implemented"
+    assert run_stub(stripped, "outer(1)") == "TODO(outer): p.py:13 not implemented"
+
+
+def test_a_long_stub_is_laid_out_as_ruff_format_would_and_still_points_at_its_line():
+    name = "a_function_with_a_name_long_enough_to_push_the_stub_past_one_hundred_columns"
+    source = f"class C:\n    def {name}(self):\n        ### BEGIN SOLUTION\n        return 1\n"
+    source += "        ### END SOLUTION\n"
+    stripped = strip_solutions(source, "hw9_demo/deeply/nested/module.py")
+    assert max(len(line) for line in stripped.splitlines()) <= 100
+    assert stripped.splitlines()[2] == "        raise NotImplementedError("
+    assert run_stub(stripped, f"C().{name}()") == (
+        f"TODO(C.{name}): hw9_demo/deeply/nested/module.py:3 not implemented"
+    )
+
+
+def test_a_file_without_regions_comes_back_unchanged():
+    source = "def f():\n    return 1  # ### BEGIN SOLUTION is only mentioned here\n"
+    assert strip_solutions(source, "demo.py") == source
+
+
+def test_an_empty_region_at_the_end_of_a_body_is_stubbed():
+    stripped = strip('def f():\n    """Doc."""\n    ### BEGIN SOLUTION\n    ### END SOLUTION\n')
+    assert run_stub(stripped, "f()") == "TODO(f): demo.py:3 not implemented"
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("def f():\n    return 1\n    ### END SOLUTION\n", "demo.py:3: `### END SOLUTION` without"),
+        (
+            "def f():\n    ### BEGIN SOLUTION\n    ### BEGIN SOLUTION\n    pass\n"
+            "    ### END SOLUTION\n",
+            "demo.py:3: nested `### BEGIN SOLUTION`: the region opened at line 2",
+        ),
+        ("def f():\n    ### BEGIN SOLUTION\n    return 1\n", "demo.py:2: `### BEGIN SOLUTION` is"),
+        (
+            "def f():\n    if True:\n        ### BEGIN SOLUTION\n        x = 1\n    y = 2\n"
+            "        ### END SOLUTION\n",
+            "demo.py:5: a line of the solution region opened at line 3 is less indented than its "
+            "markers; expected at least 8 columns, got 4",
+        ),
+        (
+            "def f():\n    ### BEGIN SOLUTION\n    return 1\n        ### END SOLUTION\n",
+            "demo.py:4: expected `### END SOLUTION` at the indentation of its `### BEGIN SOLUTION`"
+            " (line 2, 4 columns), got 8 columns",
+        ),
+        (
+            "def f():\n    ### BEGIN SOLUTION: use numpy\n    return 1\n    ### END SOLUTION\n",
+            "demo.py:2: expected `### BEGIN SOLUTION` or `### END SOLUTION` alone on its line",
+        ),
+        (
+            "### BEGIN SOLUTION\nX = 1\n### END SOLUTION\n",
+            "demo.py:1: solution region at module level; expected it inside a function",
+        ),
+        (
+            "class C:\n    ### BEGIN SOLUTION\n    X = 1\n    ### END SOLUTION\n",
+            "demo.py:2: solution region in the body of class `C`; expected it inside a function",
+        ),
+        (
+            "def f():\n    x = max(\n        ### BEGIN SOLUTION\n        1,\n"
+            "        ### END SOLUTION\n        2,\n    )\n",
+            "demo.py:3: `### BEGIN SOLUTION` inside the statement at lines 2-7",
+        ),
+    ],
+    ids=[
+        "end-without-begin",
+        "nested-begin",
+        "unclosed",
+        "less-indented-line",
+        "end-indentation",
+        "marker-with-text",
+        "module-level",
+        "class-body",
+        "inside-a-statement",
+    ],
+)
+def test_bad_markers_are_refused_with_file_and_line(source, expected):
+    with pytest.raises(ReleaseError) as raised:
+        strip_solutions(source, "demo.py")
+    assert expected in str(raised.value)
+
+
+def test_a_name_assigned_only_in_the_region_and_used_after_it_is_refused():
+    source = """\
+        def f(x):
+            scale = 2
+            ### BEGIN SOLUTION
+            y = x * scale
+            ### END SOLUTION
+            return check(y)
+        """
+    with pytest.raises(ReleaseError, match=r"demo.py:6: `y` is used outside the solution region"):
+        strip(source)
+
+
+def test_names_also_bound_outside_the_region_are_fine():
+    source = """\
+        def f(x, y=None):
+            z = 0
+            ### BEGIN SOLUTION
+            y = x
+            z = [x for x in range(3)]
+            ### END SOLUTION
+            return y, z
+        """
+    assert "raise NotImplementedError" in strip(source)
+
+
+def test_a_name_shared_by_two_regions_of_one_function_is_fine():
+    source = """\
+        def f(x):
+            ### BEGIN SOLUTION
+            y = x + 1
+            ### END SOLUTION
+            x = x * 2
+            ### BEGIN SOLUTION
+            return y * x
+            ### END SOLUTION
+        """
+    assert strip(source).count("raise NotImplementedError") == 2
+
+
+def test_markers_shown_in_a_docstring_are_text():
+    source = '''\
+        """Write your code between
+
+            ### BEGIN SOLUTION
+            ### END SOLUTION
+        """
+
+
+        def f():
+            ### BEGIN SOLUTION
+            return 1
+            ### END SOLUTION
+        '''
+    stripped = strip(source)
+    assert stripped.count("### BEGIN SOLUTION") == 1 and "TODO(f): demo.py:9" in stripped
+
+
+def test_multi_line_strings_inside_a_region_may_start_at_column_zero():
+    source = 'def f():\n    ### BEGIN SOLUTION\n    s = """\ntext\n"""\n    return s\n'
+    source += "    ### END SOLUTION\n"
+    assert "text" not in strip_solutions(source, "demo.py")
+
+
+# ---- the hw2 release ----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def student(tmp_path_factory) -> Path:
+    return release_student("hw2", tmp_path_factory.mktemp("dist"))
+
+
+def student_env(student_dir: Path) -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": str(student_dir), "PYTHONDONTWRITEBYTECODE": "1"}
+
+
+def reference_solution_lines() -> list[str]:
+    lines = []
+    for name in ("pg.py", "policies.py"):
+        source = (REPO_ROOT / "hw2_policy_gradient" / name).read_text()
+        for region in find_regions(source, name):
+            lines += source.splitlines()[region.begin : region.end - 1]
+    return [line.strip() for line in lines if len(line.strip()) >= 12]
+
+
+def test_the_student_tree_holds_what_it_should(student):
+    files = {p.relative_to(student).as_posix() for p in student.rglob("*") if p.is_file()}
+    assert student == student.parent / "student" and student.parent.name == "hw2"
+    for name in ["pyproject.toml", "Makefile", "README.md", "environment.yml", ".gitignore"]:
+        assert name in files
+    assert {f for f in files if f.startswith("autograder/")} == {
+        "autograder/__init__.py",
+        "autograder/cli.py",
+    }
+    assert "hw2_policy_gradient/tests/test_pg.py" in files
+    assert "infrastructure/sampler.py" in files
+    assert {f for f in files if f.startswith("hw3_")} <= {
+        "hw3_q_learning/README.md",
+        "hw3_q_learning/__init__.py",
+    }
+    assert not [f for f in files if f.split("/")[0] in ("tests", "bench") or "__pycache__" in f]
+    assert [p.name for p in student.parent.iterdir()] == ["student"]  # no temporary left
+
+
+def test_no_solution_line_or_marker_is_left(student):
+    solution = reference_solution_lines()
+    assert len(solution) >= 15
+    for file in student.rglob("*.py"):
+        lines = {line.strip() for line in file.read_text().splitlines()}
+        assert not lines & set(solution), file
+        assert "### BEGIN SOLUTION" not in lines and "### END SOLUTION" not in lines
+    pg = (student / "hw2_policy_gradient" / "pg.py").read_text()
+    assert pg.count("raise NotImplementedError") == 7
+    check_no_leaks(student, REPO_ROOT, "hw2")
+
+
+def test_the_student_tree_imports_and_has_the_rlhw_command(student):
+    code = (
+        "import hw2_policy_gradient.pg, hw2_policy_gradient.policies, hw2_policy_gradient.run\n"
+        "import autograder.cli\n"
+        "print(hw2_policy_gradient.pg.__file__)\n"
+        "autograder.cli.main(['--help'])\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=student,
+        env=student_env(student),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert Path(result.stdout.splitlines()[0]).is_relative_to(student)
+    assert "usage: rlhw" in result.stdout
+
+
+def test_public_tests_fail_with_not_implemented_only(student, tmp_path):
+    report = tmp_path / "junit.xml"
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", f"--junitxml={report}"]
+        + ["hw2_policy_gradient/tests"],
+        cwd=student,
+        env=student_env(student),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 1, result.stdout[-3000:]  # 1: tests failed; 2+: crashed
+    cases = ET.parse(report).getroot().iter("testcase")
+    failed, passed, other = [], [], []
+    for case in cases:
+        problems = case.findall("failure") + case.findall("error") + case.findall("skipped")
+        if not problems:
+            passed.append(case.get("name"))
+        for problem in problems:
+            message = problem.get("message", "")
+            if problem.tag == "failure" and message.startswith("NotImplementedError: TODO("):
+                assert "not implemented" in message
+                failed.append(case.get("name"))
+            else:
+                other.append(f"{case.get('name')}: {problem.tag}: {message}")
+    assert other == []
+    assert len(failed) >= 20
+    assert set(passed) <= TRIVIALLY_PASSING, "a public test passes on the bare starter"
+
+
+def test_the_stripped_homework_is_lint_clean(student):
+    ruff = [sys.executable, "-m", "ruff"]
+    homework = str(student / "hw2_policy_gradient")
+    check = subprocess.run(
+        [*ruff, "check", "--no-cache", "--select", "F821,F841,E501", homework],
+        capture_output=True,
+        text=True,
+    )
+    assert check.returncode == 0, check.stdout
+    formatted = subprocess.run(
+        [*ruff, "format", "--no-cache", "--check", homework], capture_output=True, text=True
+    )
+    assert formatted.returncode == 0, formatted.stdout
+
+
+def test_the_student_tree_builds_a_wheel(student, tmp_path):
+    pytest.importorskip("setuptools")
+    tree = Path(shutil.copytree(student, tmp_path / "student"))  # the build writes into it
+    result = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q"]
+        + ["-w", str(tmp_path / "wheels"), str(tree)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert [p.name for p in (tmp_path / "wheels").iterdir()][0].startswith("rlhw-")
+
+
+# ---- the leak check -----------------------------------------------------------------------
+
+
+@pytest.fixture
+def student_copy(student, tmp_path) -> Path:
+    return Path(shutil.copytree(student, tmp_path / "student"))
+
+
+def test_a_planted_solution_line_is_caught(student_copy):
+    line = "for t in reversed(range(len(rewards))):"
+    assert line in reference_solution_lines()
+    with (student_copy / "infrastructure" / "envs.py").open("a") as f:
+        f.write(f"\n# {line}\n    {line}\n")
+    with pytest.raises(ReleaseError) as raised:
+        check_no_leaks(student_copy, REPO_ROOT, "hw2")
+    assert "infrastructure/envs.py:" in str(raised.value)
+    assert "solution line from hw2_policy_gradient/pg.py:" in str(raised.value)
+    assert f"{line!r}" in str(raised.value)
+
+
+def test_a_solution_line_quoted_inside_a_handout_line_is_caught(student_copy):
+    line = "q_values[t] = running"
+    assert line in reference_solution_lines()
+    with (student_copy / "hw2_policy_gradient" / "README.md").open("a") as f:
+        f.write(f"\nHint: write `{line}` in the loop.\n")
+    with pytest.raises(ReleaseError, match=r"hw2_policy_gradient/README.md:\d+: solution line"):
+        check_no_leaks(student_copy, REPO_ROOT, "hw2")
+
+
+def test_a_marker_left_is_caught(student_copy):
+    with (student_copy / "hw2_policy_gradient" / "config.py").open("a") as f:
+        f.write("\n    ### BEGIN SOLUTION\n")
+    with pytest.raises(ReleaseError, match=r"config.py:\d+: a solution marker left"):
+        check_no_leaks(student_copy, REPO_ROOT, "hw2")
+
+
+FORBIDDEN = [
+    "tests/test_sampler.py",
+    "bench/threads.py",
+    "autograder/sandbox.py",
+    "autograder/suites/hw2/test_hidden.py",
+    "hw2_policy_gradient/reference.calib.json",
+    "hw2_policy_gradient/calibration/bands.json",
+    "hw2_policy_gradient/reference.pt",
+    "infrastructure/weights.safetensors",
+    "hw2_policy_gradient/demos.npz",
+    "runs/demo/progress.csv",
+    "dist/hw2/x.txt",
+    ".venv/pyvenv.cfg",
+    "hw2_policy_gradient/__pycache__/pg.cpython-311.pyc",
+    ".git/HEAD",
+    "hw3_q_learning/dqn.py",
+]
+
+
+def test_forbidden_files_are_caught_and_allow_data_lets_weights_through(student_copy):
+    for relative in FORBIDDEN:
+        (student_copy / relative).parent.mkdir(parents=True, exist_ok=True)
+        (student_copy / relative).write_text("x\n")
+    with pytest.raises(ReleaseError) as raised:
+        check_no_leaks(student_copy, REPO_ROOT, "hw2")
+    message = str(raised.value)
+    for relative in FORBIDDEN:
+        assert f"  - {relative}: " in message
+    for relative in FORBIDDEN:
+        if not relative.endswith((".pt", ".npz")):
+            (student_copy / relative).unlink()
+    for folder in ["tests", "bench", "autograder/suites", "runs", "dist", ".venv", ".git"]:
+        shutil.rmtree(student_copy / folder, ignore_errors=True)
+    shutil.rmtree(student_copy / "hw2_policy_gradient" / "__pycache__")
+    shutil.rmtree(student_copy / "hw2_policy_gradient" / "calibration")
+    allow = ["hw2_policy_gradient/*.pt", "hw2_policy_gradient/*.npz"]
+    check_no_leaks(student_copy, REPO_ROOT, "hw2", allow_data=allow)
+
+
+# ---- releases of a small made-up repository -----------------------------------------------
+
+SOLUTION = "    squared = [value * value for value in values]\n"
+
+
+def make_repo(root: Path, readme: str = "# Demo\n") -> Path:
+    files = {
+        "pyproject.toml": "[project]\nname = 'demo'\n",
+        "Makefile": "test:\n\tpytest\n",
+        "README.md": "# Course\n",
+        "environment.yml": "name: demo\n",
+        ".gitignore": "runs/\n",
+        "infrastructure/__init__.py": "",
+        "infrastructure/__pycache__/x.cpython-311.pyc": "junk",
+        "autograder/__init__.py": "",
+        "autograder/cli.py": "def main():\n    return 0\n",
+        "autograder/grade.py": "SECRET = 1\n",
+        "autograder/suites/hw9.py": "HIDDEN = 1\n",
+        "hw9_demo/__init__.py": "",
+        "hw9_demo/README.md": readme,
+        "hw9_demo/algo.py": "def squares(values):\n    ### BEGIN SOLUTION\n"
+        + SOLUTION
+        + "    return squared\n    ### END SOLUTION\n",
+        "hw9_demo/tests/__init__.py": "",
+        "hw9_demo/tests/test_algo.py": "def test_squares():\n    pass\n",
+        "hw9_demo/expert.pt": "weights",
+        "hw9_demo/reference.calib.json": "{}",
+        "hw8_other/__init__.py": "",
+        "hw8_other/README.md": "# Other\n",
+        "hw8_other/other.py": "def other():\n    return 8\n",
+        "tests/test_project.py": "",
+        "bench/b.py": "",
+        "runs/x/progress.csv": "",
+    }
+    for relative, text in files.items():
+        (root / relative).parent.mkdir(parents=True, exist_ok=True)
+        (root / relative).write_text(text)
+    return root
+
+
+def test_a_release_holds_exactly_the_student_files(tmp_path, caplog):
+    root = make_repo(tmp_path / "repo")
+    with caplog.at_level("WARNING", logger="autograder.release"):
+        student = release_student("hw9_demo", tmp_path / "dist", root)
+    assert "left out of the student tree: hw9_demo/expert.pt (reference weights" in caplog.text
+    assert "hw9_demo/reference.calib.json (calibration data)" in caplog.text
+    files = sorted(p.relative_to(student).as_posix() for p in student.rglob("*") if p.is_file())
+    assert files == [
+        ".gitignore",
+        "Makefile",
+        "README.md",
+        "autograder/__init__.py",
+        "autograder/cli.py",
+        "environment.yml",
+        "hw8_other/README.md",
+        "hw8_other/__init__.py",
+        "hw9_demo/README.md",
+        "hw9_demo/__init__.py",
+        "hw9_demo/algo.py",
+        "hw9_demo/tests/__init__.py",
+        "hw9_demo/tests/test_algo.py",
+        "infrastructure/__init__.py",
+        "pyproject.toml",
+    ]
+    assert "TODO(squares): hw9_demo/algo.py:2" in (student / "hw9_demo/algo.py").read_text()
+
+
+def test_allow_data_ships_named_weights_and_a_new_release_replaces_the_old(tmp_path):
+    root = make_repo(tmp_path / "repo")
+    first = release_student("hw9", tmp_path / "dist", root)
+    (first / "stale.txt").write_text("from the last release")
+    second = release_student("hw9", tmp_path / "dist", root, allow_data=["hw9_demo/*.pt"])
+    assert second == first and (second / "hw9_demo" / "expert.pt").is_file()
+    assert not (second / "stale.txt").exists()
+    assert [p.name for p in (tmp_path / "dist" / "hw9").iterdir()] == ["student"]
+
+
+def test_a_leaking_release_leaves_nothing_on_disk(tmp_path):
+    root = make_repo(tmp_path / "repo", readme=f"Hint:\n\n{SOLUTION}")
+    with pytest.raises(ReleaseError, match=r"hw9_demo/README.md:3: solution line from"):
+        release_student("hw9", tmp_path / "dist", root)
+    assert list((tmp_path / "dist" / "hw9").iterdir()) == []
+
+
+def test_an_unknown_homework_is_refused(tmp_path):
+    root = make_repo(tmp_path / "repo")
+    with pytest.raises(ReleaseError, match=r"unknown homework 'hw7': expected one of hw8, hw9"):
+        release_student("hw7", tmp_path / "dist", root)
+
+
+def test_notebooks_go_through_nbgrader(tmp_path):
+    pytest.importorskip("nbgrader")
+    root = make_repo(tmp_path / "repo")
+    cell = {"cell_type": "code", "execution_count": 1, "metadata": {}}
+    ids = [{"id": "solution"}, {"id": "tests"}]
+    notebook = {
+        "cells": [
+            {
+                **cell,
+                **ids[0],
+                "source": "def cube(x):\n    ### BEGIN SOLUTION\n"
+                + SOLUTION
+                + "    return x ** 3\n    ### END SOLUTION\n",
+                "outputs": [{"output_type": "stream", "name": "stdout", "text": "27\n"}],
+            },
+            {
+                **cell,
+                **ids[1],
+                "source": "assert cube(1) == 1\n### BEGIN HIDDEN TESTS\n"
+                "assert cube(3) == 27, 'hidden check'\n### END HIDDEN TESTS\n",
+                "outputs": [],
+            },
+        ],
+        "metadata": {"kernelspec": {"language": "python", "name": "python3"}},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+    (root / "hw9_demo" / "intro.ipynb").write_text(json.dumps(notebook))
+    student = release_student("hw9", tmp_path / "dist", root)
+    released = json.loads((student / "hw9_demo" / "intro.ipynb").read_text())
+    sources = ["".join(c["source"]) for c in released["cells"]]
+    assert "raise NotImplementedError()" in sources[0] and "value * value" not in sources[0]
+    assert "hidden check" not in sources[1] and "assert cube(1) == 1" in sources[1]
+    assert all(c.get("outputs") == [] for c in released["cells"])
+    ast.parse(sources[0])
