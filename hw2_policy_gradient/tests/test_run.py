@@ -21,6 +21,18 @@ def test_a_short_run_writes_its_logs(tmp_path, env):
     assert json.loads((tmp_path / "config.json").read_text())["env"] == env
 
 
+def test_the_ppo_extension_runs(tmp_path):
+    main(["--logdir", str(tmp_path), "--ppo-clip", "0.2", "--ppo-epochs", "2", *TINY])
+    columns = read_progress(tmp_path)
+    assert "train/clip_fraction" in columns and "train/approx_kl" in columns
+
+
+def test_monte_carlo_without_baseline_runs(tmp_path):
+    args = ["--use-baseline", "false", "--gae-lambda", "none", "--reward-to-go", "false"]
+    main(["--logdir", str(tmp_path), *args, *TINY])
+    assert "train/loss_baseline" not in read_progress(tmp_path)
+
+
 def test_the_same_seed_gives_the_same_run(tmp_path):
     a = train(parse_args(["--logdir", str(tmp_path / "a"), "--seed", "3", *TINY]), progress=False)
     b = train(parse_args(["--logdir", str(tmp_path / "b"), "--seed", "3", *TINY]), progress=False)
