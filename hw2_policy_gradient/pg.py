@@ -75,6 +75,9 @@ def reward_to_go(rewards: np.ndarray, gamma: float) -> np.ndarray:
 def normalize(values: np.ndarray, eps: float = 1e-8) -> np.ndarray:
     """Standardise a batch to mean 0 and standard deviation 1.
 
+    ``(values - mean) / (std + eps)`` with the population standard deviation, NumPy's
+    ``values.std()`` (not ``torch.std``'s default, which divides by B - 1).
+
     Args:
         values: shape ``(B,)``.
         eps: added to the standard deviation so that a constant batch gives zeros.

@@ -1,0 +1,1261 @@
+"""Hidden suite of homework 2 (policy gradients).
+
+Every check judges in the grader: the reference (``hw2_policy_gradient`` imported here) computes
+what is expected, the student's code is reached only through the :class:`Sandbox`, and every
+value that comes back is type-, dtype-, shape- and finiteness-checked before an ``np.allclose``
+comparison. Inputs come from the check's ``rng`` plus hand-picked edge cases (single-step
+episode, terminal vs truncated end, batch of 1, gamma = 1, lambda 0 and 1).
+
+Kinds: value (returns, advantages, losses), gradient (losses and the policies' distributions,
+with the reference's weights loaded into the student's module), update (one Adam step of the
+baseline) and statistical (unbiasedness of the policy-gradient estimator on a tabular MDP whose
+exact gradient is computed by enumeration).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+import hw2_policy_gradient.pg as ref
+import hw2_policy_gradient.policies as ref_policies
+from autograder.checks import Check, Outcome
+from autograder.sandbox import Apply, Failure, Method, Result, Sandbox
+
+PACKAGE = "hw2_policy_gradient"
+PG = f"{PACKAGE}.pg"
+POLICIES = f"{PACKAGE}.policies"
+
+CALL_TIMEOUT_S = 10.0
+# After one of these, the worker is gone or the code cannot run: the remaining cases are skipped.
+_FATAL_KINDS = frozenset(
+    {"timeout", "memory", "cpu", "exit", "crash", "channel", "start", "import", "missing"}
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# Judging helpers
+# ---------------------------------------------------------------------------------------------
+
+
+def _fmt(x: Any) -> str:
+    """A short, readable print of an array, tensor or number."""
+    if isinstance(x, torch.Tensor):
+        x = x.detach().cpu().numpy()
+    array = np.asarray(x, dtype=np.float64)
+    return np.array2string(
+        array, precision=4, threshold=12, edgeitems=4, max_line_width=96, separator=", "
+    )
+
+
+def _as_float_array(got: Any, *, tensor: bool, what: str) -> tuple[np.ndarray | None, str]:
+    """``got`` as a float64 array, or ``(None, why not)`` when it is not what was asked."""
+    if tensor:
+        if type(got) is not torch.Tensor:
+            return None, f"{what} is a {type(got).__name__}, expected a torch.Tensor"
+        if not got.is_floating_point():
+            return None, f"{what} has dtype {got.dtype}, expected a floating-point tensor"
+        return got.detach().cpu().numpy().astype(np.float64), ""
+    if type(got) is not np.ndarray:
+        return None, f"{what} is a {type(got).__name__}, expected a NumPy array"
+    if got.dtype.kind != "f":
+        return None, f"{what} has dtype {got.dtype}, expected a floating-point array"
+    return got.astype(np.float64), ""
+
+
+def _compare(
+    got: Any,
+    expected: Any,
+    *,
+    tensor: bool,
+    rtol: float,
+    atol: float,
+    what: str = "the result",
+) -> str | None:
+    """``None`` when ``got`` matches ``expected``; otherwise what is wrong, for the feedback."""
+    expected = np.asarray(
+        expected.detach().cpu().numpy() if isinstance(expected, torch.Tensor) else expected,
+        dtype=np.float64,
+    )
+    array, why = _as_float_array(got, tensor=tensor, what=what)
+    if array is None:
+        return why
+    if array.shape != expected.shape:
+        return f"{what} has shape {array.shape}, expected {expected.shape}"
+    if not np.all(np.isfinite(array)):
+        return f"{what} holds non-finite values: {_fmt(array)}"
+    if not np.allclose(array, expected, rtol=rtol, atol=atol):
+        diff = np.abs(array - expected) - rtol * np.abs(expected)
+        where = np.unravel_index(int(np.argmax(diff)), diff.shape) if diff.ndim else ()
+        at = f" (largest difference at index {tuple(int(i) for i in where)})" if where else ""
+        return f"{what} differs{at}:\n  expected {_fmt(expected)}\n  got      {_fmt(array)}"
+    return None
+
+
+def _no_gradient(got: Any, *, what: str) -> str | None:
+    """``None`` when no gradient reached an input that must be a constant."""
+    if got is None:
+        return None
+    array, why = _as_float_array(got, tensor=True, what=f"the gradient w.r.t. {what}")
+    if array is None:
+        return why
+    if np.any(array != 0.0):
+        return (
+            f"a gradient flows into {what} ({_fmt(array)}); they are constants: "
+            f"use `{what}.detach()`"
+        )
+    return None
+
+
+@dataclass
+class _Tally:
+    """Cases of one check: how many passed, and the first mismatch for the feedback."""
+
+    what: str
+    """What was compared, e.g. "reward_to_go against the reference on 7 trajectories"."""
+    hint: str
+    passed: int = 0
+    total: int = 0
+    first: str | None = None
+    skipped_after: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def stopped(self) -> bool:
+        return self.skipped_after is not None
+
+    def record(self, summary: str, problem: str | None) -> bool:
+        self.total += 1
+        if problem is None:
+            self.passed += 1
+            return True
+        if self.first is None:
+            self.first = f"{summary}\n{problem}"
+        return False
+
+    def failure(self, summary: str, result: Failure) -> None:
+        """A sandbox call that did not return; stop the check when the worker is unusable."""
+        self.record(summary, result.message)
+        if result.kind in _FATAL_KINDS:
+            self.skipped_after = result.kind
+
+    def skip(self, count: int) -> None:
+        self.total += count
+
+    def outcome(self) -> Outcome:
+        if self.total == 0:
+            return Outcome(0.0, f"{self.what}: nothing was compared.")
+        fraction = self.passed / self.total
+        if self.passed == self.total:
+            return Outcome(1.0, f"Compared {self.what}: all {self.total} cases match.")
+        lines = [f"Compared {self.what}: {self.passed}/{self.total} cases match."]
+        if self.first is not None:
+            lines.append(f"First mismatch: {self.first}")
+        if self.skipped_after is not None:
+            lines.append("The remaining cases were not run.")
+        lines.extend(self.notes)
+        lines.append(f"Hint: {self.hint}")
+        return Outcome(fraction, "\n".join(lines))
+
+
+def _value(result: Result, tally: _Tally, summary: str) -> tuple[bool, Any]:
+    """``(True, value)`` for a call that returned; records the failure otherwise."""
+    if isinstance(result, Failure):
+        tally.failure(summary, result)
+        return False, None
+    return True, result.value
+
+
+def _grad_value(
+    value: Any, tally: _Tally, summary: str, n_grads: int | None
+) -> tuple[Any, Any] | None:
+    """The ``(loss, grads)`` of a ``grad`` answer, or ``None`` (recorded) when malformed."""
+    ok = type(value) is dict and set(value) == {"loss", "grads"}
+    if ok and n_grads is not None:
+        ok = type(value["grads"]) is list and len(value["grads"]) == n_grads
+    elif ok:
+        ok = type(value["grads"]) is dict
+    if not ok:
+        tally.record(summary, "the gradient call returned an unexpected value")
+        return None
+    return value["loss"], value["grads"]
+
+
+def _run_cases(
+    sandbox: Sandbox,
+    tally: _Tally,
+    cases: Sequence[tuple[str, Callable[[], Result], Callable[[Any], str | None]]],
+) -> Outcome:
+    """Run ``(summary, call, judge)`` cases in order; ``judge(value)`` says what is wrong."""
+    for index, (summary, call, judge) in enumerate(cases):
+        if tally.stopped:
+            tally.skip(len(cases) - index)
+            break
+        ok, value = _value(call(), tally, summary)
+        if ok:
+            tally.record(summary, judge(value))
+    return tally.outcome()
+
+
+def _torch_seed(rng: np.random.Generator) -> int:
+    return int(rng.integers(2**31 - 1))
+
+
+def _reference_module(cls: type[nn.Module], args: tuple[Any, ...], seed: int) -> nn.Module:
+    """The reference module, initialised from ``seed`` without touching the global RNG."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return cls(*args)
+
+
+def _state_dict(module: nn.Module) -> dict[str, torch.Tensor]:
+    return {name: tensor.detach().clone() for name, tensor in module.state_dict().items()}
+
+
+# ---------------------------------------------------------------------------------------------
+# Returns
+# ---------------------------------------------------------------------------------------------
+
+
+def _return_cases(rng: np.random.Generator) -> list[tuple[np.ndarray, float]]:
+    cases = [(rng.normal(size=1), 0.99)]  # single-step episode
+    for length, gamma in [(2, 1.0), (5, 0.9), (17, 0.99), (40, 0.95), (6, 0.5), (9, 1.0)]:
+        cases.append((rng.normal(size=length) * 2.0 + 0.5, gamma))
+    return cases
+
+
+def _returns_check(function: str, hint: str) -> Callable[[Sandbox, np.random.Generator], Outcome]:
+    reference = getattr(ref, function)
+
+    def run(sandbox: Sandbox, rng: np.random.Generator) -> Outcome:
+        cases = _return_cases(rng)
+        tally = _Tally(
+            f"`{function}` with the reference on {len(cases)} trajectories "
+            "(lengths 1 to 40, gamma in {0.5, 0.9, 0.95, 0.99, 1})",
+            hint,
+        )
+        plan = []
+        for rewards, gamma in cases:
+            expected = reference(rewards.copy(), gamma)
+            summary = f"rewards={_fmt(rewards)} (T={len(rewards)}), gamma={gamma}"
+            plan.append(
+                (
+                    summary,
+                    lambda r=rewards, g=gamma: sandbox.call(
+                        PG, function, (r, g), timeout_s=CALL_TIMEOUT_S
+                    ),
+                    lambda got, e=expected: _compare(got, e, tensor=False, rtol=1e-6, atol=1e-8),
+                )
+            )
+        return _run_cases(sandbox, tally, plan)
+
+    return run
+
+
+check_discounted_return = _returns_check(
+    "discounted_return",
+    "every entry is the whole trajectory's discounted return sum_t gamma^t r_t, with the "
+    "first reward undiscounted.",
+)
+check_reward_to_go = _returns_check(
+    "reward_to_go",
+    "entry t sums the rewards from t to the end, discounted by gamma^(t'-t); run the sum "
+    "backwards from the last step.",
+)
+
+
+def check_normalize(sandbox: Sandbox, rng: np.random.Generator) -> Outcome:
+    cases = [
+        ("random batch of 10", rng.normal(size=10) * 5.0 + 3.0),
+        ("random batch of 257", rng.normal(size=257) * 0.1 - 2.0),
+        ("batch of 1", rng.normal(size=1)),
+        ("constant batch of 6", np.full(6, 2.5)),
+    ]
+    tally = _Tally(
+        "`normalize` with the reference on 4 batches (random, batch of 1, constant batch)",
+        "subtract the batch mean, divide by the batch standard deviation (NumPy's default, "
+        "ddof=0) plus eps.",
+    )
+    plan = []
+    for label, values in cases:
+        expected = ref.normalize(values.copy())
+        plan.append(
+            (
+                f"{label}: values={_fmt(values)}",
+                lambda v=values: sandbox.call(PG, "normalize", (v,), timeout_s=CALL_TIMEOUT_S),
+                lambda got, e=expected: _compare(got, e, tensor=False, rtol=1e-6, atol=1e-6),
+            )
+        )
+    return _run_cases(sandbox, tally, plan)
+
+
+# ---------------------------------------------------------------------------------------------
+# Generalised advantage estimation
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _GaeCase:
+    rewards: np.ndarray
+    values: np.ndarray
+    next_values: np.ndarray
+    terminated: np.ndarray
+    dones: np.ndarray
+    gamma: float
+    lam: float
+    summary: str
+
+    def args(self) -> tuple[Any, ...]:
+        return (
+            self.rewards,
+            self.values,
+            self.next_values,
+            self.terminated,
+            self.dones,
+            self.gamma,
+            self.lam,
+        )
+
+
+def _gae_case(
+    rng: np.random.Generator, ends: Sequence[tuple[int, str]], gamma: float, lam: float
+) -> _GaeCase:
+    """Trajectories laid end to end; each ``(length, "terminated" | "truncated")``. The value
+    after each trajectory's last step is a random non-zero number (the true next observation's
+    value, which a terminal step must ignore and a truncated step must bootstrap from)."""
+    rewards, values, next_values, terminated, dones = [], [], [], [], []
+    for length, end in ends:
+        v = rng.normal(size=length + 1)
+        v[-1] = np.sign(v[-1] + 1e-9) * (1.0 + abs(v[-1]))  # |V(s_T)| >= 1
+        rewards.append(rng.normal(size=length))
+        values.append(v[:-1])
+        next_values.append(v[1:])
+        term, done = np.zeros(length, bool), np.zeros(length, bool)
+        done[-1] = True
+        term[-1] = end == "terminated"
+        terminated.append(term)
+        dones.append(done)
+    pieces = " + ".join(
+        f"{length} step{'s' if length > 1 else ''} ending {end}" for length, end in ends
+    )
+    return _GaeCase(
+        np.concatenate(rewards),
+        np.concatenate(values),
+        np.concatenate(next_values),
+        np.concatenate(terminated),
+        np.concatenate(dones),
+        gamma,
+        lam,
+        f"{pieces}; gamma={gamma}, lambda={lam}",
+    )
+
+
+def _gae_detail(case: _GaeCase) -> str:
+    return (
+        f"\n  rewards={_fmt(case.rewards)}\n  values={_fmt(case.values)}"
+        f"\n  next_values={_fmt(case.next_values)}"
+        f"\n  terminated={case.terminated.astype(int).tolist()}"
+        f"\n  dones={case.dones.astype(int).tolist()}"
+    )
+
+
+def _gae_check(
+    describe: str, hint: str, make_cases: Callable[[np.random.Generator], list[_GaeCase]]
+) -> Callable[[Sandbox, np.random.Generator], Outcome]:
+    def run(sandbox: Sandbox, rng: np.random.Generator) -> Outcome:
+        cases = make_cases(rng)
+        tally = _Tally(f"`compute_gae` with the reference on {len(cases)} {describe}", hint)
+        plan = []
+        for case in cases:
+            expected = ref.compute_gae(*case.args())
+            plan.append(
+                (
+                    case.summary + _gae_detail(case),
+                    lambda c=case: sandbox.call(
+                        PG, "compute_gae", c.args(), timeout_s=CALL_TIMEOUT_S
+                    ),
+                    lambda got, e=expected: _compare(got, e, tensor=False, rtol=1e-6, atol=1e-8),
+                )
+            )
+        return _run_cases(sandbox, tally, plan)
+
+    return run
+
+
+check_gae_terminated = _gae_check(
+    "trajectories that end in a terminal state",
+    "a terminated step has no future: its TD error is r_t - V(s_t), without gamma V(s_{t+1}); "
+    "mask with terminated, not with dones.",
+    lambda rng: [
+        _gae_case(rng, [(1, "terminated")], 0.99, 0.95),
+        _gae_case(rng, [(4, "terminated")], 0.99, 0.95),
+        _gae_case(rng, [(9, "terminated")], 1.0, 1.0),
+    ],
+)
+check_gae_truncated = _gae_check(
+    "trajectories cut by a time limit (truncated)",
+    "a truncated step still bootstraps: delta_t = r_t + gamma V(s_{t+1}) - V(s_t) with the true "
+    "next observation's value; only terminated removes that term.",
+    lambda rng: [
+        _gae_case(rng, [(1, "truncated")], 0.99, 0.95),
+        _gae_case(rng, [(5, "truncated")], 0.99, 0.95),
+        _gae_case(rng, [(12, "truncated")], 1.0, 0.95),
+    ],
+)
+check_gae_boundary = _gae_check(
+    "batches of two trajectories laid end to end",
+    "the backward sum restarts at every trajectory end (terminated or truncated): multiply "
+    "the running advantage by (1 - done_t), not by (1 - terminated_t).",
+    lambda rng: [
+        _gae_case(rng, [(3, "truncated"), (4, "truncated")], 0.99, 0.95),
+        _gae_case(rng, [(5, "terminated"), (3, "truncated")], 0.99, 0.95),
+        _gae_case(rng, [(1, "truncated"), (6, "terminated")], 0.99, 0.95),
+        _gae_case(rng, [(6, "truncated"), (1, "truncated")], 1.0, 1.0),
+    ],
+)
+
+
+def _lambda_cases(rng: np.random.Generator) -> list[_GaeCase]:
+    cases = []
+    for lam, gamma in [(0.0, 0.99), (0.95, 0.99), (1.0, 0.99), (0.0, 1.0), (0.95, 1.0), (1.0, 1.0)]:
+        ends = [
+            (int(rng.integers(1, 9)), "terminated" if rng.random() < 0.5 else "truncated")
+            for _ in range(3)
+        ]
+        cases.append(_gae_case(rng, ends, gamma, lam))
+    return cases
+
+
+check_gae_lambda = _gae_check(
+    "batches with lambda in {0, 0.95, 1}",
+    "A_t = delta_t + gamma * lambda * (1 - done_t) * A_{t+1}: lambda=0 gives the one-step TD "
+    "error, lambda=1 the discounted Monte-Carlo return minus V(s_t).",
+    _lambda_cases,
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# Losses: values
+# ---------------------------------------------------------------------------------------------
+
+_LOSS_TOL: dict[str, float] = {"rtol": 1e-5, "atol": 1e-6}
+
+
+def _f32(array: np.ndarray) -> torch.Tensor:
+    return torch.as_tensor(np.asarray(array, dtype=np.float32))
+
+
+def _pg_inputs(rng: np.random.Generator, batch: int) -> tuple[torch.Tensor, torch.Tensor]:
+    log_probs = _f32(-np.abs(rng.normal(size=batch)) - 0.1)
+    advantages = _f32(rng.normal(size=batch) * 2.0)
+    return log_probs, advantages
+
+
+def _loss_value_check(
+    function: str,
+    make_cases: Callable[[np.random.Generator], list[tuple[str, tuple[torch.Tensor, ...]]]],
+    extra: tuple[Any, ...],
+    describe: str,
+    hint: str,
+) -> Callable[[Sandbox, np.random.Generator], Outcome]:
+    reference = getattr(ref, function)
+
+    def run(sandbox: Sandbox, rng: np.random.Generator) -> Outcome:
+        cases = make_cases(rng)
+        tally = _Tally(f"`{function}` with the reference on {len(cases)} {describe}", hint)
+        plan = []
+        for summary, tensors in cases:
+            args = (*tensors, *extra)
+            with torch.no_grad():
+                expected = reference(*(t.clone() for t in tensors), *extra)
+            plan.append(
+                (
+                    summary,
+                    lambda a=args: sandbox.call(PG, function, a, timeout_s=CALL_TIMEOUT_S),
+                    lambda got, e=expected: _compare(
+                        got, e, tensor=True, what="the loss", **_LOSS_TOL
+                    ),
+                )
+            )
+        return _run_cases(sandbox, tally, plan)
+
+    return run
+
+
+def _pg_cases(rng: np.random.Generator) -> list[tuple[str, tuple[torch.Tensor, ...]]]:
+    cases: list[tuple[str, tuple[torch.Tensor, ...]]] = []
+    for batch in (1, 8, 64):
+        log_probs, advantages = _pg_inputs(rng, batch)
+        summary = f"B={batch}, log_probs={_fmt(log_probs)}, advantages={_fmt(advantages)}"
+        cases.append((summary, (log_probs, advantages)))
+    return cases
+
+
+check_pg_loss_value = _loss_value_check(
+    "policy_gradient_loss",
+    _pg_cases,
+    (),
+    "batches (B = 1, 8, 64)",
+    "the loss is minus the batch mean of log_probs * advantages, a scalar (shape ()).",
+)
+
+
+def _value_loss_cases(rng: np.random.Generator) -> list[tuple[str, tuple[torch.Tensor, ...]]]:
+    cases: list[tuple[str, tuple[torch.Tensor, ...]]] = []
+    for batch in (1, 7, 50):
+        values, targets = _f32(rng.normal(size=batch)), _f32(rng.normal(size=batch) * 3.0)
+        cases.append(
+            (f"B={batch}, values={_fmt(values)}, targets={_fmt(targets)}", (values, targets))
+        )
+    return cases
+
+
+check_value_loss_value = _loss_value_check(
+    "value_loss",
+    _value_loss_cases,
+    (),
+    "batches (B = 1, 7, 50)",
+    "the mean (not the sum) of the squared differences, a scalar (shape ()).",
+)
+
+_CLIP = 0.2
+
+
+def _ppo_inputs(
+    rng: np.random.Generator, batch: int, where: str
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Log-probabilities whose ratios lie inside the clip range, outside it, or both."""
+    old = -np.abs(rng.normal(size=batch)) - 0.2
+    inside = rng.uniform(-0.8, 0.8, size=batch) * math.log(1.0 + _CLIP)
+    outside = rng.choice([-1.0, 1.0], size=batch) * rng.uniform(0.4, 1.0, size=batch)
+    if where == "inside":
+        shift = inside
+    elif where == "outside":
+        shift = outside
+    else:
+        shift = np.where(rng.random(batch) < 0.5, inside, outside)
+    # both signs of advantage, so both sides of the clip range matter
+    signs = np.where(np.arange(batch) % 2 == 0, 1.0, -1.0) * rng.choice([-1.0, 1.0])
+    advantages = signs * (np.abs(rng.normal(size=batch)) * 2.0 + 0.1)
+    return _f32(old + shift), _f32(old), _f32(advantages)
+
+
+def _ppo_cases(rng: np.random.Generator) -> list[tuple[str, tuple[torch.Tensor, ...]]]:
+    cases: list[tuple[str, tuple[torch.Tensor, ...]]] = []
+    for batch, where in [(6, "inside"), (8, "outside"), (1, "outside"), (40, "inside and outside")]:
+        log_probs, old, advantages = _ppo_inputs(rng, batch, where)
+        ratios = torch.exp(log_probs - old)
+        summary = (
+            f"B={batch}, ratios {where} [1 - clip, 1 + clip] (clip={_CLIP}): "
+            f"ratios={_fmt(ratios)}, advantages={_fmt(advantages)}"
+        )
+        cases.append((summary, (log_probs, old, advantages)))
+    return cases
+
+
+check_ppo_loss_value = _loss_value_check(
+    "ppo_clip_loss",
+    _ppo_cases,
+    (_CLIP,),
+    "batches with probability ratios inside and outside the clip range",
+    "ratio = exp(log_probs - old_log_probs); the loss is minus the batch mean of "
+    "min(ratio * A, clip(ratio, 1 - eps, 1 + eps) * A): the pessimistic (smaller) of the two.",
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# Losses: gradients
+# ---------------------------------------------------------------------------------------------
+
+
+def _input_grads(
+    function: Callable[..., torch.Tensor], tensors: Sequence[torch.Tensor], extra: tuple[Any, ...]
+) -> tuple[torch.Tensor, list[torch.Tensor | None]]:
+    leaves = [t.clone().requires_grad_(True) for t in tensors]
+    loss = function(*leaves, *extra)
+    loss.backward()
+    return loss.detach(), [leaf.grad for leaf in leaves]
+
+
+def _loss_grad_check(
+    function: str,
+    make_cases: Callable[[np.random.Generator], list[tuple[str, tuple[torch.Tensor, ...]]]],
+    extra: tuple[Any, ...],
+    names: tuple[str, ...],
+    constants: tuple[str, ...],
+    describe: str,
+    hint: str,
+) -> Callable[[Sandbox, np.random.Generator], Outcome]:
+    """The gradient w.r.t. each input in ``names``; those in ``constants`` must get none."""
+    reference = getattr(ref, function)
+
+    def run(sandbox: Sandbox, rng: np.random.Generator) -> Outcome:
+        cases = make_cases(rng)
+        tally = _Tally(
+            f"the gradient of `{function}` w.r.t. {', '.join(names)} with the reference on "
+            f"{len(cases)} {describe}",
+            hint,
+        )
+        for index, (summary, tensors) in enumerate(cases):
+            if tally.stopped:
+                tally.skip(len(names) * (len(cases) - index))
+                break
+            expected_loss, expected = _input_grads(reference, tensors, extra)
+            result = sandbox.grad(
+                PG,
+                function,
+                (*tensors, *extra),
+                wrt=list(range(len(tensors))),
+                timeout_s=CALL_TIMEOUT_S,
+            )
+            ok, value = _value(result, tally, summary)
+            if not ok:
+                tally.skip(len(names) - 1)
+                continue
+            parsed = _grad_value(value, tally, summary, len(tensors))
+            if parsed is None:
+                tally.skip(len(names) - 1)
+                continue
+            _, grads = parsed
+            for name, got, want in zip(names, grads, expected, strict=True):
+                if name in constants:
+                    tally.record(summary, _no_gradient(got, what=name))
+                elif got is None:
+                    tally.record(summary, f"no gradient reached {name}")
+                else:
+                    tally.record(
+                        summary,
+                        _compare(
+                            got,
+                            want,
+                            tensor=True,
+                            what=f"the gradient w.r.t. {name}",
+                            **_LOSS_TOL,
+                        ),
+                    )
+        return tally.outcome()
+
+    return run
+
+
+check_pg_loss_grad = _loss_grad_check(
+    "policy_gradient_loss",
+    _pg_cases,
+    (),
+    ("log_probs", "advantages"),
+    ("advantages",),
+    "batches (B = 1, 8, 64)",
+    "d loss / d log_probs_t = -advantages_t / B; the advantages are constants (detach them).",
+)
+check_ppo_loss_grad = _loss_grad_check(
+    "ppo_clip_loss",
+    _ppo_cases,
+    (_CLIP,),
+    ("log_probs", "old_log_probs", "advantages"),
+    ("old_log_probs", "advantages"),
+    "batches with probability ratios inside and outside the clip range",
+    "where the clipped term is the minimum, its gradient is zero; only log_probs carries a "
+    "gradient (detach old_log_probs and advantages).",
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# Policies: distributions with the reference's weights
+# ---------------------------------------------------------------------------------------------
+
+
+def _distribution_check(
+    cls_name: str,
+    make_cases: Callable[
+        [np.random.Generator], list[tuple[str, tuple[Any, ...], torch.Tensor, torch.Tensor]]
+    ],
+    hint: str,
+) -> Callable[[Sandbox, np.random.Generator], Outcome]:
+    cls = getattr(ref_policies, cls_name)
+
+    def run(sandbox: Sandbox, rng: np.random.Generator) -> Outcome:
+        cases = make_cases(rng)
+        tally = _Tally(
+            f"`{cls_name}.distribution` with the reference's weights on {len(cases)} "
+            "networks: log_prob(actions) (shape (B,)), entropy() and the gradient of "
+            "log_prob(actions).mean() w.r.t. every parameter",
+            hint,
+        )
+        for index, (summary, init_args, observations, actions) in enumerate(cases):
+            if tally.stopped:
+                tally.skip(3 * (len(cases) - index))
+                break
+            module: Any = _reference_module(cls, init_args, _torch_seed(rng))
+            if cls_name == "GaussianPolicy":
+                with torch.no_grad():  # a non-zero log_std, so that sigma matters
+                    module.log_std.copy_(_f32(rng.uniform(-0.7, 0.5, size=module.log_std.shape)))
+            state = _state_dict(module)
+            distribution = module.distribution(observations)
+            expected_log_prob = distribution.log_prob(actions)
+            expected_entropy = distribution.entropy().detach()
+            expected_log_prob.mean().backward()
+            expected_log_prob = expected_log_prob.detach()
+
+            result = sandbox.call_method(
+                POLICIES,
+                cls_name,
+                init_args,
+                state_dict=state,
+                steps=[Method("distribution", (observations,))],
+                fetch={
+                    "log_prob": [Method("log_prob", (actions,))],
+                    "entropy": [Method("entropy")],
+                },
+                timeout_s=CALL_TIMEOUT_S,
+            )
+            ok, value = _value(result, tally, summary)
+            if not ok:
+                tally.skip(2)
+                continue
+            if type(value) is not dict or set(value) != {"log_prob", "entropy"}:
+                tally.record(summary, "the distribution call returned an unexpected value")
+                tally.skip(2)
+                continue
+            tally.record(
+                summary,
+                _compare(
+                    value["log_prob"],
+                    expected_log_prob,
+                    tensor=True,
+                    what="log_prob(actions)",
+                    **_LOSS_TOL,
+                ),
+            )
+            tally.record(
+                summary,
+                _compare(
+                    value["entropy"],
+                    expected_entropy,
+                    tensor=True,
+                    what="entropy()",
+                    **_LOSS_TOL,
+                ),
+            )
+            result = sandbox.module_grad(
+                POLICIES,
+                cls_name,
+                init_args,
+                state_dict=state,
+                steps=[
+                    Method("distribution", (observations,)),
+                    Method("log_prob", (actions,)),
+                    Method("mean"),
+                ],
+                timeout_s=CALL_TIMEOUT_S,
+            )
+            ok, value = _value(result, tally, summary)
+            if not ok:
+                continue
+            parsed = _grad_value(value, tally, summary, None)
+            if parsed is None:
+                continue
+            _, grads = parsed
+            problem = None
+            for name, parameter in module.named_parameters():
+                got = grads.get(name)
+                if got is None:
+                    problem = f"no gradient reached parameter `{name}`"
+                else:
+                    problem = _compare(
+                        got,
+                        parameter.grad,
+                        tensor=True,
+                        what=f"the gradient w.r.t. `{name}`",
+                        **_LOSS_TOL,
+                    )
+                if problem is not None:
+                    break
+            tally.record(summary, problem)
+        return tally.outcome()
+
+    return run
+
+
+def _categorical_cases(
+    rng: np.random.Generator,
+) -> list[tuple[str, tuple[Any, ...], torch.Tensor, torch.Tensor]]:
+    cases = []
+    for obs_dim, n_actions, n_layers, size, activation, batch in [
+        (4, 3, 2, 16, "tanh", 9),
+        (1, 2, 0, 8, "relu", 1),
+        (6, 5, 1, 32, "relu", 17),
+    ]:
+        observations = _f32(rng.normal(size=(batch, obs_dim)))
+        actions = torch.as_tensor(rng.integers(n_actions, size=batch), dtype=torch.long)
+        summary = (
+            f"CategoricalPolicy(obs_dim={obs_dim}, num_actions={n_actions}, "
+            f"n_layers={n_layers}, size={size}, activation={activation!r}), B={batch}, "
+            f"actions={actions.tolist()}"
+        )
+        cases.append(
+            (summary, (obs_dim, n_actions, n_layers, size, activation), observations, actions)
+        )
+    return cases
+
+
+def _gaussian_cases(
+    rng: np.random.Generator,
+) -> list[tuple[str, tuple[Any, ...], torch.Tensor, torch.Tensor]]:
+    cases = []
+    for obs_dim, act_dim, n_layers, size, activation, batch in [
+        (3, 2, 2, 16, "tanh", 9),
+        (2, 1, 0, 8, "tanh", 1),
+        (5, 4, 1, 32, "relu", 13),
+    ]:
+        observations = _f32(rng.normal(size=(batch, obs_dim)))
+        actions = _f32(rng.normal(size=(batch, act_dim)))
+        summary = (
+            f"GaussianPolicy(obs_dim={obs_dim}, action_dim={act_dim}, n_layers={n_layers}, "
+            f"size={size}, activation={activation!r}), B={batch}, log_std non-zero"
+        )
+        cases.append(
+            (summary, (obs_dim, act_dim, n_layers, size, activation), observations, actions)
+        )
+    return cases
+
+
+check_categorical = _distribution_check(
+    "CategoricalPolicy",
+    _categorical_cases,
+    "build the Categorical from the network's logits (logits=..., not probs=...).",
+)
+check_gaussian = _distribution_check(
+    "GaussianPolicy",
+    _gaussian_cases,
+    "mean from mean_net, standard deviation exp(log_std); the log-probability of an action "
+    "vector sums over its dimensions (wrap the Normal in Independent(..., 1)), so log_prob "
+    "has shape (B,).",
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# Update: one Adam step of the baseline
+# ---------------------------------------------------------------------------------------------
+
+_BASELINE_LR = 1e-2
+
+
+def check_baseline_update(sandbox: Sandbox, rng: np.random.Generator) -> Outcome:
+    """One Adam step of ``ValueCritic`` on the student's ``value_loss``, from identical weights.
+
+    The gradients are computed in the sandbox (``module_grad``: the student's ``value_loss``
+    on the given ``ValueCritic`` loaded with the reference's weights) and the Adam step is
+    taken here, in the grader, with those gradients: no trusted helper has to run inside the
+    worker, and the optimizer is the grader's own. A second part asks for the gradient of
+    ``value_loss`` w.r.t. its targets, which must be none (they are constants)."""
+    tally = _Tally(
+        "one Adam step (lr 1e-2) of ValueCritic on your `value_loss` from the reference's "
+        "weights, parameters after the step; and that no gradient reaches the targets",
+        "value_loss is the mean squared error (values - targets)^2 with the targets detached; "
+        "a wrong sign or a missing square moves the parameters the wrong way.",
+    )
+    cases = [(3, 2, 16, "tanh", 12), (2, 1, 8, "relu", 1), (4, 0, 8, "tanh", 5)]
+    for index, (obs_dim, n_layers, size, activation, batch) in enumerate(cases):
+        if tally.stopped:
+            tally.skip(2 * (len(cases) - index))
+            break
+        init_args = (obs_dim, n_layers, size, activation)
+        summary = (
+            f"ValueCritic(obs_dim={obs_dim}, n_layers={n_layers}, size={size}, "
+            f"activation={activation!r}), B={batch}"
+        )
+        critic = _reference_module(ref_policies.ValueCritic, init_args, _torch_seed(rng))
+        state = _state_dict(critic)
+        observations = _f32(rng.normal(size=(batch, obs_dim)))
+        targets = _f32(rng.normal(size=batch) * 2.0)
+        expected_after = _adam_step(critic, ref.value_loss(critic(observations), targets))
+
+        result = sandbox.module_grad(
+            POLICIES,
+            "ValueCritic",
+            init_args,
+            state_dict=state,
+            steps=[Method("forward", (observations,)), Apply(f"{PG}:value_loss", (targets,))],
+            timeout_s=CALL_TIMEOUT_S,
+            label="value_loss",
+        )
+        ok, value = _value(result, tally, summary)
+        parsed = _grad_value(value, tally, summary, None) if ok else None
+        if parsed is not None:
+            _, grads = parsed
+            tally.record(summary, _after_student_step(state, init_args, grads, expected_after))
+
+        if tally.stopped:
+            tally.skip(1 + 2 * (len(cases) - index - 1))
+            break
+        values = _f32(rng.normal(size=batch))
+        result = sandbox.grad(
+            PG, "value_loss", (values, targets), wrt=[0, 1], timeout_s=CALL_TIMEOUT_S
+        )
+        ok, value = _value(result, tally, summary + " (gradient w.r.t. the targets)")
+        parsed = _grad_value(value, tally, summary, 2) if ok else None
+        if parsed is not None:
+            tally.record(
+                f"value_loss(values={_fmt(values)}, targets={_fmt(targets)})",
+                _no_gradient(parsed[1][1], what="targets"),
+            )
+    return tally.outcome()
+
+
+def _adam_step(critic: nn.Module, loss: torch.Tensor) -> dict[str, torch.Tensor]:
+    """One Adam step of ``critic`` on ``loss``; its parameters after the step."""
+    optimizer = torch.optim.Adam(critic.parameters(), lr=_BASELINE_LR)
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+    return {name: p.detach().clone() for name, p in critic.named_parameters()}
+
+
+def _after_student_step(
+    state: dict[str, torch.Tensor],
+    init_args: tuple[Any, ...],
+    grads: dict[str, Any],
+    expected_after: dict[str, torch.Tensor],
+) -> str | None:
+    """Take the Adam step here with the student's gradients; what differs from the reference."""
+    critic = ref_policies.ValueCritic(*init_args)
+    critic.load_state_dict(state)
+    for name, parameter in critic.named_parameters():
+        got = grads.get(name)
+        if got is None:
+            return f"no gradient reached parameter `{name}`: did you detach the values?"
+        array, why = _as_float_array(got, tensor=True, what=f"the gradient w.r.t. `{name}`")
+        if array is None:
+            return why
+        if array.shape != tuple(parameter.shape) or not np.all(np.isfinite(array)):
+            return f"the gradient w.r.t. `{name}` has shape {array.shape} or non-finite values"
+        parameter.grad = torch.as_tensor(array, dtype=parameter.dtype)
+    torch.optim.Adam(critic.parameters(), lr=_BASELINE_LR).step()
+    for name, parameter in critic.named_parameters():
+        problem = _compare(
+            parameter.detach(),
+            expected_after[name],
+            tensor=True,
+            what=f"`{name}` after the step",
+            rtol=1e-5,
+            atol=1e-6,
+        )
+        if problem is not None:
+            return problem
+    return None
+
+
+# ---------------------------------------------------------------------------------------------
+# Statistical: the policy-gradient estimator is unbiased on a tabular MDP
+# ---------------------------------------------------------------------------------------------
+#
+# A 2-state, 2-action MDP with horizon H = 3, known transitions and rewards in [0, 1], and a
+# tabular softmax policy pi(a | s) = softmax(theta[s])_a. The exact gradient of
+#     J(theta) = E[sum_t gamma^t r_t]
+# comes from enumerating all 2^(2H) = 64 trajectories (autograd through the enumeration).
+# For each of n sampled trajectories i the estimator is
+#     g_i = sum_t grad_theta log pi(a_t | s_t) * w_t,
+# with w_t = gamma^t * reward_to_go_t (the student's reward_to_go; gamma^t makes it unbiased
+# for the discounted objective) or w_t = G(tau) (the student's discounted_return); both have
+# E[g_i] = grad J exactly. The student's policy_gradient_loss enters through its gradient: for
+# L = -(1/B) sum_t log_prob_t * A_t, -B * dL/dlog_prob_t = A_t, so
+#     g_i = -B * sum_{t in i} dL/dlog_prob_t * grad_theta log pi(a_t | s_t).
+#
+# Bound (valid for any n, no CLT): the empirical Bernstein inequality (Maurer & Pontil 2009,
+# Theorem 4): for i.i.d. X_i in an interval of length R, with sample variance V_n (ddof=1),
+# with probability at least 1 - delta,
+#     E[X] - mean(X) <= sqrt(2 V_n ln(2/delta) / n) + 7 R ln(2/delta) / (3 (n - 1)).
+# Applied to X and -X (two-sided: ln(4/delta)) and to each of the K components of the
+# gradient (Bonferroni: delta = 1e-6 / K), the reference fails a check less than once in a
+# million runs. R comes from the MDP: |d log pi / d theta| <= 1 and rewards in [0, 1] give
+# |g_k| <= sum_t sum_{t' >= t} gamma^t' for reward-to-go weights and H * sum_t gamma^t for
+# whole-return weights.
+
+_S_RHO = np.array([0.7, 0.3])  # initial state distribution
+_S_P1 = np.array([[0.1, 0.9], [0.2, 0.9]])  # P(s' = 1 | s, a)
+_S_R = np.array([[0.4, 0.0], [1.0, 0.6]])  # r(s, a): action 1 gives up reward now for later
+_S_THETA = np.array([[0.4, -0.3], [-0.5, 0.6]])
+_S_H = 3
+_S_GAMMA = 0.9
+_S_N = 100_000
+_FAILURE_RATE = 1e-6
+
+
+def _policy_probs() -> np.ndarray:
+    e = np.exp(_S_THETA - _S_THETA.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def _exact_gradient(gamma: float) -> np.ndarray:
+    """grad_theta J by enumerating every trajectory (float64 autograd)."""
+    theta = torch.tensor(_S_THETA, dtype=torch.float64, requires_grad=True)
+    log_pi = torch.log_softmax(theta, dim=1)
+    objective = torch.zeros((), dtype=torch.float64)
+    for path in itertools.product((0, 1), repeat=2 * _S_H):
+        states, actions = path[0::2], path[1::2]
+        probability = torch.tensor(_S_RHO[states[0]], dtype=torch.float64)
+        discounted = 0.0
+        for t in range(_S_H):
+            s, a = states[t], actions[t]
+            probability = probability * torch.exp(log_pi[s, a])
+            if t + 1 < _S_H:
+                p1 = _S_P1[s, a]
+                probability = probability * (p1 if states[t + 1] == 1 else 1.0 - p1)
+            discounted += gamma**t * _S_R[s, a]
+        objective = objective + probability * discounted
+    objective.backward()
+    assert theta.grad is not None
+    return theta.grad.numpy().ravel()
+
+
+def _sample_trajectories(
+    rng: np.random.Generator, n: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(rewards (n, H), log_probs (n, H), scores (n, H, 4))`` of n sampled trajectories;
+    ``scores`` is grad_theta log pi(a_t | s_t), flattened over theta's 4 entries."""
+    pi = _policy_probs()
+    states = np.zeros((n, _S_H), dtype=np.int64)
+    actions = np.zeros((n, _S_H), dtype=np.int64)
+    states[:, 0] = rng.random(n) < _S_RHO[1]
+    for t in range(_S_H):
+        actions[:, t] = rng.random(n) < pi[states[:, t], 1]
+        if t + 1 < _S_H:
+            states[:, t + 1] = rng.random(n) < _S_P1[states[:, t], actions[:, t]]
+    rewards = _S_R[states, actions]
+    log_probs = np.log(pi[states, actions])
+    scores = np.zeros((n, _S_H, 2, 2))
+    rows = np.arange(n)
+    for t in range(_S_H):
+        scores[rows, t, states[:, t], :] -= pi[states[:, t]]
+        scores[rows, t, states[:, t], actions[:, t]] += 1.0
+    return rewards, log_probs, scores.reshape(n, _S_H, 4)
+
+
+def _bernstein_bound(samples: np.ndarray, value_range: float, tests: int) -> np.ndarray:
+    """Half-width per component that the mean of ``samples`` (n, K) stays within, around its
+    expectation, with probability 1 - 1e-6 over all ``tests`` components together."""
+    n = len(samples)
+    log_term = math.log(4.0 * tests / _FAILURE_RATE)
+    variance = samples.var(axis=0, ddof=1)
+    return np.sqrt(2.0 * variance * log_term / n) + 7.0 * value_range * log_term / (3.0 * (n - 1))
+
+
+def _student_weights(
+    sandbox: Sandbox, function: str, rewards: np.ndarray, tally: _Tally
+) -> np.ndarray | None:
+    """The student's ``function(rewards_i, gamma)`` for every trajectory, one call per distinct
+    reward sequence (at most 4^H = 64 of them)."""
+    unique, inverse = np.unique(rewards, axis=0, return_inverse=True)
+    out = np.zeros_like(unique)
+    for row_index, row in enumerate(unique):
+        summary = f"`{function}`(rewards={_fmt(row)}, gamma={_S_GAMMA})"
+        ok, value = _value(
+            sandbox.call(PG, function, (row.copy(), _S_GAMMA), timeout_s=CALL_TIMEOUT_S),
+            tally,
+            summary,
+        )
+        if not ok:
+            return None
+        array, why = _as_float_array(value, tensor=False, what=f"the result of `{function}`")
+        if array is None or array.shape != (_S_H,) or not np.all(np.isfinite(array)):
+            detail = why or f"returned shape {getattr(array, 'shape', None)} or non-finite values"
+            tally.record(summary, detail)
+            return None
+        out[row_index] = array
+    return out[np.asarray(inverse).reshape(-1)]
+
+
+def _judge_mean(
+    estimates: np.ndarray, target: np.ndarray, bound: np.ndarray, label: str
+) -> str | None:
+    mean = estimates.mean(axis=0)
+    if np.all(np.abs(mean - target) <= bound):
+        return None
+    return (
+        f"{label}: the mean over {len(estimates)} trajectories is {_fmt(mean)}, expected "
+        f"{_fmt(target)} within +-{_fmt(bound)} (a correct estimator is outside these bounds "
+        f"less than once in a million gradings)"
+    )
+
+
+def check_pg_unbiased(sandbox: Sandbox, rng: np.random.Generator) -> Outcome:
+    tally = _Tally(
+        f"the mean of the policy-gradient estimator built from your `reward_to_go` and "
+        f"`policy_gradient_loss` over {_S_N} sampled trajectories of a 2-state, 2-action MDP "
+        f"(horizon {_S_H}, gamma {_S_GAMMA}) with the exact gradient computed by enumeration",
+        "the estimator is unbiased only if each log-probability is weighted by the rewards "
+        "from its own step on (not the past ones) and the loss is minus the mean of "
+        "log_probs * advantages.",
+    )
+    exact = _exact_gradient(_S_GAMMA)
+    rewards, log_probs, scores = _sample_trajectories(rng, _S_N)
+    reward_to_go = _student_weights(sandbox, "reward_to_go", rewards, tally)
+    if reward_to_go is None:
+        return tally.outcome()
+    advantages = reward_to_go * _S_GAMMA ** np.arange(_S_H)
+    batch = _S_N * _S_H
+    summary = (
+        f"the estimator from {_S_N} trajectories ({batch} steps; advantages gamma^t * "
+        "reward_to_go_t, gradient of policy_gradient_loss w.r.t. log_probs)"
+    )
+    result = sandbox.grad(
+        PG,
+        "policy_gradient_loss",
+        (torch.as_tensor(log_probs.ravel()), torch.as_tensor(advantages.ravel())),
+        wrt=[0],
+        timeout_s=CALL_TIMEOUT_S,
+    )
+    ok, value = _value(result, tally, summary)
+    parsed = _grad_value(value, tally, summary, 1) if ok else None
+    if parsed is None:
+        return tally.outcome()
+    grad = parsed[1][0]
+    if grad is None:
+        tally.record(summary, "no gradient reached log_probs")
+        return tally.outcome()
+    array, why = _as_float_array(grad, tensor=True, what="the gradient w.r.t. log_probs")
+    if array is None or array.shape != (batch,) or not np.all(np.isfinite(array)):
+        tally.record(summary, why or "the gradient w.r.t. log_probs has a wrong shape or NaNs")
+        return tally.outcome()
+    weights = -batch * array.reshape(_S_N, _S_H)
+    estimates = np.einsum("nt,ntk->nk", weights, scores)
+    value_range = 2.0 * sum(_S_GAMMA**t * (t + 1) for t in range(_S_H))
+    bound = _bernstein_bound(estimates, value_range, tests=4)
+    tally.record(summary, _judge_mean(estimates, exact, bound, "grad_theta J"))
+    return tally.outcome()
+
+
+def check_returns_same_expectation(sandbox: Sandbox, rng: np.random.Generator) -> Outcome:
+    tally = _Tally(
+        f"on {_S_N} sampled trajectories of a tabular MDP (horizon {_S_H}, gamma {_S_GAMMA}): "
+        "the policy-gradient estimator weighted by your `discounted_return` against the exact "
+        "gradient, and against the same estimator weighted by your `reward_to_go` "
+        "(the mean of their difference must be 0)",
+        "both weightings estimate the same gradient: G(tau) = sum_t gamma^t r_t for every step "
+        "of the trajectory, with the first reward undiscounted, and reward_to_go sums the "
+        "rewards from step t on (if a reward_to_go check fails too, fix that one first).",
+    )
+    exact = _exact_gradient(_S_GAMMA)
+    rewards, _, scores = _sample_trajectories(rng, _S_N)
+    whole = _student_weights(sandbox, "discounted_return", rewards, tally)
+    if whole is None:
+        tally.skip(1)
+        return tally.outcome()
+    to_go = _student_weights(sandbox, "reward_to_go", rewards, tally)
+    whole_estimates = np.einsum("nt,ntk->nk", whole, scores)
+    whole_range = 2.0 * _S_H * sum(_S_GAMMA**t for t in range(_S_H))
+    # two families of 4 tests each share the 1e-6 budget
+    bound = _bernstein_bound(whole_estimates, whole_range, tests=8)
+    tally.record(
+        "weights G(tau) from `discounted_return`",
+        _judge_mean(whole_estimates, exact, bound, "grad_theta J"),
+    )
+    if to_go is None:
+        return tally.outcome()
+    to_go_estimates = np.einsum("nt,ntk->nk", to_go * _S_GAMMA ** np.arange(_S_H), scores)
+    difference = whole_estimates - to_go_estimates
+    to_go_range = 2.0 * sum(_S_GAMMA**t * (t + 1) for t in range(_S_H))
+    bound = _bernstein_bound(difference, whole_range + to_go_range, tests=8)
+    tally.record(
+        "G(tau) weights minus gamma^t * reward-to-go weights, same trajectories",
+        _judge_mean(difference, np.zeros(4), bound, "the difference of the two estimators"),
+    )
+    return tally.outcome()
+
+
+# TODO(learning-curve): the learning-curve check goes here: run the student's
+# `python -m hw2_policy_gradient.run` for a small budget with fixed seeds in the sandbox, ask
+# the worker only for actions at milestones, run the evaluation episodes in the grader's own
+# environment, and give credit by milestones met against the bands of `rlhw calibrate hw2`.
+
+
+# ---------------------------------------------------------------------------------------------
+# The suite
+# ---------------------------------------------------------------------------------------------
+
+SUITE: list[Check] = [
+    Check(
+        "discounted_return: whole-trajectory discounted return",
+        "discounted_return",
+        "value",
+        5,
+        check_discounted_return,
+    ),
+    Check("reward_to_go: discounted reward-to-go", "reward_to_go", "value", 8, check_reward_to_go),
+    Check("normalize: standardised advantages", "normalize", "value", 5, check_normalize),
+    Check(
+        "compute_gae: terminated end (no bootstrap)",
+        "compute_gae",
+        "value",
+        5,
+        check_gae_terminated,
+    ),
+    Check("compute_gae: truncated end (bootstrap)", "compute_gae", "value", 5, check_gae_truncated),
+    Check(
+        "compute_gae: two trajectories end to end (no leak)",
+        "compute_gae",
+        "value",
+        5,
+        check_gae_boundary,
+    ),
+    Check("compute_gae: lambda in {0, 0.95, 1}", "compute_gae", "value", 6, check_gae_lambda),
+    Check("policy_gradient_loss: value", "policy_gradient_loss", "value", 4, check_pg_loss_value),
+    Check("value_loss: value", "value_loss", "value", 3, check_value_loss_value),
+    Check(
+        "ppo_clip_loss: value inside and outside the clip range",
+        "ppo_clip_loss",
+        "value",
+        5,
+        check_ppo_loss_value,
+    ),
+    Check(
+        "policy_gradient_loss: gradient (log_probs only)",
+        "policy_gradient_loss",
+        "gradient",
+        5,
+        check_pg_loss_grad,
+    ),
+    Check(
+        "CategoricalPolicy.distribution: log_prob, entropy, gradients",
+        "CategoricalPolicy.distribution",
+        "gradient",
+        8,
+        check_categorical,
+    ),
+    Check(
+        "GaussianPolicy.distribution: log_prob, entropy, gradients",
+        "GaussianPolicy.distribution",
+        "gradient",
+        10,
+        check_gaussian,
+    ),
+    Check("ppo_clip_loss: gradient", "ppo_clip_loss", "gradient", 5, check_ppo_loss_grad),
+    Check(
+        "value_loss: one Adam step of the baseline",
+        "value_loss",
+        "update",
+        8,
+        check_baseline_update,
+    ),
+    Check(
+        "reward_to_go + policy_gradient_loss: unbiased gradient estimator",
+        "reward_to_go",
+        "statistical",
+        8,
+        check_pg_unbiased,
+    ),
+    Check(
+        "discounted_return vs reward_to_go: same expected gradient",
+        "discounted_return",
+        "statistical",
+        5,
+        check_returns_same_expectation,
+    ),
+]
