@@ -7,9 +7,10 @@ holds the student's code; all judging happens in the grader, never in the sandbo
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -71,3 +72,16 @@ class CheckResult:
     status: Status
     output: str
     seconds: float
+
+
+def summarize_checks(checks: Sequence[Check]) -> dict[str, Any]:
+    """Counts only, safe to ship to students (``<package>/GRADING.json``)::
+
+    {"hidden_checks": 17, "hidden_points": 100.0, "kinds": {"value": 10, ...}}
+    """
+    kinds = Counter(check.kind for check in checks)
+    return {
+        "hidden_checks": len(checks),
+        "hidden_points": round(float(sum(check.points for check in checks)), 4),
+        "kinds": dict(sorted(kinds.items())),
+    }

@@ -7,6 +7,7 @@ import sys
 from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+from typing import Any
 
 
 def _version() -> str:
@@ -20,8 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rlhw",
         description="Deep RL homework in a box: release homework, check and grade submissions.",
-        epilog="More commands (check, calibrate, audit) arrive with the rest of the "
-        "autograder; see README.md.",
+        epilog="More commands (calibrate) arrive with the rest of the autograder; see README.md.",
         allow_abbrev=False,
     )
     parser.add_argument("--version", action="version", version=f"rlhw {_version()}")
@@ -53,6 +53,42 @@ def build_parser() -> argparse.ArgumentParser:
     # For the engine's own tests only: a suite module (dotted name or .py file) defining
     # PACKAGE and SUITE, used instead of autograder/suites/hwN.py.
     grade.add_argument("--suite", default=None, help=argparse.SUPPRESS)
+    audit = commands.add_parser(
+        "audit",
+        help="(instructors) test a homework's hidden suite on the reference, starter and mutants",
+        description="Grade the reference under each seed (full marks every time: a lost point "
+        "is a false failure), the bare starter (near zero, every check failing with a message) "
+        "and every mutant, a realistic bug (must lose points on a check of the buggy function). "
+        "Prints the mutant table, the kill rate and the false failures, and writes "
+        "OUT/audit.json. Exits 0 only when every mutant is killed, no false failure occurred "
+        "and the starter check holds.",
+    )
+    audit.add_argument("hw", help="homework, e.g. hw2 or hw2_policy_gradient")
+    audit.add_argument(
+        "--seeds",
+        type=int,
+        nargs="+",
+        default=[0, 1, 2],
+        metavar="SEED",
+        help="grading seeds of the reference (default: 0 1 2)",
+    )
+    audit.add_argument(
+        "--mutants", nargs="+", default=None, metavar="NAME", help="only these mutants"
+    )
+    audit.add_argument(
+        "--jobs", type=_positive_int, default=2, help="submissions graded at once (default: 2)"
+    )
+    audit.add_argument("--out", default="audit", help="output folder (default: audit)")
+    check = commands.add_parser(
+        "check",
+        help="(students) run a homework's public tests and summarise them",
+        description="Run the public tests of a homework (hwN_*/tests) with pytest from the "
+        "tree's root and summarise them per file: passed, failed, not implemented yet. The "
+        "autograder's hidden checks are not run: passing the public tests is not a grade. "
+        "Exits 0 when every public test passes.",
+    )
+    check.add_argument("hw", help="homework, e.g. hw2 or hw2_policy_gradient")
+    check.add_argument("--root", default=None, help="the tree's root (default: the current folder)")
     return parser
 
 
@@ -113,6 +149,43 @@ def _grade(args: argparse.Namespace) -> int:
     return 0
 
 
+def _audit(args: argparse.Namespace) -> int:
+    # Imported here: the student tree ships this file but not the engine.
+    from autograder import audit
+    from autograder.grade import SuiteError
+
+    try:
+        mutants = audit.select_mutants(audit.load_mutants(args.hw), args.mutants)
+        result = audit.audit_homework(args.hw, args.seeds, mutants, jobs=args.jobs)
+    except (SuiteError, audit.AuditError) as error:
+        print(f"rlhw audit: {error}", file=sys.stderr)
+        return 2
+    print(audit.format_report(result))
+    print(f"wrote {audit.write_report(result, Path(args.out))}")
+    return result.exit_code
+
+
+def _suite_counts(hw: str) -> dict[str, Any] | None:
+    """The hidden suite's counts, in the instructor's copy (a student tree has no engine)."""
+    try:
+        from autograder.checks import summarize_checks
+        from autograder.grade import SuiteError, load_suite
+    except ImportError:
+        return None
+    try:
+        _, checks = load_suite(hw)
+    except SuiteError:
+        return None
+    return summarize_checks(checks)
+
+
+def _check(args: argparse.Namespace) -> int:
+    from autograder import student_check
+
+    root = Path(args.root) if args.root else None
+    return student_check.main(args.hw, root, suite_counts=_suite_counts)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -120,6 +193,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _release(args.hw, args.out)
     if args.command == "grade":
         return _grade(args)
+    if args.command == "audit":
+        return _audit(args)
+    if args.command == "check":
+        return _check(args)
     parser.print_help()
     return 0
 

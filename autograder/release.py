@@ -29,6 +29,7 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +38,14 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 # Files at the top of the repository that every student tree gets.
 TOP_LEVEL_FILES = ("pyproject.toml", "Makefile", "README.md", "environment.yml", ".gitignore")
 # The only autograder modules a student gets: enough for the ``rlhw`` console script.
-STUDENT_AUTOGRADER_FILES = ("autograder/__init__.py", "autograder/cli.py")
+STUDENT_AUTOGRADER_FILES = (
+    "autograder/__init__.py",
+    "autograder/cli.py",
+    "autograder/student_check.py",
+)
+# What ``rlhw check`` reads in the student's package: the hidden suite's counts, nothing else.
+GRADING_FILE = "GRADING.json"
+_GRADING_KEYS = frozenset({"hidden_checks", "hidden_points", "kinds"})
 # What the other homeworks contribute: placeholders that keep ``pip install -e .`` working.
 PLACEHOLDER_FILES = ("README.md", "__init__.py")
 # Never in a student tree, wherever they are.
@@ -442,6 +450,8 @@ def forbidden_reason(
         return "the project's benchmarks"
     if parts[0] == "autograder" and len(parts) > 1 and text not in STUDENT_AUTOGRADER_FILES:
         return "the autograder's engine or hidden suites"
+    if relative.name == GRADING_FILE and text != f"{hw_dirname}/{GRADING_FILE}":
+        return f"a grading summary outside {hw_dirname}/{GRADING_FILE}"
     for part in parts:
         if part in FORBIDDEN_DIRS:
             return f"a {part}/ folder"
@@ -605,6 +615,11 @@ def check_no_leaks(
                 leaks.append(f"{relative}: {reason}")
             if path.is_dir():
                 continue
+            if relative.name == GRADING_FILE and reason is None:
+                problem = _grading_file_problem(path)
+                if problem is not None:
+                    leaks.append(f"{relative}: {problem}")
+                continue
             for location, line, is_code in _student_lines(path, relative.as_posix()):
                 stripped = line.strip()
                 found = stripped if stripped in secret else None
@@ -620,6 +635,48 @@ def check_no_leaks(
     if leaks:
         listing = "\n".join(f"  - {leak}" for leak in dict.fromkeys(leaks))
         raise ReleaseError(f"the student tree {student_dir} leaks:\n{listing}")
+
+
+def _grading_file_problem(path: Path) -> str | None:
+    """Why ``GRADING.json`` says more than counts, or None: exactly ``hidden_checks`` (a
+    whole number), ``hidden_points`` (a number) and ``kinds`` (check kind -> whole number)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        return f"a grading summary that is not JSON ({error})"
+    if not isinstance(data, dict) or set(data) != _GRADING_KEYS:
+        keys = sorted(data) if isinstance(data, dict) else type(data).__name__
+        return f"a grading summary with other fields than counts: {keys}"
+    checks, points, kinds = data["hidden_checks"], data["hidden_points"], data["kinds"]
+    counts_ok = (
+        _is_count(checks)
+        and isinstance(points, int | float)
+        and not isinstance(points, bool)
+        and isinstance(kinds, dict)
+        and all(re.fullmatch(r"[a-z_]{1,20}", k) and _is_count(v) for k, v in kinds.items())
+    )
+    if not counts_ok:
+        return "a grading summary holding more than counts"
+    return None
+
+
+def _is_count(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def grading_summary(hw: str) -> dict[str, Any] | None:
+    """What ``<package>/GRADING.json`` holds for homework ``hw``: its hidden suite's counts,
+    or None when it has no suite yet."""
+    from autograder.checks import summarize_checks  # the engine: not needed to strip files
+    from autograder.grade import SuiteError, known_homeworks, load_suite
+
+    if hw.split("_")[0] not in known_homeworks():
+        return None
+    try:
+        _, checks = load_suite(hw)
+    except SuiteError as error:
+        raise ReleaseError(f"could not count the hidden checks of {hw}: {error}") from error
+    return summarize_checks(checks)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -671,8 +728,10 @@ def release_student(
     """Write the student's starter tree of homework ``hw`` to ``out/<hwN>/student/``.
 
     The tree holds the homework with its solutions stripped (public tests included),
-    ``infrastructure/``, the ``rlhw`` command (``autograder/__init__.py`` and ``cli.py`` only),
-    the other homeworks as placeholders and the install files. It is built in a temporary folder
+    ``infrastructure/``, the ``rlhw`` command (the :data:`STUDENT_AUTOGRADER_FILES` only), the
+    hidden suite's counts in ``<package>/GRADING.json`` (for ``rlhw check``; only when ``root``
+    is this repository, whose suites they are), the other homeworks as placeholders and the
+    install files. It is built in a temporary folder
     next to its destination, checked with :func:`check_no_leaks`, and only then renamed into
     place (replacing an earlier release); a tree that fails is deleted.
 
@@ -698,6 +757,10 @@ def release_student(
     try:
         tree.chmod(0o755)
         _build_student_tree(root, hw_dir, tree, allow_data)
+        summary = grading_summary(short) if root == REPO_ROOT else None
+        if summary is not None:
+            grading = tree / hw_dir.name / GRADING_FILE
+            grading.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
         check_no_leaks(tree, root, short, allow_data=allow_data)
         if final.exists():
             trash = Path(tempfile.mkdtemp(prefix=".student-old-", dir=parent))

@@ -275,6 +275,7 @@ def test_the_student_tree_holds_what_it_should(student):
     assert {f for f in files if f.startswith("autograder/")} == {
         "autograder/__init__.py",
         "autograder/cli.py",
+        "autograder/student_check.py",
     }
     assert "hw2_policy_gradient/tests/test_pg.py" in files
     assert "infrastructure/sampler.py" in files

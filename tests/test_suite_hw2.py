@@ -2,43 +2,26 @@
 seeds, the bare starter gets zero with clear feedback, and every mutant (a realistic student
 bug, :mod:`autograder.mutants.hw2`) loses points on a check that names the buggy function.
 
-Each submission gets one sandbox, and the checks run directly (``check.run(sandbox, rng)``).
-The submission root is a copy of the homework package only: the sandbox copies the whole
-folder it is given, and the repository root would bring ``.venv`` along.
+The grading is ``rlhw audit``'s (:func:`autograder.audit.audit_homework`, one sandbox per
+submission, two at a time), run once for the module; the tests below read its report.
 """
 
 from __future__ import annotations
 
-import time
-import zlib
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from autograder.checks import Check, Outcome
-from autograder.mutants import apply_mutant, copy_homework, patch_source
+from autograder.audit import AuditReport, audit_homework
+from autograder.mutants import patch_source
 from autograder.mutants.hw2 import MUTANTS
-from autograder.release import find_regions, strip_solutions
-from autograder.sandbox import Sandbox
+from autograder.release import find_regions
 from autograder.suites import hw2
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-STUDENT_FILES = ("hw2_policy_gradient/pg.py", "hw2_policy_gradient/policies.py")
-KILLS: dict[str, bool] = {}
-
-
-def grade(sandbox: Sandbox, seed: int) -> list[tuple[Check, Outcome, float]]:
-    """Every check of the suite, with a generator seeded by the grading seed and its name."""
-    results = []
-    for check in hw2.SUITE:
-        rng = np.random.default_rng([seed, zlib.crc32(check.name.encode())])
-        started = time.monotonic()
-        outcome = check.run(sandbox, rng)
-        results.append((check, outcome, time.monotonic() - started))
-    return results
+SEEDS = (0, 1, 12345)
 
 
 def test_the_suite_is_well_formed():
@@ -50,31 +33,31 @@ def test_the_suite_is_well_formed():
 
 
 @pytest.fixture(scope="module")
-def reference_box(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
-    root = copy_homework(REPO_ROOT, hw2.PACKAGE, tmp_path_factory.mktemp("reference"))
-    with Sandbox(root) as box:
-        yield box
+def audited() -> AuditReport:
+    return audit_homework("hw2", seeds=SEEDS, jobs=2)
 
 
-@pytest.mark.parametrize("seed", [0, 1, 12345])
-def test_the_reference_gets_full_marks(reference_box, seed):
-    for check, outcome, seconds in grade(reference_box, seed):
-        assert outcome.fraction == 1.0, f"{check.name}:\n{outcome.feedback}"
-        assert outcome.feedback.startswith("Compared"), outcome.feedback
-        assert seconds < 5.0, f"{check.name} took {seconds:.1f} s"
+@pytest.mark.parametrize("seed", SEEDS)
+def test_the_reference_gets_full_marks(audited, seed):
+    (graded,) = [g for g in audited.reference if g.seed == seed]
+    assert not graded.error
+    assert len(graded.rows) == len(hw2.SUITE)
+    for row in graded.rows:
+        assert row.score == row.points, f"{row.check}:\n{row.feedback}"
+        assert row.feedback.startswith("Compared"), row.feedback
+        assert row.seconds < 5.0, f"{row.check} took {row.seconds:.1f} s"
+    assert [f for f in audited.false_failures if f["seed"] == seed] == []
 
 
-def test_the_bare_starter_gets_zero_with_clear_feedback(tmp_path):
-    root = copy_homework(REPO_ROOT, hw2.PACKAGE, tmp_path)
-    for relative in STUDENT_FILES:
-        source = (REPO_ROOT / relative).read_text()
-        (root / relative).write_text(strip_solutions(source, relative))
-    with Sandbox(root) as box:
-        for check, outcome, _ in grade(box, 0):
-            assert outcome.fraction == 0.0, f"{check.name}:\n{outcome.feedback}"
-            assert "NotImplementedError" in outcome.feedback, outcome.feedback
-            assert "TODO(" in outcome.feedback, outcome.feedback
-            assert "Hint:" in outcome.feedback
+def test_the_bare_starter_gets_zero_with_clear_feedback(audited):
+    starter = audited.starter
+    assert not starter.error and len(starter.rows) == len(hw2.SUITE)
+    for row in starter.rows:
+        assert row.score == 0.0, f"{row.check}:\n{row.feedback}"
+        assert "NotImplementedError" in row.feedback, row.feedback
+        assert "TODO(" in row.feedback, row.feedback
+        assert "Hint:" in row.feedback
+    assert audited.starter_ok, audited.starter_problems
 
 
 def solution_lines(relative: str) -> set[int]:
@@ -109,28 +92,24 @@ def test_a_patch_whose_old_text_is_not_unique_is_refused():
 
 
 @pytest.mark.parametrize("mutant", MUTANTS, ids=lambda m: m.name)
-def test_each_mutant_loses_points_on_a_check_of_its_function(mutant, tmp_path):
-    root = apply_mutant(REPO_ROOT, mutant, tmp_path)
-    with Sandbox(root) as box:
-        results = grade(box, 0)
-    failed = [(check, outcome) for check, outcome, _ in results if outcome.fraction < 1.0]
-    lost = sum(check.points * (1.0 - outcome.fraction) for check, outcome in failed)
-    killed = lost > 0 and any(check.function == mutant.function for check, _ in failed)
-    KILLS[mutant.name] = killed
-    print(f"{mutant.name}: lost {lost:.1f} points on {[c.name for c, _ in failed]}")
-    assert killed, f"{mutant.name} survived: failing checks {[c.function for c, _ in failed]}"
-    for _, outcome in failed:  # feedback names what went wrong, never the source
-        assert "First mismatch" in outcome.feedback and "Hint:" in outcome.feedback
-        assert "### BEGIN SOLUTION" not in outcome.feedback
+def test_each_mutant_loses_points_on_a_check_of_its_function(audited, mutant):
+    (result,) = [m for m in audited.mutants if m.name == mutant.name]
+    print(f"{mutant.name}: lost {result.points_lost:g} points on {result.failing}")
+    assert result.points_lost > 0
+    assert result.verdict == "killed", (
+        f"{mutant.name} {result.verdict}: failing checks {result.failing_functions}"
+    )
+    for feedback in result.feedback.values():  # feedback names what went wrong, never the source
+        assert "First mismatch" in feedback and "Hint:" in feedback
+        assert "### BEGIN SOLUTION" not in feedback
 
 
-def test_kill_rate(capsys):
-    if not KILLS:
-        pytest.skip("no mutant was graded in this run")
-    killed = sum(KILLS.values())
+def test_kill_rate(audited, capsys):
     with capsys.disabled():
-        print(f"\nhw2 mutants killed: {killed}/{len(KILLS)} ({killed / len(KILLS):.0%})")
-    assert killed == len(KILLS)
+        print(f"\nhw2 mutants killed: {audited.killed}/{len(audited.mutants)}")
+    assert len(audited.mutants) == len(MUTANTS)
+    assert audited.killed == len(MUTANTS)
+    assert audited.ok and audited.exit_code == 0
 
 
 def test_the_exact_gradient_of_the_tabular_mdp_matches_finite_differences():

@@ -1,0 +1,219 @@
+"""``rlhw check hwN``: run a homework's public tests and say plainly where the student stands.
+
+This module ships to students: it uses only the standard library, runs pytest in a subprocess
+from the tree's root, and reads the student's own tree. It prints, per test file, how many
+public tests passed, failed, or hit a ``NotImplementedError`` stub ("not implemented yet"), and
+always ends by saying how many checks the autograder runs that it does not: passing the public
+tests is not a grade. Those counts come from ``<package>/GRADING.json``, which ``rlhw release``
+writes (counts only); in the instructor's repository they come from the hidden suite itself.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import textwrap
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+GRADING_FILE = "GRADING.json"
+_HW = re.compile(r"^(hw\d+)(_\w+)?$")
+_TODO = re.compile(r"TODO\((?P<name>[\w.]+)\): (?P<where>\S+) not implemented")
+_OUTPUT_TAIL = 3000
+
+
+class CheckError(Exception):
+    """The homework cannot be found or its tests cannot be run; the message says why."""
+
+
+@dataclass
+class FileSummary:
+    """The public tests of one file, by outcome."""
+
+    path: str
+    passed: list[str] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    """``(test, first line of its failure)``."""
+    not_implemented: list[tuple[str, str]] = field(default_factory=list)
+    """``(test, the stub it hit)``."""
+    skipped: list[str] = field(default_factory=list)
+
+    @property
+    def total(self) -> int:
+        return len(self.passed) + len(self.failed) + len(self.not_implemented) + len(self.skipped)
+
+
+def find_package(root: Path, hw: str) -> Path:
+    """The homework folder of ``hw`` (``hw2`` or ``hw2_policy_gradient``) under ``root``."""
+    match = _HW.match(hw)
+    if match is None:
+        raise CheckError(f"expected a homework like hw2 or hw2_policy_gradient, got {hw!r}")
+    short = match.group(1)
+    candidates = sorted(
+        d
+        for d in root.iterdir()
+        if d.is_dir() and _HW.match(d.name) and hw in (d.name, d.name.split("_")[0])
+    )
+    for directory in candidates:
+        if (directory / "tests").is_dir():
+            return directory
+    if candidates:
+        raise CheckError(f"{candidates[0].name}/ has no tests/ folder in {root}")
+    raise CheckError(
+        f"no {short}_*/ folder in {root}; run `rlhw check {hw}` from the root of your homework "
+        "tree (the folder with pyproject.toml), or pass --root"
+    )
+
+
+def default_root() -> Path:
+    """The current folder when it holds a homework, else the tree this module is in."""
+    cwd = Path.cwd()
+    if any(_HW.match(d.name) for d in cwd.iterdir() if d.is_dir()):
+        return cwd
+    return Path(__file__).resolve().parents[1]
+
+
+def read_grading_file(package_dir: Path) -> dict[str, Any] | None:
+    """The counts of ``<package>/GRADING.json``, or None when there is none (or it is broken)."""
+    path = package_dir / GRADING_FILE
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict):
+        return None
+    checks, points = data.get("hidden_checks"), data.get("hidden_points")
+    if not isinstance(checks, int) or not isinstance(points, int | float):
+        return None
+    return data
+
+
+def run_public_tests(root: Path, package_dir: Path) -> tuple[int, list[FileSummary], str]:
+    """Run ``<package>/tests`` with pytest from ``root``; ``(pytest's exit code, summaries,
+    its output)``."""
+    tests = package_dir.relative_to(root) / "tests"
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(root), env.get("PYTHONPATH", "")]))
+    with tempfile.TemporaryDirectory(prefix="rlhw-check-") as scratch:
+        xml = Path(scratch) / "junit.xml"
+        command = [
+            *(sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-rN"),
+            *("-o", "junit_family=xunit1", f"--junitxml={xml}", tests.as_posix()),
+        ]
+        done = subprocess.run(command, cwd=root, env=env, capture_output=True, text=True)
+        output = done.stdout + done.stderr
+        summaries = parse_junit(xml) if xml.is_file() else []
+    return done.returncode, summaries, output
+
+
+def _first_line(text: str) -> str:
+    for line in text.splitlines():
+        if line.strip():
+            return line.strip()
+    return ""
+
+
+def parse_junit(xml: Path) -> list[FileSummary]:
+    """Per test file, in the order pytest ran them."""
+    files: dict[str, FileSummary] = {}
+    for case in ET.parse(xml).getroot().iter("testcase"):
+        path = case.get("file") or (case.get("classname") or "?").replace(".", "/") + ".py"
+        summary = files.setdefault(path, FileSummary(path))
+        name = case.get("name", "?")
+        problems = [p for p in case if p.tag in ("failure", "error", "skipped")]
+        if not problems:
+            summary.passed.append(name)
+            continue
+        problem = problems[0]
+        if problem.tag == "skipped":
+            summary.skipped.append(name)
+            continue
+        message = problem.get("message", "")
+        text = problem.text or ""
+        stub = _TODO.search(message) or _TODO.search(text)
+        if "NotImplementedError" in message and stub is not None:
+            summary.not_implemented.append((name, f"{stub['name']} ({stub['where']})"))
+        elif message.startswith("NotImplementedError"):
+            summary.not_implemented.append((name, _first_line(message)))
+        else:
+            summary.failed.append((name, _first_line(message) or _first_line(text)))
+    return list(files.values())
+
+
+def hidden_line(counts: Mapping[str, Any] | None) -> str:
+    """The closing line: how many checks the autograder runs that ``rlhw check`` does not."""
+    if counts is None:
+        what = "hidden checks"
+    else:
+        n, points = counts["hidden_checks"], counts["hidden_points"]
+        what = f"{n} hidden {'check' if n == 1 else 'checks'} ({points:g} points)"
+    return (
+        f"The autograder also runs {what} that this command does not: passing the public "
+        "tests is not a grade."
+    )
+
+
+def format_summary(summaries: Sequence[FileSummary], counts: Mapping[str, Any] | None) -> str:
+    lines: list[str] = []
+    for s in summaries:
+        parts = [f"{len(s.passed)} passed", f"{len(s.failed)} failed"]
+        parts.append(f"{len(s.not_implemented)} not implemented yet")
+        if s.skipped:
+            parts.append(f"{len(s.skipped)} skipped")
+        lines.append(f"{s.path}: {', '.join(parts)}")
+        for name, why in s.failed:
+            lines.append(f"  FAILED {name}: {why}")
+        stubs = list(dict.fromkeys(stub for _, stub in s.not_implemented))
+        if stubs:
+            waiting = textwrap.fill(
+                ", ".join(stubs), 96, initial_indent="  waiting on: ", subsequent_indent="    "
+            )
+            lines.append(waiting)
+    total = sum(s.total for s in summaries)
+    passed = sum(len(s.passed) for s in summaries)
+    failed = sum(len(s.failed) for s in summaries)
+    todo = sum(len(s.not_implemented) for s in summaries)
+    lines.append("")
+    lines.append(
+        f"Public tests: {passed}/{total} passed, {failed} failed, {todo} not implemented yet."
+    )
+    lines.append(hidden_line(counts))
+    return "\n".join(lines)
+
+
+def main(
+    hw: str,
+    root: Path | None = None,
+    suite_counts: Callable[[str], Mapping[str, Any] | None] | None = None,
+) -> int:
+    """Run and summarise the public tests of ``hw``; 0 when all pass, 1 otherwise.
+
+    ``suite_counts`` (the instructor's copy only) gives the hidden suite's counts when the
+    homework has no ``GRADING.json``.
+    """
+    root = (Path(root) if root is not None else default_root()).resolve()
+    try:
+        package_dir = find_package(root, hw)
+    except (CheckError, OSError) as error:
+        print(f"rlhw check: {error}", file=sys.stderr)
+        return 1
+    counts: Mapping[str, Any] | None = read_grading_file(package_dir)
+    if counts is None and suite_counts is not None:
+        counts = suite_counts(hw)
+    print(f"Running the public tests of {package_dir.name} (pytest {package_dir.name}/tests)...")
+    code, summaries, output = run_public_tests(root, package_dir)
+    if code not in (0, 1) or not summaries:
+        # 2: interrupted or a collection error, 3: internal error, 4: usage, 5: no tests
+        print(output[-_OUTPUT_TAIL:])
+        print(f"pytest could not run the public tests (exit code {code}); see its output above.")
+        print(hidden_line(counts))
+        return 1
+    print(format_summary(summaries, counts))
+    return 0 if code == 0 else 1

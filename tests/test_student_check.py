@@ -1,0 +1,127 @@
+"""``rlhw check hwN``: the student's self-check on the public tests, in a released tree (with
+no engine, only ``GRADING.json``) and in the instructor's repository (counts from the suite)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from autograder.checks import summarize_checks
+from autograder.release import GRADING_FILE, ReleaseError, check_no_leaks, release_student
+from autograder.suites import hw2
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+HIDDEN_LINE = (
+    "The autograder also runs 17 hidden checks (100 points) that this command does not: "
+    "passing the public tests is not a grade."
+)
+
+
+def rlhw_check(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(root), "PYTHONDONTWRITEBYTECODE": "1"}
+    return subprocess.run(
+        [sys.executable, "-c", "import sys, autograder.cli as c; sys.exit(c.main(sys.argv[1:]))"]
+        + ["check", "hw2", *args],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+@pytest.fixture(scope="module")
+def student(tmp_path_factory) -> Path:
+    return release_student("hw2", tmp_path_factory.mktemp("dist"))
+
+
+def test_the_release_ships_the_counts_and_nothing_else(student):
+    grading = json.loads((student / "hw2_policy_gradient" / GRADING_FILE).read_text())
+    assert grading == summarize_checks(hw2.SUITE)
+    assert grading == {
+        "hidden_checks": 17,
+        "hidden_points": 100.0,
+        "kinds": {"gradient": 4, "statistical": 2, "update": 1, "value": 10},
+    }
+    assert (student / "autograder" / "student_check.py").is_file()
+    assert not (student / "autograder" / "grade.py").exists()
+
+
+def test_the_check_on_the_bare_starter(student):
+    result = rlhw_check(student)
+    assert result.returncode == 1, result.stdout + result.stderr
+    out = result.stdout
+    assert out.rstrip().endswith(HIDDEN_LINE)
+    # every test that hit a stub is counted as not implemented yet, per file and in total
+    per_file = {
+        m["file"]: (int(m["passed"]), int(m["failed"]), int(m["todo"]))
+        for m in re.finditer(
+            r"^hw2_policy_gradient/tests/(?P<file>\w+\.py): (?P<passed>\d+) passed, "
+            r"(?P<failed>\d+) failed, (?P<todo>\d+) not implemented yet$",
+            out,
+            re.MULTILINE,
+        )
+    }
+    assert set(per_file) == {"test_pg.py", "test_run.py"}
+    stub_hits = stub_hit_tests(student)
+    todo = sum(t for _, _, t in per_file.values())
+    passed = sum(p for p, _, _ in per_file.values())
+    assert todo == len(stub_hits) >= 20
+    assert sum(f for _, f, _ in per_file.values()) == 0
+    total = passed + todo
+    assert f"Public tests: {passed}/{total} passed, 0 failed, {todo} not implemented yet." in out
+    assert "waiting on: discounted_return (hw2_policy_gradient/pg.py:" in out
+
+
+def stub_hit_tests(student: Path) -> list[str]:
+    """The public tests whose failure is a stub's NotImplementedError, by pytest's own count."""
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-rf"]
+        + ["hw2_policy_gradient/tests"],
+        cwd=student,
+        env={**os.environ, "PYTHONPATH": str(student), "COLUMNS": "1000"},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    return re.findall(r"^FAILED (\S+) - NotImplementedError: TODO\(", result.stdout, re.MULTILINE)
+
+
+def test_the_check_in_the_instructors_repository_counts_from_the_suite():
+    assert not (REPO_ROOT / "hw2_policy_gradient" / GRADING_FILE).exists()
+    result = rlhw_check(REPO_ROOT)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert re.search(
+        r"Public tests: (\d+)/\1 passed, 0 failed, 0 not implemented yet\.", result.stdout
+    )
+    assert result.stdout.rstrip().endswith(HIDDEN_LINE)
+
+
+def test_a_root_without_the_homework_is_an_error(student):
+    result = rlhw_check(student, "--root", str(student / "infrastructure"))
+    assert result.returncode == 1
+    assert "no hw2_*/ folder in" in result.stderr
+
+
+def test_the_leak_check_allows_only_counts_in_grading_json(student, tmp_path):
+    copy = tmp_path / "student"
+    shutil.copytree(student, copy)
+    grading = copy / "hw2_policy_gradient" / GRADING_FILE
+    check_no_leaks(copy, REPO_ROOT, "hw2")
+    grading.write_text(json.dumps({**summarize_checks(hw2.SUITE), "names": ["reward_to_go"]}))
+    with pytest.raises(ReleaseError, match="grading summary with other fields than counts"):
+        check_no_leaks(copy, REPO_ROOT, "hw2")
+    grading.write_text(json.dumps({**summarize_checks(hw2.SUITE), "kinds": {"value": "ten"}}))
+    with pytest.raises(ReleaseError, match="grading summary holding more than counts"):
+        check_no_leaks(copy, REPO_ROOT, "hw2")
+    grading.unlink()
+    (copy / GRADING_FILE).write_text(json.dumps(summarize_checks(hw2.SUITE)))
+    with pytest.raises(ReleaseError, match="a grading summary outside"):
+        check_no_leaks(copy, REPO_ROOT, "hw2")
