@@ -52,8 +52,10 @@ def train(config: PGConfig, progress: bool = True) -> dict[str, float]:
 
     last_eval: dict[str, float] = {}
     iteration = 0
-    with Logger(config.logdir, config) as logger, logger.progress(config.total_steps) as bar:
-        bar.disable = not progress
+    with (
+        Logger(config.logdir, config) as logger,
+        logger.progress(config.total_steps, disable=not progress) as bar,
+    ):
         while sampler.total_steps < config.total_steps:
             before = sampler.total_steps
             batch = sampler.sample_trajectories(agent.act, min_steps=config.batch_size)

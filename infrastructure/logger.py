@@ -93,9 +93,11 @@ class Logger:
         tmp.write_text(self._format(self._rows, header=True))
         tmp.replace(self.csv_path)
 
-    def progress(self, total: int, desc: str = "env steps") -> tqdm:
+    def progress(self, total: int, desc: str = "env steps", disable: bool = False) -> tqdm:
         """A progress bar over ``total`` units, for the run's main loop."""
-        return tqdm(total=total, desc=desc, unit="step", dynamic_ncols=True, smoothing=0.05)
+        return tqdm(
+            total=total, desc=desc, unit="step", dynamic_ncols=True, smoothing=0.05, disable=disable
+        )
 
     def close(self) -> None:
         if self._writer is not None:

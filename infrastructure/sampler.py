@@ -166,20 +166,24 @@ class Sampler:
         self._obs, self._obs_rows, rewards, terminated, truncated, final_obs = self.env.step(
             actions
         )
+        self.total_steps += self.num_envs
         ended = []
-        for i in range(self.num_envs):
-            term, trunc = terminated[i], truncated[i]
-            self._current[i].append(
-                (obs_rows[i], actions[i], rewards[i], final_obs[i], term, trunc)
-            )
-            self._episode_return[i] += rewards[i]
-            self._episode_length[i] += 1
+        current, episode_return, episode_length = (
+            self._current,
+            self._episode_return,
+            self._episode_length,
+        )
+        for i, (obs, action, reward, next_obs, term, trunc) in enumerate(
+            zip(obs_rows, actions, rewards, final_obs, terminated, truncated, strict=True)
+        ):
+            current[i].append((obs, action, reward, next_obs, term, trunc))
+            episode_return[i] += reward
+            episode_length[i] += 1
             if term or trunc:
                 ended.append(i)
-                self._ended.append((float(self._episode_return[i]), self._episode_length[i]))
-                self._episode_return[i] = 0.0
-                self._episode_length[i] = 0
-        self.total_steps += self.num_envs
+                self._ended.append((float(episode_return[i]), episode_length[i]))
+                episode_return[i] = 0.0
+                episode_length[i] = 0
         return ended
 
     def sample_steps(self, policy: Policy, num_steps: int) -> Batch:
