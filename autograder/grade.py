@@ -198,6 +198,11 @@ def find_package(
     # only the package goes to the sandbox: not a student's virtualenv or training runs
     root = scratch / "package-root"
     shutil.copytree(found, root / package, symlinks=True, ignore=_COPY_IGNORE)
+    # without it the folder is only a namespace portion, and a regular package of the same
+    # name later on the worker's path (the reference, installed in site-packages) would win
+    init = root / package / "__init__.py"
+    if not init.exists() and not init.is_symlink():
+        init.write_text("")
     return root
 
 

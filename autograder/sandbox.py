@@ -16,11 +16,23 @@ How the worker is confined, from the outside in:
 * **Files.** The submission is copied (regular files only, no links) to a fresh scratch
   folder, the worker's working directory and ``HOME``; the given packages (``infrastructure``)
   are copied over any student copy from the grader's own tree. When the grader runs as root,
-  the worker runs as an unprivileged user (``nobody``), so files readable only by root (the
-  hidden suite, reference solutions, the output folder) are out of its reach, and the grader's
-  own tree is covered by an empty directory in the worker's private mount namespace. Python
-  and its packages stay reachable: a folder on their path that ``nobody`` may not enter (a
-  pyenv under ``/root``) is covered the same way, and only the entries needed are put back.
+  the worker runs as an unprivileged user and group of its own: a uid/gid from 61000-61999
+  that no account uses and no other sandbox on the machine holds (a lock file per uid under
+  the root-only ``/run/rlhw-sandbox-uids``, held for the sandbox's lifetime), so files
+  readable only by root (the hidden suite, reference solutions, the output folder) are out of
+  its reach, and so are other sandboxes' scratch folders (mode 0700, each owned by its own
+  uid) and workers (no signals across uids). The grader's own tree is covered by an empty
+  directory in the worker's private mount namespace. Python and its packages stay reachable:
+  a folder on their path that the sandbox user may not enter (a pyenv under ``/root``) is
+  covered the same way, and only the entries needed are put back. The shared temporary
+  folders (``/tmp``, ``/var/tmp``, ``/dev/shm``) are covered by a fresh, private tmpfs
+  (64 MiB each), so nothing the worker writes there outlives it or reaches anyone else; the
+  scratch root, which usually lives under ``/tmp``, is bound back at its own path.
+* **Processes.** The worker runs in a PID namespace of its own, where the grader can find
+  it: its start-up script forks an init (PID 1 of the namespace), which forks the worker and
+  reaps orphans; the script itself relays the worker's exit status to the grader. When the
+  worker ends or is killed, its init ends, and the kernel kills every process left in the
+  namespace, including any the student started in a new session.
 * **Limits** (``setrlimit``): address space (``memory_mb``), CPU seconds, file size, no core
   dumps, and, for the unprivileged user, the number of processes. The address space counts
   what torch reserves, about 0.6 GiB after ``import torch``; the default of 2 GiB leaves
@@ -38,17 +50,23 @@ A call that times out, runs out of memory or CPU, exits, crashes, or garbles or 
 channel gives a :class:`Failure`, and the next call starts a fresh worker. The sandbox is not
 thread-safe: make one call at a time (one sandbox per thread for parallel grading).
 
-Known gaps: a process the student starts in a new session escapes the kill of the group (the
-process limit bounds how many); the sandbox does not filter system calls.
+Known gaps: the sandbox does not filter system calls; the worker sees the machine's
+``/proc`` (other processes' command lines, not their files or memory); without root, only
+what an unprivileged user namespace allows is done (no uid drop, no private temporary
+folders).
 """
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
+import dataclasses
+import fcntl
+import grp
 import json
 import os
 import pwd
+import random
 import resource
 import select
 import shutil
@@ -72,18 +90,82 @@ _ALLOWED_TYPES = (
     "None, bool, int, float, str, list, tuple, dict with str keys, "
     "NumPy arrays and scalars, torch tensors"
 )
-_BOOTSTRAP = (  # argv: runtime folder, configuration (JSON)
-    "import json, sys; sys.path.insert(0, sys.argv[1]); "
-    "sys.path.extend(json.loads(sys.argv[2])['path']); "
-    "import autograder.worker as w; w.main(sys.argv[2])"
-)
+# The worker's start-up script; argv: runtime folder, configuration (JSON). It forks the worker
+# and relays its exit status to the grader (an exit status, or death by the same signal).
+# Where the sandbox gave it a PID namespace of its own (its children go into it), the child is
+# PID 1 of that namespace: an init, which forks the worker, reaps orphans, and hands the
+# worker's wait status to this process over a pipe. The child dies with this process
+# (PDEATHSIG); when the init ends, the kernel kills everything left in the namespace. This
+# process and the init make themselves non-dumpable (PR_SET_DUMPABLE 0), so that the worker,
+# which runs as the same user and sees the machine's /proc, cannot write into their memory.
+_BOOTSTRAP = """\
+import json, os, sys
+config = json.loads(sys.argv[2])
+def let_go():
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.close(null)
+    os.close(config["response_fd"])
+import ctypes
+libc = ctypes.CDLL(None)
+status_r, status_w = os.pipe()
+parent = os.getpid()
+child = os.fork()
+if child:
+    libc.prctl(4, 0, 0, 0, 0)
+    os.close(status_w)
+    let_go()
+    status = os.waitpid(child, 0)[1]
+    relayed = os.read(status_r, 32)
+    if relayed.isdigit():
+        status = int(relayed)
+    if os.WIFSIGNALED(status):
+        import signal
+        sig = os.WTERMSIG(status)
+        try:
+            signal.signal(sig, signal.SIG_DFL)
+        except (OSError, ValueError):
+            pass
+        os.kill(os.getpid(), sig)
+        os._exit(128 + sig)
+    os._exit(os.WEXITSTATUS(status) if os.WIFEXITED(status) else 1)
+os.close(status_r)
+libc.prctl(1, 9, 0, 0, 0)
+if os.getpid() == 1:
+    worker = os.fork()
+    if worker:
+        libc.prctl(4, 0, 0, 0, 0)
+        let_go()
+        while True:
+            pid, status = os.waitpid(-1, 0)
+            if pid == worker:
+                os.write(status_w, str(status).encode())
+                os._exit(0)
+elif os.getppid() != parent:
+    os._exit(1)
+os.close(status_w)
+sys.path.insert(0, sys.argv[1])
+sys.path.extend(config["path"])
+import autograder.worker as w
+w.main(sys.argv[2])
+"""
 _TICK_S = 0.1  # how often a waiting grader checks whether the worker is still alive
 _EXIT_GRACE_S = 2.0  # how long a worker that closed its channel has to exit by itself
 
 # Linux constants for unshare(2), mount(2) and prctl(2)
 _CLONE_NEWNS, _CLONE_NEWUSER, _CLONE_NEWNET = 0x00020000, 0x10000000, 0x40000000
+_CLONE_NEWPID = 0x20000000
 _MS_NOSUID, _MS_NODEV, _MS_BIND, _MS_MOVE, _MS_REC, _MS_PRIVATE = 2, 4, 4096, 8192, 16384, 1 << 18
 _PR_SET_PDEATHSIG, _PR_SET_NO_NEW_PRIVS = 1, 38
+
+# the sandbox users: one uid (and the gid of the same number) per sandbox, from this range, not
+# used by any account or group; a lock file per uid in a root-only folder says which are taken
+AUTO_USER = "auto"
+UID_RANGE = range(61000, 62000)
+UID_LOCK_DIR = "/run/rlhw-sandbox-uids" if os.path.isdir("/run") else "/var/lib/rlhw-sandbox-uids"
+# covered by a private tmpfs in the worker's mount namespace
+SHARED_TMP = ("/tmp", "/var/tmp", "/dev/shm")
+_SHARED_TMP_OPTIONS = b"mode=1777,size=64m"
 
 
 def _load_libc() -> Any:
@@ -195,9 +277,11 @@ class Isolation:
     """What confines the worker, as observed on the running worker.
 
     ``user``/``uid``/``gid``: the account it runs as (``user`` is None when it runs as the
-    grader's own). ``network``: it has a network namespace of its own; ``network_note`` says
-    what was seen. ``masked``: folders covered by an empty directory in its mount namespace.
-    ``limits``: the resource limits set on it, ``(soft, hard)`` per ``RLIMIT_*`` name.
+    grader's own; ``"uid N"`` for a uid of its own, with no account). ``network``: it has a
+    network namespace of its own; ``network_note`` says what was seen. ``masked``: folders
+    covered by an empty directory in its mount namespace; ``private_tmp``: shared temporary
+    folders covered by a private tmpfs. ``pid_namespace``: it runs in a PID namespace of its
+    own. ``limits``: the resource limits set on it, ``(soft, hard)`` per ``RLIMIT_*`` name.
     ``notes``: what could not be done (a folder to hide that Python needs).
     """
 
@@ -209,6 +293,8 @@ class Isolation:
     masked: tuple[str, ...]
     limits: dict[str, tuple[int, int]]
     notes: tuple[str, ...] = ()
+    private_tmp: tuple[str, ...] = ()
+    pid_namespace: bool = False
 
 
 @dataclass(frozen=True)
@@ -228,6 +314,7 @@ class _Process:
     response_fd: int
     reader: protocol.FrameReader
     status: int | None = None  # wait status, once reaped
+    worker_pid: int = 0  # the worker itself (a grandchild, in a PID namespace): for its CPU time
     cpu_s: float = 0.0  # CPU seconds it used, once reaped
 
 
@@ -252,10 +339,13 @@ class Sandbox:
             is replaced before the next call, so every call has at least half.
         max_file_mb: largest file the worker may write (``RLIMIT_FSIZE``), MiB.
         nproc: processes and threads of the unprivileged user (``RLIMIT_NPROC``); only set
-            when the worker runs as that user.
+            when the worker runs as that user (with ``user="auto"``, per sandbox).
         timeout_s: wall-clock limit of each call, seconds (each call may override it).
         start_timeout_s: wall-clock limit for the worker to start (importing torch).
-        user: the account to run as when the grader is root; ``None`` keeps root (unsafe).
+        user: who the worker runs as when the grader is root: ``"auto"`` (the default), a
+            uid and gid of its own, from :data:`UID_RANGE`, unique on the machine for the
+            sandbox's lifetime; an account name, that account (shared by every sandbox that
+            names it: unsafe for parallel grading); ``None`` keeps root (unsafe).
         given: trusted package folders copied into the scratch folder over any student copy;
             by default the grader's ``infrastructure``.
         hide: folders that the worker must not see at all (root only; by default the
@@ -278,7 +368,7 @@ class Sandbox:
         nproc: int = 128,
         timeout_s: float = 20.0,
         start_timeout_s: float = 60.0,
-        user: str | None = "nobody",
+        user: str | None = AUTO_USER,
         given: Sequence[str | os.PathLike[str]] | None = None,
         hide: Sequence[str | os.PathLike[str]] | None = None,
         env: Mapping[str, str] | None = None,
@@ -314,7 +404,7 @@ class Sandbox:
 
         self._root_user = os.geteuid() == 0
         self._user = user if self._root_user else None
-        if self._user is not None:
+        if self._user is not None and self._user != AUTO_USER:
             try:
                 entry = pwd.getpwnam(self._user)
             except KeyError:
@@ -330,11 +420,17 @@ class Sandbox:
                 raise ValueError(f"expected a package folder to give, got {str(package)!r}")
 
         # layout: root/ (root 0711) holding runtime/ (the trusted worker code), submission/
-        # (pristine copy), work/ (the scratch folder), stage/ (for the mounts) and worker.log
+        # (pristine copy, root 0700), work/ (the scratch folder, the sandbox user's, 0700),
+        # stage/ (for the mounts, root 0700) and worker.log (root 0600)
         self._root = Path(tempfile.mkdtemp(prefix="rlhw-sandbox-"))
         self._state: dict[str, Any] = {"process": None, "root": self._root}
         self._finalizer = weakref.finalize(self, _cleanup, self._state)
         os.chmod(self._root, 0o711)
+        if self._user == AUTO_USER:
+            self._uid, lock_fd = _allocate_uid()
+            self._gid = self._uid
+            self._state["uid_lock"] = lock_fd
+            self._user = f"uid {self._uid}"
         self._runtime = self._root / "runtime"
         self._work = self._root / "work"
         self._pristine = self._root / "submission"
@@ -345,6 +441,7 @@ class Sandbox:
             shutil.copyfile(source, self._runtime / "autograder" / source.name)
         _chmod_tree(self._runtime, 0o755, 0o644)
         _copy_files(submission, self._pristine)
+        os.chmod(self._pristine, 0o700)  # the grader's copy: no sandbox may read it
         self._log_path = self._root / "worker.log"
         self._log_fd = os.open(self._log_path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
         self._state["log_fd"] = self._log_fd
@@ -352,6 +449,8 @@ class Sandbox:
         self._python = sys.executable
         self._site_dirs = [d for d in site.getsitepackages() if os.path.isdir(d)]
         self._masks, self._mask_notes = self._plan_masks(hide)
+        self._covers, cover_notes = self._plan_covers()
+        self._mask_notes += cover_notes
         self._limits = self._plan_limits()
         self._env = self._make_env(env or {})
 
@@ -473,8 +572,15 @@ class Sandbox:
         return self.request(request, label=label, timeout_s=timeout_s, seed=seed)
 
     def ping(self, *, timeout_s: float | None = None) -> Result:
-        """Start the worker if needed; the value describes it (pid, uid, interfaces, ...)."""
-        return self.request({"op": "ping"}, label="ping", timeout_s=timeout_s)
+        """Start the worker if needed; the value describes it (uid, interfaces, ...), with
+        ``pid`` the worker's process id as the grader sees it (``ns_pid``: in its own PID
+        namespace)."""
+        result = self.request({"op": "ping"}, label="ping", timeout_s=timeout_s)
+        process: _Process | None = self._state["process"]
+        if isinstance(result, Success) and type(result.value) is dict and process is not None:
+            value = {**result.value, "ns_pid": result.value.get("pid"), "pid": process.worker_pid}
+            result = dataclasses.replace(result, value=value)
+        return result
 
     def request(
         self,
@@ -705,7 +811,8 @@ class Sandbox:
             return self._start_failure(label, f"garbage on the channel ({error})", started)
         if type(hello) is not dict or type(hello.get("hello")) is not dict:
             return self._start_failure(label, "no greeting from the worker", started)
-        self.isolation = self._observe_isolation(popen.pid, hello["hello"])
+        process.worker_pid = _find_worker(popen.pid, hello["hello"].get("pid"))
+        self.isolation = self._observe_isolation(process, hello["hello"])
         return process
 
     def _start_failure(self, label: str, reason: str, started: float) -> Failure:
@@ -746,8 +853,15 @@ class Sandbox:
                 os.chown(os.path.join(dirpath, name), self._uid, self._gid, follow_symlinks=False)
         os.chmod(self._work, 0o700)
 
-    def _observe_isolation(self, pid: int, hello: dict[str, Any]) -> Isolation:
+    def _observe_isolation(self, process: _Process, hello: dict[str, Any]) -> Isolation:
         interfaces = [str(name) for name in hello.get("interfaces", [])]
+        pid = process.popen.pid
+        try:
+            pid_namespace = os.readlink("/proc/self/ns/pid") != os.readlink(
+                f"/proc/{process.worker_pid}/ns/pid"
+            )
+        except OSError:
+            pid_namespace = False
         try:
             own = os.readlink("/proc/self/ns/net")
             theirs = os.readlink(f"/proc/{pid}/ns/net")
@@ -768,6 +882,8 @@ class Sandbox:
             masked=tuple(mask.path for mask in self._masks),
             limits={name: limits for name, (_, limits) in self._limits.items()},
             notes=tuple(self._mask_notes),
+            private_tmp=tuple(path for path, _ in self._covers),
+            pid_namespace=pid_namespace,
         )
 
     # --------------------------------------------------------------------------- confinement
@@ -820,17 +936,7 @@ class Sandbox:
         that the sandbox user may not enter, and ``hide``; each keeps what Python needs."""
         if not self._root_user or self._user is None or _LIBC is None:
             return [], []
-        needed = {
-            str(self._root),
-            self._python,
-            os.path.realpath(self._python),
-            sys.prefix,
-            sys.base_prefix,
-            sys.exec_prefix,
-            sys.base_exec_prefix,
-            *self._site_dirs,
-        }
-        needed = {os.path.abspath(p) for p in needed} | {os.path.realpath(p) for p in needed}
+        needed = self._needed_paths()
         blocked = {
             parent
             for path in needed
@@ -882,6 +988,40 @@ class Sandbox:
             os.chmod(self._root / "stage", 0o700)
         return masks, notes
 
+    def _needed_paths(self) -> set[str]:
+        """The folders the worker needs: its scratch root, Python and its packages."""
+        needed = {
+            str(self._root),
+            self._python,
+            os.path.realpath(self._python),
+            sys.prefix,
+            sys.base_prefix,
+            sys.exec_prefix,
+            sys.base_exec_prefix,
+            *self._site_dirs,
+        }
+        return {os.path.abspath(p) for p in needed} | {os.path.realpath(p) for p in needed}
+
+    def _plan_covers(self) -> tuple[list[tuple[str, str | None]], list[str]]:
+        """The shared temporary folders to cover with a private tmpfs, each with the scratch
+        root to bind back into it (where the root lies inside), or None."""
+        if not self._root_user or self._user is None or _LIBC is None:
+            return [], []
+        root = str(self._root)
+        needed = [p for p in self._needed_paths() if not _is_within(p, root)]
+        covers: list[tuple[str, str | None]] = []
+        notes = []
+        for folder in SHARED_TMP:
+            path = os.path.realpath(folder)
+            if not os.path.isdir(path) or any(path == p for p, _ in covers):
+                continue
+            if any(_is_within(p, path) for p in needed):
+                notes.append(f"cannot cover {path} with a private tmpfs: the worker needs it")
+                continue
+            inside = _is_within(os.path.realpath(root), path) or _is_within(root, path)
+            covers.append((path, os.path.realpath(root) if inside else None))
+        return covers, notes
+
     def _preexec(self) -> None:
         """Runs in the child between fork and exec, as the grader's user: namespaces, mounts,
         limits, then the drop to the sandbox user. It must not allocate much or take locks,
@@ -890,13 +1030,19 @@ class Sandbox:
             if self._root_user:
                 if _LIBC is not None:
                     _LIBC.unshare(_CLONE_NEWNET)  # no network, where the OS allows it
-                if self._masks:
+                if self._masks or self._covers:
                     _check(_LIBC.unshare(_CLONE_NEWNS), "unshare(CLONE_NEWNS)")
                     _check(_LIBC.mount(None, b"/", None, _MS_REC | _MS_PRIVATE, None), "mount")
                     for mask in self._masks:
                         _apply_mask(mask)
+                    for path, rebind in self._covers:  # after the masks: they stage in root
+                        _cover(path, rebind)
+                    os.chdir(self._work)  # the scratch folder as now mounted
+                if _LIBC is not None:
+                    _LIBC.unshare(_CLONE_NEWPID)  # for the worker's children: best effort
             elif _LIBC is not None:
                 _LIBC.unshare(_CLONE_NEWUSER | _CLONE_NEWNET)  # unprivileged: best effort
+                _LIBC.unshare(_CLONE_NEWPID)  # allowed once in a user namespace of its own
             for resource_id, limits in self._limits.values():
                 resource.setrlimit(resource_id, limits)
             if self._user is not None:
@@ -979,6 +1125,87 @@ def _apply_mask(mask: _Mask) -> None:
         else:
             os.close(os.open(target, os.O_CREAT | os.O_WRONLY, 0o644))
         _check(_LIBC.mount(staging.encode(), target.encode(), None, _MS_MOVE, None), "move")
+
+
+def _cover(path: str, rebind: str | None) -> None:
+    """Cover ``path`` with a fresh tmpfs; bind ``rebind`` (a folder inside it) back in."""
+    assert _LIBC is not None
+    fd = os.open(rebind, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC) if rebind else -1
+    try:
+        flags = _MS_NOSUID | _MS_NODEV
+        _check(_LIBC.mount(b"tmpfs", path.encode(), b"tmpfs", flags, _SHARED_TMP_OPTIONS), "tmpfs")
+        if rebind is not None:
+            for folder in [*reversed(_parents(rebind)), rebind]:
+                if _is_within(folder, path) and folder != path and not os.path.isdir(folder):
+                    os.mkdir(folder)
+                    os.chmod(folder, 0o755)
+            source = f"/proc/self/fd/{fd}".encode()
+            _check(_LIBC.mount(source, rebind.encode(), None, _MS_BIND | _MS_REC, None), "bind")
+    finally:
+        if fd >= 0:
+            os.close(fd)
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return [int(child) for child in f.read().split()]
+    except (OSError, ValueError):
+        pass
+    found = []  # no children file (CONFIG_PROC_CHILDREN): look for the parent in every stat
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    if int(f.read().rsplit(")", 1)[1].split()[1]) == pid:
+                        found.append(int(entry))
+            except (OSError, IndexError, ValueError):
+                continue
+    return sorted(found)
+
+
+def _find_worker(pid: int, ns_pid: Any) -> int:
+    """The grader's pid of the worker started as ``pid`` (see ``_BOOTSTRAP``): the child of
+    ``pid`` whose own pid is ``ns_pid``, or, where that child is the init of a PID namespace,
+    its child."""
+    for child in _children(pid)[:1]:
+        if child == ns_pid:
+            return child
+        for grandchild in _children(child)[:1]:
+            return grandchild
+    return pid
+
+
+def _allocate_uid() -> tuple[int, int]:
+    """A uid for one sandbox, with the descriptor that holds its lock (closing it frees the
+    uid): from :data:`UID_RANGE`, used by no account, group or running process, and locked
+    (``flock``) by no other sandbox on this machine."""
+    folder = UID_LOCK_DIR
+    with contextlib.suppress(FileExistsError):
+        os.makedirs(os.path.dirname(folder), 0o755, exist_ok=True)
+        os.mkdir(folder, 0o700)
+    info = os.lstat(folder)
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != 0 or info.st_mode & 0o077:
+        raise ValueError(f"expected {folder} to be a folder only root may use")
+    taken = {entry.pw_uid for entry in pwd.getpwall()} | {entry.gr_gid for entry in grp.getgrall()}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            with contextlib.suppress(OSError):
+                taken.add(os.stat(f"/proc/{entry}").st_uid)
+    first = random.randrange(len(UID_RANGE))  # spread the sandboxes of a batch
+    for i in range(len(UID_RANGE)):
+        uid = UID_RANGE[(first + i) % len(UID_RANGE)]
+        if uid in taken:
+            continue
+        path = os.path.join(folder, str(uid))
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            continue
+        return uid, fd
+    raise ValueError(f"no free sandbox uid in {UID_RANGE.start}-{UID_RANGE.stop - 1}")
 
 
 def _parents(path: str) -> list[str]:
@@ -1099,7 +1326,7 @@ def _wait_exit(process: _Process, timeout: float) -> bool:
 
 def _cpu_seconds(process: _Process) -> float:
     try:
-        with open(f"/proc/{process.popen.pid}/stat") as f:
+        with open(f"/proc/{process.worker_pid or process.popen.pid}/stat") as f:
             fields = f.read().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
     except (OSError, IndexError, ValueError):
@@ -1134,3 +1361,6 @@ def _cleanup(state: dict[str, Any]) -> None:
         with contextlib.suppress(OSError):
             os.close(state.pop("log_fd"))
     shutil.rmtree(state["root"], ignore_errors=True)
+    if "uid_lock" in state:  # the worker is gone: the uid is free for another sandbox
+        with contextlib.suppress(OSError):
+            os.close(state.pop("uid_lock"))

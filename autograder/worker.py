@@ -358,12 +358,30 @@ class Worker:
     def import_student(self, name: Any) -> Any:
         if type(name) is not str or not all(part.isidentifier() for part in name.split(".")):
             raise BadRequest(f"bad module name {name!r}")
-        if name in sys.modules:
-            return sys.modules[name]
         try:
-            return importlib.import_module(name)
+            module = sys.modules.get(name) or importlib.import_module(name)
+            self.check_origin(name)
         except BaseException as error:
             raise StudentImportError(name) from error
+        return module
+
+    def check_origin(self, name: str) -> None:
+        """Raise ImportError unless ``name`` and each package above it were imported from the
+        submission's scratch folder: a package folder without ``__init__.py`` is only a
+        namespace portion, and a regular package of the same name further on the path (an
+        installed reference) would win the import."""
+        parts = name.split(".")
+        for i in range(1, len(parts) + 1):
+            prefix = ".".join(parts[:i])
+            module = sys.modules.get(prefix)
+            origin = getattr(module, "__file__", None)
+            places = [origin] if isinstance(origin, str) else []
+            if not places:  # a namespace package: every portion must be ours
+                places = [p for p in getattr(module, "__path__", None) or [] if isinstance(p, str)]
+            outside = [p for p in places if not _is_within(os.path.realpath(p), self.work_dir)]
+            if outside or not places:
+                where = outside[0] if outside else "nowhere (no file)"
+                raise ImportError(f"imported {prefix} from outside the submission: {where}")
 
     def lookup(self, request: dict[str, Any], key: str) -> Any:
         module_name = request.get("module")
@@ -438,6 +456,10 @@ class Worker:
             return self.relative("".join(lines))[-4 * _MESSAGE_CHARS :]
         except BaseException:  # a student exception whose __str__ itself raises
             return f"{type(error).__name__}: <unprintable>"
+
+
+def _is_within(path: str, folder: str) -> bool:
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
 
 
 def _check_name(name: Any) -> str:

@@ -16,8 +16,8 @@ untouched). For every case:
   started is left running.
 
 A submission that misbehaves without being wrong (printing 100 MB) keeps the check's points
-instead. Cases marked ``xfail(strict=True)`` are gaps of the sandbox found here (each reason
-says which); they start to fail the day the gap is closed, as a reminder to drop the mark.
+instead. A gap of the sandbox found here is marked ``xfail(strict=True)``, with a reason saying
+which, until it is closed (none is open now).
 
 All sandboxes of a test live under one folder whose name holds a random token, so the worker's
 command line, and any process it forks, carries the token: that is how leftovers are found
@@ -53,7 +53,7 @@ from autograder.checks import Check
 from autograder.grade import grade_submission
 from autograder.mutants import copy_homework
 from autograder.release import strip_solutions
-from autograder.sandbox import PROJECT_ROOT, Sandbox, Success
+from autograder.sandbox import PROJECT_ROOT, UID_RANGE, Sandbox, Success
 from autograder.suites import hw2
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -289,13 +289,6 @@ return np.zeros(len(rewards))
             "/var/tmp/rlhw-pwned-{token}",
             "/dev/shm/rlhw-pwned-{token}",
         ),
-        marks=(
-            pytest.mark.xfail(
-                strict=True,
-                reason="the worker (user nobody) may write to the world-writable /tmp, "
-                "/var/tmp and /dev/shm: only the grader's tree is masked",
-            ),
-        ),
     ),
     "garbage_on_the_result_channel": Case(
         (
@@ -334,13 +327,6 @@ except (IndexError, OSError):
         ),
         r"got +\[-1\.\]",
         peer=True,
-        marks=(
-            pytest.mark.xfail(
-                strict=True,
-                reason="every sandbox runs as the same user (nobody), and its scratch folder "
-                "sits at a guessable path: one submission reads another's files",
-            ),
-        ),
     ),
     "kill_a_peer_worker": Case(
         (
@@ -359,13 +345,6 @@ return np.zeros(len(rewards))
         ),
         r"differs",
         peer=True,
-        marks=(
-            pytest.mark.xfail(
-                strict=True,
-                reason="every sandbox runs as the same user (nobody): one submission's code "
-                "can signal another's worker",
-            ),
-        ),
     ),
     "monkeypatch_numpy_and_torch_at_import": Case(
         (
@@ -417,13 +396,6 @@ return np.zeros(len(rewards))
             ),
         ),
         r"differs",
-        marks=(
-            pytest.mark.xfail(
-                strict=True,
-                reason="a process started in a new session escapes the kill of the worker's "
-                "process group and outlives the sandbox (a known gap of sandbox.py)",
-            ),
-        ),
     ),
     "fork_bomb_200": Case(
         (
@@ -517,13 +489,15 @@ def leftovers(token: str, wait_s: float = 5.0) -> dict[int, str]:
 
 
 def nobody_files() -> set[str]:
-    """Entries of the shared temporary folders owned by the sandbox user."""
+    """Entries of the shared temporary folders owned by a sandbox user (``nobody``, or a uid
+    of the range the sandboxes take theirs from)."""
     found = set()
     for folder in SHARED_TMP:
         with contextlib.suppress(OSError), os.scandir(folder) as entries:
             for entry in entries:
                 with contextlib.suppress(OSError):
-                    if entry.stat(follow_symlinks=False).st_uid == NOBODY:
+                    uid = entry.stat(follow_symlinks=False).st_uid
+                    if uid == NOBODY or uid in UID_RANGE:
                         found.add(entry.path)
     return found
 
@@ -638,12 +612,6 @@ def test_hostile_submission(name: str, base: Path) -> None:
     assert not left, f"processes left running: {left}"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a package folder without __init__.py is accepted, and in the worker it is only a "
-    "namespace portion: a regular package of the same name on the worker's path (the "
-    "reference, in site-packages after a non-editable install) wins the import",
-)
 def test_a_starter_without_init_py_does_not_import_an_installed_reference(
     base: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

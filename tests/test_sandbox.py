@@ -3,7 +3,8 @@ could think of fails its own call with a plain message, and the next call still 
 
 The fake submission (``fakestudent``, written to a temporary folder) is not a homework: each
 function in it is one way a student's code can go wrong. Checks that need the grader to run
-as root (the drop to ``nobody``, the hidden folders) are skipped otherwise.
+as root (the drop to a uid of the sandbox's own, the hidden folders, the private temporary
+folders) are skipped otherwise.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import math
 import os
 import pwd
 import shutil
+import site
 import socket
 import struct
 import tempfile
@@ -20,6 +22,7 @@ import textwrap
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -29,6 +32,7 @@ from torch import distributions, nn
 from autograder import protocol
 from autograder.sandbox import (
     PROJECT_ROOT,
+    UID_RANGE,
     Apply,
     Attr,
     Failure,
@@ -204,13 +208,49 @@ def random_numbers():
 
 
 def fork_and_exit(pid_file):
-    pid = os.fork()
-    if pid == 0:  # the child keeps the result channel open and lives on
+    if os.fork() == 0:  # the child keeps the result channel open and lives on
+        with open(pid_file + ".part", "w") as f:
+            f.write(os.readlink("/proc/self"))  # its pid as the grader sees it
+        os.rename(pid_file + ".part", pid_file)
         time.sleep(60)
         os._exit(0)
-    with open(pid_file, "w") as f:
-        f.write(str(pid))
+    while not os.path.exists(pid_file):
+        time.sleep(0.01)
     os._exit(0)
+
+
+def start_in_new_session(pid_file):
+    import subprocess
+
+    child = subprocess.Popen(
+        [sys.executable, "-c", "import os, time; print(os.readlink('/proc/self'), flush=True); "
+         "time.sleep(60)"],
+        stdout=subprocess.PIPE,
+        start_new_session=True,
+    )
+    with open(pid_file, "w") as f:
+        f.write(child.stdout.readline().decode().strip())
+    return 1
+
+
+def send_sigkill(pid):
+    try:
+        os.kill(pid, 9)
+    except OSError as error:
+        return type(error).__name__
+    return "sent"
+
+
+def the_uid_and_the_shared_tmp():
+    written = []
+    for folder in ("/tmp", "/var/tmp", "/dev/shm"):
+        try:
+            with open(os.path.join(folder, "rlhw-left-behind"), "w") as f:
+                f.write("x")
+            written.append(folder)
+        except OSError:
+            pass
+    return {"uid": os.getuid(), "pid": os.getpid(), "written": written}
 """
 
 NETS = """
@@ -308,6 +348,17 @@ def process_state(pid: int) -> str | None:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
     except FileNotFoundError:
         return None
+
+
+def visible_folder(box: Sandbox) -> Path:
+    """A new folder of the grader's that the worker sees at the same path: not in /tmp, which
+    the worker sees as a private tmpfs (the sandbox's own folder is bound back into it)."""
+    return Path(tempfile.mkdtemp(prefix="visible-", dir=box._root))
+
+
+def value(result: Success | Failure) -> Any:
+    assert isinstance(result, Success), result
+    return result.value
 
 
 def failure(result: Success | Failure) -> Failure:
@@ -410,16 +461,10 @@ def test_exiting_fails_the_call(sandbox, function, status):
 
 
 def test_exiting_while_a_child_holds_the_channel_open(sandbox):
-    folder = Path(tempfile.mkdtemp())
-    try:
-        folder.chmod(0o777)
-        pid_file = folder / "child.pid"
-        result = failure(sandbox.call("fakestudent.basic", "fork_and_exit", (str(pid_file),)))
-        assert result.message == "exited with status 0 during `fork_and_exit`"
-        assert result.seconds < 5  # noticed the exit, did not wait for the time limit
-        child = int(pid_file.read_text())
-    finally:
-        shutil.rmtree(folder)
+    result = failure(sandbox.call("fakestudent.basic", "fork_and_exit", ("child.pid",)))
+    assert result.message == "exited with status 0 during `fork_and_exit`"
+    assert result.seconds < 5  # noticed the exit, did not wait for the time limit
+    child = int((sandbox._work / "child.pid").read_text())  # the scratch folder, until restart
     # the child was killed with the worker's process group: gone, or a zombie left to init
     deadline = time.monotonic() + 5
     while process_state(child) not in (None, "Z"):
@@ -559,11 +604,82 @@ def test_limits_and_environment_seen_from_inside(sandbox):
     }
     assert me["cwd"].endswith("/work") and me["cwd"] != os.getcwd()
     assert sandbox.isolation is not None
-    if IS_ROOT:
-        nobody = pwd.getpwnam("nobody")
-        assert (me["uid"], me["gid"]) == (nobody.pw_uid, nobody.pw_gid)
-        assert sandbox.isolation.uid == nobody.pw_uid and sandbox.isolation.user == "nobody"
+    if IS_ROOT:  # a uid and gid of its own, which no account has
+        assert me["uid"] in UID_RANGE and me["gid"] == me["uid"]
+        with pytest.raises(KeyError):
+            pwd.getpwuid(me["uid"])
+        assert sandbox.isolation.uid == me["uid"] and sandbox.isolation.user == f"uid {me['uid']}"
         assert limits["RLIMIT_NPROC"] == [128, 128]
+
+
+@needs_root
+def test_parallel_sandboxes_are_kept_apart(submission):
+    """Two sandboxes at once: each its own uid, scratch folders only their own user may enter,
+    a private /tmp, /var/tmp and /dev/shm, and a PID namespace of its own."""
+    with Sandbox(submission, preload=()) as one, Sandbox(submission, preload=()) as two:
+        me = value(one.call("fakestudent.basic", "the_uid_and_the_shared_tmp"))
+        peer = value(two.ping())
+        assert one.isolation is not None and two.isolation is not None
+        assert me["uid"] != peer["uid"]
+        assert me["written"] == ["/tmp", "/var/tmp", "/dev/shm"]  # each to a private tmpfs...
+        for folder in me["written"]:  # ...which is not the grader's
+            assert not os.path.exists(os.path.join(folder, "rlhw-left-behind"))
+        assert one.isolation.private_tmp == ("/tmp", "/var/tmp", "/dev/shm")
+        assert one.isolation.pid_namespace and me["pid"] != value(one.ping())["pid"]
+        for box in (one, two):
+            assert box.isolation is not None
+            for folder, owner in ((box._work, box.isolation.uid), (box._pristine, 0)):
+                info = folder.stat()
+                assert (info.st_uid, info.st_mode & 0o777) == (owner, 0o700), folder
+        # the peer's files and worker are out of reach
+        peer_file = two._work / "fakestudent" / "basic.py"
+        result = failure(one.call("fakestudent.basic", "read_file", (str(peer_file),)))
+        assert result.error_type in {"PermissionError", "FileNotFoundError"}, result
+        sent = value(one.call("fakestudent.basic", "send_sigkill", (peer["pid"],)))
+        assert sent in {"PermissionError", "ProcessLookupError"}
+        assert process_state(peer["pid"]) not in (None, "Z")
+        assert value(two.ping())["pid"] == peer["pid"]
+
+
+def test_a_process_in_a_new_session_dies_with_the_worker(sandbox):
+    assert sandbox.call("fakestudent.basic", "start_in_new_session", ("bg.pid",)).ok
+    child = int((sandbox._work / "bg.pid").read_text())
+    assert process_state(child) not in (None, "Z")
+    sandbox.restart()
+    deadline = time.monotonic() + 5
+    while process_state(child) not in (None, "Z"):
+        assert time.monotonic() < deadline, "the process in a new session outlived the worker"
+        time.sleep(0.05)
+    rewards_call(sandbox)
+
+
+def test_a_package_from_outside_the_submission_is_refused(monkeypatch):
+    """A package folder without ``__init__.py`` loses the import to a regular package of the
+    same name later on the path: the worker refuses to run the intruder's code."""
+    folder = Path(tempfile.mkdtemp())
+    folder.chmod(0o755)
+    installed = folder / "site-packages"
+    (installed / "nsstudent").mkdir(parents=True)
+    (installed / "nsstudent" / "__init__.py").write_text("")
+    (installed / "nsstudent" / "mod.py").write_text("def f():\n    return 'installed'\n")
+    installed.chmod(0o755)
+    for path in installed.rglob("*"):
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    real = site.getsitepackages
+    monkeypatch.setattr(site, "getsitepackages", lambda: [*real(), str(installed)])
+    root = folder / "submission"
+    (root / "nsstudent").mkdir(parents=True)
+    (root / "nsstudent" / "mod.py").write_text("def f():\n    return 'student'\n")
+    try:
+        with Sandbox(root, preload=()) as box:
+            result = failure(box.call("nsstudent.mod", "f"))
+    finally:
+        shutil.rmtree(folder)
+    assert result.kind == "import"
+    assert result.message.startswith(
+        "could not import `nsstudent.mod` for `f`: ImportError: imported nsstudent from "
+        f"outside the submission: {installed / 'nsstudent'}"
+    ), result.message
 
 
 def test_writing_a_file_over_the_size_limit(sandbox):
@@ -574,7 +690,7 @@ def test_writing_a_file_over_the_size_limit(sandbox):
 
 @needs_root
 def test_a_root_only_file_is_unreadable(sandbox):
-    folder = Path(tempfile.mkdtemp())
+    folder = visible_folder(sandbox)
     try:
         folder.chmod(0o755)
         (folder / "public.txt").write_text("anyone may read this")
@@ -606,7 +722,7 @@ def test_the_graders_own_tree_is_hidden(sandbox):
 
 @needs_root
 def test_results_json_cannot_be_written_into_the_graders_output_folder(sandbox):
-    out = Path(tempfile.mkdtemp())  # like /autograder/results: root's, readable by all
+    out = visible_folder(sandbox)  # like /autograder/results: root's, readable by all
     try:
         out.chmod(0o755)
         target = out / "results.json"
