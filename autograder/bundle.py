@@ -15,8 +15,8 @@ student's files in ``/autograder/submission``, runs ``run_autograder`` (a copy o
   the CPU build of torch, then the project itself (``pip install /autograder/source``, not
   editable). It then makes the hidden parts readable by root only: the source folder, and the
   installed copies of the hidden suite, the mutants, the calibration data and the reference
-  package, which the sandboxed worker (user ``nobody``) could otherwise read from the
-  virtualenv it needs for numpy and torch. Without that step, a submission whose package has
+  package, which the sandboxed worker (an unprivileged uid of its own) could otherwise read
+  from the virtualenv it needs for numpy and torch. Without that step, a submission whose package has
   no ``__init__.py`` would also import the reference's modules from ``site-packages`` and get
   the reference's marks (``tests/test_hostile.py`` shows it).
 * ``run_autograder``: ``python -m autograder.cli grade hwN /autograder/submission --out
@@ -214,8 +214,8 @@ echo "setup.sh: $("$PYTHON" --version) at $PYTHON, virtualenv $VENV"
 "$VENV/bin/python" -m pip install "torch==__TORCH_VERSION__" --index-url __TORCH_INDEX__
 "$VENV/bin/python" -m pip install "$SOURCE"
 
-# The sandboxed worker runs as `nobody` and needs the virtualenv (numpy, torch), so hide the
-# rest from it: the bundle itself, and the installed copies of the hidden suite, the mutants,
+# The sandboxed worker runs as an unprivileged uid and needs the virtualenv (numpy, torch),
+# so hide the rest from it: the bundle itself, and the installed copies of the hidden suite, the mutants,
 # the calibration data and the reference package.
 chmod -R go-rwx "$SOURCE"
 SITE="$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
