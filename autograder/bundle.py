@@ -16,9 +16,9 @@ student's files in ``/autograder/submission``, runs ``run_autograder`` (a copy o
   editable). It then makes the hidden parts readable by root only: the source folder, and the
   installed copies of the hidden suite, the mutants, the calibration data and the reference
   package, which the sandboxed worker (an unprivileged uid of its own) could otherwise read
-  from the virtualenv it needs for numpy and torch. Without that step, a submission whose package has
-  no ``__init__.py`` would also import the reference's modules from ``site-packages`` and get
-  the reference's marks (``tests/test_hostile.py`` shows it).
+  from the virtualenv it needs for numpy and torch. (A package without ``__init__.py`` can no
+  longer import the reference's modules from ``site-packages``: the engine adds the file and
+  the worker refuses a module from outside the submission; ``tests/test_hostile.py``.)
 * ``run_autograder``: ``python -m autograder.cli grade hwN /autograder/submission --out
   /autograder/results``, run from ``/autograder/source`` so that the engine, the suite and the
   reference used are the bundle's own (whose folder the sandbox hides from the worker). It
@@ -215,8 +215,8 @@ echo "setup.sh: $("$PYTHON" --version) at $PYTHON, virtualenv $VENV"
 "$VENV/bin/python" -m pip install "$SOURCE"
 
 # The sandboxed worker runs as an unprivileged uid and needs the virtualenv (numpy, torch),
-# so hide the rest from it: the bundle itself, and the installed copies of the hidden suite, the mutants,
-# the calibration data and the reference package.
+# so hide the rest from it: the bundle itself, and the installed copies of the hidden suite,
+# the mutants, the calibration data and the reference package.
 chmod -R go-rwx "$SOURCE"
 SITE="$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
 for private in autograder/suites autograder/mutants autograder/calibration "$PACKAGE"; do
