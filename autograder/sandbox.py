@@ -1002,24 +1002,30 @@ class Sandbox:
         }
         return {os.path.abspath(p) for p in needed} | {os.path.realpath(p) for p in needed}
 
-    def _plan_covers(self) -> tuple[list[tuple[str, str | None]], list[str]]:
-        """The shared temporary folders to cover with a private tmpfs, each with the scratch
-        root to bind back into it (where the root lies inside), or None."""
+    def _plan_covers(self) -> tuple[list[tuple[str, tuple[str, ...]]], list[str]]:
+        """The shared temporary folders to cover with a private tmpfs, each with the folders
+        inside it to bind back: the scratch root, and the Python the worker runs (a checkout
+        and its ``.venv`` may well live under ``/tmp``)."""
         if not self._root_user or self._user is None or _LIBC is None:
             return [], []
         root = str(self._root)
         needed = [p for p in self._needed_paths() if not _is_within(p, root)]
-        covers: list[tuple[str, str | None]] = []
+        needed += [root, os.path.realpath(root)]
+        covers: list[tuple[str, tuple[str, ...]]] = []
         notes = []
         for folder in SHARED_TMP:
             path = os.path.realpath(folder)
             if not os.path.isdir(path) or any(path == p for p, _ in covers):
                 continue
-            if any(_is_within(p, path) for p in needed):
+            inside = {
+                p if os.path.isdir(p) else os.path.dirname(p) for p in needed if _is_within(p, path)
+            }
+            if path in inside:
                 notes.append(f"cannot cover {path} with a private tmpfs: the worker needs it")
                 continue
-            inside = _is_within(os.path.realpath(root), path) or _is_within(root, path)
-            covers.append((path, os.path.realpath(root) if inside else None))
+            # the outermost folders only: binding one back brings what lies inside it
+            keep = sorted(p for p in inside if not any(q != p and _is_within(p, q) for q in inside))
+            covers.append((path, tuple(keep)))
         return covers, notes
 
     def _preexec(self) -> None:
@@ -1035,8 +1041,8 @@ class Sandbox:
                     _check(_LIBC.mount(None, b"/", None, _MS_REC | _MS_PRIVATE, None), "mount")
                     for mask in self._masks:
                         _apply_mask(mask)
-                    for path, rebind in self._covers:  # after the masks: they stage in root
-                        _cover(path, rebind)
+                    for path, rebinds in self._covers:  # after the masks: they stage in root
+                        _cover(path, rebinds)
                     os.chdir(self._work)  # the scratch folder as now mounted
                 if _LIBC is not None:
                     _LIBC.unshare(_CLONE_NEWPID)  # for the worker's children: best effort
@@ -1127,14 +1133,14 @@ def _apply_mask(mask: _Mask) -> None:
         _check(_LIBC.mount(staging.encode(), target.encode(), None, _MS_MOVE, None), "move")
 
 
-def _cover(path: str, rebind: str | None) -> None:
-    """Cover ``path`` with a fresh tmpfs; bind ``rebind`` (a folder inside it) back in."""
+def _cover(path: str, rebinds: tuple[str, ...]) -> None:
+    """Cover ``path`` with a fresh tmpfs; bind ``rebinds`` (folders inside it) back in."""
     assert _LIBC is not None
-    fd = os.open(rebind, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC) if rebind else -1
+    fds = [os.open(r, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC) for r in rebinds]
     try:
         flags = _MS_NOSUID | _MS_NODEV
         _check(_LIBC.mount(b"tmpfs", path.encode(), b"tmpfs", flags, _SHARED_TMP_OPTIONS), "tmpfs")
-        if rebind is not None:
+        for rebind, fd in zip(rebinds, fds, strict=True):
             for folder in [*reversed(_parents(rebind)), rebind]:
                 if _is_within(folder, path) and folder != path and not os.path.isdir(folder):
                     os.mkdir(folder)
@@ -1142,7 +1148,7 @@ def _cover(path: str, rebind: str | None) -> None:
             source = f"/proc/self/fd/{fd}".encode()
             _check(_LIBC.mount(source, rebind.encode(), None, _MS_BIND | _MS_REC, None), "bind")
     finally:
-        if fd >= 0:
+        for fd in fds:
             os.close(fd)
 
 

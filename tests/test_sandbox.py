@@ -241,11 +241,11 @@ def send_sigkill(pid):
     return "sent"
 
 
-def the_uid_and_the_shared_tmp():
+def the_uid_and_the_shared_tmp(name):
     written = []
     for folder in ("/tmp", "/var/tmp", "/dev/shm"):
         try:
-            with open(os.path.join(folder, "rlhw-left-behind"), "w") as f:
+            with open(os.path.join(folder, name), "w") as f:
                 f.write("x")
             written.append(folder)
         except OSError:
@@ -617,13 +617,20 @@ def test_parallel_sandboxes_are_kept_apart(submission):
     """Two sandboxes at once: each its own uid, scratch folders only their own user may enter,
     a private /tmp, /var/tmp and /dev/shm, and a PID namespace of its own."""
     with Sandbox(submission, preload=()) as one, Sandbox(submission, preload=()) as two:
-        me = value(one.call("fakestudent.basic", "the_uid_and_the_shared_tmp"))
+        name = f"rlhw-left-behind-{os.getpid()}-{time.monotonic_ns()}"  # no stale file can match
+        me = value(one.call("fakestudent.basic", "the_uid_and_the_shared_tmp", [name]))
         peer = value(two.ping())
         assert one.isolation is not None and two.isolation is not None
         assert me["uid"] != peer["uid"]
         assert me["written"] == ["/tmp", "/var/tmp", "/dev/shm"]  # each to a private tmpfs...
-        for folder in me["written"]:  # ...which is not the grader's
-            assert not os.path.exists(os.path.join(folder, "rlhw-left-behind"))
+        leaked = [
+            os.path.join(f, name) for f in me["written"] if os.path.exists(os.path.join(f, name))
+        ]
+        for path in leaked:
+            os.remove(path)  # so that a failure here does not linger on the machine
+        assert not leaked, (
+            f"written to the grader's shared folders: {leaked}"
+        )  # ...not the grader's
         assert one.isolation.private_tmp == ("/tmp", "/var/tmp", "/dev/shm")
         assert one.isolation.pid_namespace and me["pid"] != value(one.ping())["pid"]
         for box in (one, two):
