@@ -184,9 +184,18 @@ def load_schema() -> dict[str, Any]:
 # ------------------------------------------------------------------------------- terminal
 
 
-def _first_line(text: str, width: int) -> str:
-    line = next((s.strip() for s in text.splitlines() if s.strip()), "")
-    return line if len(line) <= width else line[: width - 3] + "..."
+# Lines of a suite's feedback that set the scene rather than say what went wrong.
+_PREAMBLE = ("Compared", "First mismatch", "Hint:")
+
+
+def _headline(text: str, width: int) -> str:
+    """The line of a failed check's feedback that says what went wrong: the first one that is
+    not the "Compared ..." summary, the mismatching input (indented) or the hint (else the
+    first line)."""
+    lines = [s for s in text.splitlines() if s.strip()]
+    # indented lines list the inputs of the mismatch
+    found = (s for s in lines if not s.startswith(_PREAMBLE) and not s[0].isspace())
+    return _fit(next(found, lines[0] if lines else "").strip(), width)
 
 
 def _fit(text: str, width: int) -> str:
@@ -194,8 +203,9 @@ def _fit(text: str, width: int) -> str:
 
 
 def format_table(results: Mapping[str, Any], *, show_hidden: bool = True) -> str:
-    """A plain-text table of a ``results.json``: number, check, points, status and the first
-    line of feedback per check, then the total and the pending-hidden-checks line.
+    """A plain-text table of a ``results.json``: number, check, points, status and, for a
+    failed check, the feedback line that says what went wrong; then the total and the
+    pending-hidden-checks line.
 
     ``show_hidden=False`` is the student's view: hidden checks are counted, not listed.
     """
@@ -210,7 +220,7 @@ def format_table(results: Mapping[str, Any], *, show_hidden: bool = True) -> str
                 _fit(name, _NAME_WIDTH),
                 f"{_points(t['score'])}/{_points(t['max_score'])}",
                 t["status"],
-                "" if t["status"] == "passed" else _first_line(t["output"], _FEEDBACK_WIDTH),
+                "" if t["status"] == "passed" else _headline(t["output"], _FEEDBACK_WIDTH),
             )
         )
     header = ("#", "check", "points", "status", "feedback")
@@ -247,7 +257,7 @@ def format_batch(results: Mapping[str, Mapping[str, Any]]) -> str:
     for name, data in results.items():
         tests = data["tests"]
         failed = [t for t in tests if t["status"] != "passed"]
-        note = f"{failed[0]['name']}: {_first_line(failed[0]['output'], 50)}" if failed else ""
+        note = f"{failed[0]['name']}: {_headline(failed[0]['output'], 50)}" if failed else ""
         rows.append(
             (
                 name,
