@@ -44,6 +44,7 @@ bench: $(STAMP)
 	$(PY) bench/sampler.py
 	$(PY) bench/threads.py
 	$(PY) bench/cartpole_vs_sb3.py
+	$(PY) bench/grading.py
 
 clean:
 	rm -rf $(VENV) runs dist .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,68 @@
+"""The autograder's budgets for hw2: one submission's fast checks, and a batch in parallel.
+
+    python bench/grading.py [--submissions 20] [--jobs 2]
+
+Grades the reference once (the fast checks' wall time, worker start-up included), then a batch
+of submissions (the reference and a few mutants, in turn) one after another and with
+``--jobs`` processes, and prints the ratio parallel / sequential (the goal is < 0.6 with 2 jobs
+on 2 cores).
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+from autograder.grade import grade_many, grade_submission
+from autograder.mutants import apply_mutant, copy_homework
+from autograder.mutants.hw2 import MUTANTS
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = "hw2_policy_gradient"
+
+
+def make_submissions(folder: Path, count: int) -> list[Path]:
+    """``count`` submission folders: the reference, then mutants, in turn."""
+    submissions = []
+    for i in range(count):
+        dest = folder / f"submission{i:02d}"
+        if i % 4 == 0:
+            copy_homework(ROOT, PACKAGE, dest)
+        else:
+            apply_mutant(ROOT, MUTANTS[i % len(MUTANTS)], dest)
+        submissions.append(dest)
+    return submissions
+
+
+def timed(fn, *args, **kwargs) -> float:  # type: ignore[no-untyped-def]
+    start = time.perf_counter()
+    fn(*args, **kwargs)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__,
+        allow_abbrev=False,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--submissions", type=int, default=20)
+    parser.add_argument("--jobs", type=int, default=2)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        submissions = make_submissions(folder / "in", args.submissions)
+        one = timed(grade_submission, submissions[0], "hw2", folder / "one")
+        print(f"fast checks of hw2, one submission (worker start-up included): {one:.1f} s")
+        sequential = timed(grade_many, submissions, "hw2", folder / "seq", jobs=1)
+        parallel = timed(grade_many, submissions, "hw2", folder / "par", jobs=args.jobs)
+    print(
+        f"{args.submissions} submissions: {sequential:.1f} s one after another, "
+        f"{parallel:.1f} s with --jobs {args.jobs} (ratio {parallel / sequential:.2f})"
+    )
+
+
+if __name__ == "__main__":
+    main()
