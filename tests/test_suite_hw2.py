@@ -45,7 +45,6 @@ def test_the_reference_gets_full_marks(audited, seed):
     for row in graded.rows:
         assert row.score == row.points, f"{row.check}:\n{row.feedback}"
         assert row.feedback.startswith("Compared"), row.feedback
-        assert row.seconds < 5.0, f"{row.check} took {row.seconds:.1f} s"
     assert [f for f in audited.false_failures if f["seed"] == seed] == []
 
 
