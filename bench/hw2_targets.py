@@ -29,8 +29,14 @@ TARGETS = {
 }
 
 
+def run_name(env: str, seed: int | None = None) -> str:
+    """The run folder's name: ``cartpole_seed0``; without a seed, the prefix of all seeds."""
+    prefix = env.split("-")[0].lower()
+    return prefix if seed is None else f"{prefix}_seed{seed}"
+
+
 def run(env: str, seed: int, out: Path, extra: list[str]) -> tuple[str, int, float]:
-    logdir = out / f"{env.split('-')[0].lower()}_seed{seed}"
+    logdir = out / run_name(env, seed)
     command = [
         sys.executable,
         "-m",
@@ -74,7 +80,7 @@ def main() -> None:
         f"{'environment':<22}{'seed':>5}{'final eval':>12}{'env steps':>11}{'wall (s)':>10}  target"
     )
     for env, seed, seconds in results:
-        rows = read_progress(args.out / f"{env.split('-')[0].lower()}_seed{seed}")
+        rows = read_progress(args.out / run_name(env, seed))
         evals = [r for r in rows["eval/return_mean"] if r == r]
         target = TARGETS.get(env, float("nan"))
         print(
@@ -82,7 +88,7 @@ def main() -> None:
             f"{seconds:>10.1f}  {'met' if evals[-1] >= target else 'missed'} ({target:g})"
         )
     for env in args.envs:
-        prefix = env.split("-")[0].lower()
+        prefix = run_name(env)
         runs = sorted(args.out.glob(f"{prefix}_seed*"))
         out = plot_runs(
             runs,
