@@ -1,0 +1,430 @@
+"""Train a DQN or SAC agent::
+
+    python -m hw3_q_learning.run dqn --env CartPole-v1 --seed 0 --logdir runs/dqn_cartpole_seed0
+    python -m hw3_q_learning.run sac --env InvertedPendulum-v5 --seed 0 --logdir runs/sac_ip_seed0
+
+The run starts from the environment's tuned preset (``hw3_q_learning/config.py``); every option
+given here overrides it (``--double`` alone means ``--double true``). It writes
+``LOGDIR/progress.csv``, ``LOGDIR/config.json`` and TensorBoard logs, a checkpoint every
+``--checkpoint-every`` steps that ``--resume true`` continues from, and, for SAC, the trained
+actor as ``LOGDIR/policy.pt`` (load it with ``hw3_q_learning.sac.SavedPolicy``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, Generic, TypeVar
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+from hw3_q_learning.config import (
+    DQN_PRESETS,
+    SAC_PRESETS,
+    DQNConfig,
+    SACConfig,
+    preset,
+)
+from hw3_q_learning.dqn import DQNAgent, linear_schedule
+from hw3_q_learning.sac import SACAgent, export_policy, rescale_actions
+from infrastructure.config import config_from_dict, config_to_dict, parse_config
+from infrastructure.envs import make_env
+from infrastructure.logger import Logger, read_progress
+from infrastructure.replay_buffer import ReplayBuffer
+from infrastructure.sampler import Sampler, evaluate
+from infrastructure.seeding import seed_everything
+from infrastructure.torch_utils import set_num_threads
+
+CHECKPOINT = "checkpoint.pt"
+POLICY = "policy.pt"
+EVAL_SEED_OFFSET = 10_000
+
+C = TypeVar("C", DQNConfig, SACConfig)
+
+
+# ---------------------------------------------------------------------------------------------
+# Trainers: one environment step round at a time
+# ---------------------------------------------------------------------------------------------
+
+
+class _OffPolicyTrainer(Generic[C]):
+    """What DQN and SAC training share: an environment, a sampler, a replay buffer, and a
+    round of ``train_frequency`` environment steps followed by ``gradient_steps`` updates.
+
+    :func:`train` loops over :meth:`step`, evaluates and logs; the autograder drives the same
+    object in its sandbox and evaluates :meth:`act` in environments of its own.
+    """
+
+    config_class: type[C]
+
+    def __init__(self, config: C | Mapping[str, Any]):
+        if not isinstance(config, self.config_class):
+            config = config_from_dict(self.config_class, dict(config))  # type: ignore[arg-type]
+        self.config: C = config
+        self.rng = seed_everything(config.seed)
+        set_num_threads(config.num_threads)
+        self.device = torch.device(config.device)
+        self.env = self.make_env(config.seed)
+        self.sampler = Sampler(self.env, seed=config.seed)
+        self.buffer = ReplayBuffer(config.buffer_size, seed=config.seed)
+        self.update_metrics: dict[str, float] = {}
+        self._episode_returns: list[float] = []  # episodes ended since the last log row
+
+    # To be given by each algorithm.
+    def make_env(self, seed: int) -> gym.Env:
+        raise NotImplementedError
+
+    def explore(self, observations: np.ndarray) -> np.ndarray:
+        """Actions of the behaviour policy that collects the data."""
+        raise NotImplementedError
+
+    def act(self, observations: np.ndarray) -> np.ndarray:
+        """Evaluation actions for a batch of raw environment observations: deterministic, and
+        in the environment's own action space."""
+        raise NotImplementedError
+
+    def update(self, batch: dict[str, np.ndarray]) -> dict[str, float]:
+        raise NotImplementedError
+
+    def agent_state(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def load_agent_state(self, state: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+    @property
+    def total_steps(self) -> int:
+        """Environment steps taken so far."""
+        return self.sampler.total_steps
+
+    def step(self) -> dict[str, float]:
+        """Take ``train_frequency`` environment steps into the replay buffer, then, once
+        ``learning_starts`` steps are taken, ``gradient_steps`` updates; the metrics of the
+        last update."""
+        cfg = self.config
+        batch = self.sampler.sample_steps(self.explore, cfg.train_frequency)
+        self.buffer.add_batch(batch)
+        self._episode_returns.extend(batch.episode_returns.tolist())
+        if self.total_steps >= cfg.learning_starts:
+            for _ in range(cfg.gradient_steps):
+                self.update_metrics = self.update(self.buffer.sample(cfg.batch_size))
+        return self.update_metrics
+
+    def train_metrics(self) -> dict[str, float]:
+        """The last update's metrics and the mean return of the training episodes that ended
+        since the previous call."""
+        metrics = dict(self.update_metrics)
+        if self._episode_returns:
+            metrics["train/return_mean"] = float(np.mean(self._episode_returns))
+            self._episode_returns = []
+        return metrics
+
+    def make_eval_env(self, seed: int) -> gym.Env:
+        """An environment of the same kind as training, with the raw action space :meth:`act`
+        returns actions for."""
+        return make_env(self.config.env, seed, max_episode_steps=self.config.max_episode_steps)
+
+    # -- checkpoints ------------------------------------------------------------------------
+
+    def save_checkpoint(self, path: Path) -> None:
+        """Save what resuming needs: the agent, the replay buffer, the generators' states.
+
+        The environment's own state is not saved: a resumed run starts a fresh episode, so it is
+        not bit-for-bit the run that was not interrupted.
+        """
+        state = {
+            "config": config_to_dict(self.config),
+            "total_steps": self.total_steps,
+            "agent": self.agent_state(),
+            "buffer": _buffer_state(self.buffer),
+            "rng": self.rng.bit_generator.state,
+            "torch_rng": torch.get_rng_state(),
+        }
+        tmp = path.with_suffix(".tmp")
+        torch.save(state, tmp)
+        tmp.replace(path)  # atomically: a crash while saving leaves the previous checkpoint
+
+    def load_checkpoint(self, path: Path) -> None:
+        state = torch.load(path, map_location=self.device, weights_only=True)
+        self.load_agent_state(state["agent"])
+        _load_buffer_state(self.buffer, state["buffer"])
+        self.rng.bit_generator.state = state["rng"]
+        torch.set_rng_state(state["torch_rng"])
+        total_steps = int(state["total_steps"])
+        self.sampler = Sampler(self.env, seed=self.config.seed + total_steps)
+        self.sampler.total_steps = total_steps
+        self.update_metrics = {}
+        self._episode_returns = []
+
+    def close(self) -> None:
+        self.env.close()
+
+
+def _buffer_state(buffer: ReplayBuffer) -> dict[str, Any]:
+    # ReplayBuffer has no public state; see the note in this homework's README.
+    size = len(buffer)
+    return {
+        "arrays": {k: torch.from_numpy(v[:size].copy()) for k, v in buffer._arrays.items()},
+        "next": buffer._next,
+        "rng": buffer.rng.bit_generator.state,
+    }
+
+
+def _load_buffer_state(buffer: ReplayBuffer, state: dict[str, Any]) -> None:
+    arrays = {name: values.numpy() for name, values in state["arrays"].items()}
+    buffer.add(**arrays)  # in insertion order of the storage, oldest slot first
+    buffer._next = int(state["next"]) % buffer.capacity
+    buffer.rng.bit_generator.state = state["rng"]
+
+
+class DQNTrainer(_OffPolicyTrainer[DQNConfig]):
+    """DQN training, one round of ``train_frequency`` environment steps per :meth:`step`.
+
+    Args:
+        config: the run's configuration, or a dict of its fields (how the autograder passes it).
+    """
+
+    config_class = DQNConfig
+
+    def __init__(self, config: DQNConfig | Mapping[str, Any]):
+        super().__init__(config)
+        self.agent = DQNAgent(
+            self.env.observation_space, self.env.action_space, self.config, self.device, self.rng
+        )
+
+    def make_env(self, seed: int) -> gym.Env:
+        return make_env(self.config.env, seed, max_episode_steps=self.config.max_episode_steps)
+
+    @property
+    def epsilon(self) -> float:
+        cfg = self.config
+        return linear_schedule(
+            self.total_steps, cfg.epsilon_start, cfg.epsilon_end, cfg.epsilon_decay_steps
+        )
+
+    def explore(self, observations: np.ndarray) -> np.ndarray:
+        return self.agent.act(observations, self.epsilon)
+
+    def act(self, observations: np.ndarray) -> np.ndarray:
+        return self.agent.act_greedy(observations)
+
+    def update(self, batch: dict[str, np.ndarray]) -> dict[str, float]:
+        return self.agent.update(batch)
+
+    def train_metrics(self) -> dict[str, float]:
+        return super().train_metrics() | {"train/epsilon": self.epsilon}
+
+    def agent_state(self) -> dict[str, Any]:
+        return self.agent.state_dict()
+
+    def load_agent_state(self, state: dict[str, Any]) -> None:
+        self.agent.load_state_dict(state)
+
+
+class SACTrainer(_OffPolicyTrainer[SACConfig]):
+    """SAC training, one round of ``train_frequency`` environment steps per :meth:`step`.
+
+    The agent acts in ``[-1, 1]``; the training environment rescales its actions to the
+    environment's bounds, and :meth:`act` returns actions already rescaled.
+
+    Args:
+        config: the run's configuration, or a dict of its fields (how the autograder passes it).
+    """
+
+    config_class = SACConfig
+
+    def __init__(self, config: SACConfig | Mapping[str, Any]):
+        super().__init__(config)
+        raw = self.env.unwrapped.action_space
+        assert isinstance(raw, gym.spaces.Box)
+        self.action_space = raw
+        self.agent = SACAgent(
+            self.env.observation_space, self.env.action_space, self.config, self.device
+        )
+
+    def make_env(self, seed: int) -> gym.Env:
+        env = make_env(self.config.env, seed, max_episode_steps=self.config.max_episode_steps)
+        return gym.wrappers.RescaleAction(env, np.float32(-1.0), np.float32(1.0))
+
+    def explore(self, observations: np.ndarray) -> np.ndarray:
+        if self.total_steps < self.config.learning_starts:  # uniformly random actions first
+            shape = (len(observations), *self.env.action_space.shape)  # type: ignore[misc]
+            return self.rng.uniform(-1.0, 1.0, size=shape).astype(np.float32)
+        return self.agent.act(observations)
+
+    def act(self, observations: np.ndarray) -> np.ndarray:
+        actions = self.agent.act_deterministic(observations)
+        return rescale_actions(actions, self.action_space.low, self.action_space.high)
+
+    def update(self, batch: dict[str, np.ndarray]) -> dict[str, float]:
+        return self.agent.update(batch)
+
+    def agent_state(self) -> dict[str, Any]:
+        return self.agent.state_dict()
+
+    def load_agent_state(self, state: dict[str, Any]) -> None:
+        self.agent.load_state_dict(state)
+
+    def export_policy(self, path: Path) -> None:
+        """Save the actor for other homeworks (load it with ``hw3_q_learning.sac.SavedPolicy``)."""
+        export_policy(self.agent, self.action_space, self.config.env, path)
+
+
+def make_trainer(config: DQNConfig | SACConfig) -> DQNTrainer | SACTrainer:
+    return DQNTrainer(config) if isinstance(config, DQNConfig) else SACTrainer(config)
+
+
+# ---------------------------------------------------------------------------------------------
+# The training loop
+# ---------------------------------------------------------------------------------------------
+
+
+class _ResumedLogger(Logger):
+    """A :class:`Logger` that keeps the rows an interrupted run wrote up to its checkpoint
+    (``Logger`` itself starts ``progress.csv`` afresh)."""
+
+    def __init__(self, run_dir: Path, config: Any, until_step: int):
+        old = read_progress(run_dir) if (run_dir / "progress.csv").is_file() else {}
+        super().__init__(run_dir, config)
+        if not old:
+            return
+        rows = [dict(zip(old, values, strict=True)) for values in zip(*old.values(), strict=True)]
+        rows = [
+            {k: v for k, v in row.items() if not math.isnan(v)}
+            for row in rows
+            if row["env_steps"] <= until_step
+        ]
+        self._columns = list(old)
+        self._rows = rows
+        if rows:
+            self._start -= rows[-1]["time_s"]  # time_s goes on from where it stopped
+        self._rewrite()
+
+
+def train(config: DQNConfig | SACConfig, progress: bool = True) -> dict[str, float]:
+    """Train with ``config``; returns the metrics of the last evaluation."""
+    logdir = Path(config.logdir)
+    checkpoint = logdir / CHECKPOINT
+    trainer = make_trainer(config)
+    logger: Logger
+    if config.resume and checkpoint.is_file():
+        trainer.load_checkpoint(checkpoint)
+        print(f"resumed from {checkpoint} at {trainer.total_steps} environment steps")
+        logger = _ResumedLogger(logdir, config, trainer.total_steps)
+    else:
+        logger = Logger(logdir, config)
+    eval_seed = config.seed + EVAL_SEED_OFFSET + trainer.total_steps
+    eval_env = trainer.make_eval_env(eval_seed)
+    eval_sampler = Sampler(eval_env, seed=eval_seed)
+
+    def crossed(before: int, now: int, every: int | None) -> bool:
+        return every is not None and now // every > before // every
+
+    last_eval: dict[str, float] = {}
+    last_time, last_steps = time.perf_counter(), trainer.total_steps
+    with (
+        logger,
+        logger.progress(config.total_steps, disable=not progress) as bar,
+    ):
+        bar.update(trainer.total_steps)
+        while trainer.total_steps < config.total_steps:
+            before = trainer.total_steps
+            trainer.step()
+            now = trainer.total_steps
+            done = now >= config.total_steps
+            evaluate_now = crossed(before, now, config.eval_every) or done
+            if evaluate_now or crossed(before, now, config.log_every):
+                metrics = trainer.train_metrics()
+                elapsed = time.perf_counter() - last_time
+                metrics["time/sps"] = (now - last_steps) / max(elapsed, 1e-9)
+                if evaluate_now:
+                    last_eval = evaluate(eval_sampler, trainer.act, config.eval_episodes)
+                    metrics.update({f"eval/{k}": v for k, v in last_eval.items()})
+                    bar.set_postfix(eval_return=f"{last_eval['return_mean']:.1f}")
+                logger.log(metrics, now)
+                last_time, last_steps = time.perf_counter(), now
+            if crossed(before, now, config.checkpoint_every) or (
+                done and config.checkpoint_every is not None
+            ):
+                trainer.save_checkpoint(checkpoint)
+            bar.update(now - before)
+    if isinstance(trainer, SACTrainer):
+        trainer.export_policy(logdir / POLICY)
+    trainer.close()
+    eval_env.close()
+    return last_eval
+
+
+# ---------------------------------------------------------------------------------------------
+# Command line
+# ---------------------------------------------------------------------------------------------
+
+ALGORITHMS = ("dqn", "sac")
+
+
+def _expand_bare_flag(args: list[str], flag: str) -> list[str]:
+    """``flag`` given without a value (``--double``) means ``flag true``."""
+    out = []
+    for i, arg in enumerate(args):
+        out.append(arg)
+        if arg == flag and (i + 1 == len(args) or args[i + 1].startswith("--")):
+            out.append("true")
+    return out
+
+
+def parse_args(argv: Sequence[str] | None = None) -> DQNConfig | SACConfig:
+    """The config of a run: ``ALGORITHM`` first, then the preset of ``--env`` overridden by
+    the other options."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    top = argparse.ArgumentParser(
+        prog="python -m hw3_q_learning.run",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    top.add_argument("algorithm", choices=ALGORITHMS, help="then --help for its options")
+    algorithm = top.parse_args(argv[:1]).algorithm
+    rest = argv[1:]
+    if algorithm == "dqn":
+        rest = _expand_bare_flag(rest, "--double")
+    pre = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    pre.add_argument("--env")
+    env = pre.parse_known_args(rest)[0].env
+    config_class: type[DQNConfig] | type[SACConfig]
+    if algorithm == "dqn":
+        presets: dict[str, Any] = DQN_PRESETS
+        defaults: DQNConfig | SACConfig = preset(DQN_PRESETS, DQNConfig(), env or DQNConfig.env)
+        config_class = DQNConfig
+    else:
+        presets = SAC_PRESETS
+        defaults = preset(SAC_PRESETS, SACConfig(), env or SACConfig.env)
+        config_class = SACConfig
+    description = f"Train {algorithm.upper()}. Presets exist for: " + ", ".join(presets)
+    return parse_config(
+        config_class,  # type: ignore[arg-type]
+        rest,
+        defaults=defaults,
+        description=description,
+        prog=f"python -m hw3_q_learning.run {algorithm}",
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    config = parse_args(argv)
+    result = train(config)
+    print(
+        f"final evaluation: return {result['return_mean']:.1f} ± {result['return_std']:.1f} "
+        f"over {config.eval_episodes} episodes"
+    )
+    print(
+        f"logs: {config.logdir}/progress.csv   plot: python -m infrastructure.plot {config.logdir}"
+    )
+
+
+if __name__ == "__main__":
+    main()
