@@ -12,14 +12,19 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e ".[dev,release]"
 	@touch $(STAMP)
 
-## demo: train the hw2 reference on CartPole-v1 and draw its learning curve (under 3 minutes)
+## demo: release hw2, then grade its bare starter and the reference solution (under 5 minutes)
 demo: $(STAMP)
-	$(PY) -m hw2_policy_gradient.run --env CartPole-v1 --seed 0 --logdir runs/demo/cartpole_seed0
-	$(PY) -m infrastructure.plot runs/demo --out runs/demo/cartpole.png --target 475 \
-		--title "hw2 reference, CartPole-v1"
+	$(PY) -m autograder.cli release hw2 --out dist
 	@echo
-	@echo "logs:  runs/demo/cartpole_seed0/progress.csv (TensorBoard: runs/demo/cartpole_seed0/tb)"
-	@echo "plot:  runs/demo/cartpole.png"
+	@echo "=== grading the bare starter (dist/hw2/student): every check fails with a message"
+	$(PY) -m autograder.cli grade hw2 dist/hw2/student --out runs/demo/starter
+	@echo
+	@echo "=== grading the reference solution (hw2_policy_gradient/): full marks"
+	$(PY) -m autograder.cli grade hw2 hw2_policy_gradient --out runs/demo/reference
+	@echo
+	@echo "student tree:       dist/hw2/student/"
+	@echo "Gradescope bundle:  dist/hw2/autograder/autograder.zip"
+	@echo "results:            runs/demo/starter/results.json  runs/demo/reference/results.json"
 
 ## test: the project's tests, long trainings left out (under 20 minutes on 2 cores)
 test: $(STAMP)

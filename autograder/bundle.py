@@ -55,6 +55,8 @@ import zipfile
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 
+from autograder import release
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 TORCH_VERSION = "2.13.0"
 TORCH_INDEX = "https://download.pytorch.org/whl/cpu"
@@ -78,27 +80,21 @@ SKIP_DIRS = frozenset(
 )
 SKIP_FILES = ("*.pyc", "*.pyo", ".DS_Store", "Thumbs.db", "*.egg-info", "MUJOCO_LOG.TXT")
 _ZIP_DATE = (2020, 1, 1, 0, 0, 0)
-_HOMEWORK_DIR = re.compile(r"^(hw\d+)_\w+$")
 # subfolders of autograder/ that hold one file (or folder) per homework
 _PER_HOMEWORK = ("suites", "mutants", "calibration")
 
 
-class BundleError(Exception):
+class BundleError(release.ReleaseError):
     """A bundle that cannot be written: an unknown homework, a missing file."""
 
 
 def find_homework(root: Path, hw: str) -> tuple[str, Path]:
     """``("hw2", root / "hw2_policy_gradient")`` for ``hw`` = ``hw2`` or
-    ``hw2_policy_gradient``."""
-    homeworks = sorted(
-        d for d in Path(root).iterdir() if d.is_dir() and _HOMEWORK_DIR.match(d.name)
-    )
-    for directory in homeworks:
-        short = directory.name.split("_")[0]
-        if hw in (short, directory.name):
-            return short, directory
-    known = ", ".join(d.name.split("_")[0] for d in homeworks) or "(none)"
-    raise BundleError(f"unknown homework {hw!r}: expected one of {known} (in {root})")
+    ``hw2_policy_gradient`` (:func:`autograder.release.find_homework`)."""
+    try:
+        return release.find_homework(Path(root), hw)
+    except release.ReleaseError as error:
+        raise BundleError(str(error)) from None
 
 
 def _skipped(name: str, is_dir: bool) -> bool:

@@ -8,7 +8,7 @@ holds the student's code; all judging happens in the grader, never in the sandbo
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -53,6 +53,10 @@ class Check:
     visibility: Visibility = "visible"
     timeout_s: float = 30.0
     """Wall-clock limit of the whole check (each sandbox call gets at most this)."""
+    sandbox: Mapping[str, Any] | None = None
+    """Options of a sandbox of its own for this check (``cpu_seconds``, ``memory_mb``, ...;
+    see :class:`~autograder.sandbox.Sandbox`), for a check that needs more than the shared
+    one allows, such as a training run; None shares the submission's sandbox."""
 
     def __post_init__(self) -> None:
         if self.points < 0:
@@ -72,6 +76,15 @@ class CheckResult:
     status: Status
     output: str
     seconds: float
+
+
+FAST_KINDS = frozenset({"value", "gradient", "update", "statistical"})
+"""Kinds of check that run in seconds; a learning-curve check trains for minutes."""
+
+
+def fast_checks(checks: Sequence[Check]) -> list[Check]:
+    """``checks`` without the learning-curve ones (``rlhw grade --fast``, the CI audit)."""
+    return [check for check in checks if check.kind in FAST_KINDS]
 
 
 def summarize_checks(checks: Sequence[Check]) -> dict[str, Any]:

@@ -21,17 +21,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rlhw",
         description="Deep RL homework in a box: release homework, check and grade submissions.",
-        epilog="More commands (calibrate) arrive with the rest of the autograder; see README.md.",
         allow_abbrev=False,
     )
     parser.add_argument("--version", action="version", version=f"rlhw {_version()}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     release = commands.add_parser(
         "release",
-        help="(instructors) write the student starter tree of a homework",
+        help="(instructors) write a homework's student tree and Gradescope bundle",
         description="Write OUT/hwN/student/: the homework with every solution region replaced "
-        "by a stub, the shared infrastructure and the public tests. Refuses to leave a tree "
-        "that leaks a solution line, a hidden test, calibration data or reference weights.",
+        "by a stub, the shared infrastructure and the public tests; refuses to leave a tree "
+        "that leaks a solution line, a hidden test, calibration data or reference weights. "
+        "Then OUT/hwN/autograder/autograder.zip: Gradescope's setup.sh and run_autograder, "
+        "the engine, the hidden suite, the reference and its calibration data.",
     )
     release.add_argument("hw", help="homework, e.g. hw2 or hw2_policy_gradient")
     release.add_argument("--out", default="dist", help="output folder (default: dist)")
@@ -50,6 +51,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--jobs", type=_positive_int, default=1, help="submissions graded at once (default: 1)"
     )
     grade.add_argument("--seed", type=int, default=0, help="grading seed (default: 0)")
+    grade.add_argument(
+        "--fast",
+        action="store_true",
+        help="only the checks that take seconds: leave out the learning-curve checks",
+    )
     # For the engine's own tests only: a suite module (dotted name or .py file) defining
     # PACKAGE and SUITE, used instead of autograder/suites/hwN.py.
     grade.add_argument("--suite", default=None, help=argparse.SUPPRESS)
@@ -78,7 +84,33 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument(
         "--jobs", type=_positive_int, default=2, help="submissions graded at once (default: 2)"
     )
+    audit.add_argument(
+        "--fast",
+        action="store_true",
+        help="leave out the learning-curve checks (mutants always skip them)",
+    )
     audit.add_argument("--out", default="audit", help="output folder (default: audit)")
+    calibrate = commands.add_parser(
+        "calibrate",
+        help="(instructors) run the reference to set the bands of the learning-curve checks",
+        description="Train the reference on each SEED for every learning-curve check of the "
+        "homework, evaluate it at the check's milestones exactly as grading does, and write "
+        "autograder/calibration/hwN.json: the reference's returns and each milestone's "
+        "threshold (a quarter of the worst seed's improvement over random play). Grading reads "
+        "this file and never retrains the reference.",
+    )
+    calibrate.add_argument("hw", help="homework, e.g. hw2 or hw2_policy_gradient")
+    calibrate.add_argument(
+        "--seeds",
+        type=int,
+        nargs="+",
+        default=[0, 1, 2, 3, 4, 5],
+        metavar="SEED",
+        help="training seeds of the reference (default: 0 1 2 3 4 5)",
+    )
+    calibrate.add_argument(
+        "--jobs", type=_positive_int, default=2, help="runs at once (default: 2)"
+    )
     check = commands.add_parser(
         "check",
         help="(students) run a homework's public tests and summarise them",
@@ -104,14 +136,17 @@ def _positive_int(text: str) -> int:
 
 def _release(hw: str, out: str) -> int:
     # Imported here: the student tree ships this file but not the engine.
+    from autograder.bundle import write_bundle
     from autograder.release import ReleaseError, release_student
 
     try:
         student = release_student(hw, Path(out))
-    except ReleaseError as error:
+        bundle = write_bundle(hw, Path(out))
+    except ReleaseError as error:  # BundleError included
         print(f"rlhw release: {error}", file=sys.stderr)
         return 1
-    print(f"wrote {student}")
+    print(f"wrote {student}/ (for students)")
+    print(f"wrote {bundle} (for Gradescope)")
     return 0
 
 
@@ -128,7 +163,7 @@ def _grade(args: argparse.Namespace) -> int:
     try:
         if len(args.submissions) == 1:
             results = grade_submission(
-                Path(args.submissions[0]), args.hw, out, args.seed, suite=args.suite
+                Path(args.submissions[0]), args.hw, out, args.seed, suite=args.suite, fast=args.fast
             )
             print(report.format_table(results))
             print(f"wrote {out / 'results.json'}")
@@ -140,6 +175,7 @@ def _grade(args: argparse.Namespace) -> int:
                 jobs=args.jobs,
                 seed=args.seed,
                 suite=args.suite,
+                fast=args.fast,
             )
             print(report.format_batch(batch))
             print(f"wrote {len(batch)} results.json under {out}/ and {out / 'grades.csv'}")
@@ -156,13 +192,34 @@ def _audit(args: argparse.Namespace) -> int:
 
     try:
         mutants = audit.select_mutants(audit.load_mutants(args.hw), args.mutants)
-        result = audit.audit_homework(args.hw, args.seeds, mutants, jobs=args.jobs)
+        result = audit.audit_homework(args.hw, args.seeds, mutants, jobs=args.jobs, fast=args.fast)
     except (SuiteError, audit.AuditError) as error:
         print(f"rlhw audit: {error}", file=sys.stderr)
         return 2
     print(audit.format_report(result))
     print(f"wrote {audit.write_report(result, Path(args.out))}")
     return result.exit_code
+
+
+def _calibrate(args: argparse.Namespace) -> int:
+    # Imported here: the student tree ships this file but not the engine.
+    from autograder import learning
+    from autograder.grade import SuiteError
+
+    try:
+        tasks = learning.learning_tasks(args.hw)
+    except SuiteError as error:
+        print(f"rlhw calibrate: {error}", file=sys.stderr)
+        return 2
+    if not tasks:
+        print(f"rlhw calibrate: {args.hw} has no learning-curve checks", file=sys.stderr)
+        return 2
+    data = learning.calibrate(args.hw, tasks, args.seeds, jobs=args.jobs)
+    for name, entry in data["tasks"].items():
+        pairs = zip(entry["milestones"], entry["thresholds"], strict=True)
+        print(f"{name}: " + ", ".join(f"{m} steps >= {t:g}" for m, t in pairs))
+    print(f"wrote {learning.calibration_path(args.hw)} in {data['seconds']:.0f} s")
+    return 0
 
 
 def _suite_counts(hw: str) -> dict[str, Any] | None:
@@ -197,6 +254,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _audit(args)
     if args.command == "check":
         return _check(args)
+    if args.command == "calibrate":
+        return _calibrate(args)
     parser.print_help()
     return 0
 

@@ -45,7 +45,7 @@ from typing import Any
 import numpy as np
 
 from autograder import report
-from autograder.checks import Check, CheckResult, Outcome, Status
+from autograder.checks import Check, CheckResult, Outcome, Status, fast_checks
 from autograder.sandbox import PROJECT_ROOT, Failure, Result, Sandbox
 
 log = logging.getLogger(__name__)
@@ -426,25 +426,32 @@ def run_checks(
     one :class:`CheckResult` per check, whatever happens."""
     options: dict[str, Any] = {"start_timeout_s": _START_TIMEOUT_S, **(sandbox_options or {})}
     results: list[CheckResult] = []
-    sandbox: _GradingSandbox | None = None
+    shared: _GradingSandbox | None = None
     try:
         for check in checks:
             started = time.monotonic()
+            own = check.sandbox is not None  # a sandbox of its own, for this check only
+            sandbox = None if own else shared
             if sandbox is None:
                 try:
-                    sandbox = _GradingSandbox(root, **options)
+                    sandbox = _GradingSandbox(root, **{**options, **(check.sandbox or {})})
                 except Exception as error:
                     log.exception("could not set up the sandbox")
                     outcome = _internal_error(check, f"could not set up the sandbox: {error!r}")
                     results.append(_result(check, outcome, time.monotonic() - started))
                     continue
+                if not own:
+                    shared = sandbox
             outcome, abandoned = _run_check(check, sandbox, seed, watchdog_grace_s)
             if abandoned:  # its thread may still use the sandbox: leave it to it
-                sandbox = None
+                if not own:
+                    shared = None
+            elif own:
+                sandbox.close()
             results.append(_result(check, outcome, time.monotonic() - started))
     finally:
-        if sandbox is not None:
-            sandbox.close()
+        if shared is not None:
+            shared.close()
     return results
 
 
@@ -465,17 +472,21 @@ def grade_submission(
     suite: str | None = None,
     sandbox_options: Mapping[str, Any] | None = None,
     watchdog_grace_s: float = WATCHDOG_GRACE_S,
+    fast: bool = False,
 ) -> dict[str, Any]:
     """Grade one submission (folder or ``.zip``) and write ``out_dir/results.json``.
 
     The checks are homework ``hw``'s suite (:func:`load_suite`, or the ``suite`` spec), or
-    ``checks`` with their ``package``. Returns what was written. Raises :class:`SuiteError`
-    for a homework that does not exist; never for anything the submission does.
+    ``checks`` with their ``package``; ``fast`` leaves out the learning-curve checks. Returns
+    what was written. Raises :class:`SuiteError` for a homework that does not exist; never for
+    anything the submission does.
     """
     if checks is None:
         package, checks = load_suite(hw, suite)
     elif package is None:
         raise ValueError("expected the package name along with the checks, got package=None")
+    if fast:
+        checks = fast_checks(checks)
     started = time.monotonic()
     max_score = sum(c.points for c in checks)
     try:
@@ -548,9 +559,16 @@ def _grade_in_worker(
     seed: int,
     suite: str | None,
     sandbox_options: dict[str, Any] | None,
+    fast: bool,
 ) -> dict[str, Any]:
     return grade_submission(
-        Path(submission), hw, Path(out_dir), seed, suite=suite, sandbox_options=sandbox_options
+        Path(submission),
+        hw,
+        Path(out_dir),
+        seed,
+        suite=suite,
+        sandbox_options=sandbox_options,
+        fast=fast,
     )
 
 
@@ -563,9 +581,11 @@ def grade_many(
     *,
     suite: str | None = None,
     sandbox_options: Mapping[str, Any] | None = None,
+    fast: bool = False,
 ) -> dict[str, dict[str, Any]]:
     """Grade each submission into ``out_dir/<name>/results.json`` (``jobs`` at a time, each in
-    its own process with its own sandbox) and write ``out_dir/grades.csv``.
+    its own process with its own sandbox) and write ``out_dir/grades.csv``; ``fast`` leaves
+    out the learning-curve checks.
 
     Returns ``{name: results}`` in the order given. A submission whose grading breaks in any
     way still gets a valid ``results.json`` with score 0 and a message.
@@ -574,6 +594,8 @@ def grade_many(
         raise ValueError(f"expected jobs >= 1, got {jobs}")
     package, checks = load_suite(hw, suite)  # fails early on an unknown homework
     del package
+    if fast:
+        checks = fast_checks(checks)
     max_score = sum(c.points for c in checks)
     out_dir = Path(out_dir)
     names = submission_names(submissions)
@@ -598,7 +620,7 @@ def grade_many(
     with concurrent.futures.ProcessPoolExecutor(jobs, mp_context=context) as pool:
         futures = {
             name: pool.submit(
-                _grade_in_worker, str(path), hw, str(out_dir / name), seed, suite, options
+                _grade_in_worker, str(path), hw, str(out_dir / name), seed, suite, options, fast
             )
             for name, path in zip(names, submissions, strict=True)
         }
@@ -614,7 +636,7 @@ def grade_many(
         path = submissions[names.index(name)]
         with concurrent.futures.ProcessPoolExecutor(1, mp_context=context) as alone:
             future = alone.submit(
-                _grade_in_worker, str(path), hw, str(out_dir / name), seed, suite, options
+                _grade_in_worker, str(path), hw, str(out_dir / name), seed, suite, options, fast
             )
             try:
                 results[name] = future.result()

@@ -492,13 +492,16 @@ class Sandbox:
         state_dict: Mapping[str, Any] | None = None,
         steps: Sequence[Step] = (),
         fetch: Mapping[str, Sequence[Step]] | None = None,
+        keep: str | None = None,
         timeout_s: float | None = None,
         seed: int | None = None,
         label: str | None = None,
     ) -> Result:
         """Build ``module.cls(*init_args, **init_kwargs)``, load ``state_dict`` into it (by
         name, strictly), run ``steps`` on it, and return the final value; with ``fetch``,
-        return ``{name: value after steps}`` for each chain, each run from that final value::
+        return ``{name: value after steps}`` for each chain, each run from that final value.
+        With ``keep``, the worker keeps the final value under that name for :meth:`on`, and
+        the value returned is ``None``::
 
             sandbox.call_method(
                 "hw2_policy_gradient.policies", "GaussianPolicy", (3, 2, 2, 64),
@@ -511,12 +514,40 @@ class Sandbox:
         request = {
             **_construct_request(module, cls, init_args, init_kwargs, state_dict, steps),
             "op": "module_call",
-            "fetch": None
-            if fetch is None
-            else {name: [s.to_wire() for s in chain] for name, chain in fetch.items()},
+            "fetch": _fetch_request(fetch),
+            "keep": keep,
         }
         label = label or _method_label(cls, steps)
         return self.request(request, label=label, timeout_s=timeout_s, seed=seed)
+
+    def on(
+        self,
+        kept: str,
+        steps: Sequence[Step],
+        *,
+        fetch: Mapping[str, Sequence[Step]] | None = None,
+        timeout_s: float | None = None,
+        seed: int | None = None,
+        label: str | None = None,
+    ) -> Result:
+        """Run ``steps`` (and ``fetch``) on the value kept as ``kept`` by
+        :meth:`call_method`, as :meth:`call_method` does on a new one::
+
+            sandbox.call_method("hw2_policy_gradient.run", "Trainer", (config,), keep="trainer")
+            sandbox.on("trainer", [Method("step")])  # one update: its metrics
+            sandbox.on("trainer", [Method("act", (observations,))])  # actions
+
+        A worker restarted since (after a timeout, a crash) has lost it: a ``missing`` failure.
+        """
+        request = {
+            "op": "on",
+            "kept": kept,
+            "steps": [step.to_wire() for step in steps],
+            "fetch": _fetch_request(fetch),
+        }
+        return self.request(
+            request, label=label or _method_label(kept, steps), timeout_s=timeout_s, seed=seed
+        )
 
     def grad(
         self,
@@ -1086,6 +1117,12 @@ def _construct_request(
         "state_dict": None if state_dict is None else dict(state_dict),
         "steps": [step.to_wire() for step in steps],
     }
+
+
+def _fetch_request(fetch: Mapping[str, Sequence[Step]] | None) -> dict[str, Any] | None:
+    if fetch is None:
+        return None
+    return {name: [step.to_wire() for step in chain] for name, chain in fetch.items()}
 
 
 def _method_label(cls: str, steps: Sequence[Step]) -> str:

@@ -19,6 +19,12 @@ first)::
      "wrt": [0, "advantages"]}                                  # gradients w.r.t. inputs
     {"op": "grad", "module": ..., "class": ..., "init_args": ..., "init_kwargs": ...,
      "state_dict": ..., "steps": [STEP, ...], "params": [name, ...] or null}  # w.r.t. params
+    {"op": "on", "kept": "trainer", "steps": [STEP, ...], "fetch": {...} or null}
+
+A ``module_call`` with ``"keep": NAME`` keeps its final value in the worker under ``NAME``
+(and returns null); ``on`` runs steps on a kept value, as ``module_call`` does on a new one.
+This is how a learning-curve check drives a training run call by call. Kept values live as
+long as the worker: after a restart, ``on`` answers ``missing``.
 
 A STEP acts on the current value (first the constructed object)::
 
@@ -148,6 +154,7 @@ class Worker:
         self.response_fd = int(config["response_fd"])
         self.output = CappedOutput(1, int(config.get("output_cap", 2**20)))
         self.request_fd = -1
+        self.kept: dict[str, Any] = {}
 
     # ------------------------------------------------------------------------- set-up
 
@@ -289,6 +296,7 @@ class Worker:
             "call": self.op_call,
             "module_call": self.op_module_call,
             "grad": self.op_grad,
+            "on": self.op_on,
         }
 
     def op_call(self, request: dict[str, Any]) -> Any:
@@ -296,7 +304,23 @@ class Worker:
         return function(*_args(request, "args"), **_kwargs(request, "kwargs"))
 
     def op_module_call(self, request: dict[str, Any]) -> Any:
+        keep = request.get("keep")
+        if keep is not None:
+            keep = _check_name(keep)
+            self.kept.pop(keep, None)
         value = self.run_steps(self.construct(request), request.get("steps", []))
+        if keep is not None:
+            self.kept[keep] = value
+            return None
+        return self.fetch(value, request)
+
+    def op_on(self, request: dict[str, Any]) -> Any:
+        name = _check_name(request.get("kept"))
+        if name not in self.kept:
+            raise Missing(f"nothing kept as {name!r} (the worker was restarted since)")
+        return self.fetch(self.run_steps(self.kept[name], request.get("steps", [])), request)
+
+    def fetch(self, value: Any, request: dict[str, Any]) -> Any:
         fetch = request.get("fetch")
         if fetch is None:
             return value

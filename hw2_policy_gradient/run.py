@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -17,7 +18,7 @@ import torch
 
 from hw2_policy_gradient.config import PRESETS, PGConfig, preset
 from hw2_policy_gradient.pg import PGAgent
-from infrastructure.config import parse_config
+from infrastructure.config import config_from_dict, parse_config
 from infrastructure.envs import is_discrete, make_env
 from infrastructure.logger import Logger
 from infrastructure.sampler import Sampler, evaluate
@@ -39,40 +40,76 @@ def make_pg_env(config: PGConfig, seed: int) -> gym.Env:
     return env
 
 
+class Trainer:
+    """One training run, one policy update at a time.
+
+    :func:`train` loops over :meth:`step` and logs; the autograder drives the same object in
+    its sandbox and evaluates :meth:`act` in environments of its own between updates.
+
+    Args:
+        config: the run's configuration, or a dict of its fields (how the autograder passes it).
+    """
+
+    def __init__(self, config: PGConfig | Mapping[str, Any]):
+        if not isinstance(config, PGConfig):
+            config = config_from_dict(PGConfig, dict(config))
+        self.config = config
+        seed_everything(config.seed)
+        set_num_threads(config.num_threads)
+        self.env = make_pg_env(config, config.seed)
+        self.agent = PGAgent(
+            self.env.observation_space, self.env.action_space, config, torch.device(config.device)
+        )
+        self.sampler = Sampler(self.env, seed=config.seed)
+        self.iteration = 0
+
+    @property
+    def total_steps(self) -> int:
+        """Environment steps sampled so far."""
+        return self.sampler.total_steps
+
+    def step(self) -> dict[str, float]:
+        """Sample one batch, update the agent on it; the update's metrics."""
+        batch = self.sampler.sample_trajectories(self.agent.act, min_steps=self.config.batch_size)
+        metrics = self.agent.update(batch)
+        self.iteration += 1
+        metrics["train/iteration"] = self.iteration
+        metrics["train/return_mean"] = float(np.mean(batch.episode_returns))
+        metrics["train/episode_length"] = float(np.mean(batch.episode_lengths))
+        return metrics
+
+    def act(self, observations: np.ndarray) -> np.ndarray:
+        """Evaluation actions for a batch of observations: the most likely ones, or sampled
+        ones when ``config.eval_deterministic`` is false."""
+        if self.config.eval_deterministic:
+            return self.agent.act_deterministic(observations)
+        return self.agent.act(observations)
+
+    def close(self) -> None:
+        self.env.close()
+
+
 def train(config: PGConfig, progress: bool = True) -> dict[str, float]:
     """Train with ``config``; returns the metrics of the last evaluation."""
-    seed_everything(config.seed)
-    set_num_threads(config.num_threads)
-    device = torch.device(config.device)
-    env = make_pg_env(config, config.seed)
+    trainer = Trainer(config)
     eval_env = make_pg_env(config, config.seed + 10_000)
-    agent = PGAgent(env.observation_space, env.action_space, config, device)
-    sampler = Sampler(env, seed=config.seed)
     eval_sampler = Sampler(eval_env, seed=config.seed + 10_000)
-
     last_eval: dict[str, float] = {}
-    iteration = 0
     with (
         Logger(config.logdir, config) as logger,
         logger.progress(config.total_steps, disable=not progress) as bar,
     ):
-        while sampler.total_steps < config.total_steps:
-            before = sampler.total_steps
-            batch = sampler.sample_trajectories(agent.act, min_steps=config.batch_size)
-            metrics = agent.update(batch)
-            iteration += 1
-            metrics["train/iteration"] = iteration
-            metrics["train/return_mean"] = float(np.mean(batch.episode_returns))
-            metrics["train/episode_length"] = float(np.mean(batch.episode_lengths))
-            done = sampler.total_steps >= config.total_steps
-            if iteration % config.eval_every == 0 or done:
-                policy = agent.act_deterministic if config.eval_deterministic else agent.act
-                last_eval = evaluate(eval_sampler, policy, config.eval_episodes)
+        while trainer.total_steps < config.total_steps:
+            before = trainer.total_steps
+            metrics = trainer.step()
+            done = trainer.total_steps >= config.total_steps
+            if trainer.iteration % config.eval_every == 0 or done:
+                last_eval = evaluate(eval_sampler, trainer.act, config.eval_episodes)
                 metrics.update({f"eval/{k}": v for k, v in last_eval.items()})
                 bar.set_postfix(eval_return=f"{last_eval['return_mean']:.1f}")
-            logger.log(metrics, sampler.total_steps)
-            bar.update(sampler.total_steps - before)
-    env.close()
+            logger.log(metrics, trainer.total_steps)
+            bar.update(trainer.total_steps - before)
+    trainer.close()
     eval_env.close()
     return last_eval
 

@@ -1,5 +1,5 @@
 """``rlhw audit``: the reference, the bare starter and a few mutants of hw2 graded for real (one
-run, under 90 s), plus the verdicts on made-up gradings."""
+run of the fast part, under 90 s), plus the verdicts on made-up gradings."""
 
 from __future__ import annotations
 
@@ -27,12 +27,15 @@ NO_OP = Mutant(
 
 @pytest.fixture(scope="module")
 def audited(tmp_path_factory):
-    """``rlhw audit hw2 --mutants SUBSET + NO_OP`` (the no-op mutant added to the catalog)."""
+    """``rlhw audit hw2 --fast --mutants SUBSET + NO_OP`` (the no-op mutant added to the
+    catalog; ``--fast``: without the learning-curve checks, which train for minutes)."""
     out = tmp_path_factory.mktemp("audit")
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(audit, "load_mutants", lambda hw: [*MUTANTS, NO_OP])
         with contextlib.redirect_stdout(io.StringIO()) as printed:
-            code = cli.main(["audit", "hw2", "--mutants", *SUBSET, NO_OP.name, "--out", str(out)])
+            code = cli.main(
+                ["audit", "hw2", "--fast", "--mutants", *SUBSET, NO_OP.name, "--out", str(out)]
+            )
     return code, out, printed.getvalue()
 
 

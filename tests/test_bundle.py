@@ -209,7 +209,7 @@ def test_the_scripts_parse_and_only_setup_names_the_torch_index(
     assert "/autograder/venv" in setup and "python3-venv" in setup
     assert "https://" not in (source / "run_autograder").read_text()
     assert 'HW="hw2"' in (source / "run_autograder").read_text()
-    assert 'MAX_SCORE="100"' in (source / "run_autograder").read_text()
+    assert 'MAX_SCORE="120"' in (source / "run_autograder").read_text()
 
 
 # ------------------------------------------------------------------------------- end to end
@@ -247,7 +247,7 @@ def test_gradescope_end_to_end_reference_gets_full_marks(ag: Path) -> None:
     data = validate(ag / "results" / "results.json")
     failed = [t["name"] + ": " + t["output"] for t in data["tests"] if t["status"] != "passed"]
     assert not failed, "\n".join(failed)
-    assert data["score"] == data["max_score"] == 100
+    assert data["score"] == data["max_score"] == 120  # learning-curve checks included
     assert data["extra_data"]["hw"] == "hw2"
 
 
@@ -259,7 +259,7 @@ def test_gradescope_end_to_end_starter_gets_zero(ag: Path, tmp_path: Path) -> No
     assert done.returncode == 0, done.stdout + done.stderr
     data = validate(ag / "results" / "results.json")
     assert data["score"] == 0
-    assert data["max_score"] == 100
+    assert data["max_score"] == 120
     assert len(data["tests"]) > 1  # graded check by check, not refused
     for test in data["tests"]:
         assert test["status"] == "failed"
@@ -277,7 +277,7 @@ def test_a_broken_grader_still_leaves_a_valid_results_json(ag: Path) -> None:
     assert done.returncode == 0
     assert "grader broke" in done.stdout
     data = validate(stale)
-    assert data["score"] == 0 and data["max_score"] == 100
+    assert data["score"] == 0 and data["max_score"] == 120
     assert "RuntimeError: grader broke" in data["tests"][0]["output"]
     assert "exited with status 1" in data["output"]
 
@@ -286,7 +286,7 @@ def test_without_python_the_shell_fallback_writes_a_valid_results_json(ag: Path)
     done = run_autograder(ag, python=str(ag / "no-such-python"))
     assert done.returncode == 0
     data = validate(ag / "results" / "results.json")
-    assert data["score"] == 0 and data["max_score"] == 100
+    assert data["score"] == 0 and data["max_score"] == 120
     assert "Python could not run" in data["output"]
 
 
@@ -296,3 +296,19 @@ def test_run_autograder_defaults_to_the_gradescope_paths(ag: Path) -> None:
     assert 'PYTHON="${RLHW_PYTHON:-$ROOT/venv/bin/python}"' in text
     assert '--out "$RESULTS"' in text and 'RESULTS="${RLHW_RESULTS:-$ROOT/results}"' in text
     assert bundle.TORCH_VERSION == "2.13.0"
+
+
+def test_rlhw_release_writes_the_student_tree_and_the_bundle(
+    tmp_path: Path, zip_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from autograder import cli
+
+    out = tmp_path / "dist"
+    assert cli.main(["release", "hw2", "--out", str(out)]) == 0
+    assert (out / "hw2" / "student" / "hw2_policy_gradient" / "pg.py").is_file()
+    bundle_zip = out / "hw2" / "autograder" / "autograder.zip"
+    assert bundle_zip.read_bytes() == zip_path.read_bytes()
+    printed = capsys.readouterr().out
+    assert str(bundle_zip) in printed and "student" in printed
+    assert cli.main(["release", "hw9", "--out", str(out)]) == 1
+    assert "unknown homework 'hw9'" in capsys.readouterr().err

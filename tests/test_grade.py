@@ -402,3 +402,40 @@ def test_cli_usage_errors(tmp_path: Path) -> None:
     assert done.returncode == 2 and "expected a number >= 1, got 0" in done.stderr
     assert "--suite" not in _rlhw("grade", "--help").stdout
     assert os.path.exists(Path(sys.executable).parent / "rlhw")
+
+
+def test_a_check_may_have_a_sandbox_of_its_own_and_fast_leaves_learning_out(
+    tmp_path: Path,
+) -> None:
+    def cpu_limit(sandbox: Any, rng: np.random.Generator) -> Outcome:
+        limit = sandbox.ping().value and sandbox.isolation.limits["RLIMIT_CPU"][0]
+        return Outcome(1.0, f"RLIMIT_CPU {limit}")
+
+    checks = [
+        Check("shared", "f", "value", 1.0, cpu_limit),
+        Check("own", "f", "learning", 2.0, cpu_limit, sandbox={"cpu_seconds": 77}),
+        Check("shared again", "f", "value", 1.0, cpu_limit),
+    ]
+    submission = make_submission(tmp_path / "s")
+    options = {**FAST, "cpu_seconds": 33}
+    data = grade_submission(
+        submission,
+        "fake",
+        tmp_path / "all",
+        checks=checks,
+        package="fakehw",
+        sandbox_options=options,
+    )
+    outputs = [test["output"] for test in data["tests"]]
+    assert outputs == ["RLIMIT_CPU 33", "RLIMIT_CPU 77", "RLIMIT_CPU 33"]
+    fast = grade_submission(
+        submission,
+        "fake",
+        tmp_path / "fast",
+        checks=checks,
+        package="fakehw",
+        sandbox_options=options,
+        fast=True,
+    )
+    assert [test["name"] for test in fast["tests"]] == ["shared", "shared again"]
+    assert fast["max_score"] == 2.0

@@ -1,4 +1,5 @@
-"""The hw2 reference learns: its plain preset commands reach the handout's targets.
+"""The hw2 reference learns: its plain preset commands reach the handout's targets, and it
+passes the hidden suite's learning-curve checks against the calibrated bands.
 
 CartPole (about 25 s) runs in ``make test``; the others are ``slow`` (``make test-slow``).
 """
@@ -6,12 +7,19 @@ CartPole (about 25 s) runs in ``make test``; the others are ``slow`` (``make tes
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import pytest
 
+from autograder.grade import run_checks
+from autograder.learning import load_calibration
+from autograder.mutants import copy_homework
+from autograder.suites import hw2 as hw2_suite
 from hw2_policy_gradient.config import preset
 from hw2_policy_gradient.run import train
 from infrastructure.logger import read_progress
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 def run_preset(env: str, seed: int, logdir) -> tuple[float, float]:
@@ -39,3 +47,33 @@ def test_cartpole_preset_over_seeds(tmp_path, seed):
 def test_inverted_pendulum_preset_reaches_950_within_150k_steps(tmp_path, seed):
     final, steps = run_preset("InvertedPendulum-v5", seed, tmp_path)
     assert steps <= 150_000 and final >= 950
+
+
+# ------------------------------------------------------------------------------- grading
+
+
+def test_the_calibration_file_matches_the_suite():
+    """Grading reads autograder/calibration/hw2.json; a changed preset or milestone makes it
+    stale, and `rlhw calibrate hw2` must be run again."""
+    for task in hw2_suite.LEARNING_TASKS:
+        entry = load_calibration("hw2", task)
+        assert entry["milestones"] == list(task.milestones)
+        assert len(entry["thresholds"]) == len(task.milestones)
+        assert all(t > entry["random_return"] for t in entry["thresholds"])
+
+
+def grade_learning(tmp_path, env: str, seed: int) -> tuple[float, float, str]:
+    (check,) = [c for c in hw2_suite.SUITE if c.name == f"learning curve: {env}"]
+    root = copy_homework(REPO_ROOT, hw2_suite.PACKAGE, tmp_path / "reference")
+    (result,) = run_checks(root, [check], seed)
+    return result.score, check.points, result.output
+
+
+# The whole suite, learning curves included, grades the reference (seed 0) in
+# tests/test_bundle.py's Gradescope simulation; here, other seeds.
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [1, 2])
+def test_the_reference_passes_the_learning_checks(tmp_path, seed):
+    for env in ("CartPole-v1", "InvertedPendulum-v5"):
+        score, points, feedback = grade_learning(tmp_path / env, env, seed)
+        assert score == points, feedback

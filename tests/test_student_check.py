@@ -19,7 +19,7 @@ from autograder.suites import hw2
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 HIDDEN_LINE = (
-    "The autograder also runs 17 hidden checks (100 points) that this command does not: "
+    "The autograder also runs 19 hidden checks (120 points) that this command does not: "
     "passing the public tests is not a grade."
 )
 
@@ -46,9 +46,9 @@ def test_the_release_ships_the_counts_and_nothing_else(student):
     grading = json.loads((student / "hw2_policy_gradient" / GRADING_FILE).read_text())
     assert grading == summarize_checks(hw2.SUITE)
     assert grading == {
-        "hidden_checks": 17,
-        "hidden_points": 100.0,
-        "kinds": {"gradient": 4, "statistical": 2, "update": 1, "value": 10},
+        "hidden_checks": 19,
+        "hidden_points": 120.0,
+        "kinds": {"gradient": 4, "learning": 2, "statistical": 2, "update": 1, "value": 10},
     }
     assert (student / "autograder" / "student_check.py").is_file()
     assert not (student / "autograder" / "grade.py").exists()

@@ -14,6 +14,7 @@ exact gradient is computed by enumeration).
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 from collections.abc import Callable, Sequence
@@ -24,9 +25,11 @@ import numpy as np
 import torch
 from torch import nn
 
+import hw2_policy_gradient.config as ref_config
 import hw2_policy_gradient.pg as ref
 import hw2_policy_gradient.policies as ref_policies
 from autograder.checks import Check, Outcome
+from autograder.learning import LearningTask, learning_check_of
 from autograder.sandbox import Apply, Failure, Method, Result, Sandbox
 
 PACKAGE = "hw2_policy_gradient"
@@ -1180,6 +1183,24 @@ def check_returns_same_expectation(sandbox: Sandbox, rng: np.random.Generator) -
 # The suite
 # ---------------------------------------------------------------------------------------------
 
+# ---------------------------------------------------------------------------------------------
+# Learning curves: the student's Trainer trains, the grader evaluates in its own environments
+# ---------------------------------------------------------------------------------------------
+
+
+def _task(env: str, milestones: tuple[int, ...]) -> LearningTask:
+    config = {**dataclasses.asdict(ref_config.PRESETS[env]), "total_steps": milestones[-1]}
+    return LearningTask(env, f"{PACKAGE}.run", "Trainer", config, env, milestones)
+
+
+LEARNING_TASKS = [
+    _task("CartPole-v1", (40_000, 50_000)),
+    _task("InvertedPendulum-v5", (80_000, 120_000)),
+]
+"""What ``rlhw calibrate hw2`` runs; the bands are in ``autograder/calibration/hw2.json``."""
+LEARNING_TIMEOUTS_S = {"CartPole-v1": 150.0, "InvertedPendulum-v5": 300.0}
+
+
 SUITE: list[Check] = [
     Check(
         "discounted_return: whole-trajectory discounted return",
@@ -1257,5 +1278,11 @@ SUITE: list[Check] = [
         "statistical",
         5,
         check_returns_same_expectation,
+    ),
+    *(
+        learning_check_of(
+            "hw2", task, points=10, timeout_s=LEARNING_TIMEOUTS_S[task.name], function="Trainer"
+        )
+        for task in LEARNING_TASKS
     ),
 ]

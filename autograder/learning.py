@@ -1,0 +1,391 @@
+"""Learning-curve checks: the student's whole algorithm trains, and the grader judges the
+policy in environments of its own.
+
+A :class:`LearningTask` names a homework's trainer (``hw2_policy_gradient.run:Trainer``), the
+config it trains with, and the milestones (environment steps) at which the policy is judged.
+The check builds the trainer in the sandbox, calls its ``step()`` until the next milestone,
+then runs evaluation episodes itself, asking the worker only for ``act(observations)``: the
+student's code never sees the evaluation environment, and cannot report its own returns.
+
+A milestone is met when the mean evaluation return reaches its threshold. Thresholds come from
+``rlhw calibrate hwN`` (:func:`calibrate`), which runs the reference through the very same
+:func:`evaluate` on several seeds and stores, per milestone, the reference's returns and::
+
+    threshold = random + FRACTION * (min over seeds of the reference's return - random)
+
+that is, a quarter of the improvement over random play that the worst calibrated seed made. Grading
+never retrains the reference; it reads ``autograder/calibration/hwN.json``.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import dataclasses
+import hashlib
+import importlib
+import json
+import multiprocessing
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+from autograder.checks import Check, Outcome
+from autograder.sandbox import PROJECT_ROOT, Attr, Failure, Method, Sandbox
+
+CALIBRATION_DIR = PROJECT_ROOT / "autograder" / "calibration"
+FRACTION = 0.25
+"""Share of the worst calibrated seed's improvement over random play that a milestone asks
+for. Policy-gradient curves dip and recover from one evaluation to the next (CartPole at 40k
+steps: 235 to 500 over 18 seeds), so the bar is low: it tells learning from not learning; the
+other checks find the bugs."""
+TRAINER = "trainer"  # the name the trainer is kept under in the worker
+
+
+@dataclass(frozen=True)
+class LearningTask:
+    """One learning-curve check's run: what trains, how long, and where it is judged."""
+
+    name: str
+    """Key of the task in the calibration file, e.g. ``CartPole-v1``."""
+    module: str
+    """The trainer's module, e.g. ``hw2_policy_gradient.run``."""
+    trainer: str
+    """Its class: built from a dict of config fields, with ``step()``, ``total_steps`` and
+    ``act(observations)``, e.g. ``Trainer``."""
+    config: Mapping[str, Any]
+    """Config fields for the trainer; ``seed`` is set by the check."""
+    env: str
+    """Environment the grader evaluates in (its own instance)."""
+    milestones: tuple[int, ...]
+    """Environment steps after which the policy is judged (the first update that reaches
+    each); the last one ends the run."""
+    episodes: int = 10
+    """Evaluation episodes per milestone."""
+    max_episode_steps: int | None = None
+    """Time limit of an evaluation episode; None keeps the environment's own."""
+
+    def fingerprint(self) -> str:
+        """A digest of everything calibration depends on: a calibration file made for another
+        config or other milestones is stale."""
+        fields = dataclasses.asdict(self)
+        fields["config"] = {k: v for k, v in sorted(self.config.items()) if k != "seed"}
+        text = json.dumps(fields, sort_keys=True, default=str)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+# ------------------------------------------------------------------------------- evaluation
+
+
+def _make_env(task: LearningTask, seed: int) -> gym.Env:
+    from infrastructure.envs import make_env
+
+    return make_env(task.env, seed, max_episode_steps=task.max_episode_steps)
+
+
+def check_actions(actions: Any, space: gym.Space, n: int) -> tuple[np.ndarray | None, str]:
+    """``actions`` for ``n`` observations as an array the environments accept, or ``(None,
+    what is wrong)``. Continuous actions are clipped to the bounds, as training envs do."""
+    if isinstance(actions, torch.Tensor):
+        actions = actions.detach().cpu().numpy()
+    if type(actions) is not np.ndarray:
+        return None, f"act returned a {type(actions).__name__}, expected a NumPy array"
+    if isinstance(space, gym.spaces.Discrete):
+        if actions.shape != (n,):
+            return None, f"act returned shape {actions.shape} for {n} observations, expected ({n},)"
+        if actions.dtype.kind not in "iu":
+            return None, f"act returned dtype {actions.dtype}, expected integer actions"
+        if np.any(actions < space.start) or np.any(actions >= space.start + space.n):
+            return None, f"act returned {actions.tolist()}, outside the {space.n} actions"
+        return actions.astype(np.int64), ""
+    if isinstance(space, gym.spaces.Box):
+        expected = (n, *space.shape)
+        if actions.shape != expected:
+            return None, f"act returned shape {actions.shape}, expected {expected}"
+        if actions.dtype.kind != "f" or not np.all(np.isfinite(actions)):
+            return None, "act returned non-finite or non-float actions"
+        return np.clip(actions, space.low, space.high).astype(space.dtype), ""
+    raise TypeError(f"unsupported action space {space}")
+
+
+def evaluate(
+    task: LearningTask,
+    act: Callable[[np.ndarray], tuple[Any, str]],
+    seed: int,
+) -> tuple[np.ndarray | None, str]:
+    """Run ``task.episodes`` episodes side by side in the grader's environments, one ``act``
+    call per step for all unfinished ones; ``(returns, "")`` or ``(None, what went wrong)``.
+
+    ``act(observations)`` returns ``(actions, "")`` or ``(None, why it failed)``.
+    """
+    envs = [_make_env(task, seed + i) for i in range(task.episodes)]
+    try:
+        observations = [env.reset(seed=seed + i)[0] for i, env in enumerate(envs)]
+        returns = np.zeros(task.episodes)
+        running = list(range(task.episodes))
+        while running:
+            got, why = act(np.stack([observations[i] for i in running]))
+            if got is None:
+                return None, why
+            actions, why = check_actions(got, envs[0].action_space, len(running))
+            if actions is None:
+                return None, why
+            still = []
+            for i, action in zip(running, actions, strict=True):
+                observations[i], reward, terminated, truncated, _ = envs[i].step(action)
+                returns[i] += float(reward)
+                if not (terminated or truncated):
+                    still.append(i)
+            running = still
+        return returns, ""
+    finally:
+        for env in envs:
+            env.close()
+
+
+def random_return(task: LearningTask, seed: int) -> float:
+    """Mean return of uniformly random actions, under :func:`evaluate`."""
+    space = _make_env(task, seed).action_space
+    space.seed(seed)
+
+    def act(observations: np.ndarray) -> tuple[Any, str]:
+        return np.stack([space.sample() for _ in observations]), ""
+
+    returns, _ = evaluate(task, act, seed)
+    assert returns is not None
+    return float(returns.mean())
+
+
+# ------------------------------------------------------------------------------- calibration
+
+
+def learning_tasks(hw: str) -> list[LearningTask]:
+    """The tasks of homework ``hw``'s learning-curve checks (its suite's ``LEARNING_TASKS``).
+
+    Raises:
+        SuiteError: an unknown homework.
+    """
+    from autograder.grade import load_suite
+
+    load_suite(hw)  # says which homeworks exist when ``hw`` is not one
+    module = importlib.import_module(f"autograder.suites.{hw.split('_')[0]}")
+    return list(getattr(module, "LEARNING_TASKS", []))
+
+
+def calibration_path(hw: str) -> Path:
+    """``autograder/calibration/hwN.json`` (``hw`` as ``hw2`` or ``hw2_policy_gradient``)."""
+    return CALIBRATION_DIR / f"{hw.split('_')[0]}.json"
+
+
+def load_calibration(hw: str, task: LearningTask) -> dict[str, Any]:
+    """The calibrated milestones of ``task``; raises ``LookupError`` saying what to run when
+    there are none or they were made for another config."""
+    path = calibration_path(hw)
+    command = f"rlhw calibrate {hw}"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise LookupError(f"no calibration file {path.name}: run `{command}`") from None
+    entry = data.get("tasks", {}).get(task.name)
+    if entry is None:
+        raise LookupError(f"{path.name} has no task {task.name!r}: run `{command}`")
+    if entry.get("fingerprint") != task.fingerprint():
+        raise LookupError(
+            f"{path.name} was made for another config of {task.name!r}: run `{command}`"
+        )
+    return dict(entry)
+
+
+def _reference_run(task: LearningTask, seed: int) -> list[float]:
+    """Train the reference with ``seed``; its mean evaluation return at each milestone."""
+    module = importlib.import_module(task.module)
+    trainer = getattr(module, task.trainer)({**task.config, "seed": seed})
+
+    def act(observations: np.ndarray) -> tuple[Any, str]:
+        return trainer.act(observations), ""
+
+    means = []
+    for milestone, eval_seed in zip(task.milestones, _eval_seeds(seed, task), strict=True):
+        while trainer.total_steps < milestone:
+            trainer.step()
+        returns, why = evaluate(task, act, eval_seed)
+        if returns is None:
+            raise RuntimeError(f"the reference failed its own evaluation: {why}")
+        means.append(float(returns.mean()))
+    trainer.close()
+    return means
+
+
+def _eval_seeds(seed: int, task: LearningTask) -> list[int]:
+    rng = np.random.default_rng([seed, 7])
+    return [int(s) for s in rng.integers(1_000_000, 2**31 - 1, size=len(task.milestones))]
+
+
+def calibration_entry(
+    task: LearningTask, seeds: Sequence[int], returns: np.ndarray, floor: float
+) -> dict[str, Any]:
+    """What the calibration file holds for ``task``, from the reference's mean returns,
+    shape ``(milestones, seeds)``, and the random-play return ``floor``."""
+    thresholds = floor + FRACTION * (returns.min(axis=1) - floor)
+    return {
+        "fingerprint": task.fingerprint(),
+        "milestones": list(task.milestones),
+        "seeds": list(seeds),
+        "returns": returns.round(2).tolist(),
+        "random_return": round(floor, 2),
+        "thresholds": thresholds.round(2).tolist(),
+    }
+
+
+def calibrate(
+    hw: str,
+    tasks: Sequence[LearningTask],
+    seeds: Sequence[int],
+    *,
+    jobs: int = 1,
+    log: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """Run the reference on ``seeds`` for every task, write ``calibration/<hw>.json``
+    atomically, and return what was written."""
+    from autograder import report
+
+    started = time.monotonic()
+    context = multiprocessing.get_context("spawn")
+    entries: dict[str, Any] = {}
+    with concurrent.futures.ProcessPoolExecutor(jobs, mp_context=context) as pool:
+        runs = {
+            (task.name, seed): pool.submit(_reference_run, task, seed)
+            for task in tasks
+            for seed in seeds
+        }
+        for task in tasks:
+            per_seed = []
+            for seed in seeds:
+                per_seed.append(runs[task.name, seed].result())
+                log(f"{task.name} seed {seed}: " + ", ".join(f"{r:.1f}" for r in per_seed[-1]))
+            entries[task.name] = calibration_entry(
+                task, seeds, np.array(per_seed).T, random_return(task, seed=123)
+            )
+    data = {
+        "hw": hw,
+        "command": f"rlhw calibrate {hw} --seeds {' '.join(map(str, seeds))}",
+        "rule": f"threshold = random + {FRACTION} * (min over seeds - random)",
+        "seconds": round(time.monotonic() - started, 1),
+        "tasks": entries,
+    }
+    report.write_json_atomic(calibration_path(hw), data)
+    return data
+
+
+# ------------------------------------------------------------------------------- the check
+
+
+def learning_check(
+    hw: str, task: LearningTask
+) -> Callable[[Sandbox, np.random.Generator], Outcome]:
+    """The ``run`` of a learning-curve check of ``task``; credit is the share of milestones
+    whose mean evaluation return reaches the calibrated threshold."""
+
+    def run(sandbox: Sandbox, rng: np.random.Generator) -> Outcome:
+        try:
+            calibration = load_calibration(hw, task)
+        except LookupError as error:
+            raise RuntimeError(str(error)) from None  # the grader's fault: an internal error
+        seed = int(rng.integers(1_000, 1_000_000))
+        label = f"{task.trainer}({task.name})"
+        built = sandbox.call_method(
+            task.module, task.trainer, ({**task.config, "seed": seed},), keep=TRAINER, label=label
+        )
+        if isinstance(built, Failure):
+            return Outcome(0.0, f"could not build the trainer: {_failure_text(built)}")
+
+        def act(observations: np.ndarray) -> tuple[Any, str]:
+            result = sandbox.on(TRAINER, [Method("act", (observations,))], label="Trainer.act")
+            if isinstance(result, Failure):
+                return None, _failure_text(result)
+            return result.value, ""
+
+        lines = [f"{task.name}, training seed {seed}: mean return of {task.episodes} episodes"]
+        met = steps = 0
+        for k, (milestone, eval_seed) in enumerate(
+            zip(task.milestones, _eval_seeds(seed, task), strict=True)
+        ):
+            while steps < milestone:
+                step = sandbox.on(TRAINER, [Method("step")], label="Trainer.step")
+                if isinstance(step, Failure):
+                    why = _failure_text(step)
+                    lines.append(f"training stopped before {milestone} steps: {why}")
+                    return _outcome(met, task, lines)
+                total = _total_steps(sandbox)
+                if isinstance(total, str):
+                    lines.append(total)
+                    return _outcome(met, task, lines)
+                steps = total
+            returns, why = evaluate(task, act, eval_seed)
+            if returns is None:
+                lines.append(f"at {steps} steps, evaluation stopped: {why}")
+                return _outcome(met, task, lines)
+            needed = calibration["thresholds"][k]
+            reference = calibration["returns"][k]
+            passed = returns.mean() >= needed
+            met += passed
+            lines.append(
+                f"  {steps:>7} steps: {returns.mean():8.1f}  (needs {needed:.1f}; reference "
+                f"{min(reference):.1f} to {max(reference):.1f})  {'met' if passed else 'NOT met'}"
+            )
+        return _outcome(met, task, lines)
+
+    return run
+
+
+def _total_steps(sandbox: Sandbox) -> int | str:
+    result = sandbox.on(TRAINER, [Attr("total_steps")], label="Trainer.total_steps")
+    if isinstance(result, Failure):
+        return f"could not read total_steps: {_failure_text(result)}"
+    value = result.value
+    if type(value) is not int or value < 0:
+        return f"total_steps is {value!r}, expected a non-negative int"
+    return value
+
+
+def _outcome(met: int, task: LearningTask, lines: list[str]) -> Outcome:
+    total = len(task.milestones)
+    if met < total:
+        lines.append(
+            "Hint: the value, gradient and update checks above find most bugs that stop "
+            "learning; fix those first."
+        )
+    return Outcome(met / total, "\n".join(lines))
+
+
+def _failure_text(failure: Failure) -> str:
+    text = failure.message
+    if failure.traceback:
+        text += "\n" + failure.traceback.rstrip()
+    return text
+
+
+def learning_check_of(
+    hw: str,
+    task: LearningTask,
+    *,
+    points: float,
+    timeout_s: float,
+    function: str = "Trainer",
+) -> Check:
+    """A :class:`Check` of ``task``, with a sandbox of its own whose CPU limit covers the
+    whole run (a shared worker would be replaced halfway through)."""
+    return Check(
+        f"learning curve: {task.name}",
+        function,
+        "learning",
+        points,
+        learning_check(hw, task),
+        timeout_s=timeout_s,
+        sandbox={"cpu_seconds": int(2 * timeout_s) + 10, "timeout_s": timeout_s},
+    )
