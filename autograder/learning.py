@@ -210,7 +210,8 @@ def _reference_run(task: LearningTask, seed: int) -> list[float]:
         return trainer.act(observations), ""
 
     means = []
-    for milestone, eval_seed in zip(task.milestones, _eval_seeds(seed, task), strict=True):
+    eval_seeds = _eval_seeds(np.random.default_rng([seed, 7]), task)
+    for milestone, eval_seed in zip(task.milestones, eval_seeds, strict=True):
         while trainer.total_steps < milestone:
             trainer.step()
         returns, why = evaluate(task, act, eval_seed)
@@ -221,8 +222,10 @@ def _reference_run(task: LearningTask, seed: int) -> list[float]:
     return means
 
 
-def _eval_seeds(seed: int, task: LearningTask) -> list[int]:
-    rng = np.random.default_rng([seed, 7])
+def _eval_seeds(rng: np.random.Generator, task: LearningTask) -> list[int]:
+    """Seeds of the evaluation episodes, one per milestone. Grading draws them from the
+    check's generator, apart from the training seed that the student's code sees, so that
+    the code cannot know the episodes it will be judged on."""
     return [int(s) for s in rng.integers(1_000_000, 2**31 - 1, size=len(task.milestones))]
 
 
@@ -310,10 +313,14 @@ def learning_check(
                 return None, _failure_text(result)
             return result.value, ""
 
-        lines = [f"{task.name}, training seed {seed}: mean return of {task.episodes} episodes"]
+        lines = [
+            f"Compared the mean return of {task.episodes} episodes that the grader ran in its "
+            f"own {task.env}, asking your {task.trainer}.act for the actions, with thresholds "
+            f"calibrated on the reference; training seed {seed}."
+        ]
         met = steps = 0
         for k, (milestone, eval_seed) in enumerate(
-            zip(task.milestones, _eval_seeds(seed, task), strict=True)
+            zip(task.milestones, _eval_seeds(rng, task), strict=True)
         ):
             while steps < milestone:
                 step = sandbox.on(TRAINER, [Method("step")], label="Trainer.step")
@@ -356,6 +363,7 @@ def _total_steps(sandbox: Sandbox) -> int | str:
 def _outcome(met: int, task: LearningTask, lines: list[str]) -> Outcome:
     total = len(task.milestones)
     if met < total:
+        lines.append(f"{met} of {total} milestones met.")
         lines.append(
             "Hint: the value, gradient and update checks above find most bugs that stop "
             "learning; fix those first."

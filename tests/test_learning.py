@@ -71,8 +71,10 @@ def starter_root(tmp_path: Path) -> Path:
     return root
 
 
-def grade(root: Path, task: LearningTask, seed: int = 0) -> tuple[float, str]:
-    check = learning.learning_check_of("hwtest", task, points=10, timeout_s=120)
+def grade(
+    root: Path, task: LearningTask, seed: int = 0, timeout_s: float = 120
+) -> tuple[float, str]:
+    check = learning.learning_check_of("hwtest", task, points=10, timeout_s=timeout_s)
     (result,) = run_checks(root, [check], seed)
     return result.score, result.output
 
@@ -206,22 +208,42 @@ def test_the_starter_fails_at_its_first_todo(tmp_path: Path, calibration_dir: Pa
     assert "NotImplementedError" in feedback and "TODO(" in feedback, feedback
 
 
-def test_a_trainer_that_answers_garbage_gets_nothing(tmp_path: Path, calibration_dir: Path) -> None:
-    task = tiny_task()
-    write_calibration(calibration_dir, task, [0.0, 0.0])
+def sabotaged(tmp_path: Path, old: str, new: str) -> Path:
+    """The reference with ``old`` replaced by ``new`` in its run.py (which must hold it once)."""
     root = reference_root(tmp_path)
     run = root / PACKAGE / "run.py"
     source = run.read_text()
-    assert source.count("return self.agent.act_deterministic(observations)") == 1
-    run.write_text(
-        source.replace(
-            "return self.agent.act_deterministic(observations)",
-            "return self.agent.act_deterministic(observations)[:1]",
-        )
-    )
-    score, feedback = grade(root, task)
+    assert source.count(old) == 1
+    run.write_text(source.replace(old, new))
+    return root
+
+
+ACT = "return self.agent.act_deterministic(observations)"
+STEP = "batch = self.sampler.sample_trajectories("
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        (ACT, ACT + "[:1]", "act returned shape (1,)"),
+        (ACT, "import os; os._exit(0)", "exited"),
+        (STEP, "import time; time.sleep(60); " + STEP, "timed out in `Trainer.step`"),
+        (
+            "        return self.sampler.total_steps",
+            "        return 'many'",
+            "total_steps is 'many', expected a non-negative int",
+        ),
+    ],
+    ids=["wrong-shape", "exit-in-act", "step-hangs", "steps-not-a-number"],
+)
+def test_a_trainer_that_misbehaves_gets_nothing_and_grading_goes_on(
+    tmp_path: Path, calibration_dir: Path, old: str, new: str, message: str
+) -> None:
+    task = tiny_task()
+    write_calibration(calibration_dir, task, [0.0, 0.0])
+    score, feedback = grade(sabotaged(tmp_path, old, new), task, timeout_s=8)
     assert score == 0.0
-    assert "act returned shape (1,)" in feedback, feedback
+    assert message in feedback, feedback
 
 
 def test_grading_the_same_run_twice_gives_the_same_returns(
