@@ -109,4 +109,126 @@ class ReplayBuffer:
             raise ValueError("cannot sample from an empty replay buffer; add transitions first")
         if batch_size < 1:
             raise ValueError(f"expected batch_size >= 1, got {batch_size}")
-        return self._read(self.rng.integers(0, self._size, size=batch_size))
+        return self._read(self._draw(batch_size))
+
+    def _draw(self, batch_size: int) -> np.ndarray:
+        """Indices of a minibatch, uniform over the stored transitions."""
+        return self.rng.integers(0, self._size, size=batch_size)
+
+
+class FrameBuffer(ReplayBuffer):
+    """A replay buffer for stacked-frame observations (Atari) that stores each frame once.
+
+    An observation is a stack of the last ``k`` frames, shape ``(k, *frame_shape)``, as
+    ``FrameStackObservation`` makes it (an episode starts with its first frame repeated ``k``
+    times). Consecutive transitions of one episode share ``k - 1`` frames, and a transition's
+    next observation is the following transition's observation, so storing stacks would keep
+    every frame ``2k`` times. Here each transition stores the number of its newest frame in a
+    ring of frames, and :meth:`sample` rebuilds both stacks from that ring: the same arrays a
+    plain :class:`ReplayBuffer` returns, for about ``1 / (2k)`` of the memory.
+
+    The saving needs transitions added in the order they were played, one environment at a
+    time (a sampler over one environment does this). A transition that does not continue the
+    one added before it costs its whole stack, so any order is stored correctly.
+
+    Args:
+        capacity: maximum number of transitions kept.
+        seed: seeds the generator that draws minibatches.
+        frame_capacity: frames kept; a transition whose frames were overwritten is never drawn.
+            The default, ``1.5 * capacity``, is plenty for episodes longer than a few steps.
+    """
+
+    def __init__(self, capacity: int, seed: int | None = None, frame_capacity: int | None = None):
+        super().__init__(capacity, seed)
+        self.frame_capacity = (
+            capacity + capacity // 2 + 16 if frame_capacity is None else frame_capacity
+        )
+        if self.frame_capacity < 8:
+            raise ValueError(f"expected frame_capacity >= 8, got {self.frame_capacity}")
+        self._frames: np.ndarray | None = None
+        self._k = 0  # frames per stack, known from the first add
+        self._frames_written = 0  # frames ever written; frame number n sits at n % frame_capacity
+        self._frame_no = np.zeros(capacity, dtype=np.int64)  # newest frame of each observation
+        self._history = np.zeros(capacity, dtype=np.int64)  # older frames of it in the episode
+        self._last: tuple[np.ndarray, int, int] | None = None  # next obs, frame no., history
+
+    @property
+    def frames_stored(self) -> int:
+        """Frames in the ring (at most ``frame_capacity``): what the memory holds."""
+        return min(self._frames_written, self.frame_capacity)
+
+    def _check(self, fields: dict[str, np.ndarray]) -> None:
+        super()._check(fields)
+        observations, next_observations = fields["observations"], fields["next_observations"]
+        if observations.ndim < 2 or next_observations.shape != observations.shape:
+            raise ValueError(
+                "expected stacked observations of shape (n, k, *frame) and next observations "
+                f"of the same shape, got {observations.shape} and {next_observations.shape}"
+            )
+        if self._frames is not None and observations.shape[1:] != self._stack_shape:
+            raise ValueError(
+                f"expected observations of shape {self._shape_text(self._stack_shape)}, "
+                f"got {observations.shape}"
+            )
+
+    @property
+    def _stack_shape(self) -> tuple[int, ...]:
+        assert self._frames is not None
+        return (self._k, *self._frames.shape[1:])
+
+    def _push(self, frame: np.ndarray) -> int:
+        assert self._frames is not None
+        number = self._frames_written
+        self._frames[number % self.frame_capacity] = frame
+        self._frames_written += 1
+        return number
+
+    def _write(self, index: np.ndarray, fields: dict[str, np.ndarray]) -> None:
+        fields = dict(fields)
+        observations = fields.pop("observations")
+        next_observations = fields.pop("next_observations")
+        super()._write(index, fields)  # actions, rewards, terminated
+        if self._frames is None:
+            self._k = observations.shape[1]
+            shape = (self.frame_capacity, *observations.shape[2:])
+            self._frames = np.zeros(shape, dtype=observations.dtype)
+        for i, obs, next_obs in zip(index, observations, next_observations, strict=True):
+            if self._last is not None and np.array_equal(obs, self._last[0]):
+                number, history = self._last[1] + 1, min(self._last[2] + 1, self._k - 1)
+            elif (obs == obs[0]).all():  # an episode's start: one frame, repeated
+                number, history = self._push(obs[-1]), 0
+            else:  # not the continuation of the transition before: the whole stack
+                number = [self._push(frame) for frame in obs][-1]
+                history = self._k - 1
+            self._push(next_obs[-1])
+            self._frame_no[i], self._history[i] = number, history
+            self._last = (next_obs.copy(), number, history)
+
+    def _stack_numbers(self, newest: np.ndarray, history: np.ndarray) -> np.ndarray:
+        """Frame numbers of the stacks, oldest first: position ``j`` holds the frame
+        ``k - 1 - j`` steps back, or the episode's first one."""
+        back = np.arange(self._k - 1, -1, -1)
+        return newest[:, None] - np.minimum(back[None, :], history[:, None])
+
+    def _read(self, index: np.ndarray) -> dict[str, np.ndarray]:
+        assert self._frames is not None
+        fields = super()._read(index)
+        newest, history = self._frame_no[index], self._history[index]
+        observations = self._stack_numbers(newest, history)
+        next_observations = self._stack_numbers(newest + 1, history + 1)
+        fields["observations"] = self._frames[observations % self.frame_capacity]
+        fields["next_observations"] = self._frames[next_observations % self.frame_capacity]
+        return fields
+
+    def _draw(self, batch_size: int) -> np.ndarray:
+        index = super()._draw(batch_size)
+        oldest_kept = self._frames_written - self.frame_capacity
+        for _ in range(100):
+            stale = self._frame_no[index] - self._history[index] < oldest_kept
+            if not stale.any():
+                return index
+            index[stale] = super()._draw(int(stale.sum()))
+        raise RuntimeError(
+            "could not draw transitions whose frames are still stored: add transitions in the "
+            "order they were played, one environment at a time, or raise frame_capacity"
+        )
