@@ -1,1 +1,1 @@
-"""Homework 3: Q-learning and actor-critic: not released yet."""
+"""Homework 3: Q-learning (DQN, double DQN) and actor-critic (SAC)."""

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from hw3_q_learning.common import check_shape, observation_dim
 from hw3_q_learning.config import DQNConfig
 from infrastructure.envs import action_dim
 from infrastructure.torch_utils import build_mlp, to_numpy, to_torch
@@ -181,12 +182,6 @@ def hard_update(target: nn.Module, source: nn.Module) -> None:
     ### END SOLUTION
 
 
-def check_shape(x: torch.Tensor | np.ndarray, shape: tuple[int, ...], name: str) -> None:
-    """Raise a clear error when ``x`` (an array or tensor) does not have ``shape``."""
-    if tuple(x.shape) != tuple(shape):
-        raise ValueError(f"{name} returned shape {tuple(x.shape)}, expected {tuple(shape)}")
-
-
 # ---------------------------------------------------------------------------------------------
 # The network and the agent
 # ---------------------------------------------------------------------------------------------
@@ -228,8 +223,7 @@ class DQNAgent:
         device: torch.device,
         rng: np.random.Generator,
     ):
-        if observation_space.shape is None or len(observation_space.shape) != 1:
-            raise ValueError(f"expected a flat observation space, got {observation_space}")
+        obs_dim = observation_dim(observation_space)
         if not isinstance(action_space, gym.spaces.Discrete):
             raise ValueError(f"expected a Discrete action space for DQN, got {action_space}")
         self.config = config
@@ -237,7 +231,7 @@ class DQNAgent:
         self.rng = rng
         self.num_actions = action_dim(action_space)
         self.q_network = QNetwork(
-            observation_space.shape[0],
+            obs_dim,
             self.num_actions,
             config.n_layers,
             config.layer_size,

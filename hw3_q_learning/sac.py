@@ -33,8 +33,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from hw3_q_learning.common import check_shape, observation_dim
 from hw3_q_learning.config import SACConfig
-from hw3_q_learning.dqn import check_shape
 from infrastructure.envs import action_dim
 from infrastructure.torch_utils import build_mlp, to_numpy, to_torch
 
@@ -333,13 +333,12 @@ class SACAgent:
         config: SACConfig,
         device: torch.device,
     ):
-        if observation_space.shape is None or len(observation_space.shape) != 1:
-            raise ValueError(f"expected a flat observation space, got {observation_space}")
+        obs_dim = observation_dim(observation_space)
         if not isinstance(action_space, gym.spaces.Box):
             raise ValueError(f"expected a Box action space for SAC, got {action_space}")
         self.config = config
         self.device = device
-        obs_dim, act_dim = observation_space.shape[0], action_dim(action_space)
+        act_dim = action_dim(action_space)
         sizes = (config.n_layers, config.layer_size, config.activation)
         self.actor = TanhGaussianActor(obs_dim, act_dim, *sizes).to(device)
         num_critics = 1 if config.critic_target == "single" else 2
