@@ -62,6 +62,7 @@ class _OffPolicyTrainer(Generic[C]):
     """
 
     config_class: type[C]
+    agent: DQNAgent | SACAgent
 
     def __init__(self, config: C | Mapping[str, Any]):
         if not isinstance(config, self.config_class):
@@ -76,10 +77,16 @@ class _OffPolicyTrainer(Generic[C]):
         self.update_metrics: dict[str, float] = {}
         self._episode_returns: list[float] = []  # episodes ended since the last log row
 
-    # To be given by each algorithm.
     def make_env(self, seed: int) -> gym.Env:
-        raise NotImplementedError
+        """The training environment."""
+        return self.make_eval_env(seed)
 
+    def make_eval_env(self, seed: int) -> gym.Env:
+        """An environment of the same kind as training, with the raw action space :meth:`act`
+        returns actions for."""
+        return make_env(self.config.env, seed, max_episode_steps=self.config.max_episode_steps)
+
+    # To be given by each algorithm.
     def explore(self, observations: np.ndarray) -> np.ndarray:
         """Actions of the behaviour policy that collects the data."""
         raise NotImplementedError
@@ -87,15 +94,6 @@ class _OffPolicyTrainer(Generic[C]):
     def act(self, observations: np.ndarray) -> np.ndarray:
         """Evaluation actions for a batch of raw environment observations: deterministic, and
         in the environment's own action space."""
-        raise NotImplementedError
-
-    def update(self, batch: dict[str, np.ndarray]) -> dict[str, float]:
-        raise NotImplementedError
-
-    def agent_state(self) -> dict[str, Any]:
-        raise NotImplementedError
-
-    def load_agent_state(self, state: dict[str, Any]) -> None:
         raise NotImplementedError
 
     @property
@@ -113,7 +111,7 @@ class _OffPolicyTrainer(Generic[C]):
         self._episode_returns.extend(batch.episode_returns.tolist())
         if self.total_steps >= cfg.learning_starts:
             for _ in range(cfg.gradient_steps):
-                self.update_metrics = self.update(self.buffer.sample(cfg.batch_size))
+                self.update_metrics = self.agent.update(self.buffer.sample(cfg.batch_size))
         return self.update_metrics
 
     def train_metrics(self) -> dict[str, float]:
@@ -124,11 +122,6 @@ class _OffPolicyTrainer(Generic[C]):
             metrics["train/return_mean"] = float(np.mean(self._episode_returns))
             self._episode_returns = []
         return metrics
-
-    def make_eval_env(self, seed: int) -> gym.Env:
-        """An environment of the same kind as training, with the raw action space :meth:`act`
-        returns actions for."""
-        return make_env(self.config.env, seed, max_episode_steps=self.config.max_episode_steps)
 
     # -- checkpoints ------------------------------------------------------------------------
 
@@ -141,7 +134,7 @@ class _OffPolicyTrainer(Generic[C]):
         state = {
             "config": config_to_dict(self.config),
             "total_steps": self.total_steps,
-            "agent": self.agent_state(),
+            "agent": self.agent.state_dict(),
             "buffer": _buffer_state(self.buffer),
             "rng": self.rng.bit_generator.state,
             "torch_rng": torch.get_rng_state(),
@@ -152,7 +145,7 @@ class _OffPolicyTrainer(Generic[C]):
 
     def load_checkpoint(self, path: Path) -> None:
         state = torch.load(path, map_location=self.device, weights_only=True)
-        self.load_agent_state(state["agent"])
+        self.agent.load_state_dict(state["agent"])
         _load_buffer_state(self.buffer, state["buffer"])
         self.rng.bit_generator.state = state["rng"]
         torch.set_rng_state(state["torch_rng"])
@@ -191,15 +184,13 @@ class DQNTrainer(_OffPolicyTrainer[DQNConfig]):
     """
 
     config_class = DQNConfig
+    agent: DQNAgent
 
     def __init__(self, config: DQNConfig | Mapping[str, Any]):
         super().__init__(config)
         self.agent = DQNAgent(
             self.env.observation_space, self.env.action_space, self.config, self.device, self.rng
         )
-
-    def make_env(self, seed: int) -> gym.Env:
-        return make_env(self.config.env, seed, max_episode_steps=self.config.max_episode_steps)
 
     @property
     def epsilon(self) -> float:
@@ -214,17 +205,8 @@ class DQNTrainer(_OffPolicyTrainer[DQNConfig]):
     def act(self, observations: np.ndarray) -> np.ndarray:
         return self.agent.act_greedy(observations)
 
-    def update(self, batch: dict[str, np.ndarray]) -> dict[str, float]:
-        return self.agent.update(batch)
-
     def train_metrics(self) -> dict[str, float]:
         return super().train_metrics() | {"train/epsilon": self.epsilon}
-
-    def agent_state(self) -> dict[str, Any]:
-        return self.agent.state_dict()
-
-    def load_agent_state(self, state: dict[str, Any]) -> None:
-        self.agent.load_state_dict(state)
 
 
 class SACTrainer(_OffPolicyTrainer[SACConfig]):
@@ -238,6 +220,7 @@ class SACTrainer(_OffPolicyTrainer[SACConfig]):
     """
 
     config_class = SACConfig
+    agent: SACAgent
 
     def __init__(self, config: SACConfig | Mapping[str, Any]):
         super().__init__(config)
@@ -249,7 +232,7 @@ class SACTrainer(_OffPolicyTrainer[SACConfig]):
         )
 
     def make_env(self, seed: int) -> gym.Env:
-        env = make_env(self.config.env, seed, max_episode_steps=self.config.max_episode_steps)
+        env = self.make_eval_env(seed)
         return gym.wrappers.RescaleAction(env, np.float32(-1.0), np.float32(1.0))
 
     def explore(self, observations: np.ndarray) -> np.ndarray:
@@ -261,15 +244,6 @@ class SACTrainer(_OffPolicyTrainer[SACConfig]):
     def act(self, observations: np.ndarray) -> np.ndarray:
         actions = self.agent.act_deterministic(observations)
         return rescale_actions(actions, self.action_space.low, self.action_space.high)
-
-    def update(self, batch: dict[str, np.ndarray]) -> dict[str, float]:
-        return self.agent.update(batch)
-
-    def agent_state(self) -> dict[str, Any]:
-        return self.agent.state_dict()
-
-    def load_agent_state(self, state: dict[str, Any]) -> None:
-        self.agent.load_state_dict(state)
 
     def export_policy(self, path: Path) -> None:
         """Save the actor for other homeworks (load it with ``hw3_q_learning.sac.SavedPolicy``)."""
