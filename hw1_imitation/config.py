@@ -1,0 +1,88 @@
+"""The configuration of a homework-1 run, and a preset per environment.
+
+``python -m hw1_imitation.run --env ENV`` starts from ``PRESETS[ENV]``; every option given on
+the command line overrides the preset. ``--help`` lists them all.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Literal
+
+
+@dataclass(frozen=True)
+class ImitationConfig:
+    env: str = "Hopper-v5"
+    """Gymnasium environment id; its expert and demonstrations must exist in expert_dir."""
+    seed: int = 0
+    """Seed of every random number generator of the run (network, minibatches, environments)."""
+    logdir: str = "runs/hw1"
+    """Folder the run writes progress.csv, config.json and TensorBoard logs to."""
+    dagger: bool = False
+    """DAgger: after the first iteration, every iteration rolls out the learner, labels the states
+    it visited with the expert's actions and adds them to the dataset. False: behaviour cloning
+    on the demonstrations only."""
+    n_iter: int = 10
+    """Iterations (calls of Trainer.step); each ends with train_steps_per_iter gradient steps."""
+    train_steps_per_iter: int = 1000
+    """Gradient steps per iteration."""
+    batch_size: int = 100
+    """(observation, expert action) pairs per gradient step, drawn uniformly from the dataset."""
+    dagger_batch_size: int = 1000
+    """DAgger only: environment steps of the learner collected per iteration (whole episodes)."""
+    num_demos: int | None = None
+    """Expert episodes from the demonstrations file to learn from; None uses them all."""
+    expert_dir: str | None = None
+    """Folder with ENV.npz, ENV_demos.npz and manifest.json; None uses hw1_imitation/experts."""
+    max_episode_steps: int | None = None
+    """Time limit of an episode; None keeps the environment's own."""
+    loss: Literal["nll", "mse"] = "nll"
+    """Behaviour-cloning loss: the negative log-likelihood of the expert's actions ("nll"), or
+    the mean squared error between the policy's mean and the expert's actions ("mse")."""
+    n_layers: int = 2
+    """Hidden layers of the policy's mean network."""
+    layer_size: int = 64
+    """Width of each hidden layer."""
+    activation: Literal["tanh", "relu"] = "tanh"
+    """Activation of the hidden layers."""
+    learning_rate: float = 5e-3
+    """Adam step size."""
+    log_std_init: float = 0.0
+    """Initial log standard deviation of the Gaussian policy."""
+    eval_every: int = 1
+    """Evaluate every this many iterations (and after the last one)."""
+    eval_episodes: int = 5
+    """Episodes per evaluation, with the policy's mean action."""
+    num_threads: int = 1
+    """PyTorch intra-op threads; one is fastest for these small networks."""
+    device: str = "cpu"
+    """Torch device."""
+
+    def __post_init__(self) -> None:
+        checks = [
+            (self.n_iter > 0, "n_iter > 0", self.n_iter),
+            (self.train_steps_per_iter > 0, "train_steps_per_iter > 0", self.train_steps_per_iter),
+            (self.batch_size > 0, "batch_size > 0", self.batch_size),
+            (self.dagger_batch_size > 0, "dagger_batch_size > 0", self.dagger_batch_size),
+            (self.num_demos is None or self.num_demos > 0, "num_demos > 0 or None", self.num_demos),
+            (self.learning_rate > 0, "learning_rate > 0", self.learning_rate),
+            (self.eval_every > 0, "eval_every > 0", self.eval_every),
+            (self.eval_episodes > 0, "eval_episodes > 0", self.eval_episodes),
+        ]
+        for ok, expected, got in checks:
+            if not ok:
+                raise ValueError(f"expected {expected}, got {got!r}")
+
+
+# The four environments the staff trained experts for. They share the defaults above (the
+# hyperparameters of the course this homework follows); only the DAgger rollouts differ.
+PRESETS: dict[str, ImitationConfig] = {
+    env: ImitationConfig(env=env)
+    for env in ("Ant-v5", "HalfCheetah-v5", "Hopper-v5", "Walker2d-v5")
+}
+
+
+def preset(env: str) -> ImitationConfig:
+    """The configuration for ``env``; an environment without a preset gets the defaults."""
+    return PRESETS.get(env, dataclasses.replace(ImitationConfig(), env=env))

@@ -1,0 +1,159 @@
+"""Train the expert of one environment with the homework-3 SAC reference, export it for
+homework 1 and measure it (instructor tool; it needs ``hw3_q_learning``'s reference)::
+
+    python -m hw1_imitation.tools.train_expert --env Hopper-v5
+
+SAC trains in ``runs/experts/ENV/`` and checkpoints there every 25k steps: the same command
+resumes an interrupted run, and a larger ``--total-steps`` goes on training a finished one.
+Then the actor's mean head is written to ``hw1_imitation/experts/ENV.npz`` (NumPy arrays, read
+by ``hw1_imitation.expert.load_expert`` without homework 3), and its mean return over 10
+episodes to ``hw1_imitation/experts/manifest.json``, with the target it has to reach.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from hw1_imitation.expert import (
+    EXPERT_DIR,
+    ExpertPolicy,
+    expert_path,
+    load_expert,
+    save_expert,
+    update_manifest,
+)
+from hw3_q_learning.config import SAC_PRESETS, SACConfig
+from hw3_q_learning.run import POLICY, train
+from infrastructure.envs import make_env
+from infrastructure.sampler import Sampler
+
+# Mean return over EVAL_EPISODES episodes that each shipped expert must reach (the issue's).
+TARGETS = {"Ant-v5": 3000.0, "HalfCheetah-v5": 4000.0, "Hopper-v5": 2500.0, "Walker2d-v5": 3000.0}
+# SAC steps per environment: hw3's MuJoCo preset trains 300k steps; Ant and Walker2d learn
+# more slowly and get more (extend with a larger --total-steps if the target is not met).
+SAC_STEPS = {"Ant-v5": 1_000_000, "HalfCheetah-v5": 300_000, "Hopper-v5": 300_000}
+SAC_STEPS["Walker2d-v5"] = 500_000
+EVAL_EPISODES = 10
+EVAL_SEED = 1_000  # evaluation episodes apart from the training (seed) and demo seeds
+RUN_ROOT = Path("runs/experts")
+
+
+def sac_config(
+    env_id: str, run_dir: Path, total_steps: int | None = None, seed: int = 0
+) -> SACConfig:
+    """hw3's SAC preset for ``env_id`` (its MuJoCo preset for an environment without one),
+    resumable from ``run_dir``."""
+    base = SAC_PRESETS.get(env_id) or dataclasses.replace(SAC_PRESETS["Hopper-v5"], env=env_id)
+    steps = total_steps if total_steps is not None else SAC_STEPS.get(env_id, base.total_steps)
+    return dataclasses.replace(
+        base,
+        total_steps=steps,
+        buffer_size=min(base.buffer_size, max(steps, 1)),
+        seed=seed,
+        logdir=str(run_dir),
+        resume=True,
+        checkpoint_every=base.checkpoint_every or 25_000,
+    )
+
+
+def export_expert(policy_file: Path, out: Path) -> ExpertPolicy:
+    """Convert an actor exported by hw3 (``LOGDIR/policy.pt``) into an expert file.
+
+    The SAC actor's last layer gives means and log standard deviations; the deterministic
+    expert :math:`\\tanh(\\mu(s))` keeps the rows of the means only.
+    """
+    saved = torch.load(policy_file, map_location="cpu", weights_only=True)
+    actor: dict[str, torch.Tensor] = saved["actor"]
+    n_layers, action_dim = int(saved["n_layers"]), int(saved["action_dim"])
+    weights = {k.removeprefix("net."): v.numpy() for k, v in actor.items()}
+    last = 2 * n_layers
+    weights[f"{last}.weight"] = weights[f"{last}.weight"][:action_dim]
+    weights[f"{last}.bias"] = weights[f"{last}.bias"][:action_dim]
+    expert = ExpertPolicy(
+        saved["env"],
+        int(saved["obs_dim"]),
+        action_dim,
+        weights,
+        n_layers,
+        saved["activation"],
+        saved["action_low"].numpy(),
+        saved["action_high"].numpy(),
+    )
+    save_expert(expert, out)
+    return expert
+
+
+def measure(expert: ExpertPolicy, env_id: str, episodes: int, seed: int) -> dict[str, Any]:
+    """``episodes`` evaluation episodes of ``expert`` from ``reset(seed=seed)`` on."""
+    env = make_env(env_id, seed)
+    batch = Sampler(env, seed=seed).sample_trajectories(expert, num_trajectories=episodes)
+    env.close()
+    returns = batch.episode_returns
+    return {
+        "episodes": episodes,
+        "eval_seed": seed,
+        "return_mean": round(float(returns.mean()), 1),
+        "return_std": round(float(returns.std()), 1),
+        "returns": [round(float(r), 1) for r in returns],
+        "length_mean": float(np.mean(batch.episode_lengths)),
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(
+        prog="python -m hw1_imitation.tools.train_expert",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        allow_abbrev=False,
+    )
+    parser.add_argument("--env", required=True, help="Gymnasium id, e.g. Hopper-v5")
+    parser.add_argument("--seed", type=int, default=0, help="SAC's seed (default: 0)")
+    parser.add_argument(
+        "--total-steps",
+        type=int,
+        default=None,
+        help=f"SAC environment steps (default: {SAC_STEPS}, else hw3's preset)",
+    )
+    parser.add_argument("--run-dir", type=Path, default=None, help="default: runs/experts/ENV")
+    parser.add_argument("--expert-dir", type=Path, default=EXPERT_DIR, help="default: %(default)s")
+    parser.add_argument(
+        "--export-only",
+        action="store_true",
+        help="skip training: export and measure RUN_DIR/policy.pt as it is",
+    )
+    parser.add_argument("--eval-episodes", type=int, default=EVAL_EPISODES)
+    args = parser.parse_args(argv)
+    run_dir = args.run_dir if args.run_dir is not None else RUN_ROOT / args.env
+    config = sac_config(args.env, run_dir, args.total_steps, args.seed)
+    if not args.export_only:
+        train(config)
+    out = expert_path(args.env, args.expert_dir)
+    export_expert(run_dir / POLICY, out)
+    expert = load_expert(out, make_env(args.env))  # what students will load
+    entry = measure(expert, args.env, args.eval_episodes, EVAL_SEED)
+    target = TARGETS.get(args.env)
+    entry.update(
+        file=out.name,
+        sac_steps=config.total_steps,
+        sac_seed=args.seed,
+        target=target,
+        meets_target=target is not None and entry["return_mean"] >= target,
+    )
+    update_manifest(args.env, "expert", entry, args.expert_dir)
+    print(
+        f"{args.env} expert: return {entry['return_mean']:.1f} ± {entry['return_std']:.1f} over "
+        f"{args.eval_episodes} episodes (target {target}); written to {out} "
+        f"({out.stat().st_size / 1024:.0f} KiB)"
+    )
+    return entry
+
+
+if __name__ == "__main__":
+    main()
