@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from hw1_imitation.expert import check_pairs
 from infrastructure.sampler import Batch, Sampler
 
 Policy = Callable[[np.ndarray], np.ndarray]
@@ -43,16 +44,7 @@ class Dataset:
     actions: np.ndarray
 
     def __post_init__(self) -> None:
-        if self.observations.ndim != 2 or self.actions.ndim != 2:
-            raise ValueError(
-                "expected observations (N, obs_dim) and actions (N, action_dim), got shapes "
-                f"{self.observations.shape} and {self.actions.shape}"
-            )
-        if len(self.observations) != len(self.actions):
-            raise ValueError(
-                f"expected one action per observation, got {len(self.observations)} "
-                f"observations and {len(self.actions)} actions"
-            )
+        check_pairs(self.observations, self.actions)
 
     def __len__(self) -> int:
         return len(self.observations)

@@ -198,6 +198,21 @@ def load_expert(path: str | Path, env: gym.Env | None = None) -> ExpertPolicy:
 # ---------------------------------------------------------------------------------------------
 
 
+def check_pairs(observations: np.ndarray, actions: np.ndarray) -> None:
+    """Raise a ValueError unless ``observations`` ``(N, obs_dim)`` and ``actions``
+    ``(N, action_dim)`` pair up, one action per observation."""
+    if observations.ndim != 2 or actions.ndim != 2:
+        raise ValueError(
+            "expected observations (N, obs_dim) and actions (N, action_dim), got shapes "
+            f"{observations.shape} and {actions.shape}"
+        )
+    if len(observations) != len(actions):
+        raise ValueError(
+            f"expected one action per observation, got {len(observations)} observations "
+            f"and {len(actions)} actions"
+        )
+
+
 @dataclass(frozen=True)
 class Demonstrations:
     """Expert episodes laid end to end.
@@ -221,17 +236,12 @@ class Demonstrations:
     episode_returns: np.ndarray
 
     def __post_init__(self) -> None:
+        check_pairs(self.observations, self.actions)
         n = int(np.sum(self.episode_lengths))
-        for name in ("observations", "actions", "rewards"):
-            if len(getattr(self, name)) != n:
-                raise ValueError(
-                    f"expected {n} {name} (the sum of the episode lengths), "
-                    f"got {len(getattr(self, name))}"
-                )
-        if self.observations.ndim != 2 or self.actions.ndim != 2:
+        if len(self.observations) != n or len(self.rewards) != n:
             raise ValueError(
-                "expected observations and actions of shapes (N, obs_dim) and (N, action_dim), "
-                f"got {self.observations.shape} and {self.actions.shape}"
+                f"expected {n} steps (the sum of the episode lengths), got "
+                f"{len(self.observations)} observations and {len(self.rewards)} rewards"
             )
         if len(self.episode_returns) != len(self.episode_lengths):
             raise ValueError(

@@ -9,15 +9,12 @@ writes them, compressed, to ``hw1_imitation/experts/ENV_demos.npz``, with their 
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from hw1_imitation.expert import (
-    EXPERT_DIR,
     Demonstrations,
     ExpertPolicy,
     demos_path,
@@ -26,6 +23,7 @@ from hw1_imitation.expert import (
     save_demos,
     update_manifest,
 )
+from hw1_imitation.tools import tool_parser
 from infrastructure.envs import make_env
 from infrastructure.sampler import Sampler
 
@@ -52,16 +50,9 @@ def record(
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
-    parser = argparse.ArgumentParser(
-        prog="python -m hw1_imitation.tools.record_demos",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        allow_abbrev=False,
-    )
-    parser.add_argument("--env", required=True, help="Gymnasium id, e.g. Hopper-v5")
+    parser = tool_parser("record_demos", __doc__)
     parser.add_argument("--episodes", type=int, default=5, help="default: %(default)s")
     parser.add_argument("--seed", type=int, default=0, help="default: %(default)s")
-    parser.add_argument("--expert-dir", type=Path, default=EXPERT_DIR, help="default: %(default)s")
     parser.add_argument(
         "--max-episode-steps", type=int, default=None, help="default: the environment's own"
     )

@@ -12,7 +12,6 @@ episodes to ``hw1_imitation/experts/manifest.json``, with the target it has to r
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
@@ -22,13 +21,13 @@ import numpy as np
 import torch
 
 from hw1_imitation.expert import (
-    EXPERT_DIR,
     ExpertPolicy,
     expert_path,
     load_expert,
     save_expert,
     update_manifest,
 )
+from hw1_imitation.tools import tool_parser
 from hw3_q_learning.config import SAC_PRESETS, SACConfig
 from hw3_q_learning.run import POLICY, train
 from infrastructure.envs import make_env
@@ -107,13 +106,7 @@ def measure(expert: ExpertPolicy, env_id: str, episodes: int, seed: int) -> dict
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
-    parser = argparse.ArgumentParser(
-        prog="python -m hw1_imitation.tools.train_expert",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        allow_abbrev=False,
-    )
-    parser.add_argument("--env", required=True, help="Gymnasium id, e.g. Hopper-v5")
+    parser = tool_parser("train_expert", __doc__)
     parser.add_argument("--seed", type=int, default=0, help="SAC's seed (default: 0)")
     parser.add_argument(
         "--total-steps",
@@ -122,7 +115,6 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         help=f"SAC environment steps (default: {SAC_STEPS}, else hw3's preset)",
     )
     parser.add_argument("--run-dir", type=Path, default=None, help="default: runs/experts/ENV")
-    parser.add_argument("--expert-dir", type=Path, default=EXPERT_DIR, help="default: %(default)s")
     parser.add_argument(
         "--export-only",
         action="store_true",
