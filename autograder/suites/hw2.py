@@ -18,7 +18,7 @@ import dataclasses
 import itertools
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -29,198 +29,30 @@ import hw2_policy_gradient.config as ref_config
 import hw2_policy_gradient.pg as ref
 import hw2_policy_gradient.policies as ref_policies
 from autograder.checks import Check, Outcome
+from autograder.judging import (
+    CALL_TIMEOUT_S,
+    LOSS_TOL,
+    Tally,
+    as_float_array,
+    compare,
+    f32,
+    fmt,
+    grad_value,
+    loss_grad_check,
+    loss_value_check,
+    no_gradient,
+    reference_module,
+    returned,
+    run_cases,
+    state_dict_of,
+    torch_seed,
+)
 from autograder.learning import LearningTask, learning_check_of
-from autograder.sandbox import Apply, Failure, Method, Result, Sandbox
+from autograder.sandbox import Apply, Method, Sandbox
 
 PACKAGE = "hw2_policy_gradient"
 PG = f"{PACKAGE}.pg"
 POLICIES = f"{PACKAGE}.policies"
-
-CALL_TIMEOUT_S = 10.0
-# After one of these, the worker is gone or the code cannot run: the remaining cases are skipped.
-_FATAL_KINDS = frozenset(
-    {"timeout", "memory", "cpu", "exit", "crash", "channel", "start", "import", "missing"}
-)
-
-
-# ---------------------------------------------------------------------------------------------
-# Judging helpers
-# ---------------------------------------------------------------------------------------------
-
-
-def _fmt(x: Any) -> str:
-    """A short, readable print of an array, tensor or number."""
-    if isinstance(x, torch.Tensor):
-        x = x.detach().cpu().numpy()
-    array = np.asarray(x, dtype=np.float64)
-    return np.array2string(
-        array, precision=4, threshold=12, edgeitems=4, max_line_width=96, separator=", "
-    )
-
-
-def _as_float_array(got: Any, *, tensor: bool, what: str) -> tuple[np.ndarray | None, str]:
-    """``got`` as a float64 array, or ``(None, why not)`` when it is not what was asked."""
-    if tensor:
-        if type(got) is not torch.Tensor:
-            return None, f"{what} is a {type(got).__name__}, expected a torch.Tensor"
-        if not got.is_floating_point():
-            return None, f"{what} has dtype {got.dtype}, expected a floating-point tensor"
-        return got.detach().cpu().numpy().astype(np.float64), ""
-    if type(got) is not np.ndarray:
-        return None, f"{what} is a {type(got).__name__}, expected a NumPy array"
-    if got.dtype.kind != "f":
-        return None, f"{what} has dtype {got.dtype}, expected a floating-point array"
-    return got.astype(np.float64), ""
-
-
-def _compare(
-    got: Any,
-    expected: Any,
-    *,
-    tensor: bool,
-    rtol: float,
-    atol: float,
-    what: str = "the result",
-) -> str | None:
-    """``None`` when ``got`` matches ``expected``; otherwise what is wrong, for the feedback."""
-    expected = np.asarray(
-        expected.detach().cpu().numpy() if isinstance(expected, torch.Tensor) else expected,
-        dtype=np.float64,
-    )
-    array, why = _as_float_array(got, tensor=tensor, what=what)
-    if array is None:
-        return why
-    if array.shape != expected.shape:
-        return f"{what} has shape {array.shape}, expected {expected.shape}"
-    if not np.all(np.isfinite(array)):
-        return f"{what} holds non-finite values: {_fmt(array)}"
-    if not np.allclose(array, expected, rtol=rtol, atol=atol):
-        diff = np.abs(array - expected) - rtol * np.abs(expected)
-        where = np.unravel_index(int(np.argmax(diff)), diff.shape) if diff.ndim else ()
-        at = f" (largest difference at index {tuple(int(i) for i in where)})" if where else ""
-        return f"{what} differs{at}:\n  expected {_fmt(expected)}\n  got      {_fmt(array)}"
-    return None
-
-
-def _no_gradient(got: Any, *, what: str) -> str | None:
-    """``None`` when no gradient reached an input that must be a constant."""
-    if got is None:
-        return None
-    array, why = _as_float_array(got, tensor=True, what=f"the gradient w.r.t. {what}")
-    if array is None:
-        return why
-    if np.any(array != 0.0):
-        return (
-            f"a gradient flows into {what} ({_fmt(array)}); they are constants: "
-            f"use `{what}.detach()`"
-        )
-    return None
-
-
-@dataclass
-class _Tally:
-    """Cases of one check: how many passed, and the first mismatch for the feedback."""
-
-    what: str
-    """What was compared, e.g. "reward_to_go against the reference on 7 trajectories"."""
-    hint: str
-    passed: int = 0
-    total: int = 0
-    first: str | None = None
-    skipped_after: str | None = None
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def stopped(self) -> bool:
-        return self.skipped_after is not None
-
-    def record(self, summary: str, problem: str | None) -> bool:
-        self.total += 1
-        if problem is None:
-            self.passed += 1
-            return True
-        if self.first is None:
-            self.first = f"{summary}\n{problem}"
-        return False
-
-    def failure(self, summary: str, result: Failure) -> None:
-        """A sandbox call that did not return; stop the check when the worker is unusable."""
-        self.record(summary, result.message)
-        if result.kind in _FATAL_KINDS:
-            self.skipped_after = result.kind
-
-    def skip(self, count: int) -> None:
-        self.total += count
-
-    def outcome(self) -> Outcome:
-        if self.total == 0:
-            return Outcome(0.0, f"{self.what}: nothing was compared.")
-        fraction = self.passed / self.total
-        if self.passed == self.total:
-            return Outcome(1.0, f"Compared {self.what}: all {self.total} cases match.")
-        lines = [f"Compared {self.what}: {self.passed}/{self.total} cases match."]
-        if self.first is not None:
-            lines.append(f"First mismatch: {self.first}")
-        if self.skipped_after is not None:
-            lines.append("The remaining cases were not run.")
-        lines.extend(self.notes)
-        lines.append(f"Hint: {self.hint}")
-        return Outcome(fraction, "\n".join(lines))
-
-
-def _value(result: Result, tally: _Tally, summary: str) -> tuple[bool, Any]:
-    """``(True, value)`` for a call that returned; records the failure otherwise."""
-    if isinstance(result, Failure):
-        tally.failure(summary, result)
-        return False, None
-    return True, result.value
-
-
-def _grad_value(
-    value: Any, tally: _Tally, summary: str, n_grads: int | None
-) -> tuple[Any, Any] | None:
-    """The ``(loss, grads)`` of a ``grad`` answer, or ``None`` (recorded) when malformed."""
-    ok = type(value) is dict and set(value) == {"loss", "grads"}
-    if ok and n_grads is not None:
-        ok = type(value["grads"]) is list and len(value["grads"]) == n_grads
-    elif ok:
-        ok = type(value["grads"]) is dict
-    if not ok:
-        tally.record(summary, "the gradient call returned an unexpected value")
-        return None
-    return value["loss"], value["grads"]
-
-
-def _run_cases(
-    sandbox: Sandbox,
-    tally: _Tally,
-    cases: Sequence[tuple[str, Callable[[], Result], Callable[[Any], str | None]]],
-) -> Outcome:
-    """Run ``(summary, call, judge)`` cases in order; ``judge(value)`` says what is wrong."""
-    for index, (summary, call, judge) in enumerate(cases):
-        if tally.stopped:
-            tally.skip(len(cases) - index)
-            break
-        ok, value = _value(call(), tally, summary)
-        if ok:
-            tally.record(summary, judge(value))
-    return tally.outcome()
-
-
-def _torch_seed(rng: np.random.Generator) -> int:
-    return int(rng.integers(2**31 - 1))
-
-
-def _reference_module(cls: type[nn.Module], args: tuple[Any, ...], seed: int) -> nn.Module:
-    """The reference module, initialised from ``seed`` without touching the global RNG."""
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        return cls(*args)
-
-
-def _state_dict(module: nn.Module) -> dict[str, torch.Tensor]:
-    return {name: tensor.detach().clone() for name, tensor in module.state_dict().items()}
-
 
 # ---------------------------------------------------------------------------------------------
 # Returns
@@ -239,7 +71,7 @@ def _returns_check(function: str, hint: str) -> Callable[[Sandbox, np.random.Gen
 
     def run(sandbox: Sandbox, rng: np.random.Generator) -> Outcome:
         cases = _return_cases(rng)
-        tally = _Tally(
+        tally = Tally(
             f"`{function}` with the reference on {len(cases)} trajectories "
             "(lengths 1 to 40, gamma in {0.5, 0.9, 0.95, 0.99, 1})",
             hint,
@@ -247,17 +79,17 @@ def _returns_check(function: str, hint: str) -> Callable[[Sandbox, np.random.Gen
         plan = []
         for rewards, gamma in cases:
             expected = reference(rewards.copy(), gamma)
-            summary = f"rewards={_fmt(rewards)} (T={len(rewards)}), gamma={gamma}"
+            summary = f"rewards={fmt(rewards)} (T={len(rewards)}), gamma={gamma}"
             plan.append(
                 (
                     summary,
                     lambda r=rewards, g=gamma: sandbox.call(
                         PG, function, (r, g), timeout_s=CALL_TIMEOUT_S
                     ),
-                    lambda got, e=expected: _compare(got, e, tensor=False, rtol=1e-6, atol=1e-8),
+                    lambda got, e=expected: compare(got, e, tensor=False, rtol=1e-6, atol=1e-8),
                 )
             )
-        return _run_cases(sandbox, tally, plan)
+        return run_cases(sandbox, tally, plan)
 
     return run
 
@@ -281,7 +113,7 @@ def check_normalize(sandbox: Sandbox, rng: np.random.Generator) -> Outcome:
         ("batch of 1", rng.normal(size=1)),
         ("constant batch of 6", np.full(6, 2.5)),
     ]
-    tally = _Tally(
+    tally = Tally(
         "`normalize` with the reference on 4 batches (random, batch of 1, constant batch)",
         "subtract the batch mean, divide by the batch standard deviation (NumPy's default, "
         "ddof=0) plus eps.",
@@ -291,12 +123,12 @@ def check_normalize(sandbox: Sandbox, rng: np.random.Generator) -> Outcome:
         expected = ref.normalize(values.copy())
         plan.append(
             (
-                f"{label}: values={_fmt(values)}",
+                f"{label}: values={fmt(values)}",
                 lambda v=values: sandbox.call(PG, "normalize", (v,), timeout_s=CALL_TIMEOUT_S),
-                lambda got, e=expected: _compare(got, e, tensor=False, rtol=1e-6, atol=1e-6),
+                lambda got, e=expected: compare(got, e, tensor=False, rtol=1e-6, atol=1e-6),
             )
         )
-    return _run_cases(sandbox, tally, plan)
+    return run_cases(sandbox, tally, plan)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -362,8 +194,8 @@ def _gae_case(
 
 def _gae_detail(case: _GaeCase) -> str:
     return (
-        f"\n  rewards={_fmt(case.rewards)}\n  values={_fmt(case.values)}"
-        f"\n  next_values={_fmt(case.next_values)}"
+        f"\n  rewards={fmt(case.rewards)}\n  values={fmt(case.values)}"
+        f"\n  next_values={fmt(case.next_values)}"
         f"\n  terminated={case.terminated.astype(int).tolist()}"
         f"\n  dones={case.dones.astype(int).tolist()}"
     )
@@ -374,7 +206,7 @@ def _gae_check(
 ) -> Callable[[Sandbox, np.random.Generator], Outcome]:
     def run(sandbox: Sandbox, rng: np.random.Generator) -> Outcome:
         cases = make_cases(rng)
-        tally = _Tally(f"`compute_gae` with the reference on {len(cases)} {describe}", hint)
+        tally = Tally(f"`compute_gae` with the reference on {len(cases)} {describe}", hint)
         plan = []
         for case in cases:
             expected = ref.compute_gae(*case.args())
@@ -384,10 +216,10 @@ def _gae_check(
                     lambda c=case: sandbox.call(
                         PG, "compute_gae", c.args(), timeout_s=CALL_TIMEOUT_S
                     ),
-                    lambda got, e=expected: _compare(got, e, tensor=False, rtol=1e-6, atol=1e-8),
+                    lambda got, e=expected: compare(got, e, tensor=False, rtol=1e-6, atol=1e-8),
                 )
             )
-        return _run_cases(sandbox, tally, plan)
+        return run_cases(sandbox, tally, plan)
 
     return run
 
@@ -448,61 +280,26 @@ check_gae_lambda = _gae_check(
 # Losses: values
 # ---------------------------------------------------------------------------------------------
 
-_LOSS_TOL: dict[str, float] = {"rtol": 1e-5, "atol": 1e-6}
-
-
-def _f32(array: np.ndarray) -> torch.Tensor:
-    return torch.as_tensor(np.asarray(array, dtype=np.float32))
-
 
 def _pg_inputs(rng: np.random.Generator, batch: int) -> tuple[torch.Tensor, torch.Tensor]:
-    log_probs = _f32(-np.abs(rng.normal(size=batch)) - 0.1)
-    advantages = _f32(rng.normal(size=batch) * 2.0)
+    log_probs = f32(-np.abs(rng.normal(size=batch)) - 0.1)
+    advantages = f32(rng.normal(size=batch) * 2.0)
     return log_probs, advantages
-
-
-def _loss_value_check(
-    function: str,
-    make_cases: Callable[[np.random.Generator], list[tuple[str, tuple[torch.Tensor, ...]]]],
-    extra: tuple[Any, ...],
-    describe: str,
-    hint: str,
-) -> Callable[[Sandbox, np.random.Generator], Outcome]:
-    reference = getattr(ref, function)
-
-    def run(sandbox: Sandbox, rng: np.random.Generator) -> Outcome:
-        cases = make_cases(rng)
-        tally = _Tally(f"`{function}` with the reference on {len(cases)} {describe}", hint)
-        plan = []
-        for summary, tensors in cases:
-            args = (*tensors, *extra)
-            with torch.no_grad():
-                expected = reference(*(t.clone() for t in tensors), *extra)
-            plan.append(
-                (
-                    summary,
-                    lambda a=args: sandbox.call(PG, function, a, timeout_s=CALL_TIMEOUT_S),
-                    lambda got, e=expected: _compare(
-                        got, e, tensor=True, what="the loss", **_LOSS_TOL
-                    ),
-                )
-            )
-        return _run_cases(sandbox, tally, plan)
-
-    return run
 
 
 def _pg_cases(rng: np.random.Generator) -> list[tuple[str, tuple[torch.Tensor, ...]]]:
     cases: list[tuple[str, tuple[torch.Tensor, ...]]] = []
     for batch in (1, 8, 64):
         log_probs, advantages = _pg_inputs(rng, batch)
-        summary = f"B={batch}, log_probs={_fmt(log_probs)}, advantages={_fmt(advantages)}"
+        summary = f"B={batch}, log_probs={fmt(log_probs)}, advantages={fmt(advantages)}"
         cases.append((summary, (log_probs, advantages)))
     return cases
 
 
-check_pg_loss_value = _loss_value_check(
+check_pg_loss_value = loss_value_check(
+    PG,
     "policy_gradient_loss",
+    ref.policy_gradient_loss,
     _pg_cases,
     (),
     "batches (B = 1, 8, 64)",
@@ -513,15 +310,17 @@ check_pg_loss_value = _loss_value_check(
 def _value_loss_cases(rng: np.random.Generator) -> list[tuple[str, tuple[torch.Tensor, ...]]]:
     cases: list[tuple[str, tuple[torch.Tensor, ...]]] = []
     for batch in (1, 7, 50):
-        values, targets = _f32(rng.normal(size=batch)), _f32(rng.normal(size=batch) * 3.0)
+        values, targets = f32(rng.normal(size=batch)), f32(rng.normal(size=batch) * 3.0)
         cases.append(
-            (f"B={batch}, values={_fmt(values)}, targets={_fmt(targets)}", (values, targets))
+            (f"B={batch}, values={fmt(values)}, targets={fmt(targets)}", (values, targets))
         )
     return cases
 
 
-check_value_loss_value = _loss_value_check(
+check_value_loss_value = loss_value_check(
+    PG,
     "value_loss",
+    ref.value_loss,
     _value_loss_cases,
     (),
     "batches (B = 1, 7, 50)",
@@ -547,7 +346,7 @@ def _ppo_inputs(
     # both signs of advantage, so both sides of the clip range matter
     signs = np.where(np.arange(batch) % 2 == 0, 1.0, -1.0) * rng.choice([-1.0, 1.0])
     advantages = signs * (np.abs(rng.normal(size=batch)) * 2.0 + 0.1)
-    return _f32(old + shift), _f32(old), _f32(advantages)
+    return f32(old + shift), f32(old), f32(advantages)
 
 
 def _ppo_cases(rng: np.random.Generator) -> list[tuple[str, tuple[torch.Tensor, ...]]]:
@@ -557,14 +356,16 @@ def _ppo_cases(rng: np.random.Generator) -> list[tuple[str, tuple[torch.Tensor, 
         ratios = torch.exp(log_probs - old)
         summary = (
             f"B={batch}, ratios {where} [1 - clip, 1 + clip] (clip={_CLIP}): "
-            f"ratios={_fmt(ratios)}, advantages={_fmt(advantages)}"
+            f"ratios={fmt(ratios)}, advantages={fmt(advantages)}"
         )
         cases.append((summary, (log_probs, old, advantages)))
     return cases
 
 
-check_ppo_loss_value = _loss_value_check(
+check_ppo_loss_value = loss_value_check(
+    PG,
     "ppo_clip_loss",
+    ref.ppo_clip_loss,
     _ppo_cases,
     (_CLIP,),
     "batches with probability ratios inside and outside the clip range",
@@ -578,78 +379,10 @@ check_ppo_loss_value = _loss_value_check(
 # ---------------------------------------------------------------------------------------------
 
 
-def _input_grads(
-    function: Callable[..., torch.Tensor], tensors: Sequence[torch.Tensor], extra: tuple[Any, ...]
-) -> tuple[torch.Tensor, list[torch.Tensor | None]]:
-    leaves = [t.clone().requires_grad_(True) for t in tensors]
-    loss = function(*leaves, *extra)
-    loss.backward()
-    return loss.detach(), [leaf.grad for leaf in leaves]
-
-
-def _loss_grad_check(
-    function: str,
-    make_cases: Callable[[np.random.Generator], list[tuple[str, tuple[torch.Tensor, ...]]]],
-    extra: tuple[Any, ...],
-    names: tuple[str, ...],
-    constants: tuple[str, ...],
-    describe: str,
-    hint: str,
-) -> Callable[[Sandbox, np.random.Generator], Outcome]:
-    """The gradient w.r.t. each input in ``names``; those in ``constants`` must get none."""
-    reference = getattr(ref, function)
-
-    def run(sandbox: Sandbox, rng: np.random.Generator) -> Outcome:
-        cases = make_cases(rng)
-        tally = _Tally(
-            f"the gradient of `{function}` w.r.t. {', '.join(names)} with the reference on "
-            f"{len(cases)} {describe}",
-            hint,
-        )
-        for index, (summary, tensors) in enumerate(cases):
-            if tally.stopped:
-                tally.skip(len(names) * (len(cases) - index))
-                break
-            expected_loss, expected = _input_grads(reference, tensors, extra)
-            result = sandbox.grad(
-                PG,
-                function,
-                (*tensors, *extra),
-                wrt=list(range(len(tensors))),
-                timeout_s=CALL_TIMEOUT_S,
-            )
-            ok, value = _value(result, tally, summary)
-            if not ok:
-                tally.skip(len(names) - 1)
-                continue
-            parsed = _grad_value(value, tally, summary, len(tensors))
-            if parsed is None:
-                tally.skip(len(names) - 1)
-                continue
-            _, grads = parsed
-            for name, got, want in zip(names, grads, expected, strict=True):
-                if name in constants:
-                    tally.record(summary, _no_gradient(got, what=name))
-                elif got is None:
-                    tally.record(summary, f"no gradient reached {name}")
-                else:
-                    tally.record(
-                        summary,
-                        _compare(
-                            got,
-                            want,
-                            tensor=True,
-                            what=f"the gradient w.r.t. {name}",
-                            **_LOSS_TOL,
-                        ),
-                    )
-        return tally.outcome()
-
-    return run
-
-
-check_pg_loss_grad = _loss_grad_check(
+check_pg_loss_grad = loss_grad_check(
+    PG,
     "policy_gradient_loss",
+    ref.policy_gradient_loss,
     _pg_cases,
     (),
     ("log_probs", "advantages"),
@@ -657,8 +390,10 @@ check_pg_loss_grad = _loss_grad_check(
     "batches (B = 1, 8, 64)",
     "d loss / d log_probs_t = -advantages_t / B; the advantages are constants (detach them).",
 )
-check_ppo_loss_grad = _loss_grad_check(
+check_ppo_loss_grad = loss_grad_check(
+    PG,
     "ppo_clip_loss",
+    ref.ppo_clip_loss,
     _ppo_cases,
     (_CLIP,),
     ("log_probs", "old_log_probs", "advantages"),
@@ -685,7 +420,7 @@ def _distribution_check(
 
     def run(sandbox: Sandbox, rng: np.random.Generator) -> Outcome:
         cases = make_cases(rng)
-        tally = _Tally(
+        tally = Tally(
             f"`{cls_name}.distribution` with the reference's weights on {len(cases)} "
             "networks: log_prob(actions) (shape (B,)), entropy() and the gradient of "
             "log_prob(actions).mean() w.r.t. every parameter",
@@ -695,11 +430,11 @@ def _distribution_check(
             if tally.stopped:
                 tally.skip(3 * (len(cases) - index))
                 break
-            module: Any = _reference_module(cls, init_args, _torch_seed(rng))
+            module: Any = reference_module(cls, init_args, torch_seed(rng))
             if cls_name == "GaussianPolicy":
                 with torch.no_grad():  # a non-zero log_std, so that sigma matters
-                    module.log_std.copy_(_f32(rng.uniform(-0.7, 0.5, size=module.log_std.shape)))
-            state = _state_dict(module)
+                    module.log_std.copy_(f32(rng.uniform(-0.7, 0.5, size=module.log_std.shape)))
+            state = state_dict_of(module)
             distribution = module.distribution(observations)
             expected_log_prob = distribution.log_prob(actions)
             expected_entropy = distribution.entropy().detach()
@@ -718,7 +453,7 @@ def _distribution_check(
                 },
                 timeout_s=CALL_TIMEOUT_S,
             )
-            ok, value = _value(result, tally, summary)
+            ok, value = returned(result, tally, summary)
             if not ok:
                 tally.skip(2)
                 continue
@@ -728,22 +463,22 @@ def _distribution_check(
                 continue
             tally.record(
                 summary,
-                _compare(
+                compare(
                     value["log_prob"],
                     expected_log_prob,
                     tensor=True,
                     what="log_prob(actions)",
-                    **_LOSS_TOL,
+                    **LOSS_TOL,
                 ),
             )
             tally.record(
                 summary,
-                _compare(
+                compare(
                     value["entropy"],
                     expected_entropy,
                     tensor=True,
                     what="entropy()",
-                    **_LOSS_TOL,
+                    **LOSS_TOL,
                 ),
             )
             result = sandbox.module_grad(
@@ -758,10 +493,10 @@ def _distribution_check(
                 ],
                 timeout_s=CALL_TIMEOUT_S,
             )
-            ok, value = _value(result, tally, summary)
+            ok, value = returned(result, tally, summary)
             if not ok:
                 continue
-            parsed = _grad_value(value, tally, summary, None)
+            parsed = grad_value(value, tally, summary, None)
             if parsed is None:
                 continue
             _, grads = parsed
@@ -771,12 +506,12 @@ def _distribution_check(
                 if got is None:
                     problem = f"no gradient reached parameter `{name}`"
                 else:
-                    problem = _compare(
+                    problem = compare(
                         got,
                         parameter.grad,
                         tensor=True,
                         what=f"the gradient w.r.t. `{name}`",
-                        **_LOSS_TOL,
+                        **LOSS_TOL,
                     )
                 if problem is not None:
                     break
@@ -795,7 +530,7 @@ def _categorical_cases(
         (1, 2, 0, 8, "relu", 1),
         (6, 5, 1, 32, "relu", 17),
     ]:
-        observations = _f32(rng.normal(size=(batch, obs_dim)))
+        observations = f32(rng.normal(size=(batch, obs_dim)))
         actions = torch.as_tensor(rng.integers(n_actions, size=batch), dtype=torch.long)
         summary = (
             f"CategoricalPolicy(obs_dim={obs_dim}, num_actions={n_actions}, "
@@ -817,8 +552,8 @@ def _gaussian_cases(
         (2, 1, 0, 8, "tanh", 1),
         (5, 4, 1, 32, "relu", 13),
     ]:
-        observations = _f32(rng.normal(size=(batch, obs_dim)))
-        actions = _f32(rng.normal(size=(batch, act_dim)))
+        observations = f32(rng.normal(size=(batch, obs_dim)))
+        actions = f32(rng.normal(size=(batch, act_dim)))
         summary = (
             f"GaussianPolicy(obs_dim={obs_dim}, action_dim={act_dim}, n_layers={n_layers}, "
             f"size={size}, activation={activation!r}), B={batch}, log_std non-zero"
@@ -858,7 +593,7 @@ def check_baseline_update(sandbox: Sandbox, rng: np.random.Generator) -> Outcome
     taken here, in the grader, with those gradients: no trusted helper has to run inside the
     worker, and the optimizer is the grader's own. A second part asks for the gradient of
     ``value_loss`` w.r.t. its targets, which must be none (they are constants)."""
-    tally = _Tally(
+    tally = Tally(
         "one Adam step (lr 1e-2) of ValueCritic on your `value_loss` from the reference's "
         "weights, parameters after the step; and that no gradient reaches the targets",
         "value_loss is the mean squared error (values - targets)^2 with the targets detached; "
@@ -874,10 +609,10 @@ def check_baseline_update(sandbox: Sandbox, rng: np.random.Generator) -> Outcome
             f"ValueCritic(obs_dim={obs_dim}, n_layers={n_layers}, size={size}, "
             f"activation={activation!r}), B={batch}"
         )
-        critic = _reference_module(ref_policies.ValueCritic, init_args, _torch_seed(rng))
-        state = _state_dict(critic)
-        observations = _f32(rng.normal(size=(batch, obs_dim)))
-        targets = _f32(rng.normal(size=batch) * 2.0)
+        critic = reference_module(ref_policies.ValueCritic, init_args, torch_seed(rng))
+        state = state_dict_of(critic)
+        observations = f32(rng.normal(size=(batch, obs_dim)))
+        targets = f32(rng.normal(size=batch) * 2.0)
         expected_after = _adam_step(critic, ref.value_loss(critic(observations), targets))
 
         result = sandbox.module_grad(
@@ -889,8 +624,8 @@ def check_baseline_update(sandbox: Sandbox, rng: np.random.Generator) -> Outcome
             timeout_s=CALL_TIMEOUT_S,
             label="value_loss",
         )
-        ok, value = _value(result, tally, summary)
-        parsed = _grad_value(value, tally, summary, None) if ok else None
+        ok, value = returned(result, tally, summary)
+        parsed = grad_value(value, tally, summary, None) if ok else None
         if parsed is not None:
             _, grads = parsed
             tally.record(summary, _after_student_step(state, init_args, grads, expected_after))
@@ -898,16 +633,16 @@ def check_baseline_update(sandbox: Sandbox, rng: np.random.Generator) -> Outcome
         if tally.stopped:
             tally.skip(1 + 2 * (len(cases) - index - 1))
             break
-        values = _f32(rng.normal(size=batch))
+        values = f32(rng.normal(size=batch))
         result = sandbox.grad(
             PG, "value_loss", (values, targets), wrt=[0, 1], timeout_s=CALL_TIMEOUT_S
         )
-        ok, value = _value(result, tally, summary + " (gradient w.r.t. the targets)")
-        parsed = _grad_value(value, tally, summary, 2) if ok else None
+        ok, value = returned(result, tally, summary + " (gradient w.r.t. the targets)")
+        parsed = grad_value(value, tally, summary, 2) if ok else None
         if parsed is not None:
             tally.record(
-                f"value_loss(values={_fmt(values)}, targets={_fmt(targets)})",
-                _no_gradient(parsed[1][1], what="targets"),
+                f"value_loss(values={fmt(values)}, targets={fmt(targets)})",
+                no_gradient(parsed[1][1], what="targets"),
             )
     return tally.outcome()
 
@@ -934,7 +669,7 @@ def _after_student_step(
         got = grads.get(name)
         if got is None:
             return f"no gradient reached parameter `{name}`: did you detach the values?"
-        array, why = _as_float_array(got, tensor=True, what=f"the gradient w.r.t. `{name}`")
+        array, why = as_float_array(got, tensor=True, what=f"the gradient w.r.t. `{name}`")
         if array is None:
             return why
         if array.shape != tuple(parameter.shape) or not np.all(np.isfinite(array)):
@@ -942,7 +677,7 @@ def _after_student_step(
         parameter.grad = torch.as_tensor(array, dtype=parameter.dtype)
     torch.optim.Adam(critic.parameters(), lr=_BASELINE_LR).step()
     for name, parameter in critic.named_parameters():
-        problem = _compare(
+        problem = compare(
             parameter.detach(),
             expected_after[name],
             tensor=True,
@@ -1051,22 +786,22 @@ def _bernstein_bound(samples: np.ndarray, value_range: float, tests: int) -> np.
 
 
 def _student_weights(
-    sandbox: Sandbox, function: str, rewards: np.ndarray, tally: _Tally
+    sandbox: Sandbox, function: str, rewards: np.ndarray, tally: Tally
 ) -> np.ndarray | None:
     """The student's ``function(rewards_i, gamma)`` for every trajectory, one call per distinct
     reward sequence (at most 4^H = 64 of them)."""
     unique, inverse = np.unique(rewards, axis=0, return_inverse=True)
     out = np.zeros_like(unique)
     for row_index, row in enumerate(unique):
-        summary = f"`{function}`(rewards={_fmt(row)}, gamma={_S_GAMMA})"
-        ok, value = _value(
+        summary = f"`{function}`(rewards={fmt(row)}, gamma={_S_GAMMA})"
+        ok, value = returned(
             sandbox.call(PG, function, (row.copy(), _S_GAMMA), timeout_s=CALL_TIMEOUT_S),
             tally,
             summary,
         )
         if not ok:
             return None
-        array, why = _as_float_array(value, tensor=False, what=f"the result of `{function}`")
+        array, why = as_float_array(value, tensor=False, what=f"the result of `{function}`")
         if array is None or array.shape != (_S_H,) or not np.all(np.isfinite(array)):
             detail = why or f"returned shape {getattr(array, 'shape', None)} or non-finite values"
             tally.record(summary, detail)
@@ -1082,14 +817,14 @@ def _judge_mean(
     if np.all(np.abs(mean - target) <= bound):
         return None
     return (
-        f"{label}: the mean over {len(estimates)} trajectories is {_fmt(mean)}, expected "
-        f"{_fmt(target)} within +-{_fmt(bound)} (a correct estimator is outside these bounds "
+        f"{label}: the mean over {len(estimates)} trajectories is {fmt(mean)}, expected "
+        f"{fmt(target)} within +-{fmt(bound)} (a correct estimator is outside these bounds "
         f"less than once in a million gradings)"
     )
 
 
 def check_pg_unbiased(sandbox: Sandbox, rng: np.random.Generator) -> Outcome:
-    tally = _Tally(
+    tally = Tally(
         f"the mean of the policy-gradient estimator built from your `reward_to_go` and "
         f"`policy_gradient_loss` over {_S_N} sampled trajectories of a 2-state, 2-action MDP "
         f"(horizon {_S_H}, gamma {_S_GAMMA}) with the exact gradient computed by enumeration",
@@ -1115,15 +850,15 @@ def check_pg_unbiased(sandbox: Sandbox, rng: np.random.Generator) -> Outcome:
         wrt=[0],
         timeout_s=CALL_TIMEOUT_S,
     )
-    ok, value = _value(result, tally, summary)
-    parsed = _grad_value(value, tally, summary, 1) if ok else None
+    ok, value = returned(result, tally, summary)
+    parsed = grad_value(value, tally, summary, 1) if ok else None
     if parsed is None:
         return tally.outcome()
     grad = parsed[1][0]
     if grad is None:
         tally.record(summary, "no gradient reached log_probs")
         return tally.outcome()
-    array, why = _as_float_array(grad, tensor=True, what="the gradient w.r.t. log_probs")
+    array, why = as_float_array(grad, tensor=True, what="the gradient w.r.t. log_probs")
     if array is None or array.shape != (batch,) or not np.all(np.isfinite(array)):
         tally.record(summary, why or "the gradient w.r.t. log_probs has a wrong shape or NaNs")
         return tally.outcome()
@@ -1136,7 +871,7 @@ def check_pg_unbiased(sandbox: Sandbox, rng: np.random.Generator) -> Outcome:
 
 
 def check_returns_same_expectation(sandbox: Sandbox, rng: np.random.Generator) -> Outcome:
-    tally = _Tally(
+    tally = Tally(
         f"on {_S_N} sampled trajectories of a tabular MDP (horizon {_S_H}, gamma {_S_GAMMA}): "
         "the policy-gradient estimator weighted by your `discounted_return` against the exact "
         "gradient, and against the same estimator weighted by your `reward_to_go` "

@@ -1,0 +1,331 @@
+"""Judging helpers that every hidden suite shares: compare what the sandbox returned with what
+the reference computed, in the grader, and turn the cases of a check into an :class:`Outcome`
+whose feedback says what was compared and the first mismatch (input, expected, got), with a
+hint, never the reference's source.
+
+Every value from the worker is type-, dtype-, shape- and finiteness-checked before an
+``np.allclose`` comparison, so no ``__eq__`` trick can pass.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import numpy as np
+import torch
+from torch import nn
+
+from autograder.checks import Outcome
+from autograder.sandbox import Failure, Result, Sandbox
+
+T = TypeVar("T")
+CALL_TIMEOUT_S = 10.0
+"""Wall-clock limit of one sandbox call of a fast check."""
+LOSS_TOL: dict[str, float] = {"rtol": 1e-5, "atol": 1e-6}
+"""Tolerances for float32 losses and gradients."""
+Cases = list[tuple[str, tuple[Any, ...]]]
+"""``(summary, inputs)`` of a loss check's cases: tensors, then any plain arguments."""
+
+# After one of these, the worker is gone or the code cannot run: the remaining cases are skipped.
+FATAL_KINDS = frozenset(
+    {"timeout", "memory", "cpu", "exit", "crash", "channel", "start", "import", "missing"}
+)
+
+
+def fmt(x: Any) -> str:
+    """A short, readable print of an array, tensor or number."""
+    if isinstance(x, torch.Tensor):
+        x = x.detach().cpu().numpy()
+    array = np.asarray(x, dtype=np.float64)
+    return np.array2string(
+        array, precision=4, threshold=12, edgeitems=4, max_line_width=96, separator=", "
+    )
+
+
+def as_float_array(got: Any, *, tensor: bool, what: str) -> tuple[np.ndarray | None, str]:
+    """``got`` as a float64 array, or ``(None, why not)`` when it is not what was asked."""
+    if tensor:
+        if type(got) is not torch.Tensor:
+            return None, f"{what} is a {type(got).__name__}, expected a torch.Tensor"
+        if not got.is_floating_point():
+            return None, f"{what} has dtype {got.dtype}, expected a floating-point tensor"
+        return got.detach().cpu().numpy().astype(np.float64), ""
+    if type(got) is not np.ndarray:
+        return None, f"{what} is a {type(got).__name__}, expected a NumPy array"
+    if got.dtype.kind != "f":
+        return None, f"{what} has dtype {got.dtype}, expected a floating-point array"
+    return got.astype(np.float64), ""
+
+
+def compare(
+    got: Any,
+    expected: Any,
+    *,
+    tensor: bool,
+    rtol: float,
+    atol: float,
+    what: str = "the result",
+) -> str | None:
+    """``None`` when ``got`` matches ``expected``; otherwise what is wrong, for the feedback."""
+    expected = np.asarray(
+        expected.detach().cpu().numpy() if isinstance(expected, torch.Tensor) else expected,
+        dtype=np.float64,
+    )
+    array, why = as_float_array(got, tensor=tensor, what=what)
+    if array is None:
+        return why
+    if array.shape != expected.shape:
+        return f"{what} has shape {array.shape}, expected {expected.shape}"
+    if not np.all(np.isfinite(array)):
+        return f"{what} holds non-finite values: {fmt(array)}"
+    if not np.allclose(array, expected, rtol=rtol, atol=atol):
+        diff = np.abs(array - expected) - rtol * np.abs(expected)
+        where = np.unravel_index(int(np.argmax(diff)), diff.shape) if diff.ndim else ()
+        at = f" (largest difference at index {tuple(int(i) for i in where)})" if where else ""
+        return f"{what} differs{at}:\n  expected {fmt(expected)}\n  got      {fmt(array)}"
+    return None
+
+
+def no_gradient(got: Any, *, what: str) -> str | None:
+    """``None`` when no gradient reached an input that must be a constant."""
+    if got is None:
+        return None
+    array, why = as_float_array(got, tensor=True, what=f"the gradient w.r.t. {what}")
+    if array is None:
+        return why
+    if np.any(array != 0.0):
+        return (
+            f"a gradient flows into {what} ({fmt(array)}); they are constants: "
+            f"use `{what}.detach()`"
+        )
+    return None
+
+
+@dataclass
+class Tally:
+    """Cases of one check: how many passed, and the first mismatch for the feedback."""
+
+    what: str
+    """What was compared, e.g. "reward_to_go against the reference on 7 trajectories"."""
+    hint: str
+    passed: int = 0
+    total: int = 0
+    first: str | None = None
+    skipped_after: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def stopped(self) -> bool:
+        return self.skipped_after is not None
+
+    def record(self, summary: str, problem: str | None) -> bool:
+        self.total += 1
+        if problem is None:
+            self.passed += 1
+            return True
+        if self.first is None:
+            self.first = f"{summary}\n{problem}"
+        return False
+
+    def failure(self, summary: str, result: Failure) -> None:
+        """A sandbox call that did not return; stop the check when the worker is unusable."""
+        self.record(summary, result.message)
+        if result.kind in FATAL_KINDS:
+            self.skipped_after = result.kind
+
+    def skip(self, count: int) -> None:
+        self.total += count
+
+    def each(self, items: Sequence[T], per_item: int = 1) -> Iterator[T]:
+        """``items`` one by one until the check stops (the worker is unusable); each one left
+        then counts as ``per_item`` skipped cases."""
+        for index, item in enumerate(items):
+            if self.stopped:
+                self.skip(per_item * (len(items) - index))
+                return
+            yield item
+
+    def outcome(self) -> Outcome:
+        if self.total == 0:
+            return Outcome(0.0, f"{self.what}: nothing was compared.")
+        fraction = self.passed / self.total
+        if self.passed == self.total:
+            return Outcome(1.0, f"Compared {self.what}: all {self.total} cases match.")
+        lines = [f"Compared {self.what}: {self.passed}/{self.total} cases match."]
+        if self.first is not None:
+            lines.append(f"First mismatch: {self.first}")
+        if self.skipped_after is not None:
+            lines.append("The remaining cases were not run.")
+        lines.extend(self.notes)
+        lines.append(f"Hint: {self.hint}")
+        return Outcome(fraction, "\n".join(lines))
+
+
+def returned(result: Result, tally: Tally, summary: str) -> tuple[bool, Any]:
+    """``(True, value)`` for a call that returned; records the failure otherwise."""
+    if isinstance(result, Failure):
+        tally.failure(summary, result)
+        return False, None
+    return True, result.value
+
+
+def grad_value(
+    value: Any, tally: Tally, summary: str, n_grads: int | None
+) -> tuple[Any, Any] | None:
+    """The ``(loss, grads)`` of a ``grad`` answer, or ``None`` (recorded) when malformed."""
+    ok = type(value) is dict and set(value) == {"loss", "grads"}
+    if ok and n_grads is not None:
+        ok = type(value["grads"]) is list and len(value["grads"]) == n_grads
+    elif ok:
+        ok = type(value["grads"]) is dict
+    if not ok:
+        tally.record(summary, "the gradient call returned an unexpected value")
+        return None
+    return value["loss"], value["grads"]
+
+
+def run_cases(
+    sandbox: Sandbox,
+    tally: Tally,
+    cases: Sequence[tuple[str, Callable[[], Result], Callable[[Any], str | None]]],
+) -> Outcome:
+    """Run ``(summary, call, judge)`` cases in order; ``judge(value)`` says what is wrong."""
+    for index, (summary, call, judge) in enumerate(cases):
+        if tally.stopped:
+            tally.skip(len(cases) - index)
+            break
+        ok, value = returned(call(), tally, summary)
+        if ok:
+            tally.record(summary, judge(value))
+    return tally.outcome()
+
+
+def torch_seed(rng: np.random.Generator) -> int:
+    return int(rng.integers(2**31 - 1))
+
+
+def reference_module(cls: type[nn.Module], args: tuple[Any, ...], seed: int) -> nn.Module:
+    """The reference module, initialised from ``seed`` without touching the global RNG."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return cls(*args)
+
+
+def state_dict_of(module: nn.Module) -> dict[str, torch.Tensor]:
+    return {name: tensor.detach().clone() for name, tensor in module.state_dict().items()}
+
+
+def f32(array: np.ndarray) -> torch.Tensor:
+    return torch.as_tensor(np.asarray(array, dtype=np.float32))
+
+
+def input_grads(
+    function: Callable[..., torch.Tensor], tensors: Sequence[torch.Tensor], extra: tuple[Any, ...]
+) -> tuple[torch.Tensor, list[torch.Tensor | None]]:
+    leaves = [t.clone().requires_grad_(True) for t in tensors]
+    loss = function(*leaves, *extra)
+    loss.backward()
+    return loss.detach(), [leaf.grad for leaf in leaves]
+
+
+def _clone(x: Any) -> Any:
+    return x.clone() if isinstance(x, torch.Tensor) else x
+
+
+def loss_value_check(
+    module: str,
+    function: str,
+    reference: Callable[..., torch.Tensor],
+    make_cases: Callable[[np.random.Generator], Cases],
+    extra: tuple[Any, ...],
+    describe: str,
+    hint: str,
+    what: str = "the loss",
+) -> Callable[[Sandbox, np.random.Generator], Outcome]:
+    """The student's ``module.function(*tensors, *extra)`` against ``reference`` on each case;
+    ``what`` names the result in the feedback."""
+
+    def run(sandbox: Sandbox, rng: np.random.Generator) -> Outcome:
+        cases = make_cases(rng)
+        tally = Tally(f"`{function}` with the reference on {len(cases)} {describe}", hint)
+        plan = []
+        for summary, tensors in cases:
+            args = (*tensors, *extra)
+            with torch.no_grad():
+                expected = reference(*(_clone(t) for t in tensors), *extra)
+            plan.append(
+                (
+                    summary,
+                    lambda a=args: sandbox.call(module, function, a, timeout_s=CALL_TIMEOUT_S),
+                    lambda got, e=expected: compare(got, e, tensor=True, what=what, **LOSS_TOL),
+                )
+            )
+        return run_cases(sandbox, tally, plan)
+
+    return run
+
+
+def loss_grad_check(
+    module: str,
+    function: str,
+    reference: Callable[..., torch.Tensor],
+    make_cases: Callable[[np.random.Generator], Cases],
+    extra: tuple[Any, ...],
+    names: tuple[str, ...],
+    constants: tuple[str, ...],
+    describe: str,
+    hint: str,
+    compare_loss: bool = False,
+) -> Callable[[Sandbox, np.random.Generator], Outcome]:
+    """The gradient of the student's ``module.function`` w.r.t. each input in ``names`` (the
+    first ``len(names)`` of a case's inputs; any others pass as they are); those in
+    ``constants`` must get none. With ``compare_loss``, the loss itself is compared too."""
+
+    def run(sandbox: Sandbox, rng: np.random.Generator) -> Outcome:
+        cases = make_cases(rng)
+        tally = Tally(
+            f"the gradient of `{function}` w.r.t. {', '.join(names)} with the reference on "
+            f"{len(cases)} {describe}",
+            hint,
+        )
+        per_case = len(names) + compare_loss
+        for summary, inputs in tally.each(cases, per_case):
+            tensors, rest = inputs[: len(names)], (*inputs[len(names) :], *extra)
+            expected_loss, expected = input_grads(reference, tensors, rest)
+            result = sandbox.grad(
+                module,
+                function,
+                (*inputs, *extra),
+                wrt=list(range(len(names))),
+                timeout_s=CALL_TIMEOUT_S,
+            )
+            ok, value = returned(result, tally, summary)
+            if not ok:
+                tally.skip(per_case - 1)
+                continue
+            parsed = grad_value(value, tally, summary, len(names))
+            if parsed is None:
+                tally.skip(per_case - 1)
+                continue
+            loss, grads = parsed
+            if compare_loss:
+                tally.record(
+                    summary, compare(loss, expected_loss, tensor=True, what="the loss", **LOSS_TOL)
+                )
+            for name, got, want in zip(names, grads, expected, strict=True):
+                if name in constants:
+                    tally.record(summary, no_gradient(got, what=name))
+                elif got is None:
+                    tally.record(summary, f"no gradient reached {name}")
+                else:
+                    tally.record(
+                        summary,
+                        compare(
+                            got, want, tensor=True, what=f"the gradient w.r.t. {name}", **LOSS_TOL
+                        ),
+                    )
+        return tally.outcome()
+
+    return run
