@@ -255,3 +255,9 @@ def test_grading_the_same_run_twice_gives_the_same_returns(
     first, second, other = grade(root, task, 4), grade(root, task, 4), grade(root, task, 5)
     assert first == second
     assert first[1] != other[1]  # another grading seed trains with another seed
+
+
+def test_a_task_that_trains_to_each_milestone_in_one_call_has_its_own_fingerprint() -> None:
+    task = tiny_task()
+    assert dataclasses.replace(task, train_until=None).fingerprint() == task.fingerprint()
+    assert dataclasses.replace(task, train_until="train_until").fingerprint() != task.fingerprint()
