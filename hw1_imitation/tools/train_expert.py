@@ -37,8 +37,12 @@ from infrastructure.sampler import Sampler
 TARGETS = {"Ant-v5": 3000.0, "HalfCheetah-v5": 4000.0, "Hopper-v5": 2500.0, "Walker2d-v5": 3000.0}
 # SAC steps per environment: hw3's MuJoCo preset trains 300k steps; Ant and Walker2d learn
 # more slowly and get more (extend with a larger --total-steps if the target is not met).
-SAC_STEPS = {"Ant-v5": 1_000_000, "HalfCheetah-v5": 300_000, "Hopper-v5": 300_000}
-SAC_STEPS["Walker2d-v5"] = 500_000
+SAC_STEPS = {
+    "Ant-v5": 1_000_000,
+    "HalfCheetah-v5": 300_000,
+    "Hopper-v5": 300_000,
+    "Walker2d-v5": 500_000,
+}
 EVAL_EPISODES = 10
 EVAL_SEED = 1_000  # evaluation episodes apart from the training (seed) and demo seeds
 RUN_ROOT = Path("runs/experts")
@@ -48,13 +52,13 @@ def sac_config(
     env_id: str, run_dir: Path, total_steps: int | None = None, seed: int = 0
 ) -> SACConfig:
     """hw3's SAC preset for ``env_id`` (its MuJoCo preset for an environment without one),
-    resumable from ``run_dir``."""
+    resumable from ``run_dir``. Only the number of steps changes with ``total_steps``: a
+    checkpoint's replay buffer is restored into one of the same capacity."""
     base = SAC_PRESETS.get(env_id) or dataclasses.replace(SAC_PRESETS["Hopper-v5"], env=env_id)
     steps = total_steps if total_steps is not None else SAC_STEPS.get(env_id, base.total_steps)
     return dataclasses.replace(
         base,
         total_steps=steps,
-        buffer_size=min(base.buffer_size, max(steps, 1)),
         seed=seed,
         logdir=str(run_dir),
         resume=True,
