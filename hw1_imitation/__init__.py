@@ -1,1 +1,1 @@
-"""Homework 1: imitation learning: not released yet."""
+"""Homework 1: imitation learning: behaviour cloning and DAgger from MuJoCo experts."""
