@@ -1,0 +1,1353 @@
+"""Hidden suite of homework 3 (DQN, double DQN, SAC).
+
+Every check judges in the grader: the reference (``hw3_q_learning`` imported here) computes what
+is expected, the student's code is reached only through the :class:`Sandbox`, and every value
+that comes back is type-, dtype-, shape- and finiteness-checked before an ``np.allclose``
+comparison (:mod:`autograder.judging`).
+
+The agents' methods (``DQNAgent.compute_loss``, ``SACAgent.critic_loss``, ...) are reached
+through the student's own trainer (``DQNTrainer`` / ``SACTrainer`` built from a config dict in
+the sandbox and kept there): the reference's weights are loaded into its networks by name, and
+the method runs on the same batch, with the same torch seed, as the reference does here.
+
+Kinds: value (schedules, Bellman, double-DQN and soft targets with terminal and truncated
+transitions, every backup strategy, the agents' losses), gradient (Huber, both actor losses,
+temperature loss, the tanh log-probability correction), update (one DQN and one SAC step from
+identical state; hard and soft target updates), statistical (epsilon-greedy frequencies; the
+squashed Gaussian's density integrates to one) and learning curves (DQN on CartPole, SAC on
+InvertedPendulum).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+import hw3_q_learning.config as ref_config
+import hw3_q_learning.dqn as ref_dqn
+import hw3_q_learning.sac as ref_sac
+from autograder.checks import Check, Outcome
+from autograder.judging import (
+    CALL_TIMEOUT_S,
+    LOSS_TOL,
+    Cases,
+    Tally,
+    compare,
+    f32,
+    fmt,
+    loss_grad_check,
+    loss_value_check,
+    returned,
+    run_cases,
+    torch_seed,
+)
+from autograder.learning import LearningTask, learning_check_of
+from autograder.sandbox import Attr, Method, Result, Sandbox, Step
+
+PACKAGE = "hw3_q_learning"
+DQN = f"{PACKAGE}.dqn"
+SAC = f"{PACKAGE}.sac"
+RUN = f"{PACKAGE}.run"
+KEPT = "agent_trainer"  # the name the trainer of an agent check is kept under in the worker
+TRAINER_TIMEOUT_S = 20.0  # building a trainer makes an environment (MuJoCo's import included)
+CPU = torch.device("cpu")
+
+Run = Callable[[Sandbox, np.random.Generator], Outcome]
+
+
+# ---------------------------------------------------------------------------------------------
+# Exploration: the schedule
+# ---------------------------------------------------------------------------------------------
+
+
+def _compare_number(got: Any, expected: float, what: str = "the result") -> str | None:
+    """``None`` when ``got`` is a real number close to ``expected``."""
+    if type(got) not in (float, int) and not isinstance(got, np.floating | np.integer):
+        return f"{what} is a {type(got).__name__}, expected a float"
+    value = float(got)
+    if not math.isfinite(value):
+        return f"{what} is {value}"
+    if not math.isclose(value, expected, rel_tol=1e-6, abs_tol=1e-9):
+        return f"{what} differs: expected {expected:.6g}, got {value:.6g}"
+    return None
+
+
+def check_linear_schedule(sandbox: Sandbox, rng: np.random.Generator) -> Outcome:
+    duration = int(rng.integers(5_000, 20_000))
+    cases = [
+        (0, 1.0, 0.05, duration),
+        (duration // 4, 1.0, 0.05, duration),
+        (duration // 2 + 1, 1.0, 0.05, duration),
+        (duration, 1.0, 0.05, duration),
+        (3 * duration, 1.0, 0.05, duration),
+        (7, 0.5, 0.1, 10),
+        (1, 1.0, 0.0, 1),
+        (25, 0.0, 1.0, 100),
+    ]
+    tally = Tally(
+        f"`linear_schedule` with the reference at {len(cases)} steps (the start, inside the "
+        "decay, its end, and long after)",
+        "epsilon_t = start + min(t / T, 1) * (end - start): it decays every step until T, then "
+        "stays at end.",
+    )
+    plan = []
+    for step, start, end, length in cases:
+        expected = ref_dqn.linear_schedule(step, start, end, length)
+        plan.append(
+            (
+                f"linear_schedule(step={step}, start={start}, end={end}, duration={length})",
+                lambda a=(step, start, end, length): sandbox.call(
+                    DQN, "linear_schedule", a, timeout_s=CALL_TIMEOUT_S
+                ),
+                lambda got, e=expected: _compare_number(got, e),
+            )
+        )
+    return run_cases(sandbox, tally, plan)
+
+
+# ---------------------------------------------------------------------------------------------
+# Bellman targets and the Huber loss (pure functions)
+# ---------------------------------------------------------------------------------------------
+
+
+def _next_values(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    """Values with |v| >= 1, so that a wrongly masked bootstrap term always shows."""
+    values = rng.normal(size=shape)
+    return np.sign(values + 1e-9) * (1.0 + np.abs(values)) * 2.0
+
+
+def _mask(batch: int, kind: str, rng: np.random.Generator) -> np.ndarray:
+    if kind == "terminal":
+        return np.ones(batch)
+    if kind == "truncated":
+        return np.zeros(batch)
+    mask = rng.random(batch) < 0.5
+    mask[0], mask[-1] = True, False  # both kinds of end in every mixed batch
+    return mask.astype(np.float64)
+
+
+_MASK_TEXT = {
+    "terminal": "terminated (no bootstrap)",
+    "truncated": "cut by a time limit (truncated: terminated = 0, bootstraps)",
+    "mixed": "terminated and not",
+}
+
+
+def _dqn_target_cases(rng: np.random.Generator) -> Cases:
+    cases: Cases = []
+    for batch, actions, kind, gamma in [
+        (1, 2, "terminal", 0.99),
+        (1, 2, "truncated", 0.99),
+        (8, 3, "mixed", 0.99),
+        (12, 5, "mixed", 1.0),
+        (6, 2, "truncated", 0.9),
+    ]:
+        rewards, terminated = f32(rng.normal(size=batch)), f32(_mask(batch, kind, rng))
+        next_q = f32(_next_values(rng, (batch, actions)))
+        summary = (
+            f"B={batch}, {actions} actions, {_MASK_TEXT[kind]}, gamma={gamma}: "
+            f"rewards={fmt(rewards)}, terminated={terminated.int().tolist()}, "
+            f"next_q_values={fmt(next_q)}"
+        )
+        cases.append((summary, (rewards, next_q, terminated, gamma)))
+    return cases
+
+
+def _double_dqn_cases(rng: np.random.Generator) -> Cases:
+    """The target network's argmax differs from the online network's in every row, so that
+    choosing with the wrong network always shows."""
+    cases: Cases = []
+    for batch, actions, kind, gamma in [
+        (1, 2, "terminal", 0.99),
+        (1, 3, "truncated", 0.99),
+        (9, 3, "mixed", 0.99),
+        (10, 4, "mixed", 1.0),
+    ]:
+        online = _next_values(rng, (batch, actions))
+        target = _next_values(rng, (batch, actions))
+        rows = np.arange(batch)
+        chosen = online.argmax(axis=1)
+        target[rows, chosen] = target.min(axis=1) - 1.0 - rng.random(batch)
+        rewards, terminated = f32(rng.normal(size=batch)), f32(_mask(batch, kind, rng))
+        summary = (
+            f"B={batch}, {actions} actions, {_MASK_TEXT[kind]}, gamma={gamma}: "
+            f"rewards={fmt(rewards)}, terminated={terminated.int().tolist()},\n"
+            f"  next_q_values_online={fmt(online)},\n  next_q_values_target={fmt(target)}"
+        )
+        cases.append((summary, (rewards, f32(online), f32(target), terminated, gamma)))
+    return cases
+
+
+check_dqn_target = loss_value_check(
+    DQN,
+    "dqn_target",
+    ref_dqn.dqn_target,
+    _dqn_target_cases,
+    (),
+    "batches of transitions, terminal and truncated ones among them",
+    "y = r + gamma * (1 - terminated) * max_a' Q_target(s', a'): the max over actions (dim 1), "
+    "and only a terminal transition drops the bootstrap term; a truncated one keeps it.",
+    what="the targets",
+)
+check_double_dqn_target = loss_value_check(
+    DQN,
+    "double_dqn_target",
+    ref_dqn.double_dqn_target,
+    _double_dqn_cases,
+    (),
+    "batches where the online and the target networks prefer different next actions",
+    "the online network chooses a* = argmax_a' Q_online(s', a'), the target network values "
+    "it: y = r + gamma * (1 - terminated) * Q_target(s', a*).",
+    what="the targets",
+)
+
+
+def _huber_cases(rng: np.random.Generator) -> Cases:
+    cases: Cases = []
+    for batch, delta, spread in [(6, 1.0, 0.3), (8, 1.0, 4.0), (1, 0.5, 3.0), (40, 2.0, 2.5)]:
+        q_values = f32(rng.normal(size=batch))
+        targets = q_values + f32(rng.normal(size=batch) * spread)
+        errors = (q_values - targets).abs()
+        where = "all inside" if bool((errors <= delta).all()) else "some outside"
+        if bool((errors > delta).all()):
+            where = "all outside"
+        summary = f"B={batch}, delta={delta}, TD errors {where} [-delta, delta]: {fmt(errors)}"
+        cases.append((summary, (q_values, targets, delta)))
+    return cases
+
+
+check_huber_value = loss_value_check(
+    DQN,
+    "huber_loss",
+    ref_dqn.huber_loss,
+    _huber_cases,
+    (),
+    "batches with TD errors inside and outside [-delta, delta]",
+    "0.5 x^2 where |x| <= delta, delta * (|x| - 0.5 delta) beyond; the mean over the batch, a "
+    "scalar.",
+)
+check_huber_grad = loss_grad_check(
+    DQN,
+    "huber_loss",
+    ref_dqn.huber_loss,
+    _huber_cases,
+    (),
+    ("q_values", "targets"),
+    ("targets",),
+    "batches with TD errors inside and outside [-delta, delta]",
+    "d loss / d q_t = clip(q_t - y_t, -delta, delta) / B; the targets are constants (detach "
+    "them), so no gradient may reach them.",
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# SAC: the squashed Gaussian, targets and losses (pure functions)
+# ---------------------------------------------------------------------------------------------
+
+
+def _tanh_cases(rng: np.random.Generator, batches: Sequence[tuple[int, int, float]]) -> Cases:
+    cases: Cases = []
+    for batch, dim, scale in batches:
+        means = f32(rng.normal(size=(batch, dim)))
+        log_stds = f32(rng.uniform(-1.5, 0.7, size=(batch, dim)))
+        pre_tanh = f32(rng.normal(size=(batch, dim)) * scale)
+        summary = (
+            f"B={batch}, action_dim={dim}: pre_tanh_actions={fmt(pre_tanh)}, means={fmt(means)}, "
+            f"log_stds={fmt(log_stds)}"
+        )
+        cases.append((summary, (pre_tanh, means, log_stds)))
+    return cases
+
+
+_TANH_HINT = (
+    "sum over action dimensions of log N(u_j; mu_j, sigma_j^2) - log(1 - tanh(u_j)^2), with "
+    "log(1 - tanh(u)^2) = 2 (log 2 - u - softplus(-2u)), which stays finite where tanh(u)^2 "
+    "rounds to 1."
+)
+check_tanh_value = loss_value_check(
+    SAC,
+    "tanh_gaussian_log_prob",
+    ref_sac.tanh_gaussian_log_prob,
+    lambda rng: _tanh_cases(rng, [(7, 1, 1.0), (5, 3, 1.5), (1, 2, 1.0), (6, 2, 6.0)]),
+    (),
+    "batches (action_dim 1 to 3; one with |u| up to about 15, where tanh saturates)",
+    _TANH_HINT,
+    what="the log-probabilities",
+)
+check_tanh_grad = loss_grad_check(
+    SAC,
+    "tanh_gaussian_log_prob",
+    ref_sac.tanh_gaussian_log_prob,
+    lambda rng: _tanh_cases(rng, [(1, 1, 1.0), (1, 2, 1.5), (1, 3, 2.0)]),
+    (),
+    ("pre_tanh_actions", "means", "log_stds"),
+    (),
+    "single actions (action_dim 1 to 3)",
+    _TANH_HINT,
+    compare_loss=True,
+)
+
+
+def _reduce_cases(rng: np.random.Generator) -> Cases:
+    cases: Cases = []
+    for critics, batch, reduction in [
+        (2, 6, "min"),
+        (2, 6, "mean"),
+        (2, 6, "single"),
+        (3, 4, "min"),
+        (1, 5, "min"),
+        (1, 1, "single"),
+    ]:
+        q_values = f32(rng.normal(size=(critics, batch)) * 3.0)
+        summary = f"{critics} critics, B={batch}, reduction={reduction!r}: q_values={fmt(q_values)}"
+        cases.append((summary, (q_values, reduction)))
+    return cases
+
+
+check_reduce_q_values = loss_value_check(
+    SAC,
+    "reduce_q_values",
+    ref_sac.reduce_q_values,
+    _reduce_cases,
+    (),
+    "stacks of critics' values, with each reduction",
+    "reduce over the critics (dim 0): 'min' takes the smallest value of each column (clipped "
+    "double-Q), 'mean' their average, 'single' the first critic's row.",
+    what="the reduced values",
+)
+
+
+def _sac_target_cases(rng: np.random.Generator) -> Cases:
+    cases: Cases = []
+    for batch, critics, reduction, kind, gamma, alpha in [
+        (8, 2, "min", "mixed", 0.99, 0.2),
+        (8, 2, "mean", "mixed", 0.99, 0.5),
+        (8, 1, "single", "mixed", 0.99, 0.1),
+        (1, 2, "min", "terminal", 0.99, 0.3),
+        (1, 2, "min", "truncated", 0.99, 0.3),
+        (6, 2, "min", "truncated", 1.0, 1.0),
+        (5, 2, "min", "mixed", 0.9, 0.0),
+    ]:
+        rewards, terminated = f32(rng.normal(size=batch)), f32(_mask(batch, kind, rng))
+        next_q = f32(_next_values(rng, (critics, batch)))
+        log_probs = f32(rng.normal(size=batch) * 1.5 - 1.0)
+        summary = (
+            f"B={batch}, {critics} critic(s), reduction={reduction!r}, {_MASK_TEXT[kind]}, "
+            f"gamma={gamma}, alpha={alpha}: rewards={fmt(rewards)}, "
+            f"terminated={terminated.int().tolist()},\n  next_q_values={fmt(next_q)},\n"
+            f"  next_log_probs={fmt(log_probs)}"
+        )
+        cases.append((summary, (rewards, next_q, log_probs, terminated, gamma, alpha, reduction)))
+    return cases
+
+
+check_sac_target = loss_value_check(
+    SAC,
+    "sac_target",
+    ref_sac.sac_target,
+    _sac_target_cases,
+    (),
+    "batches with each backup strategy (min, mean, single), terminal and truncated ends",
+    "y = r + gamma * (1 - terminated) * (reduce_i Q_i(s', a') - alpha * log pi(a' | s')): the "
+    "entropy bonus is minus alpha times the log-probability, inside the bootstrap term.",
+    what="the targets",
+)
+
+
+def _actor_cases(rng: np.random.Generator) -> Cases:
+    cases: Cases = []
+    for batch, alpha in [(1, 0.2), (8, 0.2), (32, 1.0), (5, 0.05)]:
+        log_probs = f32(rng.normal(size=batch) - 1.0)
+        q_values = f32(rng.normal(size=batch) * 5.0)
+        summary = f"B={batch}, alpha={alpha}: log_probs={fmt(log_probs)}, q_values={fmt(q_values)}"
+        cases.append((summary, (log_probs, q_values, alpha)))
+    return cases
+
+
+check_actor_reparameterize = loss_grad_check(
+    SAC,
+    "actor_loss_reparameterize",
+    ref_sac.actor_loss_reparameterize,
+    _actor_cases,
+    (),
+    ("log_probs", "q_values"),
+    (),
+    "batches (loss and gradients)",
+    "L = mean(alpha * log_probs - q_values): d L / d log_probs = alpha / B and d L / d q = -1 / "
+    "B; nothing is detached, the gradient flows through the sampled actions.",
+    compare_loss=True,
+)
+check_actor_reinforce = loss_grad_check(
+    SAC,
+    "actor_loss_reinforce",
+    ref_sac.actor_loss_reinforce,
+    _actor_cases,
+    (),
+    ("log_probs", "q_values"),
+    ("q_values",),
+    "batches (loss and gradients)",
+    "L = mean(log_probs * w) with the weight w = alpha * log_probs - q_values held constant "
+    "(detached): d L / d log_probs = w / B, and no gradient reaches q_values.",
+    compare_loss=True,
+)
+
+
+def _temperature_cases(rng: np.random.Generator) -> Cases:
+    cases: Cases = []
+    for batch, target_entropy in [(1, -1.0), (16, -2.0), (7, -6.0), (64, 0.5)]:
+        log_alpha = f32(np.array(rng.uniform(-3.0, 1.0)))
+        log_probs = f32(rng.normal(size=batch) * 2.0 - target_entropy * rng.uniform(0.2, 1.8))
+        summary = (
+            f"B={batch}, log_alpha={float(log_alpha):.4f}, target_entropy={target_entropy}: "
+            f"log_probs={fmt(log_probs)}"
+        )
+        cases.append((summary, (log_alpha, log_probs, target_entropy)))
+    return cases
+
+
+check_temperature = loss_grad_check(
+    SAC,
+    "temperature_loss",
+    ref_sac.temperature_loss,
+    _temperature_cases,
+    (),
+    ("log_alpha", "log_probs"),
+    ("log_probs",),
+    "batches (loss and gradients)",
+    "L = -mean(log_alpha * (log_probs + target_entropy)), in log_alpha itself (not alpha), "
+    "with the log-probabilities detached: its gradient raises alpha when the entropy "
+    "-mean(log_probs) is below the target.",
+    compare_loss=True,
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# Statistical: the squashed Gaussian's density integrates to one over [-1, 1]
+# ---------------------------------------------------------------------------------------------
+#
+# For one action dimension, pi(a) = exp(tanh_gaussian_log_prob(atanh(a), mu, log_sigma)) is a
+# density on (-1, 1), so with A ~ Uniform(-1, 1), X = 2 pi(A) has E[X] = 1. Without the tanh
+# correction (or with its sign flipped) the integral is E_u[1 - tanh(u)^2] < 1 (or above 1).
+# Bound (empirical Bernstein, Maurer & Pontil 2009, Theorem 4, two-sided, Bonferroni over the
+# cases): X lies in [0, R] with R = 2 max pi, which the reference's density gives on a fine
+# grid (times 1.5: the grid can miss the peak by a little).
+
+_DENSITY_N = 100_000
+_DENSITY_CASES = ((0.0, 0.0), (0.8, -0.7), (-1.2, -1.0), (0.3, 0.4))  # (mu, log sigma)
+_FAILURE_RATE = 1e-6
+
+
+def _bernstein_half_width(samples: np.ndarray, value_range: float, tests: int) -> float:
+    n = len(samples)
+    log_term = math.log(4.0 * tests / _FAILURE_RATE)
+    variance = float(samples.var(ddof=1))
+    return math.sqrt(2.0 * variance * log_term / n) + 7.0 * value_range * log_term / (3.0 * (n - 1))
+
+
+def _reference_density(actions: np.ndarray, mu: float, log_sigma: float) -> np.ndarray:
+    u = torch.as_tensor(np.arctanh(actions), dtype=torch.float64).reshape(-1, 1)
+    log_prob = ref_sac.tanh_gaussian_log_prob(
+        u, torch.full_like(u, mu), torch.full_like(u, log_sigma)
+    )
+    return torch.exp(log_prob).numpy()
+
+
+def check_tanh_density(sandbox: Sandbox, rng: np.random.Generator) -> Outcome:
+    tally = Tally(
+        f"the integral over [-1, 1] of exp(`tanh_gaussian_log_prob`) for action_dim 1, "
+        f"estimated from {_DENSITY_N} uniform actions, for {len(_DENSITY_CASES)} (mu, sigma): "
+        "a density integrates to 1",
+        "a = tanh(u) has density N(u; mu, sigma^2) / (1 - tanh(u)^2): subtract "
+        "log(1 - tanh(u)^2) from the Gaussian's log-density (the change of variables).",
+    )
+    grid = np.linspace(-1.0, 1.0, 200_001)[1:-1]
+    for mu, log_sigma in tally.each(_DENSITY_CASES):
+        actions = rng.uniform(-1.0, 1.0, size=_DENSITY_N)
+        actions = np.clip(actions, -1.0 + 1e-6, 1.0 - 1e-6)
+        pre_tanh = f32(np.arctanh(actions).reshape(-1, 1))
+        summary = f"mu={mu}, sigma={math.exp(log_sigma):.4f}"
+        ok, value = returned(
+            sandbox.call(
+                SAC,
+                "tanh_gaussian_log_prob",
+                (pre_tanh, torch.full_like(pre_tanh, mu), torch.full_like(pre_tanh, log_sigma)),
+                timeout_s=CALL_TIMEOUT_S,
+            ),
+            tally,
+            summary,
+        )
+        if not ok:
+            continue
+        if type(value) is not torch.Tensor or tuple(value.shape) != (_DENSITY_N,):
+            shape = tuple(value.shape) if type(value) is torch.Tensor else type(value).__name__
+            tally.record(summary, f"the result is {shape}, expected a tensor of shape (N,)")
+            continue
+        samples = 2.0 * np.exp(value.detach().numpy().astype(np.float64))
+        if not np.all(np.isfinite(samples)):
+            tally.record(summary, "the log-probabilities hold non-finite values")
+            continue
+        value_range = 1.5 * 2.0 * float(_reference_density(grid, mu, log_sigma).max())
+        bound = _bernstein_half_width(samples, value_range, tests=len(_DENSITY_CASES))
+        estimate = float(samples.mean())
+        problem = None
+        if abs(estimate - 1.0) > bound:
+            problem = (
+                f"the integral is estimated at {estimate:.4f}, expected 1 within +-{bound:.4f} "
+                "(a correct density is outside these bounds less than once in a million "
+                "gradings)"
+            )
+        tally.record(summary, problem)
+    return tally.outcome()
+
+
+# ---------------------------------------------------------------------------------------------
+# The agents, through the student's trainer
+# ---------------------------------------------------------------------------------------------
+
+
+def _config(config_class: type[Any], **fields: Any) -> dict[str, Any]:
+    return dataclasses.asdict(config_class(**{"buffer_size": 64, **fields}))
+
+
+def _spaces(env: str, discrete: bool) -> tuple[gym.Space, gym.Space]:
+    """The observation and (agent-side) action spaces of ``env`` without making it."""
+    dims = {
+        "CartPole-v1": (4, 2),
+        "Acrobot-v1": (6, 3),
+        "Pendulum-v1": (3, 1),
+        "Reacher-v5": (10, 2),
+    }
+    obs_dim, act = dims[env]
+    observation = gym.spaces.Box(-np.inf, np.inf, (obs_dim,), np.float32)
+    if discrete:
+        return observation, gym.spaces.Discrete(act)
+    return observation, gym.spaces.Box(-1.0, 1.0, (act,), np.float32)
+
+
+def _perturbed(state: Mapping[str, torch.Tensor], rng: np.random.Generator) -> dict[str, Any]:
+    """Other weights of the same shapes: target networks that differ from the online ones."""
+    return {
+        name: (tensor + f32(rng.normal(size=tuple(tensor.shape)) * 0.1)).detach().clone()
+        for name, tensor in state.items()
+    }
+
+
+def _load_steps(path: Sequence[str], state: Mapping[str, Any]) -> list[Step]:
+    return [*(Attr(p) for p in path), Method("load_state_dict", (dict(state),))]
+
+
+def _build(
+    sandbox: Sandbox,
+    tally: Tally,
+    summary: str,
+    trainer: str,
+    config: Mapping[str, Any],
+    states: Mapping[tuple[str, ...], Mapping[str, Any]],
+) -> bool:
+    """Build the student's ``trainer`` from ``config``, keep it, and load ``states`` (network
+    path from the trainer -> state dict) into its agent; False (recorded) when it fails."""
+    result = sandbox.call_method(
+        RUN, trainer, (dict(config),), keep=KEPT, timeout_s=TRAINER_TIMEOUT_S, label=trainer
+    )
+    ok, _ = returned(result, tally, f"{summary} (building {trainer})")
+    for path, state in states.items():
+        if not ok:
+            break
+        result = sandbox.on(
+            KEPT,
+            _load_steps(path, state),
+            fetch={},
+            timeout_s=CALL_TIMEOUT_S,
+            label=f"{'.'.join(path)}.load_state_dict",
+        )
+        ok, _ = returned(result, tally, f"{summary} (loading the reference's weights)")
+    return ok
+
+
+def _on_agent(
+    sandbox: Sandbox, steps: Sequence[Step], *, seed: int | None = None, label: str
+) -> Result:
+    return sandbox.on(
+        KEPT, [Attr("agent"), *steps], seed=seed, timeout_s=CALL_TIMEOUT_S, label=label
+    )
+
+
+def _fetch_parameters(
+    sandbox: Sandbox, path: Sequence[str], names: Sequence[str], grads: bool
+) -> Result:
+    """``{name: parameter}`` (and ``{"grad " + name: its .grad}``) of a network of the kept
+    trainer."""
+    fetch: dict[str, list[Step]] = {}
+    for name in names:
+        fetch[name] = [Method("get_parameter", (name,)), Method("detach")]
+        if grads:
+            fetch[f"grad {name}"] = [Method("get_parameter", (name,)), Attr("grad")]
+    return sandbox.on(
+        KEPT, [Attr(p) for p in path], fetch=fetch, timeout_s=CALL_TIMEOUT_S, label="parameters"
+    )
+
+
+def _compare_tensors(
+    got: Any, expected: Mapping[str, torch.Tensor | None], what: str
+) -> str | None:
+    """The first of ``expected`` (name -> tensor; None: must have no gradient) that ``got``
+    (a fetched dict) does not match."""
+    if type(got) is not dict or set(got) != set(expected):
+        return f"{what}: the call returned an unexpected value"
+    for name, want in expected.items():
+        label = f"{what} `{name}`"
+        if want is None:
+            if got[name] is not None:
+                return f"{label} should be None"
+            continue
+        if got[name] is None:
+            return f"{label} is None: no gradient reached it"
+        problem = compare(got[name], want, tensor=True, what=label, **LOSS_TOL)
+        if problem is not None:
+            return problem
+    return None
+
+
+def _parameters(module: torch.nn.Module, grads: bool = False) -> dict[str, torch.Tensor | None]:
+    out: dict[str, torch.Tensor | None] = {}
+    for name, parameter in module.named_parameters():
+        out[name] = parameter.detach().clone()
+        if grads:
+            out[f"grad {name}"] = None if parameter.grad is None else parameter.grad.clone()
+    return out
+
+
+def _compare_tuple(got: Any, expected: Sequence[torch.Tensor], names: Sequence[str]) -> str | None:
+    if type(got) is not tuple or len(got) != len(expected):
+        kind = f"a tuple of {len(got)}" if type(got) is tuple else f"a {type(got).__name__}"
+        return f"returned {kind}, expected a tuple ({', '.join(names)})"
+    for value, want, name in zip(got, expected, names, strict=True):
+        problem = compare(value, want, tensor=True, what=name, **LOSS_TOL)
+        if problem is not None:
+            return problem
+    return None
+
+
+def _batch(
+    rng: np.random.Generator, size: int, obs_dim: int, actions: int | None, act_dim: int = 0
+) -> dict[str, np.ndarray]:
+    """A replay minibatch; ``actions`` discrete actions, or continuous ones of ``act_dim``."""
+    if actions is not None:
+        action_array = rng.integers(actions, size=size).astype(np.int64)
+    else:
+        action_array = rng.uniform(-1.0, 1.0, size=(size, act_dim)).astype(np.float32)
+    terminated = rng.random(size) < 0.3
+    terminated[0], terminated[-1] = True, False
+    return {
+        "observations": rng.normal(size=(size, obs_dim)).astype(np.float32),
+        "actions": action_array,
+        "rewards": rng.normal(size=size).astype(np.float32),
+        "next_observations": rng.normal(size=(size, obs_dim)).astype(np.float32),
+        "terminated": terminated.astype(np.float32),
+    }
+
+
+def _batch_tensors(batch: Mapping[str, np.ndarray]) -> tuple[torch.Tensor, ...]:
+    actions = torch.as_tensor(batch["actions"])
+    return (
+        torch.as_tensor(batch["observations"]),
+        actions if actions.dtype == torch.int64 else actions.float(),
+        torch.as_tensor(batch["rewards"]),
+        torch.as_tensor(batch["next_observations"]),
+        torch.as_tensor(batch["terminated"]),
+    )
+
+
+# -- DQN ----------------------------------------------------------------------------------------
+
+_DQN_CASES = [
+    # env, double, n_layers, size, activation, max_grad_norm, huber_delta, batch
+    ("CartPole-v1", False, 2, 32, "relu", 0.01, 1.0, 16),
+    ("Acrobot-v1", True, 1, 16, "tanh", None, 0.5, 9),
+    ("CartPole-v1", True, 2, 16, "relu", 10.0, 2.0, 1),
+    ("Acrobot-v1", False, 0, 8, "relu", 0.1, 1.0, 12),
+]
+
+
+def _dqn_setup(
+    rng: np.random.Generator, case: tuple[Any, ...], **extra: Any
+) -> tuple[str, dict[str, Any], ref_dqn.DQNAgent, dict[tuple[str, ...], Any], Any]:
+    env, double, n_layers, size, activation, max_norm, delta, batch_size = case
+    config = _config(
+        ref_config.DQNConfig,
+        env=env,
+        double=double,
+        n_layers=n_layers,
+        layer_size=size,
+        activation=activation,
+        max_grad_norm=max_norm,
+        huber_delta=delta,
+        gamma=float(rng.choice([0.9, 0.99, 1.0])),
+        learning_rate=float(rng.uniform(1e-3, 1e-2)),
+        seed=int(rng.integers(1_000)),
+        **extra,
+    )
+    observation_space, action_space = _spaces(env, discrete=True)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(torch_seed(rng))
+        agent = ref_dqn.DQNAgent(
+            observation_space,
+            action_space,
+            ref_config.DQNConfig(**config),
+            CPU,
+            np.random.default_rng(0),
+        )
+    target = _perturbed(agent.target_network.state_dict(), rng)
+    agent.target_network.load_state_dict(target)
+    states: dict[tuple[str, ...], Any] = {
+        ("agent", "q_network"): {k: v.clone() for k, v in agent.q_network.state_dict().items()},
+        ("agent", "target_network"): target,
+    }
+    obs_dim = int(observation_space.shape[0])  # type: ignore[index]
+    batch = _batch(rng, batch_size, obs_dim, action_space.n)  # type: ignore[attr-defined]
+    summary = (
+        f"{env} (obs_dim {obs_dim}, {action_space.n} actions), double={double}, "  # type: ignore[attr-defined]
+        f"n_layers={n_layers}, size={size}, {activation}, gamma={config['gamma']}, "
+        f"huber_delta={delta}, max_grad_norm={max_norm}, B={batch_size}, "
+        f"terminated={batch['terminated'].astype(int).tolist()}"
+    )
+    return summary, config, agent, states, batch
+
+
+def check_dqn_compute_loss(sandbox: Sandbox, rng: np.random.Generator) -> Outcome:
+    tally = Tally(
+        f"`DQNAgent.compute_loss` with the reference's weights (online and target networks "
+        f"differ) on {len(_DQN_CASES)} minibatches, double DQN on and off: the loss, "
+        "Q(s, a) of the actions taken, and the targets",
+        "Q(s, a) gathers each row's taken action; the targets come from the target network "
+        "(double DQN: the online network picks a*, the target network values it) under "
+        "torch.no_grad(); the loss is huber_loss with config.huber_delta.",
+    )
+    for case in tally.each(_DQN_CASES):
+        summary, config, agent, states, batch = _dqn_setup(rng, case)
+        if not _build(sandbox, tally, summary, "DQNTrainer", config, states):
+            continue
+        inputs = _batch_tensors(batch)
+        expected = agent.compute_loss(*inputs)
+        ok, value = returned(
+            _on_agent(sandbox, [Method("compute_loss", inputs)], label="DQNAgent.compute_loss"),
+            tally,
+            summary,
+        )
+        if ok:
+            tally.record(
+                summary, _compare_tuple(value, expected, ("the loss", "q_values", "targets"))
+            )
+    return tally.outcome()
+
+
+@dataclasses.dataclass
+class _Stepped:
+    """One ``update`` of the student's agent and of the reference's, from the same state."""
+
+    summary: str
+    metrics: Any
+    """What the student's ``update`` returned."""
+    expected_metrics: dict[str, float]
+    fetched: dict[str, Any]
+    """Network name -> what :func:`_fetch_parameters` returned after the update."""
+    before: dict[tuple[str, ...], Any]
+    """The state dicts loaded before the update, by network path."""
+    agent: Any
+    """The reference agent after its update."""
+
+
+def _step(
+    sandbox: Sandbox,
+    tally: Tally,
+    summary: str,
+    agent: Any,
+    batch: dict[str, np.ndarray],
+    states: dict[tuple[str, ...], Any],
+    networks: Mapping[str, Sequence[str]],
+    seed: int | None,
+) -> _Stepped | None:
+    """``update(batch)`` on the kept trainer's agent, then its networks' parameters (with
+    gradients for ``networks``, without for the other loaded ones); the reference's the same."""
+    ok, metrics = returned(
+        _on_agent(sandbox, [Method("update", (batch,))], seed=seed, label="update"),
+        tally,
+        summary,
+    )
+    fetched: dict[str, Any] = {}
+    wanted: list[tuple[str, tuple[str, ...], list[str], bool]] = [
+        (name, ("agent", name), list(names), True) for name, names in networks.items()
+    ]
+    wanted += [
+        (p[-1], p, list(state), False) for p, state in states.items() if p[-1] not in networks
+    ]
+    for name, path, names, grads in wanted:
+        if not ok:
+            return None
+        ok, fetched[name] = returned(_fetch_parameters(sandbox, path, names, grads), tally, summary)
+    if not ok:
+        return None
+    with torch.random.fork_rng(devices=[]):
+        if seed is not None:
+            torch.manual_seed(seed)
+        expected_metrics = agent.update(batch)
+    return _Stepped(summary, metrics, expected_metrics, fetched, states, agent)
+
+
+def _dqn_step(
+    sandbox: Sandbox, rng: np.random.Generator, tally: Tally, case: tuple[Any, ...]
+) -> _Stepped | None:
+    """One ``update`` of the student's DQN agent and of the reference's from the same state
+    (target_update_period 1: a hard update follows the gradient step)."""
+    summary, config, agent, states, batch = _dqn_setup(rng, case, target_update_period=1)
+    if not _build(sandbox, tally, summary, "DQNTrainer", config, states):
+        return None
+    names = [name for name, _ in agent.q_network.named_parameters()]
+    return _step(sandbox, tally, summary, agent, batch, states, {"q_network": names}, None)
+
+
+def _compare_metrics(got: Any, expected: Mapping[str, float], keys: Sequence[str]) -> str | None:
+    if type(got) is not dict:
+        return f"update returned a {type(got).__name__}, expected a dict of metrics"
+    for key in keys:
+        value = got.get(key)
+        if type(value) is not float or not math.isclose(
+            value, expected[key], rel_tol=1e-4, abs_tol=1e-6
+        ):
+            return f"the metric {key!r} is {value!r}, expected {expected[key]:.6g}"
+    return None
+
+
+def check_dqn_update(sandbox: Sandbox, rng: np.random.Generator) -> Outcome:
+    tally = Tally(
+        f"one `DQNAgent.update` (your compute_loss and gradient_step) from the reference's "
+        f"weights on {len(_DQN_CASES)} minibatches: the loss and the gradient norm it reports, "
+        "every parameter's gradient after clipping, and the parameters after the Adam step",
+        "gradient_step zeroes the old gradients, backpropagates the loss, clips the gradient "
+        "norm to config.max_grad_norm (not at all when None) before optimizer.step(), and "
+        "returns the norm before clipping.",
+    )
+    for case in tally.each(_DQN_CASES):
+        stepped = _dqn_step(sandbox, rng, tally, case)
+        if stepped is None:
+            continue
+        problem = _compare_metrics(
+            stepped.metrics, stepped.expected_metrics, ("train/loss_critic", "train/grad_norm")
+        )
+        if problem is None:
+            problem = _compare_tensors(
+                stepped.fetched["q_network"],
+                _parameters(stepped.agent.q_network, grads=True),
+                "after the step, parameter",
+            )
+        tally.record(stepped.summary, problem)
+    return tally.outcome()
+
+
+def _without_grads(fetched: Mapping[str, Any]) -> dict[str, Any]:
+    return {name: value for name, value in fetched.items() if not name.startswith("grad ")}
+
+
+def check_hard_update(sandbox: Sandbox, rng: np.random.Generator) -> Outcome:
+    """Isolated from the rest of the update: after one update with target_update_period 1, the
+    target network must hold the student's own online weights, and the online network must not
+    have been overwritten by the old target weights."""
+    cases = _DQN_CASES[:2]
+    tally = Tally(
+        f"the target network after one `DQNAgent.update` with target_update_period=1 on "
+        f"{len(cases)} networks against your own online network after the step",
+        "hard_update(target, source) copies every parameter of source into target in place "
+        "(target_param.copy_(param)); source, the online network, is left unchanged.",
+    )
+    for case in tally.each(cases):
+        stepped = _dqn_step(sandbox, rng, tally, case)
+        if stepped is None:
+            continue
+        online = _without_grads(stepped.fetched["q_network"])
+        problem = _compare_tensors(
+            stepped.fetched["target_network"], online, "the target network's (expected: online)"
+        )
+        old_target = stepped.before["agent", "target_network"]
+        if problem is None and all(np.allclose(online[k], old_target[k]) for k in online):
+            problem = (
+                "the online network now holds the old target weights: the copy went the wrong "
+                "way (the arguments are (target, source))"
+            )
+        tally.record(stepped.summary, problem)
+    return tally.outcome()
+
+
+# -- epsilon-greedy: statistical ----------------------------------------------------------------
+#
+# The student's DQNAgent.act(observations, epsilon) (which calls epsilon_greedy) on N draws from
+# K states whose greedy actions are known (the reference's weights). For each epsilon and each
+# of the A actions, the indicator [action_i == a] has mean (1 - eps) [greedy(s_i) == a] + eps / A
+# averaged over i; and [action_i == greedy(s_i)] has mean 1 - eps + eps / A. Hoeffding (each
+# indicator in [0, 1], independent across i): P(|mean - E| >= t) <= 2 exp(-2 N t^2); each of
+# the tests gets a Bonferroni share of 1e-6.
+
+_EPS_N = 30_000
+_EPSILONS = (0.0, 0.3, 1.0)
+
+
+def check_epsilon_greedy(sandbox: Sandbox, rng: np.random.Generator) -> Outcome:
+    case = ("Acrobot-v1", False, 1, 16, "tanh", None, 1.0, 4)
+    summary, config, agent, states, _ = _dqn_setup(rng, case)
+    num_actions = 3
+    tests = len(_EPSILONS) * (num_actions + 1)
+    half_width = math.sqrt(math.log(2.0 * tests / _FAILURE_RATE) / (2.0 * _EPS_N))
+    tally = Tally(
+        f"the action frequencies of `DQNAgent.act` (your epsilon_greedy) on {_EPS_N} "
+        f"observations ({num_actions} actions, greedy actions known) for epsilon in "
+        f"{list(_EPSILONS)}: each action's frequency and the greedy action's, within "
+        f"+-{half_width:.4f} of the exact ones",
+        "each state on its own: with probability epsilon an action drawn uniformly from all "
+        "actions (the greedy one included), else the argmax; one random draw per state, not "
+        "one for the whole batch.",
+    )
+    if not _build(sandbox, tally, summary, "DQNTrainer", config, states):
+        tally.skip(len(_EPSILONS) - 1)
+        return tally.outcome()
+    distinct = rng.normal(size=(8, 6)).astype(np.float32)
+    observations = distinct[rng.integers(len(distinct), size=_EPS_N)]
+    with torch.no_grad():
+        greedy = agent.q_network(torch.as_tensor(observations)).argmax(dim=1).numpy()
+    for epsilon in tally.each(_EPSILONS):
+        label = f"epsilon={epsilon}"
+        ok, actions = returned(
+            _on_agent(sandbox, [Method("act", (observations, epsilon))], label="DQNAgent.act"),
+            tally,
+            label,
+        )
+        if ok:
+            tally.record(label, _judge_frequencies(actions, greedy, epsilon, half_width))
+    return tally.outcome()
+
+
+def _judge_frequencies(
+    actions: Any, greedy: np.ndarray, epsilon: float, half_width: float
+) -> str | None:
+    num_actions = 3
+    if type(actions) is not np.ndarray or actions.shape != greedy.shape:
+        what = f"{type(actions).__name__} {getattr(actions, 'shape', '')}"
+        return f"act returned {what}, expected an array of shape {greedy.shape}"
+    if actions.dtype.kind not in "iu" or np.any(actions < 0) or np.any(actions >= num_actions):
+        return f"act returned {actions.dtype} actions outside the integers [0, {num_actions})"
+    tests = [("the greedy action", actions == greedy, 1.0 - epsilon + epsilon / num_actions)]
+    for a in range(num_actions):
+        expected = float(np.mean((1.0 - epsilon) * (greedy == a) + epsilon / num_actions))
+        tests.append((f"action {a}", actions == a, expected))
+    for what, hits, expected in tests:
+        frequency = float(hits.mean())
+        if abs(frequency - expected) > half_width:
+            return (
+                f"{what} was chosen {frequency:.4f} of the time, expected {expected:.4f} "
+                f"+- {half_width:.4f} (a correct epsilon-greedy is outside these bounds less "
+                "than once in a million gradings)"
+            )
+    return None
+
+
+# -- SAC ----------------------------------------------------------------------------------------
+
+_SAC_CASES = [
+    # env, critic_target, actor_gradient, num_actor_samples, n_layers, size, batch
+    ("Reacher-v5", "min", "reparameterize", 1, 2, 32, 12),
+    ("Pendulum-v1", "mean", "reinforce", 1, 1, 16, 9),
+    ("Pendulum-v1", "single", "reparameterize", 1, 2, 16, 1),
+    ("Reacher-v5", "min", "reinforce", 4, 1, 16, 1),
+]
+
+
+def _sac_setup(
+    rng: np.random.Generator, case: tuple[Any, ...]
+) -> tuple[str, dict[str, Any], ref_sac.SACAgent, dict[tuple[str, ...], Any], Any]:
+    env, reduction, gradient, samples, n_layers, size, batch_size = case
+    config = _config(
+        ref_config.SACConfig,
+        env=env,
+        critic_target=reduction,
+        actor_gradient=gradient,
+        num_actor_samples=samples,
+        n_layers=n_layers,
+        layer_size=size,
+        activation=str(rng.choice(["relu", "tanh"])),
+        gamma=float(rng.choice([0.9, 0.99])),
+        init_temperature=float(rng.uniform(0.05, 1.0)),
+        tau=float(rng.uniform(0.005, 0.5)),
+        actor_learning_rate=float(rng.uniform(1e-3, 1e-2)),
+        critic_learning_rate=float(rng.uniform(1e-3, 1e-2)),
+        temperature_learning_rate=float(rng.uniform(1e-3, 1e-2)),
+        seed=int(rng.integers(1_000)),
+    )
+    observation_space, action_space = _spaces(env, discrete=False)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(torch_seed(rng))
+        agent = ref_sac.SACAgent(
+            observation_space, action_space, ref_config.SACConfig(**config), CPU
+        )
+    target = _perturbed(agent.target_critics.state_dict(), rng)
+    agent.target_critics.load_state_dict(target)
+    states: dict[tuple[str, ...], Any] = {
+        ("agent", "actor"): _cloned(agent.actor.state_dict()),
+        ("agent", "critics"): _cloned(agent.critics.state_dict()),
+        ("agent", "target_critics"): target,
+    }
+    obs_dim = int(observation_space.shape[0])  # type: ignore[index]
+    act_dim = int(action_space.shape[0])  # type: ignore[index]
+    batch = _batch(rng, batch_size, obs_dim, None, act_dim)
+    summary = (
+        f"{env} (obs_dim {obs_dim}, action_dim {act_dim}), critic_target={reduction!r}, "
+        f"actor_gradient={gradient!r}, num_actor_samples={samples}, n_layers={n_layers}, "
+        f"size={size}, {config['activation']}, gamma={config['gamma']}, "
+        f"alpha={config['init_temperature']:.4f}, tau={config['tau']:.4f}, B={batch_size}, "
+        f"terminated={batch['terminated'].astype(int).tolist()}"
+    )
+    return summary, config, agent, states, batch
+
+
+def _cloned(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    return {name: tensor.detach().clone() for name, tensor in state.items()}
+
+
+def _sac_value_check(method: str, describe: str, names: tuple[str, ...], hint: str) -> Run:
+    def run(sandbox: Sandbox, rng: np.random.Generator) -> Outcome:
+        tally = Tally(
+            f"`SACAgent.{method}` with the reference's weights (the target critics differ from "
+            f"the critics) and the same torch seed on {len(_SAC_CASES)} minibatches "
+            f"({describe}): {', '.join(names)}",
+            hint,
+        )
+        for case in tally.each(_SAC_CASES):
+            summary, config, agent, states, batch = _sac_setup(rng, case)
+            if not _build(sandbox, tally, summary, "SACTrainer", config, states):
+                continue
+            inputs = _batch_tensors(batch)
+            if method == "actor_loss":
+                inputs = inputs[:1]
+            seed = torch_seed(rng)
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(seed)
+                expected = getattr(agent, method)(*inputs)
+            result = _on_agent(
+                sandbox, [Method(method, inputs)], seed=seed, label=f"SACAgent.{method}"
+            )
+            ok, value = returned(result, tally, summary)
+            if ok:
+                tally.record(summary, _compare_tuple(value, expected, names))
+        return tally.outcome()
+
+    return run
+
+
+check_sac_critic_loss = _sac_value_check(
+    "critic_loss",
+    "min, mean and single backups",
+    ("the loss", "q_values"),
+    "sample a' from the actor at s', value it with every target critic, and build the target "
+    "with sac_target (config.critic_target, the current alpha) under torch.no_grad(); the loss "
+    "sums over the critics the mean squared error of each.",
+)
+check_sac_actor_loss = _sac_value_check(
+    "actor_loss",
+    "reparameterised and REINFORCE, 1 and 4 samples per state",
+    ("the loss", "log_probs"),
+    "repeat the observations num_actor_samples times, sample actions (reparameterised only for "
+    "'reparameterize'), value them with the online critics reduced by config.critic_target, "
+    "and use the matching actor loss with the current alpha.",
+)
+
+
+def _sac_step(
+    sandbox: Sandbox, rng: np.random.Generator, tally: Tally, case: tuple[Any, ...]
+) -> _Stepped | None:
+    """One ``update`` of the student's SAC agent and of the reference's, same state and seed;
+    ``fetched["log_alpha"]`` holds log alpha and its gradient after it."""
+    summary, config, agent, states, batch = _sac_setup(rng, case)
+    if not _build(sandbox, tally, summary, "SACTrainer", config, states):
+        return None
+    networks = {
+        "critics": [name for name, _ in agent.critics.named_parameters()],
+        "actor": [name for name, _ in agent.actor.named_parameters()],
+    }
+    stepped = _step(sandbox, tally, summary, agent, batch, states, networks, torch_seed(rng))
+    if stepped is None:
+        return None
+    result = sandbox.on(
+        KEPT,
+        [Attr("agent")],
+        fetch={
+            "log_alpha": [Attr("log_alpha"), Method("detach")],
+            "grad log_alpha": [Attr("log_alpha"), Attr("grad")],
+        },
+        timeout_s=CALL_TIMEOUT_S,
+        label="log_alpha",
+    )
+    ok, stepped.fetched["log_alpha"] = returned(result, tally, summary)
+    return stepped if ok else None
+
+
+def _sac_step_check(what: str, hint: str, judge: Callable[[_Stepped], str | None]) -> Run:
+    def run(sandbox: Sandbox, rng: np.random.Generator) -> Outcome:
+        tally = Tally(
+            f"one `SACAgent.update` from the reference's weights and the same torch seed on "
+            f"{len(_SAC_CASES)} minibatches: {what}",
+            hint,
+        )
+        for case in tally.each(_SAC_CASES):
+            stepped = _sac_step(sandbox, rng, tally, case)
+            if stepped is not None:
+                tally.record(stepped.summary, judge(stepped))
+        return tally.outcome()
+
+    return run
+
+
+def _judge_critic_step(stepped: _Stepped) -> str | None:
+    problem = _compare_metrics(stepped.metrics, stepped.expected_metrics, ("train/loss_critic",))
+    return problem or _compare_tensors(
+        stepped.fetched["critics"],
+        _parameters(stepped.agent.critics, grads=True),
+        "after the step, critic parameter",
+    )
+
+
+def _judge_actor_step(stepped: _Stepped) -> str | None:
+    agent = stepped.agent
+    problem = _compare_metrics(stepped.metrics, stepped.expected_metrics, ("train/loss_actor",))
+    problem = problem or _compare_tensors(
+        stepped.fetched["actor"], _parameters(agent.actor, grads=True), "after the step, actor"
+    )
+    log_alpha = {
+        "log_alpha": agent.log_alpha.detach().clone(),
+        "grad log_alpha": agent.log_alpha.grad,
+    }
+    return problem or _compare_tensors(stepped.fetched["log_alpha"], log_alpha, "after the step,")
+
+
+def _judge_soft_update(stepped: _Stepped) -> str | None:
+    """The target critics against tau * (the student's own critics after the step) + (1 - tau)
+    * (the target critics before): soft_update alone, whatever the losses did."""
+    tau = stepped.agent.config.tau
+    online = _without_grads(stepped.fetched["critics"])
+    before = stepped.before["agent", "target_critics"]
+    got = stepped.fetched["target_critics"]
+    if type(online) is not dict or set(online) != set(before):
+        return "the critics' parameters could not be read"
+    expected = {
+        name: torch.lerp(before[name], torch.as_tensor(online[name]), tau) for name in before
+    }
+    problem = _compare_tensors(
+        got, expected, "target critic (expected tau * critic + (1 - tau) * target)"
+    )
+    if problem is None:
+        return None
+    return f"{problem}\n  (tau={tau:.4f})"
+
+
+check_sac_critic_step = _sac_step_check(
+    "the critic loss it reports, every critic parameter's gradient and value after the step",
+    "the critics' gradient is that of your critic_loss: the targets (target critics, next "
+    "actions from the actor, alpha) must carry no gradient.",
+    _judge_critic_step,
+)
+check_sac_actor_step = _sac_step_check(
+    "the actor loss it reports, every actor parameter's gradient and value after the step, "
+    "log alpha and its gradient after the temperature step",
+    "with 'reparameterize' the gradient reaches the actor through the sampled actions and the "
+    "critics; with 'reinforce' only through the log-probabilities; the temperature step uses "
+    "the log-probabilities returned by actor_loss.",
+    _judge_actor_step,
+)
+check_soft_update = _sac_step_check(
+    "the target critics after the step, against tau * (your critics after the step) + "
+    "(1 - tau) * (the target critics before)",
+    "Polyak averaging, in place: target <- tau * online + (1 - tau) * target, with tau the "
+    "small weight of the online network (target.lerp_(online, tau)).",
+    _judge_soft_update,
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# Learning curves: the student's trainers train, the grader evaluates in its own environments
+# ---------------------------------------------------------------------------------------------
+
+
+def _task(
+    trainer: str, presets: Mapping[str, Any], env: str, milestones: tuple[int, ...]
+) -> LearningTask:
+    config = {
+        **dataclasses.asdict(presets[env]),
+        "total_steps": milestones[-1],
+        "eval_every": milestones[-1],
+        "checkpoint_every": None,
+    }
+    return LearningTask(env, RUN, trainer, config, env, milestones, train_until="train_until")
+
+
+LEARNING_TASKS = [
+    _task("DQNTrainer", ref_config.DQN_PRESETS, "CartPole-v1", (40_000, 50_000)),
+    _task("SACTrainer", ref_config.SAC_PRESETS, "InvertedPendulum-v5", (15_000, 20_000)),
+]
+"""What ``rlhw calibrate hw3`` runs; the bands are in ``autograder/calibration/hw3.json``."""
+LEARNING_TIMEOUTS_S = {"CartPole-v1": 300.0, "InvertedPendulum-v5": 420.0}
+LEARNING_FUNCTIONS = {"CartPole-v1": "DQNTrainer", "InvertedPendulum-v5": "SACTrainer"}
+
+
+# ---------------------------------------------------------------------------------------------
+# The suite
+# ---------------------------------------------------------------------------------------------
+
+SUITE: list[Check] = [
+    # DQN
+    Check("linear_schedule: epsilon decay", "linear_schedule", "value", 4, check_linear_schedule),
+    Check(
+        "epsilon_greedy: action frequencies (via DQNAgent.act)",
+        "epsilon_greedy",
+        "statistical",
+        7,
+        check_epsilon_greedy,
+        timeout_s=60.0,
+    ),
+    Check(
+        "dqn_target: terminal vs truncated transitions", "dqn_target", "value", 6, check_dqn_target
+    ),
+    Check(
+        "double_dqn_target: online network chooses, target network values",
+        "double_dqn_target",
+        "value",
+        6,
+        check_double_dqn_target,
+    ),
+    Check("huber_loss: value", "huber_loss", "value", 3, check_huber_value),
+    Check("huber_loss: gradient (targets constant)", "huber_loss", "gradient", 4, check_huber_grad),
+    Check(
+        "DQNAgent.compute_loss: loss, Q(s, a) and targets",
+        "DQNAgent.compute_loss",
+        "value",
+        6,
+        check_dqn_compute_loss,
+        timeout_s=60.0,
+    ),
+    Check(
+        "DQNAgent.gradient_step: one DQN update from identical state",
+        "DQNAgent.gradient_step",
+        "update",
+        6,
+        check_dqn_update,
+        timeout_s=60.0,
+    ),
+    Check(
+        "hard_update: target network after an update",
+        "hard_update",
+        "update",
+        3,
+        check_hard_update,
+        timeout_s=60.0,
+    ),
+    # SAC
+    Check(
+        "tanh_gaussian_log_prob: value (tanh correction)",
+        "tanh_gaussian_log_prob",
+        "value",
+        4,
+        check_tanh_value,
+    ),
+    Check(
+        "tanh_gaussian_log_prob: gradient",
+        "tanh_gaussian_log_prob",
+        "gradient",
+        4,
+        check_tanh_grad,
+    ),
+    Check(
+        "tanh_gaussian_log_prob: the squashed density integrates to 1",
+        "tanh_gaussian_log_prob",
+        "statistical",
+        3,
+        check_tanh_density,
+    ),
+    Check(
+        "reduce_q_values: min, mean, single", "reduce_q_values", "value", 3, check_reduce_q_values
+    ),
+    Check(
+        "sac_target: soft targets with each backup strategy",
+        "sac_target",
+        "value",
+        6,
+        check_sac_target,
+    ),
+    Check(
+        "actor_loss_reparameterize: loss and gradient",
+        "actor_loss_reparameterize",
+        "gradient",
+        4,
+        check_actor_reparameterize,
+    ),
+    Check(
+        "actor_loss_reinforce: loss and gradient (weights constant)",
+        "actor_loss_reinforce",
+        "gradient",
+        4,
+        check_actor_reinforce,
+    ),
+    Check(
+        "temperature_loss: loss and gradient", "temperature_loss", "gradient", 4, check_temperature
+    ),
+    Check(
+        "SACAgent.critic_loss: loss and Q-values",
+        "SACAgent.critic_loss",
+        "value",
+        5,
+        check_sac_critic_loss,
+        timeout_s=60.0,
+    ),
+    Check(
+        "SACAgent.actor_loss: loss and log-probabilities",
+        "SACAgent.actor_loss",
+        "value",
+        4,
+        check_sac_actor_loss,
+        timeout_s=60.0,
+    ),
+    Check(
+        "SACAgent.critic_loss: one SAC update of the critics from identical state",
+        "SACAgent.critic_loss",
+        "update",
+        5,
+        check_sac_critic_step,
+        timeout_s=60.0,
+    ),
+    Check(
+        "SACAgent.actor_loss: one SAC update of the actor and temperature from identical state",
+        "SACAgent.actor_loss",
+        "update",
+        5,
+        check_sac_actor_step,
+        timeout_s=60.0,
+    ),
+    Check(
+        "soft_update: Polyak averaging of the target critics",
+        "soft_update",
+        "update",
+        4,
+        check_soft_update,
+        timeout_s=60.0,
+    ),
+    *(
+        learning_check_of(
+            "hw3",
+            task,
+            points=10,
+            timeout_s=LEARNING_TIMEOUTS_S[task.name],
+            function=LEARNING_FUNCTIONS[task.name],
+        )
+        for task in LEARNING_TASKS
+    ),
+]

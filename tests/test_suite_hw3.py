@@ -1,0 +1,160 @@
+"""The hidden suite of homework 3, audited: the reference gets full marks under several grading
+seeds, the bare starter gets zero with clear feedback, and every mutant (a realistic student
+bug, :mod:`autograder.mutants.hw3`) loses points on a check that names the buggy function.
+
+The grading is ``rlhw audit``'s (:func:`autograder.audit.audit_homework`, one sandbox per
+submission, two at a time), run once for the module; the tests below read its report.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from autograder.audit import AuditReport, audit_homework
+from autograder.mutants import patch_source
+from autograder.mutants.hw3 import MUTANTS
+from autograder.release import find_regions
+from autograder.suites import hw3
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SEEDS = (0, 1, 12345)
+
+
+FAST = [check for check in hw3.SUITE if check.kind != "learning"]
+
+
+def test_the_suite_is_well_formed():
+    assert hw3.PACKAGE == "hw3_q_learning"
+    assert sum(check.points for check in FAST) == pytest.approx(100.0)
+    assert sum(check.points for check in hw3.SUITE) == pytest.approx(120.0)
+    assert len({check.name for check in hw3.SUITE}) == len(hw3.SUITE)
+    kinds = {check.kind for check in hw3.SUITE}
+    assert kinds == {"value", "gradient", "update", "statistical", "learning"}
+    learning = [check for check in hw3.SUITE if check.kind == "learning"]
+    assert [(check.name, check.function) for check in learning] == [
+        ("learning curve: CartPole-v1", "DQNTrainer"),
+        ("learning curve: InvertedPendulum-v5", "SACTrainer"),
+    ]
+
+
+@pytest.fixture(scope="module")
+def audited() -> AuditReport:
+    # the fast part: tests/test_hw3_learning.py grades the learning-curve checks
+    return audit_homework("hw3", seeds=SEEDS, jobs=2, fast=True)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_the_reference_gets_full_marks(audited, seed):
+    (graded,) = [g for g in audited.reference if g.seed == seed]
+    assert not graded.error
+    assert len(graded.rows) == len(FAST)
+    for row in graded.rows:
+        assert row.score == row.points, f"{row.check}:\n{row.feedback}"
+        assert row.feedback.startswith("Compared"), row.feedback
+    assert [f for f in audited.false_failures if f["seed"] == seed] == []
+
+
+def test_the_bare_starter_gets_zero_with_clear_feedback(audited):
+    starter = audited.starter
+    assert not starter.error and len(starter.rows) == len(FAST)
+    for row in starter.rows:
+        assert row.score == 0.0, f"{row.check}:\n{row.feedback}"
+        assert "NotImplementedError" in row.feedback, row.feedback
+        assert "TODO(" in row.feedback, row.feedback
+        assert "Hint:" in row.feedback
+    assert audited.starter_ok, audited.starter_problems
+
+
+def solution_lines(relative: str) -> set[int]:
+    source = (REPO_ROOT / relative).read_text()
+    return {
+        line
+        for region in find_regions(source, relative)
+        for line in range(region.begin + 1, region.end)
+    }
+
+
+def test_mutant_names_are_unique():
+    assert len({mutant.name for mutant in MUTANTS}) == len(MUTANTS) >= 15
+
+
+@pytest.mark.parametrize("mutant", MUTANTS, ids=lambda m: m.name)
+def test_each_mutant_patches_one_place_inside_a_solution_region(mutant):
+    source = (REPO_ROOT / mutant.file).read_text()
+    assert source.count(mutant.old) == 1
+    first = source[: source.index(mutant.old)].count("\n") + 1
+    lines = range(first, first + mutant.old.count("\n") + 1)
+    assert set(lines) <= solution_lines(mutant.file), f"{mutant.name} patches given code"
+    assert patch_source(source, mutant) != source
+    functions = {check.function for check in hw3.SUITE}
+    assert mutant.function in functions
+
+
+@pytest.mark.parametrize("mutant", MUTANTS, ids=lambda m: m.name)
+def test_each_mutant_loses_points_on_a_check_of_its_function(audited, mutant):
+    (result,) = [m for m in audited.mutants if m.name == mutant.name]
+    print(f"{mutant.name}: lost {result.points_lost:g} points on {result.failing}")
+    assert result.points_lost > 0
+    assert result.verdict == "killed", (
+        f"{mutant.name} {result.verdict}: failing checks {result.failing_functions}"
+    )
+    for feedback in result.feedback.values():  # feedback names what went wrong, never the source
+        assert "First mismatch" in feedback and "Hint:" in feedback
+        assert "### BEGIN SOLUTION" not in feedback
+
+
+def test_kill_rate(audited, capsys):
+    with capsys.disabled():
+        print(f"\nhw3 mutants killed: {audited.killed}/{len(audited.mutants)}")
+    assert len(audited.mutants) == len(MUTANTS)
+    assert audited.killed == len(MUTANTS)
+    assert audited.ok and audited.exit_code == 0
+
+
+# ------------------------------------------------------------------------------- the bounds
+
+
+def test_the_reference_density_integrates_to_one_and_the_uncorrected_one_does_not():
+    """What the statistical check of tanh_gaussian_log_prob relies on, by quadrature."""
+    grid = np.linspace(-1.0, 1.0, 400_001)[1:-1]
+    for mu, log_sigma in hw3._DENSITY_CASES:
+        density = hw3._reference_density(grid, mu, log_sigma)
+        assert np.trapezoid(density, grid) == pytest.approx(1.0, abs=1e-4)
+        u = np.arctanh(grid)
+        gaussian = np.exp(-0.5 * ((u - mu) / math.exp(log_sigma)) ** 2) / (
+            math.exp(log_sigma) * math.sqrt(2 * math.pi)
+        )
+        assert np.trapezoid(gaussian, grid) < 0.9  # no tanh correction: not a density
+
+
+def test_the_bernstein_bound_holds_for_the_reference_and_catches_a_small_bias():
+    rng = np.random.default_rng(0)
+    grid = np.linspace(-1.0, 1.0, 200_001)[1:-1]
+    mu, log_sigma = hw3._DENSITY_CASES[1]
+    value_range = 3.0 * float(hw3._reference_density(grid, mu, log_sigma).max())
+    for _ in range(20):
+        actions = rng.uniform(-1.0, 1.0, size=hw3._DENSITY_N)
+        samples = 2.0 * hw3._reference_density(actions, mu, log_sigma)
+        bound = hw3._bernstein_half_width(samples, value_range, tests=4)
+        assert abs(samples.mean() - 1.0) <= bound
+        assert bound < 0.1
+
+
+def test_the_epsilon_greedy_judge_accepts_the_reference_and_refuses_one_coin_per_batch():
+    rng = np.random.default_rng(1)
+    greedy = rng.integers(3, size=hw3._EPS_N)
+    half_width = 0.02
+    for epsilon in hw3._EPSILONS:
+        explore = rng.random(hw3._EPS_N) < epsilon
+        actions = np.where(explore, rng.integers(3, size=hw3._EPS_N), greedy)
+        assert hw3._judge_frequencies(actions, greedy, epsilon, half_width) is None
+    one_coin = np.full(hw3._EPS_N, 1) if rng.random() < 0.3 else greedy
+    assert hw3._judge_frequencies(one_coin, greedy, 0.3, half_width) is not None
+    assert "shape" in hw3._judge_frequencies(greedy[:5], greedy, 0.3, half_width)
+    floats = torch.as_tensor(greedy).float().numpy()
+    assert "outside the integers" in hw3._judge_frequencies(floats, greedy, 0.3, half_width)
