@@ -1,0 +1,50 @@
+"""The hw3 reference passes the hidden suite's learning-curve checks against the calibrated
+bands (DQN on CartPole, SAC on InvertedPendulum).
+
+Grading them trains for minutes, so those tests are ``slow`` (``make test-slow``); ``make
+test`` checks only that the calibration file is up to date with the suite.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from autograder.grade import run_checks
+from autograder.learning import load_calibration
+from autograder.mutants import copy_homework
+from autograder.suites import hw3 as hw3_suite
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_the_calibration_file_matches_the_suite():
+    """Grading reads autograder/calibration/hw3.json; a changed preset or milestone makes it
+    stale, and `rlhw calibrate hw3` must be run again."""
+    for task in hw3_suite.LEARNING_TASKS:
+        entry = load_calibration("hw3", task)
+        assert entry["milestones"] == list(task.milestones)
+        assert len(entry["thresholds"]) == len(task.milestones)
+        assert all(t > entry["random_return"] for t in entry["thresholds"])
+
+
+def test_the_learning_tasks_train_to_each_milestone_in_one_call():
+    for task in hw3_suite.LEARNING_TASKS:
+        assert task.train_until == "train_until"
+        assert task.config["total_steps"] == task.milestones[-1]
+
+
+def grade_learning(tmp_path: Path, env: str, seed: int) -> tuple[float, float, str]:
+    (check,) = [c for c in hw3_suite.SUITE if c.name == f"learning curve: {env}"]
+    root = copy_homework(REPO_ROOT, hw3_suite.PACKAGE, tmp_path / "reference")
+    (result,) = run_checks(root, [check], seed)
+    return result.score, check.points, result.output
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("env", ["CartPole-v1", "InvertedPendulum-v5"])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_the_reference_passes_the_learning_checks(tmp_path, env, seed):
+    score, points, feedback = grade_learning(tmp_path, env, seed)
+    assert score == points, feedback
