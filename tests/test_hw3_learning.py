@@ -1,8 +1,9 @@
 """The hw3 reference passes the hidden suite's learning-curve checks against the calibrated
 bands (DQN on CartPole, SAC on InvertedPendulum).
 
-Grading them trains for minutes, so those tests are ``slow`` (``make test-slow``); ``make
-test`` checks only that the calibration file is up to date with the suite.
+``make test`` grades the DQN check once (about 30 s) and checks that the calibration file is up
+to date with the suite; the SAC check (about 80 s) and other seeds are ``slow`` (``make
+test-slow``).
 """
 
 from __future__ import annotations
@@ -42,9 +43,17 @@ def grade_learning(tmp_path: Path, env: str, seed: int) -> tuple[float, float, s
     return result.score, check.points, result.output
 
 
+def test_the_reference_passes_the_dqn_learning_check(tmp_path):
+    """About 30 s: DQN trains on CartPole for 50k steps in the sandbox."""
+    score, points, feedback = grade_learning(tmp_path, "CartPole-v1", 0)
+    assert score == points, feedback
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("env", ["CartPole-v1", "InvertedPendulum-v5"])
-@pytest.mark.parametrize("seed", [0, 1])
+@pytest.mark.parametrize(
+    ("env", "seed"),
+    [("CartPole-v1", 1), ("InvertedPendulum-v5", 0), ("InvertedPendulum-v5", 1)],
+)
 def test_the_reference_passes_the_learning_checks(tmp_path, env, seed):
     score, points, feedback = grade_learning(tmp_path, env, seed)
     assert score == points, feedback
