@@ -37,7 +37,7 @@ from infrastructure.config import config_from_dict, config_to_dict, parse_config
 from infrastructure.envs import make_env
 from infrastructure.logger import Logger, read_progress
 from infrastructure.replay_buffer import ReplayBuffer
-from infrastructure.sampler import Sampler, evaluate
+from infrastructure.sampler import Sampler, evaluate_side_by_side
 from infrastructure.seeding import seed_everything
 from infrastructure.torch_utils import set_num_threads
 
@@ -300,9 +300,11 @@ def train(config: DQNConfig | SACConfig, progress: bool = True) -> dict[str, flo
         logger = _ResumedLogger(logdir, config, trainer.total_steps)
     else:
         logger = Logger(logdir, config)
-    eval_seed = config.seed + EVAL_SEED_OFFSET + trainer.total_steps
-    eval_env = trainer.make_eval_env(eval_seed)
-    eval_sampler = Sampler(eval_env, seed=eval_seed)
+    # The evaluation episodes run side by side, one environment each: each act() call is then
+    # one forward pass for all of them. Each environment is seeded on the first evaluation only.
+    first_eval_seed = config.seed + EVAL_SEED_OFFSET + trainer.total_steps
+    eval_envs = [trainer.make_eval_env(first_eval_seed + i) for i in range(config.eval_episodes)]
+    eval_seed: int | None = first_eval_seed
 
     def crossed(before: int, now: int, every: int | None) -> bool:
         return every is not None and now // every > before // every
@@ -325,7 +327,8 @@ def train(config: DQNConfig | SACConfig, progress: bool = True) -> dict[str, flo
                 elapsed = time.perf_counter() - last_time
                 metrics["time/sps"] = (now - last_steps) / max(elapsed, 1e-9)
                 if evaluate_now:
-                    last_eval = evaluate(eval_sampler, trainer.act, config.eval_episodes)
+                    last_eval = evaluate_side_by_side(eval_envs, trainer.act, eval_seed)
+                    eval_seed = None
                     metrics.update({f"eval/{k}": v for k, v in last_eval.items()})
                     bar.set_postfix(eval_return=f"{last_eval['return_mean']:.1f}")
                 logger.log(metrics, now)
@@ -338,7 +341,8 @@ def train(config: DQNConfig | SACConfig, progress: bool = True) -> dict[str, flo
     if isinstance(trainer, SACTrainer):
         trainer.export_policy(logdir / POLICY)
     trainer.close()
-    eval_env.close()
+    for env in eval_envs:
+        env.close()
     return last_eval
 
 

@@ -15,7 +15,7 @@ import pytest
 from gymnasium.vector import AutoresetMode, SyncVectorEnv
 
 from infrastructure.envs import make_env, make_vector_env
-from infrastructure.sampler import Batch, Sampler, evaluate
+from infrastructure.sampler import Batch, Sampler, evaluate, evaluate_side_by_side
 
 T, F = True, False
 
@@ -209,6 +209,53 @@ def test_evaluate_summarises_whole_episodes(counter_env, stop_policy):
     assert stats["return_max"] == 6.0
     assert stats["length_mean"] == 2.0
     assert set(stats) == {"return_mean", "return_std", "return_min", "return_max", "length_mean"}
+
+
+def test_evaluate_side_by_side_runs_one_whole_episode_per_env(counter_env):
+    # episodes of 1, 3 and 2 steps: returns 1, 6, 3; the policy sees the running ones only
+    envs = [counter_env(terminate_at=n) for n in (1, 3, 2)]
+    seen: list[list[float]] = []
+
+    def policy(obs: np.ndarray) -> np.ndarray:
+        seen.append(obs[:, 0].tolist())
+        return np.zeros(len(obs), dtype=np.int64)
+
+    stats = evaluate_side_by_side(envs, policy, seed=7)
+    assert seen == [[0, 0, 0], [1, 1], [2]]
+    assert stats == {
+        "return_mean": 10 / 3,
+        "return_std": pytest.approx(math.sqrt(38) / 3),
+        "return_min": 1.0,
+        "return_max": 6.0,
+        "length_mean": 2.0,
+    }
+    assert [env.unwrapped.np_random_seed for env in envs] == [7, 8, 9]
+    evaluate_side_by_side(envs, policy)  # no seed: each env goes on with its own generator
+    assert [env.unwrapped.np_random_seed for env in envs] == [7, 8, 9]
+
+
+def test_evaluate_side_by_side_is_reproducible_on_cartpole():
+    def run() -> dict[str, float]:
+        envs = [make_env("CartPole-v1", seed=3 + i) for i in range(4)]
+        policy = lambda obs: (obs[:, 2] > 0).astype(np.int64)  # noqa: E731  push toward the tilt
+        return evaluate_side_by_side(envs, policy, seed=3) | evaluate_side_by_side(envs, policy)
+
+    first, second = run(), run()
+    assert first == second
+    assert first["return_min"] < first["return_max"]  # the four episodes differ
+
+
+@pytest.mark.parametrize(
+    ("envs", "policy", "message"),
+    [
+        (0, lambda obs: np.zeros(len(obs), dtype=np.int64), "expected at least one environment"),
+        (2, lambda obs: np.zeros(3, dtype=np.int64), "shape (2, ...), got an array of shape (3,)"),
+        (2, lambda obs: np.int64(0), "got an array of shape ()"),
+    ],
+)
+def test_evaluate_side_by_side_errors(counter_env, envs, policy, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        evaluate_side_by_side([counter_env() for _ in range(envs)], policy)
 
 
 class InPlaceCounterEnv(gym.Env):
