@@ -204,11 +204,70 @@ class QNetwork(nn.Module):
         return self.q_net(observations)
 
 
+class ConvQNetwork(nn.Module):
+    """:math:`Q_\\phi(s, \\cdot)` for Atari: the convolutional network of the Nature DQN paper
+    (Mnih et al., 2015), from a stack of frames to one value per action.
+
+    Three convolutions (32 filters 8x8 with stride 4, 64 4x4 with stride 2, 64 3x3 with stride
+    1), each followed by a ReLU, then a hidden layer of 512 units. Frames come in as ``uint8``
+    pixels and are scaled to ``[0, 1]`` here, so the replay buffer keeps them as bytes.
+
+    Parameters: ``q_net``.
+
+    Args:
+        frame_stack: frames per observation (the input channels).
+        frame_shape: ``(height, width)`` of a frame, at least 36x36 (84x84 for Atari).
+        num_actions: number of actions.
+    """
+
+    def __init__(self, frame_stack: int, frame_shape: tuple[int, int], num_actions: int):
+        super().__init__()
+        height, width = (_conv_output_size(size) for size in frame_shape)
+        if height < 1 or width < 1:
+            raise ValueError(f"expected frames of at least 36x36 pixels, got {frame_shape}")
+        self.q_net = nn.Sequential(
+            nn.Conv2d(frame_stack, 32, kernel_size=8, stride=4),
+            nn.ReLU(),
+            nn.Conv2d(32, 64, kernel_size=4, stride=2),
+            nn.ReLU(),
+            nn.Conv2d(64, 64, kernel_size=3, stride=1),
+            nn.ReLU(),
+            nn.Flatten(),
+            nn.Linear(64 * height * width, 512),
+            nn.ReLU(),
+            nn.Linear(512, num_actions),
+        )
+
+    def forward(self, observations: torch.Tensor) -> torch.Tensor:
+        """``(B, frame_stack, height, width)`` pixels in ``[0, 255]`` -> ``(B, num_actions)``."""
+        return self.q_net(observations / 255.0)
+
+
+def _conv_output_size(size: int) -> int:
+    """The side of the last convolution's output for an input of side ``size``."""
+    for kernel, stride in ((8, 4), (4, 2), (3, 1)):
+        size = (size - kernel) // stride + 1
+    return size
+
+
+def make_q_network(
+    observation_space: gym.Space, num_actions: int, config: DQNConfig
+) -> QNetwork | ConvQNetwork:
+    """The Q-network an observation space calls for: :class:`ConvQNetwork` for stacks of frames
+    (shape ``(frame_stack, height, width)``, Atari), else the MLP :class:`QNetwork`."""
+    shape = observation_space.shape
+    if shape is not None and len(shape) == 3:
+        return ConvQNetwork(shape[0], (shape[1], shape[2]), num_actions)
+    obs_dim = observation_dim(observation_space)
+    return QNetwork(obs_dim, num_actions, config.n_layers, config.layer_size, config.activation)
+
+
 class DQNAgent:
     """A DQN agent: a Q-network, its target network and their optimizer.
 
     Args:
-        observation_space: the environment's observation space (a 1-D ``Box``).
+        observation_space: the environment's observation space: a 1-D ``Box``, or stacks of
+            frames of shape ``(frame_stack, height, width)`` (Atari).
         action_space: a ``Discrete`` space.
         config: the run's configuration.
         device: where the networks live.
@@ -223,20 +282,13 @@ class DQNAgent:
         device: torch.device,
         rng: np.random.Generator,
     ):
-        obs_dim = observation_dim(observation_space)
         if not isinstance(action_space, gym.spaces.Discrete):
             raise ValueError(f"expected a Discrete action space for DQN, got {action_space}")
         self.config = config
         self.device = device
         self.rng = rng
         self.num_actions = action_dim(action_space)
-        self.q_network = QNetwork(
-            obs_dim,
-            self.num_actions,
-            config.n_layers,
-            config.layer_size,
-            config.activation,
-        ).to(device)
+        self.q_network = make_q_network(observation_space, self.num_actions, config).to(device)
         self.target_network = copy.deepcopy(self.q_network)
         self.target_network.requires_grad_(False)
         # Fused Adam is several times faster than the default for small networks on a CPU.

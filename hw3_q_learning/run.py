@@ -13,6 +13,7 @@ actor as ``LOGDIR/policy.pt`` (load it with ``hw3_q_learning.sac.SavedPolicy``).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 import sys
 import time
@@ -34,10 +35,10 @@ from hw3_q_learning.config import (
 from hw3_q_learning.dqn import DQNAgent, linear_schedule
 from hw3_q_learning.sac import SACAgent, export_policy, rescale_actions
 from infrastructure.config import config_from_dict, config_to_dict, parse_config
-from infrastructure.envs import make_env
+from infrastructure.envs import is_atari, make_env
 from infrastructure.logger import Logger, read_progress
-from infrastructure.replay_buffer import ReplayBuffer
-from infrastructure.sampler import Sampler, evaluate_side_by_side
+from infrastructure.replay_buffer import FrameBuffer, ReplayBuffer
+from infrastructure.sampler import Batch, Sampler, evaluate_side_by_side
 from infrastructure.seeding import seed_everything
 from infrastructure.torch_utils import set_num_threads
 
@@ -73,7 +74,9 @@ class _OffPolicyTrainer(Generic[C]):
         self.device = torch.device(config.device)
         self.env = self.make_env(config.seed)
         self.sampler = Sampler(self.env, seed=config.seed)
-        self.buffer = ReplayBuffer(config.buffer_size, seed=config.seed)
+        # Atari observations are stacks of frames: a FrameBuffer stores each frame once.
+        buffer_class = FrameBuffer if is_atari(config.env) else ReplayBuffer
+        self.buffer = buffer_class(config.buffer_size, seed=config.seed)
         self.update_metrics: dict[str, float] = {}
         self._episode_returns: list[float] = []  # episodes ended since the last log row
 
@@ -96,6 +99,10 @@ class _OffPolicyTrainer(Generic[C]):
         in the environment's own action space."""
         raise NotImplementedError
 
+    def to_store(self, batch: Batch) -> Batch:
+        """What of a batch of experience goes into the replay buffer (all of it, by default)."""
+        return batch
+
     @property
     def total_steps(self) -> int:
         """Environment steps taken so far."""
@@ -107,7 +114,7 @@ class _OffPolicyTrainer(Generic[C]):
         last update."""
         cfg = self.config
         batch = self.sampler.sample_steps(self.explore, cfg.train_frequency)
-        self.buffer.add_batch(batch)
+        self.buffer.add_batch(self.to_store(batch))
         self._episode_returns.extend(batch.episode_returns.tolist())
         if self.total_steps >= cfg.learning_starts:
             for _ in range(cfg.gradient_steps):
@@ -167,20 +174,46 @@ class _OffPolicyTrainer(Generic[C]):
 
 
 def _buffer_state(buffer: ReplayBuffer) -> dict[str, Any]:
-    # ReplayBuffer has no public state; see the note in this homework's README.
-    size = len(buffer)
-    return {
-        "arrays": {k: torch.from_numpy(v[:size].copy()) for k, v in buffer._arrays.items()},
-        "next": buffer._next,
-        "rng": buffer.rng.bit_generator.state,
-    }
+    # The replay buffers have no public state: save every attribute (arrays as tensors) and the
+    # state of the generator, which works for ReplayBuffer and FrameBuffer alike.
+    state = {name: _saveable(value) for name, value in vars(buffer).items() if name != "rng"}
+    return state | {"rng": buffer.rng.bit_generator.state}
 
 
 def _load_buffer_state(buffer: ReplayBuffer, state: dict[str, Any]) -> None:
-    arrays = {name: values.numpy() for name, values in state["arrays"].items()}
-    buffer.add(**arrays)  # in insertion order of the storage, oldest slot first
-    buffer._next = int(state["next"]) % buffer.capacity
+    if "_arrays" not in state:
+        raise ValueError(
+            "expected a replay buffer saved by this version of hw3_q_learning/run.py, got an "
+            "older checkpoint: start the run again without --resume"
+        )
+    for name, value in state.items():
+        if name != "rng":
+            setattr(buffer, name, _loaded(value))
     buffer.rng.bit_generator.state = state["rng"]
+
+
+def _saveable(value: Any) -> Any:
+    """``value`` with NumPy arrays as tensors (what ``torch.load(weights_only=True)`` reads)."""
+    if isinstance(value, np.ndarray):
+        return torch.from_numpy(value)
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, dict):
+        return {key: _saveable(item) for key, item in value.items()}
+    if isinstance(value, tuple):
+        return tuple(_saveable(item) for item in value)
+    return value
+
+
+def _loaded(value: Any) -> Any:
+    """The inverse of :func:`_saveable`."""
+    if isinstance(value, torch.Tensor):
+        return value.numpy()
+    if isinstance(value, dict):
+        return {key: _loaded(item) for key, item in value.items()}
+    if isinstance(value, tuple):
+        return tuple(_loaded(item) for item in value)
+    return value
 
 
 class DQNTrainer(_OffPolicyTrainer[DQNConfig]):
@@ -211,6 +244,11 @@ class DQNTrainer(_OffPolicyTrainer[DQNConfig]):
 
     def act(self, observations: np.ndarray) -> np.ndarray:
         return self.agent.act_greedy(observations)
+
+    def to_store(self, batch: Batch) -> Batch:
+        if not self.config.clip_rewards:
+            return batch
+        return dataclasses.replace(batch, rewards=np.sign(batch.rewards))
 
     def train_metrics(self) -> dict[str, float]:
         return super().train_metrics() | {"train/epsilon": self.epsilon}
