@@ -80,7 +80,7 @@ import time
 import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any, ClassVar
 
 from autograder import protocol, worker
@@ -346,8 +346,10 @@ class Sandbox:
             uid and gid of its own, from :data:`UID_RANGE`, unique on the machine for the
             sandbox's lifetime; an account name, that account (shared by every sandbox that
             names it: unsafe for parallel grading); ``None`` keeps root (unsafe).
-        given: trusted package folders copied into the scratch folder over any student copy;
-            by default the grader's ``infrastructure``.
+        given: trusted folders copied into the scratch folder over any student copy; by
+            default the grader's ``infrastructure``. A folder lands at the top under its own
+            name, or, given as ``(folder, "relative/target")``, at that place (the reference's
+            data inside the student's package, e.g. ``hw1_imitation/experts``).
         hide: folders that the worker must not see at all (root only; by default the
             grader's own tree); entries Python needs are put back.
         env: extra environment variables for the worker.
@@ -369,7 +371,7 @@ class Sandbox:
         timeout_s: float = 20.0,
         start_timeout_s: float = 60.0,
         user: str | None = AUTO_USER,
-        given: Sequence[str | os.PathLike[str]] | None = None,
+        given: Sequence[str | os.PathLike[str] | tuple[str | os.PathLike[str], str]] | None = None,
         hide: Sequence[str | os.PathLike[str]] | None = None,
         env: Mapping[str, str] | None = None,
         preload: Sequence[str] = ("numpy", "torch"),
@@ -414,10 +416,7 @@ class Sandbox:
             self._uid, self._gid = os.getuid(), os.getgid()
         if given is None:
             given = [PROJECT_ROOT / "infrastructure"]
-        self._given = [Path(g).resolve() for g in given]
-        for package in self._given:
-            if not package.is_dir():
-                raise ValueError(f"expected a package folder to give, got {str(package)!r}")
+        self._given = [_given_entry(g) for g in given]
 
         # layout: root/ (root 0711) holding runtime/ (the trusted worker code), submission/
         # (pristine copy, root 0700), work/ (the scratch folder, the sandbox user's, 0700),
@@ -793,7 +792,7 @@ class Sandbox:
             response_r, response_w = os.pipe()
             config = {
                 "work_dir": str(self._work),
-                "given_dirs": [str(self._work / g.name) for g in self._given],
+                "given_dirs": [str(self._work / target) for _, target in self._given],
                 "response_fd": response_w,
                 "max_bytes": self.max_bytes,
                 "output_cap": self.output_cap,
@@ -870,8 +869,8 @@ class Sandbox:
         if self._work.exists():
             shutil.rmtree(self._work)
         _copy_files(self._pristine, self._work)
-        for package in self._given:
-            target = self._work / package.name
+        for package, relative in self._given:
+            target = self._work / relative
             if target.is_symlink() or target.is_file():
                 target.unlink()
             elif target.exists():
@@ -1276,6 +1275,23 @@ def _can_enter(folder: str, uid: int, gid: int) -> bool:
     if st.st_gid == gid:
         return bool(st.st_mode & stat.S_IXGRP)
     return bool(st.st_mode & stat.S_IXOTH)
+
+
+def _given_entry(
+    entry: str | os.PathLike[str] | tuple[str | os.PathLike[str], str],
+) -> tuple[Path, PurePosixPath]:
+    """``(folder, where it lands in the scratch folder)`` of one ``given`` entry."""
+    folder, target = entry if isinstance(entry, tuple) else (entry, None)
+    folder = Path(folder).resolve()
+    if not folder.is_dir():
+        raise ValueError(f"expected a folder to give, got {str(folder)!r}")
+    relative = PurePosixPath(folder.name if target is None else target)
+    if relative.is_absolute() or not relative.parts or ".." in relative.parts:
+        raise ValueError(
+            f"expected a relative place inside the scratch folder for {folder.name}, got "
+            f"{str(target)!r}"
+        )
+    return folder, relative
 
 
 def _copy_files(source: Path, target: Path) -> None:
