@@ -35,7 +35,7 @@ from typing import Any, Literal
 
 from autograder import report
 from autograder.checks import Check, fast_checks
-from autograder.grade import load_suite, run_checks
+from autograder.grade import load_suite, run_checks, suite_sandbox_options
 from autograder.mutants import Mutant, apply_mutant, copy_homework
 from autograder.release import strip_solutions
 from autograder.sandbox import PROJECT_ROOT
@@ -215,7 +215,7 @@ def grade_one(
             root = starter_root(PROJECT_ROOT, package, dest)
         else:
             root = copy_homework(PROJECT_ROOT, package, dest)
-        results = run_checks(root, checks, seed)
+        results = run_checks(root, checks, seed, sandbox_options=suite_sandbox_options(hw))
     rows = [
         Row(r.check.name, r.check.function, r.check.points, r.score, r.output, r.seconds)
         for r in results

@@ -85,6 +85,19 @@ def load_suite(hw: str, spec: str | None = None) -> tuple[str, list[Check]]:
     ``spec`` (for the engine's own tests only) loads another suite module instead: a dotted
     module name or a ``.py`` file path, holding ``PACKAGE`` and ``SUITE`` like a real suite.
     """
+    return _suite_of(_suite_module(hw, spec))
+
+
+def suite_sandbox_options(hw: str, spec: str | None = None) -> dict[str, Any]:
+    """Options of the sandboxes a homework's suite grades in (its optional ``SANDBOX``, e.g.
+    ``given``: the grader's own data copied over the submission's); ``{}`` when none."""
+    options = getattr(_suite_module(hw, spec), "SANDBOX", None) or {}
+    if not isinstance(options, Mapping):
+        raise SuiteError(f"expected the suite's SANDBOX to be a dict of options, got {options!r}")
+    return dict(options)
+
+
+def _suite_module(hw: str, spec: str | None) -> ModuleType:
     if spec is not None:
         module = _import_spec(spec)
     else:
@@ -97,7 +110,7 @@ def load_suite(hw: str, spec: str | None = None) -> tuple[str, list[Check]]:
             module = importlib.import_module(f"autograder.suites.{match.group(1)}")
         except Exception as error:
             raise SuiteError(f"could not load the suite of {hw}: {error!r}") from error
-    return _suite_of(module)
+    return module
 
 
 def _import_spec(spec: str) -> ModuleType:
@@ -483,6 +496,7 @@ def grade_submission(
     """
     if checks is None:
         package, checks = load_suite(hw, suite)
+        sandbox_options = {**suite_sandbox_options(hw, suite), **(sandbox_options or {})}
     elif package is None:
         raise ValueError("expected the package name along with the checks, got package=None")
     if fast:
