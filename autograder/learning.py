@@ -74,16 +74,31 @@ class LearningTask:
     """A trainer method ``f(steps)`` that trains until ``total_steps`` reaches ``steps``, one
     call per milestone (for trainers whose ``step()`` is one environment step: tens of
     thousands of round trips otherwise); None calls ``step()`` until it does."""
+    data: tuple[str, ...] = ()
+    """Files, relative to the project root, that the reference trains from (an expert's
+    weights, demonstrations): their contents are part of the fingerprint, so that calibration
+    made with other files is stale."""
 
     def fingerprint(self) -> str:
         """A digest of everything calibration depends on: a calibration file made for another
-        config or other milestones is stale."""
+        config, other milestones or other data files is stale."""
         fields = dataclasses.asdict(self)
-        if fields["train_until"] is None:  # digests made before the field existed stay valid
-            del fields["train_until"]
+        for name in ("train_until", "data"):  # digests made before these fields stay valid
+            if not fields[name]:
+                del fields[name]
+        if self.data:
+            fields["data"] = {name: _file_digest(PROJECT_ROOT / name) for name in self.data}
         fields["config"] = {k: v for k, v in sorted(self.config.items()) if k != "seed"}
         text = json.dumps(fields, sort_keys=True, default=str)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _file_digest(path: Path) -> str:
+    """SHA-256 of a file's bytes, or ``"missing"``."""
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except FileNotFoundError:
+        return "missing"
 
 
 # ------------------------------------------------------------------------------- evaluation
