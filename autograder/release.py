@@ -432,8 +432,57 @@ def _allowed(relative: PurePosixPath, allow_data: Sequence[str]) -> bool:
     return any(fnmatch.fnmatchcase(relative.as_posix(), pattern) for pattern in allow_data)
 
 
+@dataclass(frozen=True)
+class ReleaseSettings:
+    """What a homework package declares about its own release, in its ``__init__.py``, as
+    literals (read without importing the package)::
+
+        RELEASE_DATA = ("experts/*",)          # weights or data that ship to students
+        INSTRUCTOR_ONLY = ("tools/*",)         # files that stay with the staff
+
+    Patterns are globs relative to the package folder; here they are relative to the root.
+    """
+
+    data: tuple[str, ...] = ()
+    instructor_only: tuple[str, ...] = ()
+
+
+def release_settings(hw_dir: Path) -> ReleaseSettings:
+    """The :class:`ReleaseSettings` of the homework package ``hw_dir``.
+
+    Raises:
+        ReleaseError: a setting that is not a tuple or list of strings.
+    """
+    init = hw_dir / "__init__.py"
+    if not init.is_file():
+        return ReleaseSettings()
+    tree = _parse(init.read_text(encoding="utf-8"), init.as_posix(), "the package's __init__.py")
+    found: dict[str, tuple[str, ...]] = {}
+    for node in tree.body:
+        if not isinstance(node, ast.Assign):
+            continue
+        for target in node.targets:
+            if isinstance(target, ast.Name) and target.id in ("RELEASE_DATA", "INSTRUCTOR_ONLY"):
+                try:
+                    value = ast.literal_eval(node.value)
+                except ValueError:
+                    value = None
+                if not isinstance(value, tuple | list) or not all(
+                    isinstance(v, str) for v in value
+                ):
+                    raise ReleaseError(
+                        f"{init}:{node.lineno}: expected {target.id} to be a tuple of glob "
+                        f"patterns (strings), got {ast.unparse(node.value)}"
+                    )
+                found[target.id] = tuple(f"{hw_dir.name}/{pattern}" for pattern in value)
+    return ReleaseSettings(found.get("RELEASE_DATA", ()), found.get("INSTRUCTOR_ONLY", ()))
+
+
 def forbidden_reason(
-    relative: PurePosixPath, hw_dirname: str, allow_data: Sequence[str] = ()
+    relative: PurePosixPath,
+    hw_dirname: str,
+    allow_data: Sequence[str] = (),
+    instructor_only: Sequence[str] = (),
 ) -> str | None:
     """Why the file or folder ``relative`` (to the student tree's root) must not ship, or None.
 
@@ -441,9 +490,13 @@ def forbidden_reason(
         relative: a path inside the student tree.
         hw_dirname: the released homework's folder (``hw2_policy_gradient``).
         allow_data: glob patterns (``hw1_imitation/experts/*.pt``) of weights or data that ship.
+        instructor_only: glob patterns (``hw1_imitation/tools/*``) of the homework's files
+            that stay with the staff.
     """
     parts = relative.parts
     text = relative.as_posix()
+    if _allowed(relative, instructor_only):
+        return "an instructor-only file (INSTRUCTOR_ONLY of its package)"
     if parts[0] == "tests":
         return "the project's own tests"
     if parts[0] == "bench":
@@ -590,15 +643,18 @@ def check_no_leaks(
     ``pass``) of a solution or hidden-test region of the reference, in any file, as a whole
     line or, from 20 characters on, inside a longer one (a handout's inline code); a solution
     marker left in a ``.py`` file or notebook; a forbidden path (the project's tests, bench,
-    autograder engine and suites, calibration data, weights not in ``allow_data``, run logs,
-    caches, another homework's code, symbolic links). A line that the reference also has
-    outside its regions is given code, not a leak.
+    autograder engine and suites, calibration data, weights not in ``allow_data`` or the
+    package's ``RELEASE_DATA``, files of its ``INSTRUCTOR_ONLY``, run logs, caches, another
+    homework's code, symbolic links). A line that the reference also has outside its regions
+    is given code, not a leak.
 
     Raises:
         ReleaseError: listing every leak, one per line.
     """
     student_dir, reference_root = Path(student_dir), Path(reference_root)
     _, hw_dir = find_homework(reference_root, hw)
+    settings = release_settings(hw_dir)
+    allow_data = [*allow_data, *settings.data]
     secret, given = _reference_lines(reference_root)
     long_secrets = sorted((line for line in secret if len(line) >= 20), key=len, reverse=True)
     inside = re.compile("|".join(map(re.escape, long_secrets))) if long_secrets else None
@@ -610,7 +666,7 @@ def check_no_leaks(
             if path.is_symlink():
                 leaks.append(f"{relative}: a symbolic link (a release holds copies only)")
                 continue
-            reason = forbidden_reason(relative, hw_dir.name, allow_data)
+            reason = forbidden_reason(relative, hw_dir.name, allow_data, settings.instructor_only)
             if reason is not None:
                 leaks.append(f"{relative}: {reason}")
             if path.is_dir():
@@ -689,7 +745,9 @@ def _copy(source: Path, target: Path) -> None:
     shutil.copy2(source, target)
 
 
-def _build_student_tree(root: Path, hw_dir: Path, tree: Path, allow_data: Sequence[str]) -> None:
+def _build_student_tree(
+    root: Path, hw_dir: Path, tree: Path, allow_data: Sequence[str], instructor_only: Sequence[str]
+) -> None:
     for name in TOP_LEVEL_FILES:
         if (root / name).is_file():
             _copy(root / name, tree / name)
@@ -704,6 +762,9 @@ def _build_student_tree(root: Path, hw_dir: Path, tree: Path, allow_data: Sequen
     for source_dir in (root / "infrastructure", hw_dir):
         for file in _walk_files(source_dir):
             relative = PurePosixPath(file.relative_to(root).as_posix())
+            if _allowed(relative, instructor_only):
+                log.info("left out of the student tree: %s (instructor-only)", relative)
+                continue
             reason = forbidden_reason(relative, hw_dir.name, allow_data)
             if reason is not None:
                 log.warning("left out of the student tree: %s (%s)", relative, reason)
@@ -740,7 +801,9 @@ def release_student(
         out: the release folder (``dist``).
         root: the instructor's repository.
         allow_data: glob patterns, relative to ``root``, of weights or data files
-            (``*.pt``, ``*.npz``...) that the homework ships, e.g. ``hw1_imitation/experts/*``.
+            (``*.pt``, ``*.npz``...) that the homework ships besides those its package
+            declares (:func:`release_settings`: ``RELEASE_DATA``; its ``INSTRUCTOR_ONLY``
+            files are left out).
 
     Returns:
         the student tree, ``out/<hwN>/student``.
@@ -756,7 +819,9 @@ def release_student(
     tree = Path(tempfile.mkdtemp(prefix=".student-", dir=parent))
     try:
         tree.chmod(0o755)
-        _build_student_tree(root, hw_dir, tree, allow_data)
+        settings = release_settings(hw_dir)
+        allow_data = [*allow_data, *settings.data]
+        _build_student_tree(root, hw_dir, tree, allow_data, settings.instructor_only)
         summary = grading_summary(short) if root == REPO_ROOT else None
         if summary is not None:
             grading = tree / hw_dir.name / GRADING_FILE
