@@ -105,31 +105,38 @@ class Trainer:
         check_shape(actions, (len(observations), self.action_dim), "get_action")
         return actions
 
+    def update(self, observations: np.ndarray, expert_actions: np.ndarray) -> dict[str, float]:
+        """One gradient step of :func:`~hw1_imitation.bc.bc_update` on a minibatch: observations
+        ``(B, obs_dim)`` and the expert's actions ``(B, action_dim)``, NumPy arrays."""
+        return bc_update(
+            self.policy,
+            self.optimizer,
+            to_torch(observations, self.device),
+            to_torch(expert_actions, self.device),
+            self.config.loss,
+        )
+
+    def collect(self) -> dict[str, float]:
+        """DAgger's steps 2 to 4: roll out the learner for ``dagger_batch_size`` steps or more,
+        label its states with the expert's actions and aggregate them into :attr:`dataset`;
+        the mean return of the rollouts."""
+        size = len(self.dataset)
+        self.dataset, rollouts = collect_and_relabel(
+            self.sampler, self.explore, self.expert, self.dataset, self.config.dagger_batch_size
+        )
+        expected = (size + len(rollouts), self.action_dim)
+        check_shape(self.dataset.actions, expected, "collect_and_relabel's dataset.actions")
+        return {"train/return_mean": float(np.mean(rollouts.episode_returns))}
+
     def step(self) -> dict[str, float]:
         """One iteration: (DAgger, after the first) collect, relabel and aggregate; then
         ``train_steps_per_iter`` gradient steps. The iteration's metrics."""
         cfg = self.config
-        metrics: dict[str, float] = {}
-        if cfg.dagger and self.iteration > 0:
-            size = len(self.dataset)
-            self.dataset, rollouts = collect_and_relabel(
-                self.sampler, self.explore, self.expert, self.dataset, cfg.dagger_batch_size
-            )
-            expected = (size + len(rollouts), self.action_dim)
-            check_shape(self.dataset.actions, expected, "collect_and_relabel's dataset.actions")
-            metrics["train/return_mean"] = float(np.mean(rollouts.episode_returns))
+        metrics = self.collect() if cfg.dagger and self.iteration > 0 else {}
         losses = []
         for _ in range(cfg.train_steps_per_iter):
             observations, actions = self.dataset.sample(cfg.batch_size, self.rng)
-            losses.append(
-                bc_update(
-                    self.policy,
-                    self.optimizer,
-                    to_torch(observations, self.device),
-                    to_torch(actions, self.device),
-                    cfg.loss,
-                )["train/loss"]
-            )
+            losses.append(self.update(observations, actions)["train/loss"])
         self.gradient_steps += cfg.train_steps_per_iter
         self.iteration += 1
         metrics["train/loss"] = float(np.mean(losses))
