@@ -1,0 +1,948 @@
+"""Hidden suite of homework 1 (behaviour cloning and DAgger).
+
+Every check judges in the grader: the reference (``hw1_imitation`` imported here) computes what
+is expected, the student's code is reached only through the :class:`Sandbox`, and every value
+that comes back is type-, dtype-, shape- and finiteness-checked before an ``np.allclose``
+comparison (:mod:`autograder.judging`).
+
+The experts are the grader's own. Every sandbox of the suite gets the grader's
+``hw1_imitation/experts`` copied over whatever the submission holds there (:data:`SANDBOX`),
+and every expert action that a check expects is computed here, with the grader's expert, on
+the states the student's code returned: a submission that ships an expert of its own changes
+nothing.
+
+Kinds: value (the policy's mean, standard deviation, log-probability and entropy with the
+reference's weights loaded; evaluation actions; both losses; relabelling; aggregation; two
+rounds of DAgger's collection by the student's Trainer against the reference's, with a
+deterministic learner), gradient (of the log-likelihood and of both losses w.r.t. every
+parameter), update (two Adam steps of ``bc_update`` from identical state), statistical (the
+sampled actions' mean and variance, with bounds that a correct sampler misses less than once
+in a million gradings) and learning curves (behaviour cloning and DAgger on Hopper-v5).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+import random
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+
+import hw1_imitation.bc as ref_bc
+import hw1_imitation.config as ref_config
+import hw1_imitation.expert as ref_expert
+import hw1_imitation.policies as ref_policies
+import hw1_imitation.run as ref_run
+from autograder.checks import Check, Outcome
+from autograder.judging import (
+    CALL_TIMEOUT_S,
+    LOSS_TOL,
+    Tally,
+    compare,
+    f32,
+    fmt,
+    no_gradient,
+    reference_module,
+    returned,
+    state_dict_of,
+    torch_seed,
+)
+from autograder.learning import LearningTask, learning_check_of
+from autograder.sandbox import PROJECT_ROOT, Apply, Attr, Method, Result, Sandbox, Step
+
+PACKAGE = "hw1_imitation"
+POLICIES = f"{PACKAGE}.policies"
+BC = f"{PACKAGE}.bc"
+DAGGER = f"{PACKAGE}.dagger"
+EXPERT = f"{PACKAGE}.expert"
+RUN = f"{PACKAGE}.run"
+KEPT = "imitation_trainer"  # the name the trainer of a fast check is kept under in the worker
+TRAINER_TIMEOUT_S = 20.0  # building a trainer makes a MuJoCo environment and reads the expert
+EXPERT_ENV = "Hopper-v5"
+"""The environment of the checks that build the student's Trainer (its expert must ship)."""
+
+SANDBOX: dict[str, Any] = {
+    "given": [PROJECT_ROOT / "infrastructure", (ref_expert.EXPERT_DIR, f"{PACKAGE}/experts")]
+}
+"""Options of every sandbox of this suite: the grader's infrastructure, and the grader's
+experts copied over whatever the submission holds in ``hw1_imitation/experts``."""
+
+Run = Callable[[Sandbox, np.random.Generator], Outcome]
+
+# ---------------------------------------------------------------------------------------------
+# The policy: its distribution and actions, with the reference's weights loaded
+# ---------------------------------------------------------------------------------------------
+
+_POLICY_CASES = [
+    # obs_dim, action_dim, n_layers, size, activation, batch
+    (3, 2, 2, 16, "tanh", 9),
+    (11, 3, 2, 32, "relu", 1),
+    (5, 1, 0, 8, "tanh", 6),
+    (4, 6, 1, 16, "relu", 13),
+]
+
+
+def _policy(rng: np.random.Generator, case: tuple[Any, ...]) -> tuple[str, tuple[Any, ...], Any]:
+    """A reference policy of ``case`` with a log standard deviation away from 0 in every
+    dimension (so that sigma, and exp(log_std) against log_std, always shows)."""
+    obs_dim, action_dim, n_layers, size, activation, _ = case
+    init_args = (obs_dim, action_dim, n_layers, size, activation)
+    policy: Any = reference_module(ref_policies.GaussianMLPPolicy, init_args, torch_seed(rng))
+    magnitudes = rng.uniform(0.3, 0.9, size=action_dim)
+    signs = np.where(rng.random(action_dim) < 0.5, -1.0, 1.0)
+    with torch.no_grad():
+        policy.log_std.copy_(f32(signs * magnitudes))
+    summary = (
+        f"GaussianMLPPolicy(obs_dim={obs_dim}, action_dim={action_dim}, n_layers={n_layers}, "
+        f"size={size}, activation={activation!r}), log_std={fmt(policy.log_std)}"
+    )
+    return summary, init_args, policy
+
+
+def _on_policy(
+    sandbox: Sandbox,
+    init_args: tuple[Any, ...],
+    policy: torch.nn.Module,
+    *,
+    steps: Sequence[Step],
+    label: str,
+    fetch: Mapping[str, Sequence[Step]] | None = None,
+    seed: int | None = None,
+    grad: bool = False,
+) -> Result:
+    """``steps`` (and ``fetch``) on the student's GaussianMLPPolicy built with ``init_args`` and
+    ``policy``'s weights; with ``grad``, the gradient of the loss they end in."""
+    if grad:
+        return sandbox.module_grad(
+            POLICIES,
+            "GaussianMLPPolicy",
+            init_args,
+            state_dict=state_dict_of(policy),
+            steps=steps,
+            timeout_s=CALL_TIMEOUT_S,
+            seed=seed,
+            label=label,
+        )
+    return sandbox.call_method(
+        POLICIES,
+        "GaussianMLPPolicy",
+        init_args,
+        state_dict=state_dict_of(policy),
+        steps=steps,
+        fetch=fetch,
+        timeout_s=CALL_TIMEOUT_S,
+        seed=seed,
+        label=label,
+    )
+
+
+def check_distribution(sandbox: Sandbox, rng: np.random.Generator) -> Outcome:
+    tally = Tally(
+        f"`GaussianMLPPolicy.distribution` with the reference's weights on {len(_POLICY_CASES)} "
+        "networks (log_std away from 0): its mean, stddev, log_prob(actions) (shape (B,)) and "
+        "entropy()",
+        "mean = mean_net(observations), standard deviation exp(log_std) (the parameter is the "
+        "log of sigma); the log-probability of an action vector sums over its dimensions "
+        "(wrap the Normal in Independent(..., 1)), so log_prob has shape (B,).",
+    )
+    for case in tally.each(_POLICY_CASES, per_item=4):
+        summary, init_args, policy = _policy(rng, case)
+        batch = case[-1]
+        observations = f32(rng.normal(size=(batch, case[0])))
+        actions = f32(rng.normal(size=(batch, case[1])))
+        summary += f", B={batch}"
+        with torch.no_grad():
+            distribution = policy.distribution(observations)
+            expected = {
+                "mean": distribution.mean,
+                "stddev": distribution.stddev,
+                "log_prob(actions)": distribution.log_prob(actions),
+                "entropy()": distribution.entropy(),
+            }
+        result = _on_policy(
+            sandbox,
+            init_args,
+            policy,
+            steps=[Method("distribution", (observations,))],
+            fetch={
+                "mean": [Attr("mean")],
+                "stddev": [Attr("stddev")],
+                "log_prob(actions)": [Method("log_prob", (actions,))],
+                "entropy()": [Method("entropy")],
+            },
+            label="GaussianMLPPolicy.distribution",
+        )
+        ok, value = returned(result, tally, summary)
+        if not ok:
+            tally.skip(3)
+            continue
+        if type(value) is not dict or set(value) != set(expected):
+            tally.record(summary, "the distribution call returned an unexpected value")
+            tally.skip(3)
+            continue
+        for name, want in expected.items():
+            tally.record(summary, compare(value[name], want, tensor=True, what=name, **LOSS_TOL))
+    return tally.outcome()
+
+
+def check_distribution_grad(sandbox: Sandbox, rng: np.random.Generator) -> Outcome:
+    tally = Tally(
+        f"the gradient of `GaussianMLPPolicy.distribution(observations).log_prob(actions)"
+        f".mean()` w.r.t. every parameter (mean_net and log_std) with the reference's weights "
+        f"on {len(_POLICY_CASES)} networks",
+        "build the distribution from the parameters themselves: mean_net(observations) and "
+        "exp(self.log_std), without .detach(), .data or NumPy on the way, so that the gradient "
+        "reaches mean_net and log_std.",
+    )
+    for case in tally.each(_POLICY_CASES):
+        summary, init_args, policy = _policy(rng, case)
+        batch = case[-1]
+        observations = f32(rng.normal(size=(batch, case[0])))
+        actions = f32(rng.normal(size=(batch, case[1])))
+        policy.distribution(observations).log_prob(actions).mean().backward()
+        result = _on_policy(
+            sandbox,
+            init_args,
+            policy,
+            steps=[
+                Method("distribution", (observations,)),
+                Method("log_prob", (actions,)),
+                Method("mean"),
+            ],
+            label="GaussianMLPPolicy.distribution",
+            grad=True,
+        )
+        ok, value = returned(result, tally, f"{summary}, B={batch}")
+        if ok:
+            tally.record(f"{summary}, B={batch}", _judge_parameter_grads(value, policy, ()))
+    return tally.outcome()
+
+
+def _judge_parameter_grads(
+    value: Any, module: torch.nn.Module, constants: Sequence[str]
+) -> str | None:
+    """What differs between the gradients a ``module_grad`` call returned and ``module``'s
+    (``constants``: parameters that must get none)."""
+    if (
+        type(value) is not dict
+        or set(value) != {"loss", "grads"}
+        or type(value["grads"]) is not dict
+    ):
+        return "the gradient call returned an unexpected value"
+    grads = value["grads"]
+    for name, parameter in module.named_parameters():
+        got = grads.get(name)
+        if name in constants:
+            problem = no_gradient(got, what=f"`{name}`")
+        elif got is None:
+            problem = f"no gradient reached parameter `{name}`"
+        else:
+            problem = compare(
+                got, parameter.grad, tensor=True, what=f"the gradient w.r.t. `{name}`", **LOSS_TOL
+            )
+        if problem is not None:
+            return problem
+    return None
+
+
+def check_get_action_deterministic(sandbox: Sandbox, rng: np.random.Generator) -> Outcome:
+    tally = Tally(
+        f"`GaussianMLPPolicy.get_action(observations, deterministic=True)` with the "
+        f"reference's weights on {len(_POLICY_CASES)} networks: a NumPy array, the mean "
+        "mean_net(observations)",
+        "with deterministic=True return the distribution's mean, as a NumPy array of shape "
+        "(B, action_dim) (to_numpy), without a gradient.",
+    )
+    for case in tally.each(_POLICY_CASES):
+        summary, init_args, policy = _policy(rng, case)
+        batch = case[-1]
+        observations = rng.normal(size=(batch, case[0])).astype(np.float32)
+        with torch.no_grad():
+            expected = policy.mean_net(torch.as_tensor(observations))
+        result = _on_policy(
+            sandbox,
+            init_args,
+            policy,
+            steps=[Method("get_action", (observations,), {"deterministic": True})],
+            label="GaussianMLPPolicy.get_action",
+        )
+        ok, value = returned(result, tally, f"{summary}, B={batch}")
+        if ok:
+            tally.record(
+                f"{summary}, B={batch}",
+                compare(value, expected, tensor=False, what="the actions", **LOSS_TOL),
+            )
+    return tally.outcome()
+
+
+# Statistical: sampled actions. For n draws of N(mu, sigma^2) in one dimension, the sample mean
+# is exactly N(mu, sigma^2 / n): |mean - mu| > z sigma / sqrt(n) with probability at most
+# 2 exp(-z^2 / 2). The sample variance S^2 has (n - 1) S^2 / sigma^2 ~ chi^2 with k = n - 1
+# degrees of freedom, and (Laurent and Massart, 2000, Lemma 1) for X ~ chi^2_k,
+#     P(X >= k + 2 sqrt(k x) + 2 x) <= exp(-x),    P(X <= k - 2 sqrt(k x)) <= exp(-x).
+# Each bound gets failure probability 1e-6 / (the number of tests): a correct sampler fails the
+# check less than once in a million gradings.
+
+_SAMPLES = 20_000
+_STAT_CASES = [(4, 3, 1, 16, "tanh"), (2, 1, 2, 8, "relu")]
+_FAILURE_RATE = 1e-6
+
+
+def _stat_bounds(n: int, tests: int) -> tuple[float, float, float]:
+    """``(z, low, high)``: the mean's bound in standard errors, and the bounds of S^2 / sigma^2."""
+    x = math.log(2.0 * tests / _FAILURE_RATE)
+    k = n - 1
+    z = math.sqrt(2.0 * x)
+    return z, (k - 2.0 * math.sqrt(k * x)) / k, (k + 2.0 * math.sqrt(k * x) + 2.0 * x) / k
+
+
+def check_get_action_samples(sandbox: Sandbox, rng: np.random.Generator) -> Outcome:
+    tests = sum(2 * 2 * case[1] for case in _STAT_CASES)  # 2 states x action_dim x (mean, var)
+    z, low, high = _stat_bounds(_SAMPLES // 2, tests)
+    tally = Tally(
+        f"`GaussianMLPPolicy.get_action(observations)` (sampling) with the reference's weights: "
+        f"the mean and variance of {_SAMPLES // 2} actions in each of two states, for "
+        f"{len(_STAT_CASES)} networks, against mu and sigma^2 (bounds a correct sampler misses "
+        "less than once in a million gradings)",
+        "without deterministic, draw a sample of N(mu, sigma^2) (distribution.sample()) with "
+        "sigma = exp(log_std): every call a new draw, independent across rows.",
+    )
+    for obs_dim, action_dim, n_layers, size, activation in tally.each(_STAT_CASES):
+        case = (obs_dim, action_dim, n_layers, size, activation, 0)
+        summary, init_args, policy = _policy(rng, case)
+        states = rng.normal(size=(2, obs_dim)).astype(np.float32)
+        observations = np.repeat(states, _SAMPLES // 2, axis=0)
+        with torch.no_grad():
+            means = policy.mean_net(torch.as_tensor(states)).double().numpy()
+            sigmas = policy.log_std.exp().double().numpy()
+        result = _on_policy(
+            sandbox,
+            init_args,
+            policy,
+            steps=[Method("get_action", (observations,))],
+            seed=torch_seed(rng),
+            label="GaussianMLPPolicy.get_action",
+        )
+        ok, value = returned(result, tally, summary)
+        if ok:
+            tally.record(summary, _judge_samples(value, means, sigmas, z, low, high))
+    return tally.outcome()
+
+
+def _judge_samples(
+    value: Any, means: np.ndarray, sigmas: np.ndarray, z: float, low: float, high: float
+) -> str | None:
+    n = _SAMPLES // 2
+    if type(value) is not np.ndarray or value.dtype.kind != "f":
+        kind = f"an array of dtype {value.dtype}" if type(value) is np.ndarray else type(value)
+        return f"the actions are {kind}, expected a floating-point NumPy array"
+    if value.shape != (2 * n, len(sigmas)):
+        return f"the actions have shape {value.shape}, expected {(2 * n, len(sigmas))}"
+    if not np.all(np.isfinite(value)):
+        return "the actions hold non-finite values"
+    for state in range(2):
+        samples = value[state * n : (state + 1) * n].astype(np.float64)
+        mean, variance = samples.mean(axis=0), samples.var(axis=0, ddof=1)
+        for j, (mu, sigma) in enumerate(zip(means[state], sigmas, strict=True)):
+            where = f"state {state}, action dimension {j}"
+            if abs(mean[j] - mu) > z * sigma / math.sqrt(n):
+                return (
+                    f"{where}: the mean of the sampled actions is {mean[j]:.4f}, expected mu = "
+                    f"{mu:.4f} within +-{z * sigma / math.sqrt(n):.4f}"
+                )
+            if not low * sigma**2 <= variance[j] <= high * sigma**2:
+                return (
+                    f"{where}: the variance of the sampled actions is {variance[j]:.4f}, "
+                    f"expected sigma^2 = {sigma**2:.4f} within [{low * sigma**2:.4f}, "
+                    f"{high * sigma**2:.4f}]"
+                )
+    return None
+
+
+# ---------------------------------------------------------------------------------------------
+# Behaviour cloning: the loss, its gradient, and the update
+# ---------------------------------------------------------------------------------------------
+
+_LOSS_CASES = [
+    # obs_dim, action_dim, n_layers, size, activation, batch, loss
+    (3, 2, 2, 16, "tanh", 9, "nll"),
+    (11, 3, 1, 32, "relu", 1, "nll"),
+    (4, 5, 2, 8, "relu", 12, "nll"),
+    (3, 2, 2, 16, "tanh", 9, "mse"),
+    (5, 1, 0, 8, "tanh", 1, "mse"),
+    (4, 5, 1, 16, "relu", 12, "mse"),
+]
+_LOSS_HINT = (
+    "nll: minus the mean over the batch of distribution(observations).log_prob(expert_actions) "
+    "(which already sums over the action dimensions); mse: the mean over the batch and the "
+    "action dimensions of (mean - expert_actions)^2, which trains the mean only."
+)
+
+
+def _loss_case(
+    rng: np.random.Generator, case: tuple[Any, ...]
+) -> tuple[str, tuple[Any, ...], Any, torch.Tensor, torch.Tensor, ref_bc.BCLoss]:
+    *shape, batch, loss = case
+    summary, init_args, policy = _policy(rng, (*shape, batch))
+    observations = f32(rng.normal(size=(batch, shape[0])))
+    actions = f32(rng.normal(size=(batch, shape[1])))
+    return f"{summary}, B={batch}, loss={loss!r}", init_args, policy, observations, actions, loss
+
+
+def check_bc_loss(sandbox: Sandbox, rng: np.random.Generator) -> Outcome:
+    tally = Tally(
+        f"`bc_loss` with the reference's weights on {len(_LOSS_CASES)} minibatches (negative "
+        "log-likelihood and mean squared error, batches of 1 included)",
+        _LOSS_HINT,
+    )
+    for case in tally.each(_LOSS_CASES):
+        summary, init_args, policy, observations, actions, loss = _loss_case(rng, case)
+        with torch.no_grad():
+            expected = ref_bc.bc_loss(policy, observations, actions, loss)
+        result = _on_policy(
+            sandbox,
+            init_args,
+            policy,
+            steps=[Apply(f"{BC}:bc_loss", (observations, actions, loss))],
+            label="bc_loss",
+        )
+        ok, value = returned(result, tally, summary)
+        if ok:
+            tally.record(
+                summary, compare(value, expected, tensor=True, what="the loss", **LOSS_TOL)
+            )
+    return tally.outcome()
+
+
+def check_bc_loss_grad(sandbox: Sandbox, rng: np.random.Generator) -> Outcome:
+    tally = Tally(
+        f"the gradient of `bc_loss` w.r.t. every parameter with the reference's weights on "
+        f"{len(_LOSS_CASES)} minibatches (with mse, log_std must get no gradient)",
+        _LOSS_HINT,
+    )
+    for case in tally.each(_LOSS_CASES):
+        summary, init_args, policy, observations, actions, loss = _loss_case(rng, case)
+        ref_bc.bc_loss(policy, observations, actions, loss).backward()
+        result = _on_policy(
+            sandbox,
+            init_args,
+            policy,
+            steps=[Apply(f"{BC}:bc_loss", (observations, actions, loss))],
+            label="bc_loss",
+            grad=True,
+        )
+        constants = ("log_std",) if loss == "mse" else ()
+        ok, value = returned(result, tally, summary)
+        if ok:
+            tally.record(summary, _judge_parameter_grads(value, policy, constants))
+    return tally.outcome()
+
+
+_UPDATE_CASES: list[tuple[int, int, str, ref_bc.BCLoss, float, int]] = [
+    # n_layers, size, activation, loss, learning_rate, batch
+    (2, 32, "tanh", "nll", 1e-2, 16),
+    (1, 16, "relu", "mse", 3e-3, 1),
+    (2, 16, "relu", "nll", 5e-3, 7),
+]
+
+
+def _trainer_config(**fields: Any) -> dict[str, Any]:
+    """A config of the Trainer on :data:`EXPERT_ENV` whose expert is the package's own (in the
+    sandbox, the grader's copy)."""
+    config = ref_config.ImitationConfig(env=EXPERT_ENV, expert_dir=None, **fields)
+    return dataclasses.asdict(config)
+
+
+def _build(
+    sandbox: Sandbox, tally: Tally, summary: str, config: Mapping[str, Any], state: Any
+) -> bool:
+    """Build the student's Trainer from ``config``, keep it, and load ``state`` into its
+    policy; False (recorded) when it fails."""
+    result = sandbox.call_method(
+        RUN, "Trainer", (dict(config),), keep=KEPT, timeout_s=TRAINER_TIMEOUT_S, label="Trainer"
+    )
+    ok, _ = returned(result, tally, f"{summary} (building the Trainer)")
+    return ok and _load_policy(sandbox, tally, summary, state)
+
+
+def _load_policy(sandbox: Sandbox, tally: Tally, summary: str, state: Any) -> bool:
+    result = sandbox.on(
+        KEPT,
+        [Attr("policy"), Method("load_state_dict", (dict(state),))],
+        fetch={},
+        timeout_s=CALL_TIMEOUT_S,
+        label="Trainer.policy.load_state_dict",
+    )
+    ok, _ = returned(result, tally, f"{summary} (loading the policy's weights)")
+    return ok
+
+
+def check_bc_update(sandbox: Sandbox, rng: np.random.Generator) -> Outcome:
+    tally = Tally(
+        f"two `bc_update` steps of the Trainer's Adam optimizer (Trainer.update) from the "
+        f"reference's weights on {len(_UPDATE_CASES)} pairs of minibatches: the loss each step "
+        "reports (before it) and every parameter after the second",
+        "zero the old gradients, backpropagate the loss, then take the optimizer's step, once "
+        "per call; report the loss computed before the step.",
+    )
+    for n_layers, size, activation, loss, learning_rate, batch in tally.each(_UPDATE_CASES):
+        config = _trainer_config(
+            n_layers=n_layers,
+            layer_size=size,
+            activation=activation,
+            loss=loss,
+            learning_rate=learning_rate,
+            seed=int(rng.integers(1_000)),
+        )
+        obs_dim, action_dim = _env_dims()
+        case = (obs_dim, action_dim, n_layers, size, activation, batch)
+        summary, init_args, policy = _policy(rng, case)
+        summary += f", loss={loss!r}, Adam lr={learning_rate}, B={batch}"
+        state = state_dict_of(policy)
+        batches = [
+            (
+                rng.normal(size=(batch, obs_dim)).astype(np.float32),
+                rng.uniform(-1.0, 1.0, size=(batch, action_dim)).astype(np.float32),
+            )
+            for _ in range(2)
+        ]
+        optimizer = torch.optim.Adam(policy.parameters(), lr=learning_rate)
+        expected_losses = [
+            ref_bc.bc_update(policy, optimizer, f32(o), f32(a), loss)["train/loss"]
+            for o, a in batches
+        ]
+        if _build(sandbox, tally, summary, config, state):
+            _student_update(sandbox, tally, summary, batches, expected_losses, policy)
+    return tally.outcome()
+
+
+def _student_update(
+    sandbox: Sandbox,
+    tally: Tally,
+    summary: str,
+    batches: Sequence[tuple[np.ndarray, np.ndarray]],
+    expected_losses: Sequence[float],
+    policy: torch.nn.Module,
+) -> None:
+    """Two ``Trainer.update`` calls of the kept trainer, judged against the reference's
+    losses and parameters (``policy``, after its own two steps); one case of ``tally``."""
+    for step, ((observations, actions), want) in enumerate(
+        zip(batches, expected_losses, strict=True), start=1
+    ):
+        result = sandbox.on(
+            KEPT,
+            [Method("update", (observations, actions))],
+            timeout_s=CALL_TIMEOUT_S,
+            label="bc_update",
+        )
+        ok, value = returned(result, tally, f"{summary}, step {step}")
+        if not ok:
+            return
+        got = value.get("train/loss") if type(value) is dict else None
+        if type(got) is not float or not math.isclose(got, want, rel_tol=1e-5, abs_tol=1e-6):
+            wrong = f"the reported loss is {got!r}, expected {want:.6g}"
+            tally.record(f"{summary}, step {step}", wrong)
+            return
+    names = [name for name, _ in policy.named_parameters()]
+    result = sandbox.on(
+        KEPT,
+        [Attr("policy")],
+        fetch={name: [Method("get_parameter", (name,)), Method("detach")] for name in names},
+        timeout_s=CALL_TIMEOUT_S,
+        label="the policy's parameters",
+    )
+    ok, value = returned(result, tally, summary)
+    if not ok:
+        return
+    if type(value) is not dict or set(value) != set(names):
+        tally.record(summary, "the policy's parameters could not be read")
+        return
+    problem: str | None = None
+    for name, parameter in policy.named_parameters():
+        problem = problem or compare(
+            value[name],
+            parameter.detach(),
+            tensor=True,
+            what=f"`{name}` after two steps",
+            **LOSS_TOL,
+        )
+    tally.record(summary, problem)
+
+
+@functools.cache
+def _env_dims() -> tuple[int, int]:
+    expert = grader_expert()
+    return expert.obs_dim, expert.action_dim
+
+
+@functools.cache
+def grader_expert() -> ref_expert.ExpertPolicy:
+    """The grader's expert of :data:`EXPERT_ENV` (never the submission's)."""
+    return ref_expert.load_expert(ref_expert.expert_path(EXPERT_ENV))
+
+
+# ---------------------------------------------------------------------------------------------
+# DAgger: relabelling, aggregation, and whole iterations of the student's Trainer
+# ---------------------------------------------------------------------------------------------
+
+
+def _random_expert(rng: np.random.Generator, obs_dim: int, action_dim: int) -> dict[str, Any]:
+    """The constructor arguments of an ExpertPolicy with random weights and bounds."""
+    n_layers, size = int(rng.integers(1, 3)), int(rng.choice([8, 16]))
+    activation = str(rng.choice(["tanh", "relu"]))
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(torch_seed(rng))
+        net = ref_expert.build_mlp(obs_dim, action_dim, n_layers, size, activation)
+    low = -rng.uniform(0.5, 2.0, size=action_dim).astype(np.float32)
+    return {
+        "env_id": "Random-v0",
+        "obs_dim": obs_dim,
+        "action_dim": action_dim,
+        "weights": {k: v.detach().numpy().copy() for k, v in net.state_dict().items()},
+        "n_layers": n_layers,
+        "activation": activation,
+        "action_low": low,
+        "action_high": -low,
+    }
+
+
+def check_relabel(sandbox: Sandbox, rng: np.random.Generator) -> Outcome:
+    cases = [(4, 2, 7), (11, 3, 1), (6, 1, 20)]
+    tally = Tally(
+        f"`relabel` with {len(cases)} experts of random weights (ExpertPolicy) on batches of "
+        "states: the expert's actions, float32",
+        "ask the expert: actions = expert(observations), one row per state, as a float32 array.",
+    )
+    for obs_dim, action_dim, batch in tally.each(cases):
+        arguments = _random_expert(rng, obs_dim, action_dim)
+        expert = ref_expert.ExpertPolicy(**arguments)
+        observations = rng.normal(size=(batch, obs_dim)).astype(np.float32)
+        summary = f"an expert from {obs_dim} to {action_dim} dimensions, B={batch}"
+        result = sandbox.call_method(
+            EXPERT,
+            "ExpertPolicy",
+            (),
+            arguments,
+            steps=[Apply(f"{DAGGER}:relabel", (observations,))],
+            timeout_s=CALL_TIMEOUT_S,
+            label="relabel",
+        )
+        ok, value = returned(result, tally, summary)
+        if not ok:
+            continue
+        problem = compare(value, expert(observations), tensor=False, what="the actions", **LOSS_TOL)
+        if problem is None and value.dtype != np.float32:
+            problem = f"the actions have dtype {value.dtype}, expected float32"
+        tally.record(summary, problem)
+    return tally.outcome()
+
+
+def check_aggregate(sandbox: Sandbox, rng: np.random.Generator) -> Outcome:
+    cases = [(5, 3, 4, 2), (1, 1, 3, 1), (12, 7, 2, 4)]
+    tally = Tally(
+        f"`aggregate` on {len(cases)} datasets and new pairs: the new dataset's observations "
+        "and actions (the old pairs, then the new ones), and the old dataset afterwards",
+        "return a new Dataset holding every old pair followed by every new one "
+        "(np.concatenate along the first axis); leave the old dataset as it was.",
+    )
+    for old, new, obs_dim, action_dim in tally.each(cases):
+        arrays = [
+            rng.normal(size=shape).astype(np.float32)
+            for shape in ((old, obs_dim), (old, action_dim), (new, obs_dim), (new, action_dim))
+        ]
+        summary = f"{old} old pairs and {new} new ones, obs_dim={obs_dim}, action_dim={action_dim}"
+        aggregated = Apply(f"{DAGGER}:aggregate", (arrays[2], arrays[3]))
+        result = sandbox.call_method(
+            DAGGER,
+            "Dataset",
+            (arrays[0], arrays[1]),
+            fetch={
+                "observations": [aggregated, Attr("observations")],
+                "actions": [aggregated, Attr("actions")],
+                "old observations": [Attr("observations")],
+            },
+            timeout_s=CALL_TIMEOUT_S,
+            label="aggregate",
+        )
+        ok, value = returned(result, tally, summary)
+        if not ok:
+            continue
+        if type(value) is not dict or len(value) != 3:
+            tally.record(summary, "the aggregate call returned an unexpected value")
+            continue
+        expected = {
+            "observations": np.concatenate([arrays[0], arrays[2]]),
+            "actions": np.concatenate([arrays[1], arrays[3]]),
+            "old observations": arrays[0],
+        }
+        problem = None
+        for name, want in expected.items():
+            problem = problem or compare(
+                value[name], want, tensor=False, what=f"the dataset's {name}", **LOSS_TOL
+            )
+        tally.record(summary, problem)
+    return tally.outcome()
+
+
+# Two rounds of DAgger's collection (Trainer.collect: steps 2 to 4) of the student's Trainer
+# against the reference's, from the same state: the learner's weights are loaded before each,
+# with log_std = -30, so that its sampled actions are its mean to float32 precision whatever
+# way they are drawn, and its rollouts are the same as the reference's. The expert's actions
+# expected in the new states are the grader's expert's on the states the student's code
+# returned.
+
+_DAGGER_CASES = [
+    # max_episode_steps, dagger_batch_size, n_layers, size, activation
+    (25, 60, 1, 16, "tanh"),
+    (40, 45, 2, 8, "relu"),
+]
+_LEARNER_LOG_STD = -30.0
+_STATE_TOL: dict[str, float] = {"rtol": 1e-4, "atol": 1e-4}
+
+
+def _dagger_setup(
+    rng: np.random.Generator, case: tuple[Any, ...]
+) -> tuple[str, dict[str, Any], dict[str, torch.Tensor]]:
+    max_steps, batch_size, n_layers, size, activation = case
+    config = _trainer_config(
+        dagger=True,
+        seed=int(rng.integers(1_000)),
+        num_demos=1,
+        dagger_batch_size=batch_size,
+        max_episode_steps=max_steps,
+        n_layers=n_layers,
+        layer_size=size,
+        activation=activation,
+    )
+    obs_dim, action_dim = _env_dims()
+    learner: Any = reference_module(
+        ref_policies.GaussianMLPPolicy,
+        (obs_dim, action_dim, n_layers, size, activation, _LEARNER_LOG_STD),
+        torch_seed(rng),
+    )
+    summary = (
+        f"{EXPERT_ENV}, seed {config['seed']}, the first demonstration, {batch_size} learner "
+        f"steps per iteration, episodes of at most {max_steps} steps, a learner with random "
+        f"weights ({n_layers}x{size} {activation}) and log_std {_LEARNER_LOG_STD:g}"
+    )
+    return summary, config, state_dict_of(learner)
+
+
+def _reference_dagger(
+    config: Mapping[str, Any], state: Mapping[str, torch.Tensor], seeds: Sequence[int]
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The reference Trainer's dataset after each round of collection (the grader's expert), with
+    the learner's weights loaded before each and torch seeded as the worker seeds it."""
+    np_state, py_state = np.random.get_state(), random.getstate()  # noqa: NPY002 (seed_everything)
+    try:
+        with torch.random.fork_rng(devices=[]):
+            trainer = ref_run.Trainer(dict(config))
+            datasets = []
+            for seed in seeds:
+                trainer.policy.load_state_dict(dict(state))
+                torch.manual_seed(seed)
+                trainer.collect()
+                datasets.append((trainer.dataset.observations, trainer.dataset.actions))
+            trainer.close()
+    finally:
+        np.random.set_state(np_state)  # noqa: NPY002
+        random.setstate(py_state)
+    return datasets
+
+
+def _judge_iteration(
+    value: Any,
+    before: tuple[np.ndarray, np.ndarray],
+    after: tuple[np.ndarray, np.ndarray],
+    min_steps: int,
+) -> str | None:
+    """The student's dataset ``value`` after one iteration, against the dataset ``before`` it
+    and the reference's ``after`` it."""
+    if type(value) is not dict or set(value) != {"observations", "actions"}:
+        return "the Trainer's dataset could not be read"
+    observations, actions = value["observations"], value["actions"]
+    for name, array in (("observations", observations), ("actions", actions)):
+        if type(array) is not np.ndarray or array.dtype.kind != "f" or array.ndim != 2:
+            return f"the dataset's {name} are not a 2-D floating-point NumPy array"
+    old = len(before[0])
+    if len(observations) < old + min_steps:
+        return (
+            f"the dataset holds {len(observations)} pairs after the iteration, expected the "
+            f"{old} it held before plus at least {min_steps} new ones (the reference's: "
+            f"{len(after[0])})"
+        )
+    for name, got, want in (
+        ("observations", observations[:old], before[0]),
+        ("actions", actions[:old], before[1]),
+    ):
+        problem = compare(got, want, tensor=False, what=f"the first {old} {name}", **LOSS_TOL)
+        if problem is not None:
+            return f"the old pairs must come first, unchanged: {problem}"
+    new_observations = observations[old:]
+    problem = compare(
+        new_observations, after[0][old:], tensor=False, what="the new states", **_STATE_TOL
+    )
+    if problem is not None:
+        return (
+            f"{problem}\n  (expected the states of the learner's own rollouts, those the "
+            "reference's Trainer visits with the same learner)"
+        )
+    expected = grader_expert()(new_observations.astype(np.float32))
+    problem = compare(actions[old:], expected, tensor=False, what="the new actions", **_STATE_TOL)
+    if problem is not None:
+        return f"{problem}\n  (expected the expert's actions in the new states)"
+    return None
+
+
+def check_collect_and_relabel(sandbox: Sandbox, rng: np.random.Generator) -> Outcome:
+    tally = Tally(
+        f"two rounds of `Trainer.collect` (collect_and_relabel) against the reference's, with "
+        "the same learner "
+        f"(loaded before each; its actions are its mean), on {len(_DAGGER_CASES)} runs: after "
+        "each, the dataset's size, its old pairs (first, unchanged), its new states (the "
+        "learner's rollouts) and their actions (the grader's expert's in those states)",
+        "roll out the learner (sampler.sample_trajectories(learner, min_steps=...)), label its "
+        "states with the expert's actions (relabel), and aggregate them after the old pairs.",
+    )
+    for case in tally.each(_DAGGER_CASES, per_item=2):
+        summary, config, state = _dagger_setup(rng, case)
+        seeds = [torch_seed(rng) for _ in range(2)]
+        expected = _reference_dagger(config, state, seeds)
+        if not _build(sandbox, tally, summary, config, state):
+            tally.skip(1)
+            continue
+        demos = ref_expert.load_demos(ref_expert.demos_path(EXPERT_ENV)).first(1)
+        before = (demos.observations, demos.actions)
+        for iteration, (seed, after) in enumerate(zip(seeds, expected, strict=True), start=1):
+            label = f"{summary}; round {iteration}"
+            if tally.stopped:
+                tally.skip(3 - iteration)
+                break
+            if not _load_policy(sandbox, tally, label, state):
+                tally.skip(2 - iteration)
+                break
+            result = sandbox.on(
+                KEPT,
+                [Method("collect")],
+                seed=seed,
+                timeout_s=CALL_TIMEOUT_S,
+                label="Trainer.collect (collect_and_relabel)",
+            )
+            ok, _ = returned(result, tally, label)
+            if ok:
+                result = sandbox.on(
+                    KEPT,
+                    [Attr("dataset")],
+                    fetch={"observations": [Attr("observations")], "actions": [Attr("actions")]},
+                    timeout_s=CALL_TIMEOUT_S,
+                    label="Trainer.dataset",
+                )
+                ok, value = returned(result, tally, label)
+            if not ok:
+                tally.skip(2 - iteration)
+                break
+            tally.record(
+                label, _judge_iteration(value, before, after, int(config["dagger_batch_size"]))
+            )
+            before = after
+    return tally.outcome()
+
+
+# ---------------------------------------------------------------------------------------------
+# Learning curves: the student's Trainer trains with the grader's expert, the grader evaluates
+# ---------------------------------------------------------------------------------------------
+
+BC_ENV = "Hopper-v5"
+"""The environment of the behaviour-cloning learning check (DAgger's is Hopper-v5). Behaviour
+cloning swings on Hopper (94 to 1907 at 10k steps over the calibration's 8 seeds), so its bands
+are low; once the other experts ship, a steadier environment (HalfCheetah-v5, Ant-v5) is this
+one line and ``rlhw calibrate hw1``."""
+
+
+def _task(name: str, env: str, dagger: bool, milestones: tuple[int, ...]) -> LearningTask:
+    config = {**dataclasses.asdict(ref_config.preset(env)), "dagger": dagger, "expert_dir": None}
+    data = (
+        f"{PACKAGE}/experts/{ref_expert.expert_path(env).name}",
+        f"{PACKAGE}/experts/{ref_expert.demos_path(env).name}",
+    )
+    return LearningTask(name, RUN, "Trainer", config, env, milestones, data=data)
+
+
+LEARNING_TASKS = [
+    _task(f"behaviour cloning on {BC_ENV}", BC_ENV, False, (10_000, 20_000)),
+    _task("DAgger on Hopper-v5", "Hopper-v5", True, (10_000, 20_000)),
+]
+"""What ``rlhw calibrate hw1`` runs (milestones in gradient steps, the Trainer's clock); the
+bands are in ``autograder/calibration/hw1.json``, made with the experts of the day: their
+contents are in each task's fingerprint, so new experts ask for a new calibration."""
+LEARNING_TIMEOUT_S = 300.0
+
+
+# ---------------------------------------------------------------------------------------------
+# The suite
+# ---------------------------------------------------------------------------------------------
+
+SUITE: list[Check] = [
+    Check(
+        "GaussianMLPPolicy.distribution: mean, stddev, log_prob, entropy",
+        "GaussianMLPPolicy.distribution",
+        "value",
+        12,
+        check_distribution,
+    ),
+    Check(
+        "GaussianMLPPolicy.distribution: gradient of the log-likelihood",
+        "GaussianMLPPolicy.distribution",
+        "gradient",
+        8,
+        check_distribution_grad,
+    ),
+    Check(
+        "GaussianMLPPolicy.get_action: deterministic actions are the mean",
+        "GaussianMLPPolicy.get_action",
+        "value",
+        6,
+        check_get_action_deterministic,
+    ),
+    Check(
+        "GaussianMLPPolicy.get_action: sampled actions' mean and variance",
+        "GaussianMLPPolicy.get_action",
+        "statistical",
+        6,
+        check_get_action_samples,
+    ),
+    Check("bc_loss: negative log-likelihood and MSE", "bc_loss", "value", 10, check_bc_loss),
+    Check("bc_loss: gradient", "bc_loss", "gradient", 10, check_bc_loss_grad),
+    Check(
+        "bc_update: two Adam steps from identical state",
+        "bc_update",
+        "update",
+        12,
+        check_bc_update,
+        timeout_s=90.0,
+    ),
+    Check("relabel: the expert's actions", "relabel", "value", 6, check_relabel),
+    Check("aggregate: old pairs, then new ones", "aggregate", "value", 10, check_aggregate),
+    Check(
+        "collect_and_relabel: two rounds of DAgger's collection",
+        "collect_and_relabel",
+        "value",
+        20,
+        check_collect_and_relabel,
+        timeout_s=120.0,
+    ),
+    *(
+        learning_check_of(
+            "hw1",
+            task,
+            points=10,
+            timeout_s=LEARNING_TIMEOUT_S,
+            function="Trainer",
+        )
+        for task in LEARNING_TASKS
+    ),
+]

@@ -1,0 +1,67 @@
+"""What the audit test of every hidden suite asserts (``tests/test_suite_hwN.py``): the
+reference gets full marks, the bare starter zero with clear feedback, and every mutant patches
+one place of a solution region and is killed by a check of its function."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from autograder.audit import AuditReport
+from autograder.checks import Check
+from autograder.mutants import Mutant, patch_source
+from autograder.release import find_regions
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def assert_reference_full_marks(audited: AuditReport, seed: int, checks: int) -> None:
+    (graded,) = [g for g in audited.reference if g.seed == seed]
+    assert not graded.error
+    assert len(graded.rows) == checks
+    for row in graded.rows:
+        assert row.score == row.points, f"{row.check}:\n{row.feedback}"
+        assert row.feedback.startswith("Compared"), row.feedback
+    assert [f for f in audited.false_failures if f["seed"] == seed] == []
+
+
+def assert_starter_gets_zero(audited: AuditReport, checks: int) -> None:
+    starter = audited.starter
+    assert not starter.error and len(starter.rows) == checks
+    for row in starter.rows:
+        assert row.score == 0.0, f"{row.check}:\n{row.feedback}"
+        assert "NotImplementedError" in row.feedback, row.feedback
+        assert "TODO(" in row.feedback and "Hint:" in row.feedback
+    assert audited.starter_ok, audited.starter_problems
+
+
+def solution_lines(relative: str) -> set[int]:
+    """The lines strictly inside the solution regions of the repository file ``relative``."""
+    source = (REPO_ROOT / relative).read_text()
+    return {
+        line
+        for region in find_regions(source, relative)
+        for line in range(region.begin + 1, region.end)
+    }
+
+
+def assert_patches_one_solution_place(mutant: Mutant, suite: Sequence[Check]) -> None:
+    source = (REPO_ROOT / mutant.file).read_text()
+    assert source.count(mutant.old) == 1
+    first = source[: source.index(mutant.old)].count("\n") + 1
+    lines = range(first, first + mutant.old.count("\n") + 1)
+    assert set(lines) <= solution_lines(mutant.file), f"{mutant.name} patches given code"
+    assert patch_source(source, mutant) != source
+    assert mutant.function in {check.function for check in suite}
+
+
+def assert_killed(audited: AuditReport, mutant: Mutant) -> None:
+    (result,) = [m for m in audited.mutants if m.name == mutant.name]
+    print(f"{mutant.name}: lost {result.points_lost:g} points on {result.failing}")
+    assert result.points_lost > 0
+    assert result.verdict == "killed", (
+        f"{mutant.name} {result.verdict}: failing checks {result.failing_functions}"
+    )
+    for feedback in result.feedback.values():  # feedback names what went wrong, never the source
+        assert "First mismatch" in feedback and "Hint:" in feedback
+        assert "### BEGIN SOLUTION" not in feedback
