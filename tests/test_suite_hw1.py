@@ -15,6 +15,7 @@ are installed.
 from __future__ import annotations
 
 import shutil
+import zipfile
 from pathlib import Path, PurePosixPath
 
 import numpy as np
@@ -28,6 +29,7 @@ from audit_checks import (
 )
 
 from autograder.audit import AuditReport, audit_homework
+from autograder.bundle import write_bundle
 from autograder.checks import fast_checks
 from autograder.grade import grade_submission, run_checks, suite_sandbox_options
 from autograder.mutants import copy_homework
@@ -192,3 +194,16 @@ def test_the_released_bare_starter_scores_zero(student_tree, tmp_path):
 def test_a_given_folder_must_land_inside_the_scratch_folder(tmp_path, target):
     with pytest.raises(ValueError, match="expected a relative place inside the scratch folder"):
         Sandbox(tmp_path, given=[(hw1.ref_expert.EXPERT_DIR, target)])
+
+
+def test_the_gradescope_bundle_holds_the_graders_experts_and_calibration(tmp_path):
+    with zipfile.ZipFile(write_bundle("hw1", tmp_path)) as bundle:
+        names = set(bundle.namelist())
+        shipped = bundle.read(f"hw1_imitation/experts/{EXPERT_FILE.name}")
+    assert shipped == EXPERT_FILE.read_bytes()
+    assert {
+        "hw1_imitation/experts/Hopper-v5_demos.npz",
+        "autograder/calibration/hw1.json",
+        "autograder/suites/hw1.py",
+        "autograder/mutants/hw1.py",
+    } <= names
