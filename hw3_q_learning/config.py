@@ -232,12 +232,14 @@ _SAC_MUJOCO = SACConfig(
 )
 
 SAC_PRESETS: dict[str, SACConfig] = {
-    # Small networks and larger steps: the pendulum is easy, and a CPU is slow.
+    # Small networks and larger steps for the critics and the temperature: the pendulum is easy,
+    # and a CPU is slow. The actor keeps the paper's 3e-4: with 1e-3 a balancing policy can
+    # lose its balance again (seed 2 ended at 749 instead of 1000).
     "InvertedPendulum-v5": SACConfig(
         env="InvertedPendulum-v5",
         layer_size=64,
         batch_size=128,
-        actor_learning_rate=1e-3,
+        actor_learning_rate=3e-4,
         critic_learning_rate=1e-3,
         temperature_learning_rate=1e-3,
     ),
