@@ -8,6 +8,10 @@ resumes an interrupted run, and a larger ``--total-steps`` goes on training a fi
 Then the actor's mean head is written to ``hw1_imitation/experts/ENV.npz`` (NumPy arrays, read
 by ``hw1_imitation.expert.load_expert`` without homework 3), and its mean return over 10
 episodes to ``hw1_imitation/experts/manifest.json``, with the target it has to reach.
+
+With ``--until-target`` SAC trains in rounds of ``--round-steps`` (one checkpoint each) and the
+expert is exported and measured after every round; training stops at the first round whose
+expert reaches the target, or at ``--total-steps``.
 """
 
 from __future__ import annotations
@@ -45,6 +49,7 @@ SAC_STEPS = {
 }
 EVAL_EPISODES = 10
 EVAL_SEED = 1_000  # evaluation episodes apart from the training (seed) and demo seeds
+ROUND_STEPS = 25_000
 RUN_ROOT = Path("runs/experts")
 
 
@@ -125,13 +130,44 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         help="skip training: export and measure RUN_DIR/policy.pt as it is",
     )
     parser.add_argument("--eval-episodes", type=int, default=EVAL_EPISODES)
+    parser.add_argument(
+        "--until-target",
+        action="store_true",
+        help="train in rounds and stop at the first round whose expert reaches the target",
+    )
+    parser.add_argument(
+        "--round-steps",
+        type=int,
+        default=ROUND_STEPS,
+        help=f"SAC steps per round of --until-target (default: {ROUND_STEPS})",
+    )
     args = parser.parse_args(argv)
+    if args.round_steps <= 0:
+        parser.error(f"--round-steps: expected a positive number of steps, got {args.round_steps}")
     run_dir = args.run_dir if args.run_dir is not None else RUN_ROOT / args.env
     config = sac_config(args.env, run_dir, args.total_steps, args.seed)
-    if not args.export_only:
+    if args.export_only:
+        return export_and_measure(args, config)
+    if not args.until_target:
         train(config)
+        return export_and_measure(args, config)
+    # Rounds end on multiples of round_steps, so a resumed run picks up where it stopped.
+    steps = 0
+    while steps < config.total_steps:
+        steps = min((steps // args.round_steps + 1) * args.round_steps, config.total_steps)
+        round_config = dataclasses.replace(config, total_steps=steps)
+        train(round_config)
+        entry = export_and_measure(args, round_config)
+        if entry["meets_target"]:
+            break
+    return entry
+
+
+def export_and_measure(args: Any, config: SACConfig) -> dict[str, Any]:
+    """Export ``config``'s trained actor as ``args.env``'s expert, measure it and record it in
+    the manifest."""
     out = expert_path(args.env, args.expert_dir)
-    export_expert(run_dir / POLICY, out)
+    export_expert(Path(config.logdir) / POLICY, out)
     expert = load_expert(out, make_env(args.env))  # what students will load
     entry = measure(expert, args.env, args.eval_episodes, EVAL_SEED)
     target = TARGETS.get(args.env)
@@ -144,9 +180,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     )
     update_manifest(args.env, "expert", entry, args.expert_dir)
     print(
-        f"{args.env} expert: return {entry['return_mean']:.1f} ± {entry['return_std']:.1f} over "
-        f"{args.eval_episodes} episodes (target {target}); written to {out} "
-        f"({out.stat().st_size / 1024:.0f} KiB)"
+        f"{args.env} expert after {config.total_steps} SAC steps: return "
+        f"{entry['return_mean']:.1f} ± {entry['return_std']:.1f} over {args.eval_episodes} "
+        f"episodes (target {target}); written to {out} ({out.stat().st_size / 1024:.0f} KiB)"
     )
     return entry
 
