@@ -14,11 +14,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from audit_checks import (
+    assert_killed,
+    assert_patches_one_solution_place,
+    assert_reference_full_marks,
+    assert_starter_gets_zero,
+)
 
 from autograder.audit import AuditReport, audit_homework
-from autograder.mutants import patch_source
 from autograder.mutants.hw3 import MUTANTS
-from autograder.release import find_regions
 from autograder.suites import hw3
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -50,33 +54,11 @@ def audited() -> AuditReport:
 
 @pytest.mark.parametrize("seed", SEEDS)
 def test_the_reference_gets_full_marks(audited, seed):
-    (graded,) = [g for g in audited.reference if g.seed == seed]
-    assert not graded.error
-    assert len(graded.rows) == len(FAST)
-    for row in graded.rows:
-        assert row.score == row.points, f"{row.check}:\n{row.feedback}"
-        assert row.feedback.startswith("Compared"), row.feedback
-    assert [f for f in audited.false_failures if f["seed"] == seed] == []
+    assert_reference_full_marks(audited, seed, len(FAST))
 
 
 def test_the_bare_starter_gets_zero_with_clear_feedback(audited):
-    starter = audited.starter
-    assert not starter.error and len(starter.rows) == len(FAST)
-    for row in starter.rows:
-        assert row.score == 0.0, f"{row.check}:\n{row.feedback}"
-        assert "NotImplementedError" in row.feedback, row.feedback
-        assert "TODO(" in row.feedback, row.feedback
-        assert "Hint:" in row.feedback
-    assert audited.starter_ok, audited.starter_problems
-
-
-def solution_lines(relative: str) -> set[int]:
-    source = (REPO_ROOT / relative).read_text()
-    return {
-        line
-        for region in find_regions(source, relative)
-        for line in range(region.begin + 1, region.end)
-    }
+    assert_starter_gets_zero(audited, len(FAST))
 
 
 def test_mutant_names_are_unique():
@@ -85,27 +67,12 @@ def test_mutant_names_are_unique():
 
 @pytest.mark.parametrize("mutant", MUTANTS, ids=lambda m: m.name)
 def test_each_mutant_patches_one_place_inside_a_solution_region(mutant):
-    source = (REPO_ROOT / mutant.file).read_text()
-    assert source.count(mutant.old) == 1
-    first = source[: source.index(mutant.old)].count("\n") + 1
-    lines = range(first, first + mutant.old.count("\n") + 1)
-    assert set(lines) <= solution_lines(mutant.file), f"{mutant.name} patches given code"
-    assert patch_source(source, mutant) != source
-    functions = {check.function for check in hw3.SUITE}
-    assert mutant.function in functions
+    assert_patches_one_solution_place(mutant, hw3.SUITE)
 
 
 @pytest.mark.parametrize("mutant", MUTANTS, ids=lambda m: m.name)
 def test_each_mutant_loses_points_on_a_check_of_its_function(audited, mutant):
-    (result,) = [m for m in audited.mutants if m.name == mutant.name]
-    print(f"{mutant.name}: lost {result.points_lost:g} points on {result.failing}")
-    assert result.points_lost > 0
-    assert result.verdict == "killed", (
-        f"{mutant.name} {result.verdict}: failing checks {result.failing_functions}"
-    )
-    for feedback in result.feedback.values():  # feedback names what went wrong, never the source
-        assert "First mismatch" in feedback and "Hint:" in feedback
-        assert "### BEGIN SOLUTION" not in feedback
+    assert_killed(audited, mutant)
 
 
 def test_kill_rate(audited, capsys):
