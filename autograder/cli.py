@@ -111,6 +111,14 @@ def build_parser() -> argparse.ArgumentParser:
     calibrate.add_argument(
         "--jobs", type=_positive_int, default=2, help="runs at once (default: 2)"
     )
+    calibrate.add_argument(
+        "--tasks",
+        nargs="+",
+        default=None,
+        metavar="TASK",
+        help="recalibrate only these learning-curve checks (by environment, e.g. "
+        "CartPole-v1) and keep the file's other entries (default: all of them)",
+    )
     check = commands.add_parser(
         "check",
         help="(students) run a homework's public tests and summarise them",
@@ -214,7 +222,20 @@ def _calibrate(args: argparse.Namespace) -> int:
     if not tasks:
         print(f"rlhw calibrate: {args.hw} has no learning-curve checks", file=sys.stderr)
         return 2
-    data = learning.calibrate(args.hw, tasks, args.seeds, jobs=args.jobs)
+    if args.tasks is not None:
+        names = [task.name for task in tasks]
+        unknown = [name for name in args.tasks if name not in names]
+        if unknown:
+            print(
+                f"rlhw calibrate: {args.hw} has no learning-curve check {unknown[0]!r}; "
+                f"expected one of {', '.join(names)}",
+                file=sys.stderr,
+            )
+            return 2
+        tasks = [task for task in tasks if task.name in args.tasks]
+    data = learning.calibrate(
+        args.hw, tasks, args.seeds, jobs=args.jobs, keep_others=args.tasks is not None
+    )
     for name, entry in data["tasks"].items():
         pairs = zip(entry["milestones"], entry["thresholds"], strict=True)
         print(f"{name}: " + ", ".join(f"{m} steps >= {t:g}" for m, t in pairs))

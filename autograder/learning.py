@@ -276,15 +276,25 @@ def calibrate(
     seeds: Sequence[int],
     *,
     jobs: int = 1,
+    keep_others: bool = False,
     log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
     """Run the reference on ``seeds`` for every task, write ``calibration/<hw>.json``
-    atomically, and return what was written."""
+    atomically, and return what was written.
+
+    With ``keep_others`` the entries of the file's other tasks stay as they are (recalibrating
+    one task of several); each entry records the command that made it."""
     from autograder import report
 
     started = time.monotonic()
-    context = multiprocessing.get_context("spawn")
+    command = f"rlhw calibrate {hw} --seeds {' '.join(map(str, seeds))}"
+    if keep_others:
+        command += " --tasks " + " ".join(task.name for task in tasks)
+    path = calibration_path(hw)
     entries: dict[str, Any] = {}
+    if keep_others and path.is_file():
+        entries = dict(json.loads(path.read_text(encoding="utf-8")).get("tasks", {}))
+    context = multiprocessing.get_context("spawn")
     with concurrent.futures.ProcessPoolExecutor(jobs, mp_context=context) as pool:
         runs = {
             (task.name, seed): pool.submit(_reference_run, task, seed)
@@ -298,15 +308,15 @@ def calibrate(
                 log(f"{task.name} seed {seed}: " + ", ".join(f"{r:.1f}" for r in per_seed[-1]))
             entries[task.name] = calibration_entry(
                 task, seeds, np.array(per_seed).T, random_return(task, seed=123)
-            )
+            ) | {"command": command}
     data = {
         "hw": hw,
-        "command": f"rlhw calibrate {hw} --seeds {' '.join(map(str, seeds))}",
+        "command": command,
         "rule": f"threshold = random + {FRACTION} * (min over seeds - random)",
         "seconds": round(time.monotonic() - started, 1),
         "tasks": entries,
     }
-    report.write_json_atomic(calibration_path(hw), data)
+    report.write_json_atomic(path, data)
     return data
 
 

@@ -1,14 +1,22 @@
-"""Wall time to the hw3 targets: the hw3 reference beside Stable-Baselines3.
+"""Speed of the hw3 reference beside Stable-Baselines3, in two measurements.
 
     pip install -e ".[bench]" && python bench/hw3_vs_sb3.py [--tasks dqn sac] [--seeds 0 1 2]
+    python bench/hw3_vs_sb3.py --throughput [--tasks dqn sac]
 
-Two tasks: DQN on CartPole-v1 to a mean return of 475 (within 50k steps) and SAC on
-InvertedPendulum-v5 to 1000 (within 20k steps). Both sides run on one PyTorch thread and are
-evaluated the same way: every 5000 (DQN) or 2000 (SAC) environment steps, 10 episodes with
-the deterministic policy. "Time to target" is the wall time (training and evaluations, not
-Python start-up) at the first evaluation that reaches the target. Stable-Baselines3 runs DQN
-with the RL Zoo's tuned CartPole-v1 hyperparameters and SAC with its defaults (networks of
-256 units), starting to learn after 1000 steps as the reference does.
+``--throughput``: both libraries train with the same hyperparameters (the hw3 preset's
+networks, batch size, replay buffer, learning start, environment steps per gradient step, target
+updates and exploration), one after the other in this process, for a fixed number of
+environment steps without evaluations; the table gives environment steps per second of training
+(construction excluded) and their ratio, reference over Stable-Baselines3.
+
+Without it, wall time to the targets, each library with its own tuned settings. Two tasks: DQN
+on CartPole-v1 to a mean return of 475 (within 50k steps) and SAC on InvertedPendulum-v5 to
+1000 (within 20k steps). Both sides run on one PyTorch thread and are evaluated the same way:
+every 5000 (DQN) or 2000 (SAC) environment steps, 10 episodes with the deterministic policy.
+"Time to target" is the wall time (training and evaluations, not Python start-up) at the first
+evaluation that reaches the target. Stable-Baselines3 runs DQN with the RL Zoo's tuned
+CartPole-v1 hyperparameters and SAC with its defaults (networks of 256 units), starting to
+learn after 1000 steps as the reference does.
 """
 
 from __future__ import annotations
@@ -125,6 +133,91 @@ def sb3(task: Task, seed: int) -> Result:
     return callback.hit[0], callback.hit[1], final
 
 
+THROUGHPUT_STEPS = {"dqn": 20_000, "sac": 6000}
+
+
+def throughput_ours(task: Task, seed: int) -> float:
+    """Environment steps per second of the hw3 preset of ``task``, training only."""
+    from hw3_q_learning.run import make_trainer
+
+    presets = DQN_PRESETS if task.algorithm == "dqn" else SAC_PRESETS
+    with tempfile.TemporaryDirectory() as logdir:
+        config = dataclasses.replace(
+            presets[task.env],  # type: ignore[type-var]
+            seed=seed,
+            logdir=logdir,
+            checkpoint_every=None,
+        )
+        trainer = make_trainer(config)
+        start = time.perf_counter()
+        while trainer.total_steps < THROUGHPUT_STEPS[task.algorithm]:
+            trainer.step()
+        return trainer.total_steps / (time.perf_counter() - start)
+
+
+def throughput_sb3(task: Task, seed: int) -> float:
+    """Environment steps per second of Stable-Baselines3 with the hw3 preset's
+    hyperparameters, training only."""
+    from stable_baselines3 import DQN, SAC
+    from stable_baselines3.common.base_class import BaseAlgorithm
+    from stable_baselines3.common.env_util import make_vec_env
+
+    env = make_vec_env(task.env, n_envs=1, seed=seed)
+    model: BaseAlgorithm
+    if task.algorithm == "dqn":
+        dqn = DQN_PRESETS[task.env]
+        model = DQN(
+            "MlpPolicy",
+            env,
+            learning_rate=dqn.learning_rate,
+            batch_size=dqn.batch_size,
+            buffer_size=dqn.buffer_size,
+            learning_starts=dqn.learning_starts,
+            gamma=dqn.gamma,
+            # the reference counts gradient steps between target updates, SB3 environment steps
+            target_update_interval=dqn.target_update_period
+            * dqn.train_frequency
+            // dqn.gradient_steps,
+            train_freq=dqn.train_frequency,
+            gradient_steps=dqn.gradient_steps,
+            exploration_fraction=dqn.epsilon_decay_steps / THROUGHPUT_STEPS["dqn"],
+            exploration_final_eps=dqn.epsilon_end,
+            max_grad_norm=dqn.max_grad_norm or math.inf,
+            policy_kwargs={"net_arch": [dqn.layer_size] * dqn.n_layers},
+            seed=seed,
+            device="cpu",
+        )
+    else:
+        sac = SAC_PRESETS[task.env]
+        model = SAC(
+            "MlpPolicy",
+            env,
+            learning_rate=sac.critic_learning_rate,
+            batch_size=sac.batch_size,
+            buffer_size=sac.buffer_size,
+            learning_starts=sac.learning_starts,
+            gamma=sac.gamma,
+            tau=sac.tau,
+            train_freq=sac.train_frequency,
+            gradient_steps=sac.gradient_steps,
+            policy_kwargs={"net_arch": [sac.layer_size] * sac.n_layers},
+            seed=seed,
+            device="cpu",
+        )
+    start = time.perf_counter()
+    model.learn(total_timesteps=THROUGHPUT_STEPS[task.algorithm])
+    return THROUGHPUT_STEPS[task.algorithm] / (time.perf_counter() - start)
+
+
+def compare_throughput(tasks: list[Task], seed: int) -> None:
+    print(f"{'task':<32}{'hw3 steps/s':>13}{'SB3 steps/s':>13}{'ratio':>8}")
+    for task in tasks:
+        ours_sps = throughput_ours(task, seed)
+        sb3_sps = throughput_sb3(task, seed)
+        what = f"{task.algorithm.upper()} {task.env}, {THROUGHPUT_STEPS[task.algorithm] // 1000}k"
+        print(f"{what:<32}{ours_sps:>13.1f}{sb3_sps:>13.1f}{ours_sps / sb3_sps:>7.2f}x")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__,
@@ -133,8 +226,16 @@ def main() -> None:
     )
     parser.add_argument("--tasks", nargs="+", choices=list(TASKS), default=list(TASKS))
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument(
+        "--throughput",
+        action="store_true",
+        help="steps per second with the same hyperparameters (first seed only)",
+    )
     args = parser.parse_args()
     torch.set_num_threads(1)
+    if args.throughput:
+        compare_throughput([TASKS[name] for name in args.tasks], args.seeds[0])
+        return
     methods: tuple[tuple[str, Callable[[Task, int], Result]], ...] = (
         ("hw3 reference (preset)", ours),
         ("Stable-Baselines3", sb3),

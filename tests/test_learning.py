@@ -16,7 +16,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-from autograder import learning
+from autograder import cli, learning
 from autograder.grade import run_checks
 from autograder.learning import LearningTask, check_actions, evaluate
 from autograder.mutants import copy_homework
@@ -176,6 +176,29 @@ def test_calibration_follows_its_rule(calibration_dir: Path) -> None:
     other = dataclasses.replace(task, milestones=(500, 1500))
     with pytest.raises(LookupError, match="rlhw calibrate hwtest"):
         learning.load_calibration("hwtest", other)
+
+
+def test_recalibrating_one_task_keeps_the_others(calibration_dir: Path) -> None:
+    kept = tiny_task()
+    write_calibration(calibration_dir, kept, [1.0, 2.0])
+    other = dataclasses.replace(tiny_task(milestones=(500,), episodes=1), name="CartPole-other")
+    data = learning.calibrate(
+        "hwtest", [other], seeds=[0], jobs=1, keep_others=True, log=lambda line: None
+    )
+    assert set(data["tasks"]) == {kept.name, other.name}
+    assert data["tasks"][kept.name]["thresholds"] == [1.0, 2.0]  # untouched
+    assert data["tasks"][other.name]["command"].endswith("--seeds 0 --tasks CartPole-other")
+    assert learning.load_calibration("hwtest", kept)["thresholds"] == [1.0, 2.0]
+    assert learning.load_calibration("hwtest", other)["seeds"] == [0]
+    # without keep_others the file holds the calibrated tasks only
+    data = learning.calibrate("hwtest", [other], seeds=[0], jobs=1, log=lambda line: None)
+    assert set(data["tasks"]) == {other.name}
+
+
+def test_calibrate_names_the_tasks_it_knows(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["calibrate", "hw2", "--tasks", "CartPole-v9"]) == 2
+    error = capsys.readouterr().err
+    assert "no learning-curve check 'CartPole-v9'" in error and "CartPole-v1" in error
 
 
 # ------------------------------------------------------------------------------- the check
