@@ -98,6 +98,9 @@ class DQNConfig(OffPolicyConfig):
     """Double DQN: the online network picks the next action, the target network values it."""
     learning_rate: float = 1e-3
     """Adam step size for the Q-network."""
+    learning_rate_end: float | None = None
+    """Anneal the step size linearly from learning_rate to this value over total_steps (the
+    last policy is then one the updates have settled on); None keeps it constant."""
     target_update_period: int = 50
     """Gradient steps between two hard updates of the target network."""
     huber_delta: float = 1.0
@@ -118,6 +121,11 @@ class DQNConfig(OffPolicyConfig):
     def checks(self) -> list[tuple[bool, str, Any]]:
         return super().checks() + [
             (self.learning_rate > 0, "learning_rate > 0", self.learning_rate),
+            (
+                self.learning_rate_end is None or self.learning_rate_end >= 0,
+                "learning_rate_end >= 0 or None",
+                self.learning_rate_end,
+            ),
             (self.target_update_period > 0, "target_update_period > 0", self.target_update_period),
             (self.huber_delta > 0, "huber_delta > 0", self.huber_delta),
             (
@@ -179,11 +187,15 @@ DQN_PRESETS: dict[str, DQNConfig] = {
     "CartPole-v1": DQNConfig(env="CartPole-v1"),
     # After the RL Baselines3 Zoo's tuned DQN for LunarLander (which takes a gradient step per
     # environment step for 100k steps), with double DQN on and a quarter of the gradient steps.
+    # The step size anneals to 0: with a constant one, the greedy policy kept moving and seed 1
+    # ended at 193; annealed, seeds 0-2 end at 252, 223 and 207 (226, 204 and 234 over 100
+    # episodes).
     "LunarLander-v3": DQNConfig(
         env="LunarLander-v3",
         double=True,
         total_steps=300_000,
         learning_rate=6.3e-4,
+        learning_rate_end=0.0,
         buffer_size=50_000,
         batch_size=128,
         learning_starts=1000,

@@ -245,6 +245,16 @@ class DQNTrainer(_OffPolicyTrainer[DQNConfig]):
     def act(self, observations: np.ndarray) -> np.ndarray:
         return self.agent.act_greedy(observations)
 
+    def step(self) -> dict[str, float]:
+        cfg = self.config
+        if cfg.learning_rate_end is not None:
+            learning_rate = linear_schedule(
+                self.total_steps, cfg.learning_rate, cfg.learning_rate_end, cfg.total_steps
+            )
+            for group in self.agent.optimizer.param_groups:
+                group["lr"] = learning_rate
+        return super().step()
+
     def to_store(self, batch: Batch) -> Batch:
         if not self.config.clip_rewards:
             return batch

@@ -1,13 +1,16 @@
 """The hw3 reference passes the hidden suite's learning-curve checks against the calibrated
-bands (DQN on CartPole, SAC on InvertedPendulum).
+bands (DQN on CartPole, SAC on InvertedPendulum), and its plain preset commands reach the
+handout's targets.
 
 ``make test`` grades the DQN check once (about 30 s) and checks that the calibration file is up
-to date with the suite; the SAC check (about 80 s) and other seeds are ``slow`` (``make
-test-slow``).
+to date with the suite; the SAC check (about 80 s), other seeds and the presets' targets (DQN on
+CartPole, SAC on InvertedPendulum, double DQN on LunarLander: about 8 minutes a seed) are
+``slow`` (``make test-slow``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -16,6 +19,8 @@ from autograder.grade import run_checks
 from autograder.learning import load_calibration
 from autograder.mutants import copy_homework
 from autograder.suites import hw3 as hw3_suite
+from hw3_q_learning.config import DQN_PRESETS, SAC_PRESETS
+from hw3_q_learning.run import train
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -57,3 +62,20 @@ def test_the_reference_passes_the_dqn_learning_check(tmp_path):
 def test_the_reference_passes_the_learning_checks(tmp_path, env, seed):
     score, points, feedback = grade_learning(tmp_path, env, seed)
     assert score == points, feedback
+
+
+# ------------------------------------------------------------------------------- the targets
+
+TARGETS = [  # (algorithm presets, environment, target of the last evaluation)
+    (DQN_PRESETS, "CartPole-v1", 475.0),
+    (SAC_PRESETS, "InvertedPendulum-v5", 1000.0),
+    (DQN_PRESETS, "LunarLander-v3", 200.0),
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize(("presets", "env", "target"), TARGETS, ids=[t[1] for t in TARGETS])
+def test_the_preset_reaches_the_handouts_target(tmp_path, presets, env, target, seed):
+    config = dataclasses.replace(presets[env], seed=seed, logdir=str(tmp_path))
+    assert train(config, progress=False)["return_mean"] >= target

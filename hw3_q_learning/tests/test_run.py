@@ -75,6 +75,20 @@ def test_trainers_are_built_from_a_dict_and_act_on_a_batch():
     assert actions.shape == (3, 1) and np.all(np.abs(actions) <= 3.0)
 
 
+def test_the_step_size_anneals_linearly_to_its_end_value():
+    config = {"env": "CartPole-v1", "learning_starts": 8, "train_frequency": 4}
+    config |= {"total_steps": 40, "learning_rate": 1e-3, "learning_rate_end": 0.0}
+    dqn = DQNTrainer(config)
+    rates = []
+    while dqn.total_steps < 40:
+        dqn.step()  # the step size of the updates after total_steps environment steps
+        rates.append(dqn.agent.optimizer.param_groups[0]["lr"])
+    np.testing.assert_allclose(rates, [1e-3 * (1 - s / 40) for s in range(0, 40, 4)])
+    constant = DQNTrainer({**config, "learning_rate_end": None})
+    constant.train_until(40)
+    assert constant.agent.optimizer.param_groups[0]["lr"] == 1e-3
+
+
 def test_presets_and_the_double_flag():
     config = parse_args(["dqn", "--env", "LunarLander-v3"])
     assert isinstance(config, DQNConfig) and config.double and config.total_steps == 300_000
