@@ -116,8 +116,8 @@ def build_parser() -> argparse.ArgumentParser:
         nargs="+",
         default=None,
         metavar="TASK",
-        help="recalibrate only these learning-curve checks (by environment, e.g. "
-        "CartPole-v1) and keep the file's other entries (default: all of them)",
+        help="recalibrate only these learning-curve checks (by task name, e.g. CartPole-v1) "
+        "and keep the file's entries of the others (default: all of them)",
     )
     check = commands.add_parser(
         "check",
@@ -232,10 +232,9 @@ def _calibrate(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             return 2
-        tasks = [task for task in tasks if task.name in args.tasks]
-    data = learning.calibrate(
-        args.hw, tasks, args.seeds, jobs=args.jobs, keep_others=args.tasks is not None
-    )
+    chosen = [task for task in tasks if args.tasks is None or task.name in args.tasks]
+    kept = [task.name for task in tasks if task not in chosen]
+    data = learning.calibrate(args.hw, chosen, args.seeds, jobs=args.jobs, keep=kept)
     for name, entry in data["tasks"].items():
         pairs = zip(entry["milestones"], entry["thresholds"], strict=True)
         print(f"{name}: " + ", ".join(f"{m} steps >= {t:g}" for m, t in pairs))

@@ -26,6 +26,7 @@ import hashlib
 import importlib
 import json
 import multiprocessing
+import shlex
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -276,24 +277,25 @@ def calibrate(
     seeds: Sequence[int],
     *,
     jobs: int = 1,
-    keep_others: bool = False,
+    keep: Sequence[str] = (),
     log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
     """Run the reference on ``seeds`` for every task, write ``calibration/<hw>.json``
     atomically, and return what was written.
 
-    With ``keep_others`` the entries of the file's other tasks stay as they are (recalibrating
-    one task of several); each entry records the command that made it."""
+    The file's entries of the tasks named in ``keep`` stay as they are (recalibrating some tasks
+    of a suite); every other entry is dropped. Each entry records the command that made it."""
     from autograder import report
 
     started = time.monotonic()
     command = f"rlhw calibrate {hw} --seeds {' '.join(map(str, seeds))}"
-    if keep_others:
-        command += " --tasks " + " ".join(task.name for task in tasks)
+    if keep:
+        command += " --tasks " + " ".join(shlex.quote(task.name) for task in tasks)
     path = calibration_path(hw)
     entries: dict[str, Any] = {}
-    if keep_others and path.is_file():
-        entries = dict(json.loads(path.read_text(encoding="utf-8")).get("tasks", {}))
+    if keep and path.is_file():
+        old = json.loads(path.read_text(encoding="utf-8")).get("tasks", {})
+        entries = {name: entry for name, entry in old.items() if name in keep}
     context = multiprocessing.get_context("spawn")
     with concurrent.futures.ProcessPoolExecutor(jobs, mp_context=context) as pool:
         runs = {

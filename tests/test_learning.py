@@ -181,16 +181,16 @@ def test_calibration_follows_its_rule(calibration_dir: Path) -> None:
 def test_recalibrating_one_task_keeps_the_others(calibration_dir: Path) -> None:
     kept = tiny_task()
     write_calibration(calibration_dir, kept, [1.0, 2.0])
-    other = dataclasses.replace(tiny_task(milestones=(500,), episodes=1), name="CartPole-other")
+    other = dataclasses.replace(tiny_task(milestones=(500,), episodes=1), name="CartPole other")
     data = learning.calibrate(
-        "hwtest", [other], seeds=[0], jobs=1, keep_others=True, log=lambda line: None
+        "hwtest", [other], seeds=[0], jobs=1, keep=[kept.name], log=lambda line: None
     )
     assert set(data["tasks"]) == {kept.name, other.name}
     assert data["tasks"][kept.name]["thresholds"] == [1.0, 2.0]  # untouched
-    assert data["tasks"][other.name]["command"].endswith("--seeds 0 --tasks CartPole-other")
+    assert data["tasks"][other.name]["command"].endswith("--seeds 0 --tasks 'CartPole other'")
     assert learning.load_calibration("hwtest", kept)["thresholds"] == [1.0, 2.0]
     assert learning.load_calibration("hwtest", other)["seeds"] == [0]
-    # without keep_others the file holds the calibrated tasks only
+    # an entry the suite no longer has (not kept) is dropped
     data = learning.calibrate("hwtest", [other], seeds=[0], jobs=1, log=lambda line: None)
     assert set(data["tasks"]) == {other.name}
 

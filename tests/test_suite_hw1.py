@@ -65,7 +65,7 @@ def test_the_suite_is_well_formed():
     assert kinds == {"value", "gradient", "update", "statistical", "learning"}
     learning = [check for check in hw1.SUITE if check.kind == "learning"]
     assert [check.name for check in learning] == [
-        "learning curve: behaviour cloning on Hopper-v5",
+        "learning curve: behaviour cloning on HalfCheetah-v5",
         "learning curve: DAgger on Hopper-v5",
     ]
     given = suite_sandbox_options("hw1")["given"]
