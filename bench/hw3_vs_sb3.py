@@ -29,12 +29,12 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import cast
+from typing import Any, cast
 
 import torch
 
-from hw3_q_learning.config import DQN_PRESETS, SAC_PRESETS
-from hw3_q_learning.run import train
+from hw3_q_learning.config import DQN_PRESETS, SAC_PRESETS, DQNConfig, SACConfig
+from hw3_q_learning.run import make_trainer, train
 from infrastructure.logger import read_progress
 
 EVAL_EPISODES = 10
@@ -57,18 +57,28 @@ TASKS = {
 Result = tuple[float, float, float]  # steps to target, seconds to target, final evaluation
 
 
+def preset_config(task: Task, seed: int, logdir: str, **changes: Any) -> DQNConfig | SACConfig:
+    """The hw3 preset of ``task`` with ``seed``, ``logdir``, no checkpoints and ``changes``."""
+    presets = DQN_PRESETS if task.algorithm == "dqn" else SAC_PRESETS
+    return dataclasses.replace(
+        presets[task.env],  # type: ignore[type-var]
+        seed=seed,
+        logdir=logdir,
+        checkpoint_every=None,
+        **changes,
+    )
+
+
 def ours(task: Task, seed: int) -> Result:
     """The hw3 preset of ``task``."""
-    presets = DQN_PRESETS if task.algorithm == "dqn" else SAC_PRESETS
     with tempfile.TemporaryDirectory() as logdir:
-        config = dataclasses.replace(
-            presets[task.env],  # type: ignore[type-var]
-            seed=seed,
-            logdir=logdir,
+        config = preset_config(
+            task,
+            seed,
+            logdir,
             total_steps=task.total_steps,
             eval_every=task.eval_every,
             eval_episodes=EVAL_EPISODES,
-            checkpoint_every=None,
         )
         final = train(config, progress=False)["return_mean"]
         rows = read_progress(logdir)
@@ -138,17 +148,8 @@ THROUGHPUT_STEPS = {"dqn": 20_000, "sac": 6000}
 
 def throughput_ours(task: Task, seed: int) -> float:
     """Environment steps per second of the hw3 preset of ``task``, training only."""
-    from hw3_q_learning.run import make_trainer
-
-    presets = DQN_PRESETS if task.algorithm == "dqn" else SAC_PRESETS
     with tempfile.TemporaryDirectory() as logdir:
-        config = dataclasses.replace(
-            presets[task.env],  # type: ignore[type-var]
-            seed=seed,
-            logdir=logdir,
-            checkpoint_every=None,
-        )
-        trainer = make_trainer(config)
+        trainer = make_trainer(preset_config(task, seed, logdir))
         start = time.perf_counter()
         while trainer.total_steps < THROUGHPUT_STEPS[task.algorithm]:
             trainer.step()
