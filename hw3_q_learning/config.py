@@ -113,6 +113,10 @@ class DQNConfig(OffPolicyConfig):
     """Exploration rate after the decay."""
     epsilon_decay_steps: int = 5000
     """Environment steps over which epsilon decays linearly from start to end."""
+    eval_epsilon: float = 0.0
+    """Exploration rate of the evaluation episodes; 0 evaluates the greedy policy. On Atari the
+    DQN paper evaluates with 0.05: a deterministic policy can repeat the same moves forever (in
+    Ms. Pac-Man it walks into a corner and stays there)."""
     clip_rewards: bool = False
     """Store the sign of each reward in the replay buffer (-1, 0 or 1, as the DQN paper does on
     Atari, so that one learning rate suits every game's score scale); the logged returns stay
@@ -134,6 +138,7 @@ class DQNConfig(OffPolicyConfig):
                 (self.epsilon_start, self.epsilon_end),
             ),
             (self.epsilon_decay_steps > 0, "epsilon_decay_steps > 0", self.epsilon_decay_steps),
+            (0.0 <= self.eval_epsilon <= 1.0, "0 <= eval_epsilon <= 1", self.eval_epsilon),
         ]
 
 
@@ -211,7 +216,8 @@ DQN_PRESETS: dict[str, DQNConfig] = {
     # The Nature DQN paper's Atari setup (Mnih et al., 2015) shortened for a CPU: its network,
     # rewards clipped, Adam at 1e-4 as in CleanRL, a replay buffer of 100k transitions (each frame
     # stored once: about 1 GB), epsilon decaying over 100k steps instead of 1M, the target
-    # network refreshed every 1000 environment steps. Hours per million steps: see the handout.
+    # network refreshed every 1000 environment steps, evaluation at epsilon 0.05 as in the
+    # paper. Hours per million steps: see the handout.
     "ALE/MsPacman-v5": DQNConfig(
         env="ALE/MsPacman-v5",
         total_steps=1_000_000,
@@ -225,6 +231,7 @@ DQN_PRESETS: dict[str, DQNConfig] = {
         epsilon_end=0.01,
         epsilon_decay_steps=100_000,
         clip_rewards=True,
+        eval_epsilon=0.05,
         eval_every=50_000,
         log_every=5000,
         checkpoint_every=50_000,

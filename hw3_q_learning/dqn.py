@@ -298,10 +298,13 @@ class DQNAgent:
         self.num_updates = 0
 
     @torch.no_grad()
-    def act(self, observations: np.ndarray, epsilon: float) -> np.ndarray:
-        """Epsilon-greedy actions for a batch of observations, shape ``(B,)``."""
+    def act(
+        self, observations: np.ndarray, epsilon: float, rng: np.random.Generator | None = None
+    ) -> np.ndarray:
+        """Epsilon-greedy actions for a batch of observations, shape ``(B,)``; the random draws
+        come from ``rng``, the agent's own generator when None."""
         q_values = self.q_network(to_torch(observations, self.device))
-        actions = epsilon_greedy(q_values, epsilon, self.rng)
+        actions = epsilon_greedy(q_values, epsilon, self.rng if rng is None else rng)
         check_shape(actions, (len(observations),), "epsilon_greedy")
         return actions
 

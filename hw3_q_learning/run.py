@@ -231,6 +231,8 @@ class DQNTrainer(_OffPolicyTrainer[DQNConfig]):
         self.agent = DQNAgent(
             self.env.observation_space, self.env.action_space, self.config, self.device, self.rng
         )
+        # Evaluation's epsilon-greedy draws its own numbers: evaluating leaves training as it was.
+        self.eval_rng = np.random.default_rng(self.config.seed + EVAL_SEED_OFFSET)
 
     @property
     def epsilon(self) -> float:
@@ -243,7 +245,9 @@ class DQNTrainer(_OffPolicyTrainer[DQNConfig]):
         return self.agent.act(observations, self.epsilon)
 
     def act(self, observations: np.ndarray) -> np.ndarray:
-        return self.agent.act_greedy(observations)
+        if self.config.eval_epsilon == 0.0:
+            return self.agent.act_greedy(observations)
+        return self.agent.act(observations, self.config.eval_epsilon, self.eval_rng)
 
     def step(self) -> dict[str, float]:
         cfg = self.config

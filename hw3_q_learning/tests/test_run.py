@@ -75,6 +75,19 @@ def test_trainers_are_built_from_a_dict_and_act_on_a_batch():
     assert actions.shape == (3, 1) and np.all(np.abs(actions) <= 3.0)
 
 
+def test_evaluation_explores_at_eval_epsilon_with_its_own_generator():
+    observations = np.random.default_rng(0).normal(size=(2000, 4)).astype(np.float32)
+    greedy = DQNTrainer({"env": "CartPole-v1"})
+    assert np.array_equal(greedy.act(observations), greedy.agent.act_greedy(observations))
+    dqn = DQNTrainer({"env": "CartPole-v1", "eval_epsilon": 0.5})
+    training_rng = dqn.agent.rng.bit_generator.state
+    differ = np.mean(dqn.act(observations) != dqn.agent.act_greedy(observations))
+    assert 0.2 < differ < 0.3  # half explore, and half of those pick the other of 2 actions
+    assert dqn.agent.rng.bit_generator.state == training_rng  # training's draws untouched
+    with pytest.raises(ValueError, match="eval_epsilon"):
+        DQNConfig(eval_epsilon=1.5)
+
+
 def test_the_step_size_anneals_linearly_to_its_end_value():
     config = {"env": "CartPole-v1", "learning_starts": 8, "train_frequency": 4}
     config |= {"total_steps": 40, "learning_rate": 1e-3, "learning_rate_end": 0.0}
