@@ -173,6 +173,16 @@ class _OffPolicyTrainer(Generic[C]):
         self.env.close()
 
 
+def checkpoint_steps(logdir: str | Path) -> int | None:
+    """The environment steps of ``LOGDIR/checkpoint.pt``; None when there is none. The file is
+    memory-mapped: its replay buffer is not read."""
+    path = Path(logdir) / CHECKPOINT
+    if not path.is_file():
+        return None
+    state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    return int(state["total_steps"])
+
+
 def _buffer_state(buffer: ReplayBuffer) -> dict[str, Any]:
     # The replay buffers have no public state: save every attribute (arrays as tensors) and the
     # state of the generator, which works for ReplayBuffer and FrameBuffer alike.

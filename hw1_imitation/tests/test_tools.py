@@ -45,3 +45,19 @@ def test_the_sac_config_of_an_environment_without_a_hw3_preset():
     assert config.env == "Walker2d-v5" and config.resume and config.logdir == str(tmp_dir)
     assert config.total_steps == train_expert.SAC_STEPS["Walker2d-v5"]
     assert config.checkpoint_every is not None
+
+
+def test_until_target_rounds_count_from_the_checkpoint(tmp_path, capsys):
+    run_dir, expert_dir = tmp_path / "run", tmp_path / "experts"
+    common = ["--env", "Hopper-v5", "--run-dir", str(run_dir), "--expert-dir", str(expert_dir)]
+    common += ["--until-target", "--round-steps", "200", "--eval-episodes", "1"]
+
+    def rounds(total_steps: int) -> list[int]:
+        train_expert.main([*common, "--total-steps", str(total_steps)])
+        lines = [line for line in capsys.readouterr().out.splitlines() if " SAC steps" in line]
+        return [int(line.split(" SAC steps")[0].split()[-1]) for line in lines]
+
+    assert rounds(300) == [200, 300]  # the last round is cut at --total-steps
+    assert rounds(500) == [400, 500]  # resumed at 300: the first round ends at 400
+    assert rounds(500) == [500]  # a checkpoint on a round's end is measured, not trained on
+    assert read_manifest(expert_dir)["Hopper-v5"]["expert"]["sac_steps"] == 500

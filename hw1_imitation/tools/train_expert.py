@@ -33,7 +33,7 @@ from hw1_imitation.expert import (
 )
 from hw1_imitation.tools import tool_parser
 from hw3_q_learning.config import SAC_PRESETS, SACConfig
-from hw3_q_learning.run import POLICY, train
+from hw3_q_learning.run import POLICY, checkpoint_steps, train
 from infrastructure.envs import make_env
 from infrastructure.sampler import Sampler
 
@@ -151,21 +151,22 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     if not args.until_target:
         train(config)
         return export_and_measure(args, config)
-    # Rounds end on multiples of round_steps, so a resumed run picks up where it stopped.
-    steps = 0
-    while steps < config.total_steps:
-        steps = min((steps // args.round_steps + 1) * args.round_steps, config.total_steps)
-        round_config = dataclasses.replace(config, total_steps=steps)
-        train(round_config)
-        entry = export_and_measure(args, round_config)
-        if entry["meets_target"]:
-            break
-    return entry
+    # Rounds end on multiples of round_steps. A resumed run's first round ends at the first
+    # multiple at or after its checkpoint: a checkpoint on a round's end is measured again (the
+    # run may have stopped while measuring it), not trained on.
+    done = checkpoint_steps(run_dir) or 0
+    steps = max(-(-done // args.round_steps), 1) * args.round_steps
+    while True:
+        train(dataclasses.replace(config, total_steps=min(steps, config.total_steps)))
+        entry = export_and_measure(args, config)
+        if entry["meets_target"] or steps >= config.total_steps:
+            return entry
+        steps += args.round_steps
 
 
 def export_and_measure(args: Any, config: SACConfig) -> dict[str, Any]:
-    """Export ``config``'s trained actor as ``args.env``'s expert, measure it and record it in
-    the manifest."""
+    """Export the actor trained in ``config.logdir`` as ``args.env``'s expert, measure it and
+    record it in the manifest, with the SAC steps of its checkpoint."""
     out = expert_path(args.env, args.expert_dir)
     export_expert(Path(config.logdir) / POLICY, out)
     expert = load_expert(out, make_env(args.env))  # what students will load
@@ -173,14 +174,14 @@ def export_and_measure(args: Any, config: SACConfig) -> dict[str, Any]:
     target = TARGETS.get(args.env)
     entry.update(
         file=out.name,
-        sac_steps=config.total_steps,
+        sac_steps=checkpoint_steps(config.logdir) or config.total_steps,
         sac_seed=args.seed,
         target=target,
         meets_target=target is not None and entry["return_mean"] >= target,
     )
     update_manifest(args.env, "expert", entry, args.expert_dir)
     print(
-        f"{args.env} expert after {config.total_steps} SAC steps: return "
+        f"{args.env} expert after {entry['sac_steps']} SAC steps: return "
         f"{entry['return_mean']:.1f} ± {entry['return_std']:.1f} over {args.eval_episodes} "
         f"episodes (target {target}); written to {out} ({out.stat().st_size / 1024:.0f} KiB)"
     )
