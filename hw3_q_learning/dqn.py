@@ -26,7 +26,7 @@ from torch import nn
 from hw3_q_learning.common import check_shape, observation_dim
 from hw3_q_learning.config import DQNConfig
 from infrastructure.envs import action_dim
-from infrastructure.torch_utils import build_mlp, to_numpy, to_torch
+from infrastructure.torch_utils import build_mlp, mlp_forward, to_numpy, to_torch
 
 # ---------------------------------------------------------------------------------------------
 # Exploration
@@ -164,10 +164,7 @@ def huber_loss(q_values: torch.Tensor, targets: torch.Tensor, delta: float = 1.0
         a scalar tensor, the mean over the batch.
     """
     ### BEGIN SOLUTION
-    errors = (q_values - targets.detach()).abs()
-    quadratic = 0.5 * errors**2
-    linear = delta * (errors - 0.5 * delta)
-    return torch.where(errors <= delta, quadratic, linear).mean()
+    return nn.functional.huber_loss(q_values, targets.detach(), delta=delta)
     ### END SOLUTION
 
 
@@ -296,22 +293,35 @@ class DQNAgent:
             self.q_network.parameters(), config.learning_rate, fused=True
         )
         self.num_updates = 0
+        # Acting sees one observation per environment step, where calling the modules costs as
+        # much as the arithmetic: the MLP's layers are called directly (the same operations;
+        # None for the convolutional network, which is called as a module).
+        self._q_net_forward = (
+            mlp_forward(self.q_network.q_net) if isinstance(self.q_network, QNetwork) else None
+        )
 
     @torch.no_grad()
+    def acting_q_values(self, observations: np.ndarray) -> torch.Tensor:
+        """:math:`Q_\\phi(s, \\cdot)` for a batch of observations, shape ``(B, num_actions)``,
+        without gradients: the Q-network's output (see ``mlp_forward``)."""
+        x = to_torch(observations, self.device)
+        if self._q_net_forward is not None:
+            return self._q_net_forward(x)
+        return self.q_network(x)
+
     def act(
         self, observations: np.ndarray, epsilon: float, rng: np.random.Generator | None = None
     ) -> np.ndarray:
         """Epsilon-greedy actions for a batch of observations, shape ``(B,)``; the random draws
         come from ``rng``, the agent's own generator when None."""
-        q_values = self.q_network(to_torch(observations, self.device))
+        q_values = self.acting_q_values(observations)
         actions = epsilon_greedy(q_values, epsilon, self.rng if rng is None else rng)
         check_shape(actions, (len(observations),), "epsilon_greedy")
         return actions
 
-    @torch.no_grad()
     def act_greedy(self, observations: np.ndarray) -> np.ndarray:
         """:math:`\\arg\\max_a Q_\\phi(s, a)` for a batch of observations, shape ``(B,)``."""
-        return to_numpy(self.q_network(to_torch(observations, self.device)).argmax(dim=1))
+        return to_numpy(self.acting_q_values(observations).argmax(dim=1))
 
     def compute_loss(
         self,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -63,6 +65,55 @@ def to_torch(
     return torch.as_tensor(
         np.asarray(x) if not isinstance(x, torch.Tensor) else x, dtype=dtype, device=device
     )
+
+
+# The functions nn.ReLU, nn.Tanh and nn.Identity call in their forward().
+_ACTIVATION_FUNCTIONS: dict[type[nn.Module], Callable[[torch.Tensor], torch.Tensor]] = {
+    nn.ReLU: torch.relu,
+    nn.Tanh: torch.tanh,
+    nn.Identity: lambda x: x,
+}
+
+
+def _linear(layer: nn.Linear, x: torch.Tensor) -> torch.Tensor:
+    """``layer(x)`` without the module call: its parameters as they are now."""
+    return nn.functional.linear(x, layer.weight, layer.bias)
+
+
+def mlp_forward(mlp: nn.Module) -> Callable[[torch.Tensor], torch.Tensor] | None:
+    """The forward pass of ``mlp`` as a plain function, for acting on one observation at a time.
+
+    Calling a module costs some microseconds on a CPU before any arithmetic (hooks, the
+    ``Sequential`` container, one call per layer), as much as the matrix products of a small
+    MLP on one observation, which a DQN agent makes at every environment step. The function
+    returned calls the same operations (``F.linear`` and the activation) on the same
+    parameters without the module machinery, so its results are the module's, bit for bit,
+    and it follows every change of the parameters.
+
+    Returns None, and the caller keeps calling the module, unless ``mlp`` is an
+    ``nn.Sequential`` of ``nn.Linear`` layers and ReLU, Tanh or Identity activations (what
+    :func:`build_mlp` makes with those) without hooks.
+    """
+    if not isinstance(mlp, nn.Sequential) or len(mlp) == 0:
+        return None
+    steps: list[Callable[[torch.Tensor], torch.Tensor]] = []
+    for layer in [*mlp, mlp]:
+        if layer._forward_hooks or layer._forward_pre_hooks:
+            return None
+    for layer in mlp:
+        if type(layer) is nn.Linear:
+            steps.append(functools.partial(_linear, layer))
+        elif type(layer) in _ACTIVATION_FUNCTIONS:
+            steps.append(_ACTIVATION_FUNCTIONS[type(layer)])
+        else:
+            return None
+
+    def forward(x: torch.Tensor) -> torch.Tensor:
+        for step in steps:
+            x = step(x)
+        return x
+
+    return forward
 
 
 def to_numpy(x: torch.Tensor) -> np.ndarray:

@@ -20,7 +20,7 @@ from infrastructure.envs import (
     space_shape,
 )
 from infrastructure.seeding import seed_everything
-from infrastructure.torch_utils import build_mlp, set_num_threads, to_numpy, to_torch
+from infrastructure.torch_utils import build_mlp, mlp_forward, set_num_threads, to_numpy, to_torch
 
 # ---------------------------------------------------------------------------------- make_env
 
@@ -170,6 +170,29 @@ def test_build_mlp_without_hidden_layers_is_affine():
         mlp[0].bias.copy_(torch.tensor([0.5, 0.0]))
     # relu([1 + 2*2 + 0.5, -1]) = [5.5, 0]
     np.testing.assert_allclose(to_numpy(mlp(torch.tensor([[1.0, 2.0]]))), [[5.5, 0.0]])
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh", "identity"])
+def test_mlp_forward_is_the_modules_forward_bit_for_bit(activation):
+    torch.manual_seed(0)
+    mlp = build_mlp(4, 3, n_layers=2, size=32, activation=activation, output_activation="tanh")
+    forward = mlp_forward(mlp)
+    assert forward is not None
+    x = torch.randn(64, 4)
+    with torch.no_grad():
+        assert torch.equal(forward(x), mlp(x))
+        mlp.load_state_dict(build_mlp(4, 3, 2, 32, activation, "tanh").state_dict())
+        mlp[0].weight.add_(1.0)  # in-place changes, as an optimizer makes them
+        assert torch.equal(forward(x), mlp(x))
+
+
+def test_mlp_forward_leaves_other_modules_to_their_own_call():
+    assert mlp_forward(build_mlp(4, 3, n_layers=1, size=8, activation="elu")) is None
+    assert mlp_forward(torch.nn.Linear(4, 3)) is None  # not a Sequential
+    assert mlp_forward(torch.nn.Sequential()) is None
+    hooked = build_mlp(4, 3, n_layers=1, size=8)
+    hooked[0].register_forward_hook(lambda module, args, output: output * 2)
+    assert mlp_forward(hooked) is None
 
 
 def test_build_mlp_argument_errors():

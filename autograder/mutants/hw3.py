@@ -74,15 +74,16 @@ MUTANTS: list[Mutant] = [
     Mutant(
         "huber_target_not_detached",
         DQN,
-        "errors = (q_values - targets.detach()).abs()",
-        "errors = (q_values - targets).abs()",
+        "huber_loss(q_values, targets.detach(), delta=delta)",
+        "huber_loss(q_values, targets, delta=delta)",
         "huber_loss",
     ),
-    Mutant(
+    Mutant(  # the reference calls PyTorch's; a loss written out by hand without the offset
         "huber_linear_part_not_offset",
         DQN,
-        "linear = delta * (errors - 0.5 * delta)",
-        "linear = delta * errors",
+        "return nn.functional.huber_loss(q_values, targets.detach(), delta=delta)",
+        "errors = (q_values - targets.detach()).abs()\n"
+        "    return torch.where(errors <= delta, 0.5 * errors**2, delta * errors).mean()",
         "huber_loss",
     ),
     Mutant(
