@@ -1,13 +1,14 @@
 """Speed of the hw3 reference beside Stable-Baselines3, in two measurements.
 
     pip install -e ".[bench]" && python bench/hw3_vs_sb3.py [--tasks dqn sac] [--seeds 0 1 2]
-    python bench/hw3_vs_sb3.py --throughput [--tasks dqn sac]
+    python bench/hw3_vs_sb3.py --throughput [--tasks dqn sac] [--repeats 3]
 
 ``--throughput``: both libraries train with the same hyperparameters (the hw3 preset's
 networks, batch size, replay buffer, learning start, environment steps per gradient step, target
 updates and exploration), one after the other in this process, for a fixed number of
-environment steps without evaluations; the table gives environment steps per second of training
-(construction excluded) and their ratio, reference over Stable-Baselines3.
+environment steps without evaluations, ``--repeats`` times in turn; the table gives the median
+environment steps per second of training (construction excluded), the ratio of the medians,
+reference over Stable-Baselines3, and the ratio of each round.
 
 Without it, wall time to the targets, each library with its own tuned settings. Two tasks: DQN
 on CartPole-v1 to a mean return of 475 (within 50k steps) and SAC on InvertedPendulum-v5 to
@@ -210,13 +211,18 @@ def throughput_sb3(task: Task, seed: int) -> float:
     return THROUGHPUT_STEPS[task.algorithm] / (time.perf_counter() - start)
 
 
-def compare_throughput(tasks: list[Task], seed: int) -> None:
-    print(f"{'task':<32}{'hw3 steps/s':>13}{'SB3 steps/s':>13}{'ratio':>8}")
+def compare_throughput(tasks: list[Task], seed: int, repeats: int) -> None:
+    """Run the two libraries in turn ``repeats`` times per task (a shared machine's speed
+    drifts by some 10% from one minute to the next) and print each one's median, the ratio of
+    the medians and the range of the ratios of the rounds."""
+    print(f"{'task':<32}{'hw3 steps/s':>13}{'SB3 steps/s':>13}{'ratio':>8}  ratio per round")
     for task in tasks:
-        ours_sps = throughput_ours(task, seed)
-        sb3_sps = throughput_sb3(task, seed)
+        rounds = [(throughput_ours(task, seed), throughput_sb3(task, seed)) for _ in range(repeats)]
+        ours_sps = statistics.median(o for o, _ in rounds)
+        sb3_sps = statistics.median(s for _, s in rounds)
+        ratios = ", ".join(f"{o / s:.2f}" for o, s in rounds)
         what = f"{task.algorithm.upper()} {task.env}, {THROUGHPUT_STEPS[task.algorithm] // 1000}k"
-        print(f"{what:<32}{ours_sps:>13.1f}{sb3_sps:>13.1f}{ours_sps / sb3_sps:>7.2f}x")
+        print(f"{what:<32}{ours_sps:>13.1f}{sb3_sps:>13.1f}{ours_sps / sb3_sps:>7.2f}x  {ratios}")
 
 
 def main() -> None:
@@ -232,10 +238,18 @@ def main() -> None:
         action="store_true",
         help="steps per second with the same hyperparameters (first seed only)",
     )
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=3,
+        help="with --throughput: rounds of both libraries per task, medians reported (default 3)",
+    )
     args = parser.parse_args()
+    if args.repeats < 1:
+        parser.error(f"--repeats: expected a positive number, got {args.repeats}")
     torch.set_num_threads(1)
     if args.throughput:
-        compare_throughput([TASKS[name] for name in args.tasks], args.seeds[0])
+        compare_throughput([TASKS[name] for name in args.tasks], args.seeds[0], args.repeats)
         return
     methods: tuple[tuple[str, Callable[[Task, int], Result]], ...] = (
         ("hw3 reference (preset)", ours),
