@@ -96,10 +96,9 @@ def mlp_forward(mlp: nn.Module) -> Callable[[torch.Tensor], torch.Tensor] | None
     """
     if not isinstance(mlp, nn.Sequential) or len(mlp) == 0:
         return None
+    if any(module._forward_hooks or module._forward_pre_hooks for module in mlp.modules()):
+        return None
     steps: list[Callable[[torch.Tensor], torch.Tensor]] = []
-    for layer in [*mlp, mlp]:
-        if layer._forward_hooks or layer._forward_pre_hooks:
-            return None
     for layer in mlp:
         if type(layer) is nn.Linear:
             steps.append(functools.partial(_linear, layer))
