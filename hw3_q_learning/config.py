@@ -115,8 +115,8 @@ class DQNConfig(OffPolicyConfig):
     """Environment steps over which epsilon decays linearly from start to end."""
     eval_epsilon: float = 0.0
     """Exploration rate of the evaluation episodes; 0 evaluates the greedy policy. On Atari the
-    DQN paper evaluates with 0.05: a deterministic policy can repeat the same moves forever (in
-    Ms. Pac-Man it walks into a corner and stays there)."""
+    DQN paper evaluates with 0.05: a deterministic policy can repeat the same moves in every
+    episode (Ms. Pac-Man's greedy policy scored the same 60 in all 10 episodes at 50k steps)."""
     clip_rewards: bool = False
     """Store the sign of each reward in the replay buffer (-1, 0 or 1, as the DQN paper does on
     Atari, so that one learning rate suits every game's score scale); the logged returns stay
