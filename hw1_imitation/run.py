@@ -24,7 +24,7 @@ from hw1_imitation.expert import demos_path, expert_path, expert_return, load_de
 from hw1_imitation.policies import GaussianMLPPolicy, check_shape
 from infrastructure.config import config_from_dict, parse_config
 from infrastructure.envs import action_dim, make_env
-from infrastructure.logger import Logger
+from infrastructure.logger import Logger, print_final
 from infrastructure.sampler import Sampler, evaluate
 from infrastructure.seeding import seed_everything
 from infrastructure.torch_utils import set_num_threads, to_torch
@@ -184,19 +184,9 @@ def train(config: ImitationConfig, progress: bool = True) -> dict[str, float]:
     return last_eval
 
 
-def _expand_bare_flag(args: list[str], flag: str) -> list[str]:
-    """``flag`` given without a value (``--dagger``) means ``flag true``."""
-    out = []
-    for i, arg in enumerate(args):
-        out.append(arg)
-        if arg == flag and (i + 1 == len(args) or args[i + 1].startswith("--")):
-            out.append("true")
-    return out
-
-
 def parse_args(argv: Sequence[str] | None = None) -> ImitationConfig:
     """The config of a run: the preset of ``--env``, overridden by the other options."""
-    argv = _expand_bare_flag(list(sys.argv[1:] if argv is None else argv), "--dagger")
+    argv = list(sys.argv[1:] if argv is None else argv)
     pre = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
     pre.add_argument("--env", default=ImitationConfig.env)
     env = pre.parse_known_args(argv)[0].env
@@ -213,15 +203,10 @@ def parse_args(argv: Sequence[str] | None = None) -> ImitationConfig:
 def main(argv: Sequence[str] | None = None) -> None:
     config = parse_args(argv)
     result = train(config)
-    print(
-        f"final evaluation: return {result['return_mean']:.1f} ± {result['return_std']:.1f} "
-        f"over {config.eval_episodes} episodes, {100 * result['expert_fraction']:.0f}% of the "
-        f"expert's {result['expert_return']:.1f}"
+    expert = (
+        f", {100 * result['expert_fraction']:.0f}% of the expert's {result['expert_return']:.1f}"
     )
-    print(
-        f"logs: {config.logdir}/progress.csv   "
-        f"plot: python -m infrastructure.plot {config.logdir} --x train/iteration"
-    )
+    print_final(result, config.eval_episodes, config.logdir, expert, " --x train/iteration")
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ from hw2_policy_gradient.config import PRESETS, PGConfig, preset
 from hw2_policy_gradient.pg import PGAgent
 from infrastructure.config import config_from_dict, parse_config
 from infrastructure.envs import is_discrete, make_env
-from infrastructure.logger import Logger
+from infrastructure.logger import Logger, print_final
 from infrastructure.sampler import Sampler, evaluate
 from infrastructure.seeding import seed_everything
 from infrastructure.torch_utils import set_num_threads
@@ -133,13 +133,7 @@ def parse_args(argv: Sequence[str] | None = None) -> PGConfig:
 def main(argv: Sequence[str] | None = None) -> None:
     config = parse_args(argv)
     result = train(config)
-    print(
-        f"final evaluation: return {result['return_mean']:.1f} ± {result['return_std']:.1f} "
-        f"over {config.eval_episodes} episodes"
-    )
-    print(
-        f"logs: {config.logdir}/progress.csv   plot: python -m infrastructure.plot {config.logdir}"
-    )
+    print_final(result, config.eval_episodes, config.logdir)
 
 
 if __name__ == "__main__":

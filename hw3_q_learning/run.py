@@ -36,7 +36,7 @@ from hw3_q_learning.dqn import DQNAgent, linear_schedule
 from hw3_q_learning.sac import SACAgent, export_policy, rescale_actions
 from infrastructure.config import config_from_dict, config_to_dict, parse_config
 from infrastructure.envs import is_atari, make_env
-from infrastructure.logger import Logger, read_progress
+from infrastructure.logger import Logger, print_final, read_progress
 from infrastructure.replay_buffer import FrameBuffer, ReplayBuffer
 from infrastructure.sampler import Batch, Sampler, evaluate_side_by_side
 from infrastructure.seeding import seed_everything
@@ -415,16 +415,6 @@ def train(config: DQNConfig | SACConfig, progress: bool = True) -> dict[str, flo
 ALGORITHMS = ("dqn", "sac")
 
 
-def _expand_bare_flag(args: list[str], flag: str) -> list[str]:
-    """``flag`` given without a value (``--double``) means ``flag true``."""
-    out = []
-    for i, arg in enumerate(args):
-        out.append(arg)
-        if arg == flag and (i + 1 == len(args) or args[i + 1].startswith("--")):
-            out.append("true")
-    return out
-
-
 def parse_args(argv: Sequence[str] | None = None) -> DQNConfig | SACConfig:
     """The config of a run: ``ALGORITHM`` first, then the preset of ``--env`` overridden by
     the other options."""
@@ -437,8 +427,6 @@ def parse_args(argv: Sequence[str] | None = None) -> DQNConfig | SACConfig:
     top.add_argument("algorithm", choices=ALGORITHMS, help="then --help for its options")
     algorithm = top.parse_args(argv[:1]).algorithm
     rest = argv[1:]
-    if algorithm == "dqn":
-        rest = _expand_bare_flag(rest, "--double")
     pre = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
     pre.add_argument("--env")
     env = pre.parse_known_args(rest)[0].env
@@ -464,13 +452,7 @@ def parse_args(argv: Sequence[str] | None = None) -> DQNConfig | SACConfig:
 def main(argv: Sequence[str] | None = None) -> None:
     config = parse_args(argv)
     result = train(config)
-    print(
-        f"final evaluation: return {result['return_mean']:.1f} ± {result['return_std']:.1f} "
-        f"over {config.eval_episodes} episodes"
-    )
-    print(
-        f"logs: {config.logdir}/progress.csv   plot: python -m infrastructure.plot {config.logdir}"
-    )
+    print_final(result, config.eval_episodes, config.logdir)
 
 
 if __name__ == "__main__":

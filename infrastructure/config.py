@@ -106,7 +106,8 @@ def add_arguments(parser: argparse.ArgumentParser, cls: type, defaults: Any = No
     """Add one ``--option-name`` per field of dataclass ``cls`` to ``parser``.
 
     Options not given on the command line are absent from the parsed namespace, so that
-    a preset can fill them (see :func:`parse_config`).
+    a preset can fill them (see :func:`parse_config`). A boolean option given without a value
+    means true: ``--double`` is ``--double true``.
     """
     docs = field_docs(cls)
     types_ = _field_types(cls)
@@ -116,6 +117,9 @@ def add_arguments(parser: argparse.ArgumentParser, cls: type, defaults: Any = No
         default = getattr(defaults, f.name) if defaults is not None else _default(f)
         help_text = docs.get(f.name, "")
         help_text += f" (default: {default})" if default is not dataclasses.MISSING else ""
+        bare: dict[str, Any] = (
+            {"nargs": "?", "const": True} if _unwrap_optional(types_[f.name])[0] is bool else {}
+        )
         parser.add_argument(
             "--" + f.name.replace("_", "-"),
             dest=f.name,
@@ -124,6 +128,7 @@ def add_arguments(parser: argparse.ArgumentParser, cls: type, defaults: Any = No
             default=argparse.SUPPRESS,
             help=help_text.replace("%", "%%"),
             metavar=_metavar(f.name, types_[f.name]),
+            **bare,
         )
 
 

@@ -12,7 +12,7 @@ import io
 import math
 import re
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -123,3 +123,17 @@ def read_progress(run_dir: str | Path) -> dict[str, list[float]]:
         key: [float(r[key]) if r[key] not in ("", None) else math.nan for r in rows]
         for key in rows[0]
     }
+
+
+def print_final(
+    result: Mapping[str, float], episodes: int, logdir: str, note: str = "", plot_options: str = ""
+) -> None:
+    """What a training command prints at its end: the last evaluation's ``return_mean`` and
+    ``return_std`` over ``episodes`` episodes (then ``note``), and how to plot its logs."""
+    print(
+        f"final evaluation: return {result['return_mean']:.1f} ± {result['return_std']:.1f} "
+        f"over {episodes} episodes{note}"
+    )
+    print(
+        f"logs: {logdir}/progress.csv   plot: python -m infrastructure.plot {logdir}{plot_options}"
+    )

@@ -110,6 +110,13 @@ def test_bool_options(text, value):
     assert parse(["--use-baseline", text]).use_baseline is value
 
 
+def test_a_bool_option_given_bare_means_true():
+    assert parse(["--use-baseline"], defaults=ToyConfig(use_baseline=False)).use_baseline is True
+    config = parse(["--use-baseline", "--n-iter", "3"], defaults=ToyConfig(use_baseline=False))
+    assert config.use_baseline is True and config.n_iter == 3
+    assert parse(["--use-baseline", "false"]).use_baseline is False
+
+
 def test_optional_option_takes_none():
     preset = ToyConfig(max_grad_norm=1.0)
     assert parse(["--max-grad-norm", "none"], defaults=preset).max_grad_norm is None
@@ -126,7 +133,6 @@ def test_optional_option_takes_none():
         (["--estimator", "gae"], "invalid choice: 'gae'"),
         (["--n-iter", "2.5"], "invalid int value: '2.5'"),
         (["--learning-rate", "none"], "invalid float value: 'none'"),  # not optional
-        (["--use-baseline"], "expected one argument"),
     ],
 )
 def test_bad_command_lines_are_usage_errors(argv, message, capsys):
