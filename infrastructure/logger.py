@@ -93,10 +93,14 @@ class Logger:
         tmp.write_text(self._format(self._rows, header=True))
         tmp.replace(self.csv_path)
 
-    def progress(self, total: int, desc: str = "env steps", disable: bool = False) -> tqdm:
-        """A progress bar over ``total`` units, for the run's main loop."""
-        return tqdm(
-            total=total, desc=desc, unit="step", dynamic_ncols=True, smoothing=0.05, disable=disable
+    def progress(
+        self, total: int, desc: str = "env steps", unit: str = "step", disable: bool = False
+    ) -> tqdm:
+        """A progress bar over ``total`` units of what the run's main loop counts (``unit``:
+        ``step``, ``iteration``); a loop that ends past ``total`` (the last batch of
+        environment steps overshoots it) ends on a full bar showing the count it reached."""
+        return _Progress(
+            total=total, desc=desc, unit=unit, dynamic_ncols=True, smoothing=0.05, disable=disable
         )
 
     def close(self) -> None:
@@ -108,6 +112,19 @@ class Logger:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class _Progress(tqdm):
+    """A progress bar whose total grows to the count when the count passes it: tqdm draws a
+    count past its total with no bar and no total at all (``50560step``)."""
+
+    total: float | None
+    n: float
+
+    def update(self, n: float | None = 1) -> bool | None:
+        if self.total is not None and n is not None and self.n + n > self.total:
+            self.total = self.n + n
+        return super().update(n)
 
 
 def read_progress(run_dir: str | Path) -> dict[str, list[float]]:

@@ -1,8 +1,13 @@
 """Learning curves: ``python -m infrastructure.plot RUN_DIR... --out curves.png``.
 
 Runs whose folder names differ only by a trailing seed (``cartpole_rtg_seed0``,
-``cartpole_rtg_seed1``) are one curve: the mean over seeds, with a band of one standard
-deviation. A folder that holds run folders stands for all of them.
+``cartpole_rtg_seed1``) are one curve: the mean over seeds, with a band from the lowest to the
+highest seed, so the band never leaves the values the runs reached (a band of one standard
+deviation over three seeds goes past the highest possible return). A folder that holds run
+folders stands for all of them.
+
+Seeds evaluate at slightly different steps (a batch ends with its last episode): see
+:func:`align` for how their curves are put on common x-values.
 """
 
 from __future__ import annotations
@@ -62,13 +67,37 @@ def curve(run: Path, key: str, x_key: str) -> tuple[np.ndarray, np.ndarray]:
     return x[keep], y[keep]
 
 
-def mean_band(curves: Sequence[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, ...]:
-    """Mean and standard deviation over curves, on the x-values of the first curve up to the
-    shortest curve's end (each curve linearly interpolated)."""
-    end = min(x[-1] for x, _ in curves)
-    grid = curves[0][0][curves[0][0] <= end]
-    ys = np.stack([np.interp(grid, x, y) for x, y in curves])
-    return grid, ys.mean(axis=0), ys.std(axis=0)
+def align(curves: Sequence[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    """The curves ``(x, y)`` of several seeds on common x-values.
+
+    The grid is every x at which some curve has a value. Each curve is linearly interpolated
+    between its own points and held at its first and last value for at most its longest gap
+    between two points: seeds of one configuration evaluate on the same schedule a little
+    apart and stop within one batch of the same budget, so every seed's last evaluation is
+    part of the curve's last point. A curve that stops earlier than that (a shorter or
+    unfinished run) has no value past it, and the mean there is over the seeds that do.
+
+    Returns:
+        ``grid`` of shape ``(n,)`` and ``values`` of shape ``(len(curves), n)``, ``nan`` where a
+        curve has no value.
+    """
+    grid = np.unique(np.concatenate([x for x, _ in curves]))
+    values = np.full((len(curves), len(grid)), np.nan)
+    for row, (x, y) in zip(values, curves, strict=True):
+        reach = float(np.max(np.diff(x))) if len(x) > 1 else 0.0
+        inside = (grid >= x[0] - reach) & (grid <= x[-1] + reach)
+        row[inside] = np.interp(grid[inside], x, y)
+    return grid, values
+
+
+def mean_band(
+    curves: Sequence[tuple[np.ndarray, np.ndarray]],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The curves of several seeds (:func:`align`) summed up at each x of the grid: ``(grid,
+    mean, low, high)``, all of shape ``(n,)``, ``low`` and ``high`` the lowest and highest
+    seed."""
+    grid, values = align(curves)
+    return grid, np.nanmean(values, axis=0), np.nanmin(values, axis=0), np.nanmax(values, axis=0)
 
 
 def plot_runs(
@@ -86,12 +115,11 @@ def plot_runs(
         curves = [c for c in (curve(run, key, x_key) for run in runs) if len(c[0])]
         if not curves:
             continue
-        grid, mean, std = mean_band(curves)
-        (line,) = ax.plot(
-            grid, mean, label=f"{label} ({len(curves)} seed{'s' * (len(curves) > 1)})"
-        )
+        grid, mean, low, high = mean_band(curves)
+        seeds = f"mean of {len(curves)} seeds, band min–max" if len(curves) > 1 else "1 seed"
+        (line,) = ax.plot(grid, mean, label=f"{label} ({seeds})")
         if len(curves) > 1:
-            ax.fill_between(grid, mean - std, mean + std, alpha=0.2, color=line.get_color())
+            ax.fill_between(grid, low, high, alpha=0.2, color=line.get_color())
     if target is not None and math.isfinite(target):
         ax.axhline(target, color="grey", linestyle="--", linewidth=1, label=f"target {target:g}")
     ax.set_xlabel(x_key)

@@ -8,12 +8,14 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+import matplotlib.figure
 import numpy as np
 import pytest
 
+from infrastructure import plot
 from infrastructure.config import load_config
 from infrastructure.logger import Logger, read_progress
-from infrastructure.plot import curve, find_runs, group_runs, main, mean_band, plot_runs
+from infrastructure.plot import align, curve, find_runs, group_runs, main, mean_band, plot_runs
 
 
 @dataclass
@@ -111,6 +113,25 @@ def test_read_progress_of_a_run_that_logged_nothing(tmp_path):
         read_progress(tmp_path / "missing")
 
 
+def test_the_progress_bar_ends_full_when_the_count_passes_its_total(tmp_path, capsys):
+    # The last batch of a run overshoots total_steps; tqdm alone then prints "120step".
+    logger = Logger(tmp_path, tensorboard=False)
+    with logger.progress(100) as bar:
+        bar.update(60)
+        bar.update(60)
+    last = capsys.readouterr().err.replace("\r", "\n").split("\n")
+    last = [line for line in last if line.strip()][-1]
+    assert re.match(r"env steps: 100%\|█+\| 120/120 \[", last), last
+    assert "step/s" in last
+
+
+def test_the_progress_bar_counts_in_its_unit(tmp_path, capsys):
+    with Logger(tmp_path, tensorboard=False).progress(2, "iterations", unit="iteration") as bar:
+        bar.update(2)
+    text = capsys.readouterr().err
+    assert "2/2" in text and "iteration/s" in text and "step" not in text
+
+
 def test_tensorboard_event_file(tmp_path):
     with Logger(tmp_path / "run", tensorboard=True) as logger:
         logger.log({"train/loss": 1.0, "eval/return_mean": float("nan")}, env_steps=10)
@@ -168,20 +189,53 @@ def test_curve_keeps_the_rows_where_the_key_was_logged(runs):
 
 def test_mean_band_on_the_same_x_values():
     x = np.array([0.0, 1.0, 2.0])
-    grid, mean, std = mean_band([(x, np.array([0.0, 2.0, 4.0])), (x, np.array([2.0, 4.0, 6.0]))])
+    grid, mean, low, high = mean_band(
+        [(x, np.array([0.0, 2.0, 4.0])), (x, np.array([2.0, 4.0, 6.0])), (x, np.ones(3))]
+    )
     np.testing.assert_allclose(grid, [0.0, 1.0, 2.0])
-    np.testing.assert_allclose(mean, [1.0, 3.0, 5.0])
-    np.testing.assert_allclose(std, [1.0, 1.0, 1.0])
+    np.testing.assert_allclose(mean, [1.0, 7 / 3, 11 / 3])
+    np.testing.assert_allclose(low, [0.0, 1.0, 1.0])
+    np.testing.assert_allclose(high, [2.0, 4.0, 6.0])
 
 
-def test_mean_band_interpolates_and_stops_at_the_shortest_curve():
+def test_the_curve_ends_with_every_seeds_last_evaluation():
+    # The second seed's last batch ends one step later: its final evaluation (42) is at x=21.
     first = (np.array([0.0, 10.0, 20.0]), np.array([0.0, 10.0, 20.0]))
-    second = (np.array([0.0, 5.0, 15.0]), np.array([0.0, 10.0, 30.0]))
-    grid, mean, std = mean_band([first, second])
-    # grid: x of the first curve up to 15; second curve at x=10 is 20 (between 10 and 30)
-    np.testing.assert_allclose(grid, [0.0, 10.0])
-    np.testing.assert_allclose(mean, [0.0, 15.0])
-    np.testing.assert_allclose(std, [0.0, 5.0])
+    second = (np.array([0.0, 10.0, 21.0]), np.array([0.0, 20.0, 42.0]))
+    grid, mean, low, high = mean_band([first, second])
+    np.testing.assert_allclose(grid, [0.0, 10.0, 20.0, 21.0])
+    # x=20: the second seed interpolated, 20 + 22 * 10/11 = 40; x=21: the first held at 20
+    np.testing.assert_allclose(mean, [0.0, 15.0, 30.0, 31.0])
+    np.testing.assert_allclose(low, [0.0, 10.0, 20.0, 20.0])
+    np.testing.assert_allclose(high, [0.0, 20.0, 40.0, 42.0])
+
+
+def test_a_run_that_stopped_early_is_not_held_to_the_end():
+    finished = (np.array([0.0, 10.0, 20.0, 30.0]), np.array([0.0, 1.0, 2.0, 3.0]))
+    stopped = (np.array([0.0, 10.0]), np.array([5.0, 7.0]))  # held for one gap, to x=20
+    grid, values = align([finished, stopped])
+    np.testing.assert_allclose(grid, [0.0, 10.0, 20.0, 30.0])
+    np.testing.assert_allclose(values, [[0.0, 1.0, 2.0, 3.0], [5.0, 7.0, 7.0, np.nan]])
+    _, mean, low, high = mean_band([finished, stopped])
+    np.testing.assert_allclose(mean, [2.5, 4.0, 4.5, 3.0])  # at x=30: the finished run alone
+    assert low[-1] == high[-1] == 3.0
+
+
+def test_the_band_stays_within_what_the_seeds_reached():
+    # CartPole's returns end at 500: mean + std would be 525 here (the old figure's band).
+    x = np.array([0.0, 1.0])
+    curves = [(x, np.array([9.0, 500.0])), (x, np.array([9.0, 500.0])), (x, np.array([9.0, 447.0]))]
+    grid, mean, low, high = mean_band(curves)
+    assert high.max() == 500.0 and low.min() == 9.0
+    np.testing.assert_allclose(mean, [9.0, 1447 / 3])
+
+
+def test_the_legend_says_what_the_band_is(runs, tmp_path, monkeypatch):
+    figures: list[matplotlib.figure.Figure] = []
+    monkeypatch.setattr(plot.plt, "close", figures.append)  # keep the figure to read it
+    plot_runs([runs], tmp_path / "out.png")
+    labels = [text.get_text() for text in figures[0].axes[0].get_legend().get_texts()]
+    assert labels == ["x (mean of 2 seeds, band min–max)", "y (1 seed)"]
 
 
 def test_main_writes_a_png(runs, tmp_path, capsys):
