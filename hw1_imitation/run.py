@@ -26,7 +26,7 @@ from infrastructure.config import config_from_dict, parse_config
 from infrastructure.envs import action_dim, make_env
 from infrastructure.logger import Logger, print_final
 from infrastructure.sampler import Sampler, evaluate
-from infrastructure.seeding import seed_everything
+from infrastructure.seeding import generators_kept, seed_everything
 from infrastructure.torch_utils import set_num_threads, to_torch
 
 # Sampling a torch distribution validates its arguments by default, which costs more than the
@@ -150,9 +150,16 @@ class Trainer:
         self.env.close()
 
 
-def train(config: ImitationConfig, progress: bool = True) -> dict[str, float]:
+def train(
+    config: ImitationConfig, progress: bool = True, *, evaluate_first: bool = True
+) -> dict[str, float]:
     """Train with ``config``; returns the metrics of the last evaluation, with the expert's
-    return (``expert_return``) and the share of it reached (``expert_fraction``)."""
+    return (``expert_return``) and the share of it reached (``expert_fraction``).
+
+    Evaluations run every ``eval_every`` iterations, after the last one and, unless
+    ``evaluate_first`` is false, once before the first (iteration 0), so the learning curve
+    starts from the untrained policy.
+    """
     trainer = Trainer(config)
     eval_seed = config.seed + EVAL_SEED_OFFSET
     eval_env = make_imitation_env(config, eval_seed)
@@ -164,17 +171,39 @@ def train(config: ImitationConfig, progress: bool = True) -> dict[str, float]:
             "return_mean"
         ]
         expert_env.close()
+
+    def evaluate_against_expert(sampler: Sampler) -> dict[str, float]:
+        result = evaluate(sampler, trainer.act, config.eval_episodes)
+        result["expert_return"] = reference
+        result["expert_fraction"] = result["return_mean"] / reference
+        return result
+
     last_eval: dict[str, float] = {}
     with (
         Logger(config.logdir, config) as logger,
-        logger.progress(config.n_iter, desc="iterations", disable=not progress) as bar,
+        logger.progress(
+            config.n_iter, desc="iterations", unit="iteration", disable=not progress
+        ) as bar,
     ):
+        if evaluate_first:
+            # The untrained policy, in an environment of its own seeded like the first
+            # evaluation's, with every generator put back afterwards: the training and the
+            # later evaluations are exactly those of a run without this one.
+            with generators_kept(trainer.rng):
+                first_env = make_imitation_env(config, eval_seed)
+                last_eval = evaluate_against_expert(Sampler(first_env, seed=eval_seed))
+                first_env.close()
+            metrics: dict[str, float] = {
+                "train/iteration": 0,
+                "train/gradient_steps": 0,
+                "train/dataset_size": len(trainer.dataset),
+            }
+            logger.log(metrics | {f"eval/{k}": v for k, v in last_eval.items()}, 0)
+            bar.set_postfix(eval_return=f"{last_eval['return_mean']:.1f}")
         while trainer.iteration < config.n_iter:
             metrics = trainer.step()
             if trainer.iteration % config.eval_every == 0 or trainer.iteration == config.n_iter:
-                last_eval = evaluate(eval_sampler, trainer.act, config.eval_episodes)
-                last_eval["expert_return"] = reference
-                last_eval["expert_fraction"] = last_eval["return_mean"] / reference
+                last_eval = evaluate_against_expert(eval_sampler)
                 metrics.update({f"eval/{k}": v for k, v in last_eval.items()})
                 bar.set_postfix(eval_return=f"{last_eval['return_mean']:.1f}")
             logger.log(metrics, trainer.env_steps)

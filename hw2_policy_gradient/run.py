@@ -22,12 +22,14 @@ from infrastructure.config import config_from_dict, parse_config
 from infrastructure.envs import is_discrete, make_env
 from infrastructure.logger import Logger, print_final
 from infrastructure.sampler import Sampler, evaluate
-from infrastructure.seeding import seed_everything
+from infrastructure.seeding import generators_kept, seed_everything
 from infrastructure.torch_utils import set_num_threads
 
 # Sampling a torch distribution validates its arguments by default, which costs more than the
 # network itself for one observation at a time.
 torch.distributions.Distribution.set_default_validate_args(False)
+
+EVAL_SEED_OFFSET = 10_000
 
 
 def make_pg_env(config: PGConfig, seed: int) -> gym.Env:
@@ -89,16 +91,35 @@ class Trainer:
         self.env.close()
 
 
-def train(config: PGConfig, progress: bool = True) -> dict[str, float]:
-    """Train with ``config``; returns the metrics of the last evaluation."""
+def train(
+    config: PGConfig, progress: bool = True, *, evaluate_first: bool = True
+) -> dict[str, float]:
+    """Train with ``config``; returns the metrics of the last evaluation.
+
+    Evaluations run every ``eval_every`` updates, after the last one and, unless
+    ``evaluate_first`` is false, once before any update, so the learning curve starts at step 0.
+    """
     trainer = Trainer(config)
-    eval_env = make_pg_env(config, config.seed + 10_000)
-    eval_sampler = Sampler(eval_env, seed=config.seed + 10_000)
+    eval_seed = config.seed + EVAL_SEED_OFFSET
+    eval_env = make_pg_env(config, eval_seed)
+    eval_sampler = Sampler(eval_env, seed=eval_seed)
     last_eval: dict[str, float] = {}
     with (
         Logger(config.logdir, config) as logger,
         logger.progress(config.total_steps, disable=not progress) as bar,
     ):
+        if evaluate_first:
+            # The untrained policy, in an environment of its own seeded like the first
+            # evaluation's, with every generator put back afterwards: the training and the
+            # later evaluations are exactly those of a run without this one.
+            with generators_kept():
+                first_env = make_pg_env(config, eval_seed)
+                last_eval = evaluate(
+                    Sampler(first_env, seed=eval_seed), trainer.act, config.eval_episodes
+                )
+                first_env.close()
+            logger.log({f"eval/{k}": v for k, v in last_eval.items()}, 0)
+            bar.set_postfix(eval_return=f"{last_eval['return_mean']:.1f}")
         while trainer.total_steps < config.total_steps:
             before = trainer.total_steps
             metrics = trainer.step()

@@ -39,7 +39,7 @@ from infrastructure.envs import is_atari, make_env
 from infrastructure.logger import Logger, print_final, read_progress
 from infrastructure.replay_buffer import FrameBuffer, ReplayBuffer
 from infrastructure.sampler import Batch, Sampler, evaluate_side_by_side
-from infrastructure.seeding import seed_everything
+from infrastructure.seeding import generators_kept, seed_everything
 from infrastructure.torch_utils import set_num_threads
 
 CHECKPOINT = "checkpoint.pt"
@@ -350,8 +350,15 @@ class _ResumedLogger(Logger):
         self._rewrite()
 
 
-def train(config: DQNConfig | SACConfig, progress: bool = True) -> dict[str, float]:
-    """Train with ``config``; returns the metrics of the last evaluation."""
+def train(
+    config: DQNConfig | SACConfig, progress: bool = True, *, evaluate_first: bool = True
+) -> dict[str, float]:
+    """Train with ``config``; returns the metrics of the last evaluation.
+
+    Evaluations run every ``eval_every`` environment steps, at the end and, unless
+    ``evaluate_first`` is false, once before the first step of a run that starts afresh, so
+    the learning curve starts at step 0 (a resumed run logged that row before it stopped).
+    """
     logdir = Path(config.logdir)
     checkpoint = logdir / CHECKPOINT
     trainer = make_trainer(config)
@@ -372,11 +379,27 @@ def train(config: DQNConfig | SACConfig, progress: bool = True) -> dict[str, flo
         return every is not None and now // every > before // every
 
     last_eval: dict[str, float] = {}
-    last_time, last_steps = time.perf_counter(), trainer.total_steps
     with (
         logger,
         logger.progress(config.total_steps, disable=not progress) as bar,
     ):
+        if evaluate_first and trainer.total_steps == 0:
+            # The untrained agent, in environments of their own seeded like the first
+            # evaluation's, with every generator put back afterwards: the training and the
+            # later evaluations are exactly those of a run without this one.
+            generators = [trainer.rng]
+            if isinstance(trainer, DQNTrainer):
+                generators.append(trainer.eval_rng)  # epsilon-greedy evaluations draw from it
+            with generators_kept(*generators):
+                first_envs = [
+                    trainer.make_eval_env(first_eval_seed + i) for i in range(config.eval_episodes)
+                ]
+                last_eval = evaluate_side_by_side(first_envs, trainer.act, first_eval_seed)
+                for env in first_envs:
+                    env.close()
+            logger.log({f"eval/{k}": v for k, v in last_eval.items()}, 0)
+            bar.set_postfix(eval_return=f"{last_eval['return_mean']:.1f}")
+        last_time, last_steps = time.perf_counter(), trainer.total_steps
         bar.update(trainer.total_steps)
         while trainer.total_steps < config.total_steps:
             before = trainer.total_steps

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import numpy as np
 import torch
@@ -27,3 +29,21 @@ def seed_everything(seed: int) -> np.random.Generator:
     np.random.seed(seed % 2**32)  # noqa: NPY002 (code that uses the global generator)
     torch.manual_seed(seed)
     return np.random.default_rng(seed)
+
+
+@contextmanager
+def generators_kept(*generators: np.random.Generator) -> Iterator[None]:
+    """Run a block, then put back the state of Python's, NumPy's and PyTorch's global
+    generators and of ``generators``: whatever the block draws, the code after it draws the
+    same numbers as without it (for an evaluation that must not change the training).
+    """
+    python_state, numpy_state = random.getstate(), np.random.get_state()  # noqa: NPY002
+    states = [generator.bit_generator.state for generator in generators]
+    try:
+        with torch.random.fork_rng():
+            yield
+    finally:
+        random.setstate(python_state)
+        np.random.set_state(numpy_state)  # noqa: NPY002
+        for generator, state in zip(generators, states, strict=True):
+            generator.bit_generator.state = state

@@ -16,22 +16,26 @@ TINY = ["--env", ENV, "--n-iter", "3", "--train-steps-per-iter", "100", "--batch
 TINY += ["--eval-episodes", "2", "--dagger-batch-size", "100", "--max-episode-steps", "50"]
 
 
-def test_behaviour_cloning_writes_its_logs(tmp_path, expert_dir):
+def test_behaviour_cloning_writes_its_logs(tmp_path, expert_dir, capsys):
     main([*TINY, "--expert-dir", str(expert_dir), "--logdir", str(tmp_path)])
     columns = read_progress(tmp_path)
-    assert columns["train/iteration"] == [1.0, 2.0, 3.0]
+    assert columns["train/iteration"] == [0.0, 1.0, 2.0, 3.0]  # 0: before training
+    assert len(columns["eval/return_mean"]) == 4 and not np.isnan(columns["eval/return_mean"]).any()
     assert columns["train/dataset_size"][0] == columns["train/dataset_size"][-1]  # demos only
     assert columns["env_steps"][-1] == 0  # behaviour cloning never acts in the environment
     for key in ("eval/return_mean", "eval/expert_return", "eval/expert_fraction", "train/loss"):
         assert key in columns
     assert json.loads((tmp_path / "config.json").read_text())["dagger"] is False
+    bar = capsys.readouterr().err  # the progress bar counts iterations, not steps
+    assert "iterations: 100%" in bar and "3/3" in bar and "iteration/s" in bar
+    assert "step" not in bar
 
 
 def test_dagger_grows_the_dataset_with_the_learner_states(tmp_path, expert_dir):
     main([*TINY, "--dagger", "--expert-dir", str(expert_dir), "--logdir", str(tmp_path)])
     columns = read_progress(tmp_path)
-    sizes = columns["train/dataset_size"]
-    assert sizes[1] >= sizes[0] + 100 and sizes[2] >= sizes[1] + 100
+    sizes = columns["train/dataset_size"]  # before training, then after each iteration
+    assert sizes[0] == sizes[1] and sizes[2] >= sizes[1] + 100 and sizes[3] >= sizes[2] + 100
     assert columns["env_steps"][-1] >= 200  # two rounds of at least 100 learner steps
     assert "train/return_mean" in columns
 
@@ -67,6 +71,34 @@ def test_the_same_seed_gives_the_same_run(tmp_path, expert_dir):
     assert (
         read_progress(tmp_path / "a")["train/loss"] == read_progress(tmp_path / "b")["train/loss"]
     )
+
+
+def test_the_first_evaluation_is_at_iteration_0_and_changes_nothing_after_it(
+    tmp_path, monkeypatch, expert_dir
+):
+    args = [*TINY, "--dagger", "--seed", "3", "--expert-dir", str(expert_dir)]
+    seen: list[np.ndarray] = []  # every observation evaluated, in order
+    act = Trainer.act
+
+    def act_and_record(self, observations: np.ndarray) -> np.ndarray:
+        seen.append(observations)
+        return act(self, observations)
+
+    monkeypatch.setattr(Trainer, "act", act_and_record)
+    first = train(parse_args([*args, "--logdir", str(tmp_path / "a")]), progress=False)
+    seen_first, seen[:] = list(seen), []
+    config = parse_args([*args, "--logdir", str(tmp_path / "b")])
+    assert first == train(config, progress=False, evaluate_first=False)
+    # the later evaluations see the same states; the first starts where they start
+    later = seen_first[len(seen_first) - len(seen) :]
+    assert len(seen) < len(seen_first) and np.array_equal(seen_first[0], seen[0])
+    assert all(np.array_equal(x, y) for x, y in zip(later, seen, strict=True))
+    a, b = read_progress(tmp_path / "a"), read_progress(tmp_path / "b")
+    assert a["train/iteration"][0] == 0 and a["eval/return_mean"][0] > 0
+    assert np.isnan(a["train/loss"][0])  # no gradient step before it
+    assert a.keys() == b.keys() and len(a["env_steps"]) == len(b["env_steps"]) + 1
+    for key in b.keys() - {"time_s"}:
+        np.testing.assert_array_equal(a[key][1:], b[key], err_msg=key)
 
 
 def test_dagger_is_a_flag_and_the_presets_apply():
