@@ -7,7 +7,6 @@ The notebook reads its runs from ``HW2_RUNS``; the kernel inherits the test's en
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 
 import nbformat
@@ -86,12 +85,11 @@ def test_the_released_notebook_has_stubs_and_nothing_else_to_give_away(student_n
     text = student_notebook.read_text()
     for gone in ("BEGIN SOLUTION", "END SOLUTION", "HIDDEN TESTS", "return math.nan"):
         assert gone not in text
-    assert "assert steps_to_threshold(exact, 475) == 500" not in text  # a hidden test
     solution = next(c for c in released.cells if c.metadata.get("nbgrader", {}).get("solution"))
     assert solution.source.count(NBGRADER_STUB) == 2
-    tests = next(c for c in released.cells if c.metadata.get("nbgrader", {}).get("grade"))
-    assert "assert steps_to_threshold(run, 475) == 3000" in tests.source  # visible tests stay
-    assert tests.metadata["nbgrader"]["points"] == 2
+    checks = next(c for c in released.cells if "steps_to_threshold(run, 475)" in c.source)
+    # nothing grades the checks, so all of them are shown
+    assert "assert steps_to_threshold(exact, 475) == 500" in checks.source
     for cell in released.cells:
         if cell.cell_type == "code":
             assert cell.outputs == [] and cell.execution_count is None
@@ -111,7 +109,7 @@ def test_the_reference_notebook_draws_every_figure_and_prints_the_numbers(runs):
     text = printed(notebook)
     assert "exp1_batch4000: no runs yet, skipped" in text
     assert "exp2: no runs yet, skipped" in text
-    assert "both functions pass the visible checks" in text
+    assert "both functions pass the checks" in text
     for line in SUMMARY:
         assert line in text
 
@@ -131,13 +129,22 @@ def test_the_released_notebook_draws_the_figures_then_stops_at_the_stub(
 def test_the_committed_notebook_has_no_outputs_and_valid_nbgrader_metadata():
     notebook = json.loads((REPO_ROOT / NOTEBOOK).read_text())
     nbformat.validate(nbformat.from_dict(notebook))
-    grade_ids = []
+    nbgrader_cells = []
     for cell in notebook["cells"]:
         if cell["cell_type"] == "code":
             assert cell["outputs"] == [] and cell["execution_count"] is None
         meta = cell["metadata"].get("nbgrader")
         if meta is not None:
-            assert meta["schema_version"] == 3 and meta["solution"] != meta["grade"]
-            assert not meta["grade"] or (meta["locked"] and math.isfinite(meta["points"]))
-            grade_ids.append(meta["grade_id"])
-    assert len(grade_ids) == len(set(grade_ids)) == 2
+            assert meta["schema_version"] == 3
+            nbgrader_cells.append(meta)
+    # The solution cell only: no cell carries points, since nothing grades the notebook (the
+    # hidden suite grades the homework's modules).
+    assert nbgrader_cells == [
+        {
+            "grade": False,
+            "grade_id": "report_numbers",
+            "locked": False,
+            "schema_version": 3,
+            "solution": True,
+        }
+    ]
