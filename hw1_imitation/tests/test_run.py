@@ -73,34 +73,6 @@ def test_the_same_seed_gives_the_same_run(tmp_path, expert_dir):
     )
 
 
-def test_the_first_evaluation_is_at_iteration_0_and_changes_nothing_after_it(
-    tmp_path, monkeypatch, expert_dir
-):
-    args = [*TINY, "--dagger", "--seed", "3", "--expert-dir", str(expert_dir)]
-    seen: list[np.ndarray] = []  # every observation evaluated, in order
-    act = Trainer.act
-
-    def act_and_record(self, observations: np.ndarray) -> np.ndarray:
-        seen.append(observations)
-        return act(self, observations)
-
-    monkeypatch.setattr(Trainer, "act", act_and_record)
-    first = train(parse_args([*args, "--logdir", str(tmp_path / "a")]), progress=False)
-    seen_first, seen[:] = list(seen), []
-    config = parse_args([*args, "--logdir", str(tmp_path / "b")])
-    assert first == train(config, progress=False, evaluate_first=False)
-    # the later evaluations see the same states; the first starts where they start
-    later = seen_first[len(seen_first) - len(seen) :]
-    assert len(seen) < len(seen_first) and np.array_equal(seen_first[0], seen[0])
-    assert all(np.array_equal(x, y) for x, y in zip(later, seen, strict=True))
-    a, b = read_progress(tmp_path / "a"), read_progress(tmp_path / "b")
-    assert a["train/iteration"][0] == 0 and a["eval/return_mean"][0] > 0
-    assert np.isnan(a["train/loss"][0])  # no gradient step before it
-    assert a.keys() == b.keys() and len(a["env_steps"]) == len(b["env_steps"]) + 1
-    for key in b.keys() - {"time_s"}:
-        np.testing.assert_array_equal(a[key][1:], b[key], err_msg=key)
-
-
 def test_dagger_is_a_flag_and_the_presets_apply():
     assert parse_args(["--dagger"]).dagger is True
     assert parse_args(["--dagger", "false"]).dagger is False

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import json
-import math
 
-import numpy as np
 import pytest
 
-from hw2_policy_gradient.run import Trainer, main, parse_args, train
+from hw2_policy_gradient.run import main, parse_args, train
 from infrastructure.logger import read_progress
 
 TINY = ["--total-steps", "600", "--batch-size", "200", "--eval-every", "1", "--eval-episodes", "2"]
@@ -41,34 +39,6 @@ def test_the_same_seed_gives_the_same_run(tmp_path):
     assert a == b
     rows_a, rows_b = read_progress(tmp_path / "a"), read_progress(tmp_path / "b")
     assert rows_a["train/loss_policy"] == rows_b["train/loss_policy"]
-
-
-def test_the_first_evaluation_is_at_step_0_and_changes_nothing_after_it(tmp_path, monkeypatch):
-    # Sampled evaluation actions draw from torch's generator, which the training samples from
-    # too: the step-0 evaluation must leave it, and the evaluation episodes, as they were.
-    seen: list[np.ndarray] = []  # every observation evaluated, in order
-    act = Trainer.act
-
-    def act_and_record(self, observations: np.ndarray) -> np.ndarray:
-        seen.append(observations)
-        return act(self, observations)
-
-    monkeypatch.setattr(Trainer, "act", act_and_record)
-    args = [*TINY, "--seed", "3", "--eval-deterministic", "false"]
-    first = train(parse_args([*args, "--logdir", str(tmp_path / "a")]), progress=False)
-    seen_first, seen[:] = list(seen), []
-    config = parse_args([*args, "--logdir", str(tmp_path / "b")])
-    assert first == train(config, progress=False, evaluate_first=False)
-    # the later evaluations see the same states; the first starts where they start
-    later = seen_first[len(seen_first) - len(seen) :]
-    assert len(seen) < len(seen_first) and np.array_equal(seen_first[0], seen[0])
-    assert all(np.array_equal(x, y) for x, y in zip(later, seen, strict=True))
-    a, b = read_progress(tmp_path / "a"), read_progress(tmp_path / "b")
-    assert a["env_steps"][0] == 0 and a["eval/return_mean"][0] > 0
-    assert math.isnan(a["train/loss_policy"][0])  # no update before it
-    assert a.keys() == b.keys() and len(a["env_steps"]) == len(b["env_steps"]) + 1
-    for key in b.keys() - {"time_s"}:
-        np.testing.assert_array_equal(a[key][1:], b[key], err_msg=key)
 
 
 def test_a_misspelled_option_is_an_error(capsys):

@@ -65,44 +65,6 @@ def test_a_resumed_sac_run_continues_from_its_checkpoint(tmp_path):
     assert 200 in steps and len(steps) == len(set(steps))
 
 
-@pytest.mark.parametrize(
-    "args",
-    [
-        # epsilon-greedy evaluations draw from their own generator: the step-0 evaluation
-        # must not shift the later evaluations' draws
-        ["dqn", "--eval-epsilon", "0.5", *DQN_TINY],
-        ["sac", *SAC_TINY],
-    ],
-    ids=["dqn", "sac"],
-)
-def test_the_first_evaluation_is_at_step_0_and_changes_nothing_after_it(
-    tmp_path, monkeypatch, args
-):
-    seen: list[np.ndarray] = []  # every observation evaluated, in order
-    trainer_class = DQNTrainer if args[0] == "dqn" else SACTrainer
-    act = trainer_class.act
-
-    def act_and_record(self, observations: np.ndarray) -> np.ndarray:
-        seen.append(observations)
-        return act(self, observations)
-
-    monkeypatch.setattr(trainer_class, "act", act_and_record)
-    first = train(parse_args([*args, "--logdir", str(tmp_path / "a")]), progress=False)
-    seen_first, seen[:] = list(seen), []
-    config = parse_args([*args, "--logdir", str(tmp_path / "b")])
-    assert first == train(config, progress=False, evaluate_first=False)
-    # the later evaluations see the same states; the first starts where they start
-    later = seen_first[len(seen_first) - len(seen) :]
-    assert len(seen) < len(seen_first) and np.array_equal(seen_first[0], seen[0])
-    assert all(np.array_equal(x, y) for x, y in zip(later, seen, strict=True))
-    a, b = read_progress(tmp_path / "a"), read_progress(tmp_path / "b")
-    assert a["env_steps"][0] == 0 and a["eval/return_mean"][0] > 0
-    assert np.isnan(a["train/loss_critic"][0])  # no update before it
-    assert a.keys() == b.keys() and len(a["env_steps"]) == len(b["env_steps"]) + 1
-    for key in b.keys() - {"time_s", "time/sps"}:
-        np.testing.assert_array_equal(a[key][1:], b[key], err_msg=key)
-
-
 def test_trainers_are_built_from_a_dict_and_act_on_a_batch():
     dqn = DQNTrainer({"env": "CartPole-v1", "learning_starts": 4, "train_frequency": 4})
     dqn.step()
