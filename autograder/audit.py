@@ -33,7 +33,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from autograder import report
+from autograder import learning, report
 from autograder.checks import Check, fast_checks
 from autograder.grade import load_suite, run_checks, suite_sandbox_options
 from autograder.mutants import Mutant, apply_mutant, copy_homework
@@ -320,7 +320,8 @@ def audit_homework(
     (:func:`audited_checks`).
 
     Raises:
-        AuditError: no seed, or ``jobs`` < 1.
+        AuditError: no seed, ``jobs`` < 1, or a stale calibration (refused with or without
+            ``fast``, before any grading: the audit would prove a suite that grading cannot run).
         SuiteError: an unknown homework.
     """
     if not seeds:
@@ -329,6 +330,8 @@ def audit_homework(
         raise AuditError(f"expected jobs >= 1, got {jobs}")
     started = time.monotonic()
     package, checks = load_suite(hw)
+    if stale := learning.stale_calibration_message(hw):
+        raise AuditError(stale)
     catalog = load_mutants(hw) if mutants is None else list(mutants)
     first = seeds[0]
     tasks: list[tuple[Role, str, int, Mutant | None]] = [

@@ -234,7 +234,11 @@ def _calibrate(args: argparse.Namespace) -> int:
             return 2
     chosen = [task for task in tasks if args.tasks is None or task.name in args.tasks]
     kept = [task.name for task in tasks if task not in chosen]
-    data = learning.calibrate(args.hw, chosen, args.seeds, jobs=args.jobs, keep=kept)
+    try:
+        data = learning.calibrate(args.hw, chosen, args.seeds, jobs=args.jobs, keep=kept)
+    except learning.CalibrationError as error:
+        print(f"rlhw calibrate: {error}", file=sys.stderr)
+        return 1
     for name, entry in data["tasks"].items():
         pairs = zip(entry["milestones"], entry["thresholds"], strict=True)
         print(f"{name}: " + ", ".join(f"{m} steps >= {t:g}" for m, t in pairs))

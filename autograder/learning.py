@@ -16,6 +16,13 @@ A milestone is met when the mean evaluation return reaches its threshold. Thresh
 
 that is, a quarter of the improvement over random play that the worst calibrated seed made. Grading
 never retrains the reference; it reads ``autograder/calibration/hwN.json``.
+
+Two guards keep a bar from silently going wrong. A calibration made for another config,
+other milestones or other data files is *stale* (:func:`stale_calibration`): release and
+audit refuse it and name the ``rlhw calibrate`` command that remakes only the stale tasks. And
+the reference must keep the handout's promise: a task's :attr:`LearningTask.target` is the
+preset's target from the homework's config, and :func:`calibrate` refuses a reference seed
+that misses it (:func:`target_misses`) instead of lowering the bar to what that seed reached.
 """
 
 from __future__ import annotations
@@ -39,6 +46,7 @@ import torch
 
 from autograder.checks import Check, Outcome
 from autograder.sandbox import PROJECT_ROOT, Attr, Failure, Method, Sandbox
+from infrastructure.config import Target
 
 CALIBRATION_DIR = PROJECT_ROOT / "autograder" / "calibration"
 FRACTION = 0.25
@@ -79,11 +87,24 @@ class LearningTask:
     """Files, relative to the project root, that the reference trains from (an expert's
     weights, demonstrations): their contents are part of the fingerprint, so that calibration
     made with other files is stale."""
+    target: Target | None = None
+    """The preset's target from the homework's config, as the handout states it: every
+    calibrated seed must reach it at a milestone at or before ``target.within``; None
+    checks nothing."""
+
+    def __post_init__(self) -> None:
+        if self.target is not None and self.target.within < self.milestones[0]:
+            raise ValueError(
+                f"{self.name}: expected a target within reach of a milestone "
+                f"(within >= {self.milestones[0]}), got within={self.target.within}"
+            )
 
     def fingerprint(self) -> str:
         """A digest of everything calibration depends on: a calibration file made for another
-        config, other milestones or other data files is stale."""
+        config, other milestones or other data files is stale. The target is left out: it is
+        what the calibrated returns are held to, not what makes them."""
         fields = dataclasses.asdict(self)
+        del fields["target"]
         for name in ("train_until", "data"):  # digests made before these fields stay valid
             if not fields[name]:
                 del fields[name]
@@ -205,23 +226,108 @@ def calibration_path(hw: str) -> Path:
     return CALIBRATION_DIR / f"{hw.split('_')[0]}.json"
 
 
+class CalibrationError(Exception):
+    """A calibration refused: a reference seed missed its task's target."""
+
+
+def calibrate_command(
+    hw: str, seeds: Sequence[int] | None = None, tasks: Sequence[str] | None = None
+) -> str:
+    """The ``rlhw calibrate`` command line for ``seeds`` (None: its default ones) and the
+    tasks named (None: all of them), names quoted for a shell."""
+    command = f"rlhw calibrate {hw}"
+    if seeds is not None:
+        command += " --seeds " + " ".join(map(str, seeds))
+    if tasks is not None:
+        command += " --tasks " + " ".join(shlex.quote(name) for name in tasks)
+    return command
+
+
+@dataclass(frozen=True)
+class Stale:
+    """A learning task whose calibration grading cannot use."""
+
+    task: str
+    """The task's name."""
+    why: str
+    """What is wrong, e.g. ``hw2.json was made for another config of 'CartPole-v1'``."""
+    seeds: tuple[int, ...] | None
+    """The seeds its stale entry was made with, to remake it alike (hw3's InvertedPendulum
+    needs 24); None when there is no entry."""
+
+
+def _read_calibration(hw: str) -> dict[str, Any] | None:
+    """The calibration file of ``hw``, or None when there is none."""
+    try:
+        return dict(json.loads(calibration_path(hw).read_text(encoding="utf-8")))
+    except FileNotFoundError:
+        return None
+
+
+def _staleness(hw: str, data: dict[str, Any] | None, task: LearningTask) -> Stale | None:
+    """What is wrong with ``task``'s entry in the calibration ``data`` of ``hw``; None when
+    grading can use it."""
+    name = calibration_path(hw).name
+    if data is None:
+        return Stale(task.name, f"no calibration file {name}", None)
+    entry = data.get("tasks", {}).get(task.name)
+    if entry is None:
+        return Stale(task.name, f"{name} has no task {task.name!r}", None)
+    if entry.get("fingerprint") != task.fingerprint():
+        why = f"{name} was made for another config of {task.name!r}"
+        return Stale(task.name, why, tuple(entry.get("seeds", ())) or None)
+    return None
+
+
+def stale_calibration(hw: str) -> list[Stale]:
+    """The learning tasks of homework ``hw`` whose calibration is missing or was made for
+    another config, milestones or data files; ``[]`` when grading can use every one (and for
+    a homework without learning tasks).
+
+    Raises:
+        SuiteError: an unknown homework.
+    """
+    data = _read_calibration(hw)
+    found = (_staleness(hw, data, task) for task in learning_tasks(hw))
+    return [stale for stale in found if stale is not None]
+
+
+def fix_commands(hw: str, stale: Sequence[Stale]) -> list[str]:
+    """The ``rlhw calibrate`` commands that remake only the ``stale`` tasks, one per set of
+    seeds their old entries were made with."""
+    by_seeds: dict[tuple[int, ...] | None, list[str]] = {}
+    for item in stale:
+        by_seeds.setdefault(item.seeds, []).append(item.task)
+    short = hw.split("_")[0]
+    return [calibrate_command(short, seeds, names) for seeds, names in by_seeds.items()]
+
+
+def stale_calibration_message(hw: str) -> str | None:
+    """Why ``rlhw release`` and ``rlhw audit`` refuse homework ``hw`` before any work: every
+    stale task and the commands that remake only those; None when grading can use them all.
+
+    Raises:
+        SuiteError: an unknown homework.
+    """
+    stale = stale_calibration(hw)
+    if not stale:
+        return None
+    lines = [f"the calibration of {len(stale)} learning-curve check(s) of {hw} is stale:"]
+    lines += [f"  - {item.task}: {item.why}" for item in stale]
+    lines.append("remake it with:")
+    lines += [f"  {command}" for command in fix_commands(hw, stale)]
+    return "\n".join(lines)
+
+
 def load_calibration(hw: str, task: LearningTask) -> dict[str, Any]:
     """The calibrated milestones of ``task``; raises ``LookupError`` saying what to run when
     there are none or they were made for another config."""
-    path = calibration_path(hw)
-    command = f"rlhw calibrate {hw}"
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise LookupError(f"no calibration file {path.name}: run `{command}`") from None
-    entry = data.get("tasks", {}).get(task.name)
-    if entry is None:
-        raise LookupError(f"{path.name} has no task {task.name!r}: run `{command}`")
-    if entry.get("fingerprint") != task.fingerprint():
-        raise LookupError(
-            f"{path.name} was made for another config of {task.name!r}: run `{command}`"
-        )
-    return dict(entry)
+    data = _read_calibration(hw)
+    stale = _staleness(hw, data, task)
+    if stale is not None:
+        raise LookupError(f"{stale.why}: run `{fix_commands(hw, [stale])[0]}`")
+    assert data is not None  # not stale: the file has the task's entry
+    return dict(data["tasks"][task.name])
 
 
 def _reference_run(task: LearningTask, seed: int) -> list[float]:
@@ -271,6 +377,54 @@ def calibration_entry(
     }
 
 
+def target_misses(task: LearningTask, seeds: Sequence[int], returns: np.ndarray) -> list[str]:
+    """The seeds whose mean returns, shape ``(milestones, seeds)``, miss ``task.target``: no
+    milestone at or before ``target.within`` reaches it. One line per seed missing it, naming
+    the task, the seed, what it got at each of those milestones and the target."""
+    target = task.target
+    if target is None:
+        return []
+    judged = [k for k, milestone in enumerate(task.milestones) if milestone <= target.within]
+    misses = []
+    for column, seed in enumerate(seeds):
+        got = returns[judged, column]
+        if got.max() < target.return_mean:
+            reached = ", ".join(
+                f"{value:.1f} at {task.milestones[k]} steps"
+                for k, value in zip(judged, got, strict=True)
+            )
+            misses.append(
+                f"{task.name} seed {seed}: {reached}; the target is {target.return_mean:g} "
+                f"within {target.within} steps"
+            )
+    return misses
+
+
+def _reference_runs(
+    tasks: Sequence[LearningTask],
+    seeds: Sequence[int],
+    jobs: int,
+    log: Callable[[str], None],
+) -> dict[str, np.ndarray]:
+    """Each task's mean returns, shape ``(milestones, seeds)``: the reference trained on every
+    seed, ``jobs`` runs at a time, each in a fresh interpreter."""
+    context = multiprocessing.get_context("spawn")
+    returns = {}
+    with concurrent.futures.ProcessPoolExecutor(jobs, mp_context=context) as pool:
+        runs = {
+            (task.name, seed): pool.submit(_reference_run, task, seed)
+            for task in tasks
+            for seed in seeds
+        }
+        for task in tasks:
+            per_seed = []
+            for seed in seeds:
+                per_seed.append(runs[task.name, seed].result())
+                log(f"{task.name} seed {seed}: " + ", ".join(f"{r:.1f}" for r in per_seed[-1]))
+            returns[task.name] = np.array(per_seed).T
+    return returns
+
+
 def calibrate(
     hw: str,
     tasks: Sequence[LearningTask],
@@ -284,33 +438,35 @@ def calibrate(
     atomically, and return what was written.
 
     The file's entries of the tasks named in ``keep`` stay as they are (recalibrating some tasks
-    of a suite); every other entry is dropped. Each entry records the command that made it."""
+    of a suite); every other entry is dropped. Each entry records the command that made it.
+
+    Raises:
+        CalibrationError: a seed that misses its task's target (:func:`target_misses`); the
+            file is left as it was, since a bar made from that seed would be too low.
+    """
     from autograder import report
 
     started = time.monotonic()
-    command = f"rlhw calibrate {hw} --seeds {' '.join(map(str, seeds))}"
-    if keep:
-        command += " --tasks " + " ".join(shlex.quote(task.name) for task in tasks)
+    command = calibrate_command(hw, seeds, [task.name for task in tasks] if keep else None)
+    returns = _reference_runs(tasks, seeds, jobs, log)
+    misses = [line for task in tasks for line in target_misses(task, seeds, returns[task.name])]
+    if misses:
+        raise CalibrationError(
+            f"the reference missed its target on {len(misses)} run(s); {calibration_path(hw)} "
+            "is left as it was:\n"
+            + "\n".join(f"  - {line}" for line in misses)
+            + "\nThe targets are the presets' (the homework's config, as its handout states "
+            "them): fix the reference or its preset, then calibrate again."
+        )
     path = calibration_path(hw)
     entries: dict[str, Any] = {}
     if keep and path.is_file():
         old = json.loads(path.read_text(encoding="utf-8")).get("tasks", {})
         entries = {name: entry for name, entry in old.items() if name in keep}
-    context = multiprocessing.get_context("spawn")
-    with concurrent.futures.ProcessPoolExecutor(jobs, mp_context=context) as pool:
-        runs = {
-            (task.name, seed): pool.submit(_reference_run, task, seed)
-            for task in tasks
-            for seed in seeds
-        }
-        for task in tasks:
-            per_seed = []
-            for seed in seeds:
-                per_seed.append(runs[task.name, seed].result())
-                log(f"{task.name} seed {seed}: " + ", ".join(f"{r:.1f}" for r in per_seed[-1]))
-            entries[task.name] = calibration_entry(
-                task, seeds, np.array(per_seed).T, random_return(task, seed=123)
-            ) | {"command": command}
+    for task in tasks:
+        floor = random_return(task, seed=123)
+        entry = calibration_entry(task, seeds, returns[task.name], floor)
+        entries[task.name] = entry | {"command": command}
     data = {
         "hw": hw,
         "command": command,

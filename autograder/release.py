@@ -809,10 +809,16 @@ def release_student(
         the student tree, ``out/<hwN>/student``.
 
     Raises:
-        ReleaseError: the reference cannot be stripped, or the tree would leak.
+        ReleaseError: the reference cannot be stripped, the tree would leak, or the
+            calibration of a learning-curve check is stale (checked first).
     """
     root = Path(root).resolve()
     short, hw_dir = find_homework(root, hw)
+    if root == REPO_ROOT:  # this repository's suites, whose calibration the bundle ships
+        from autograder.learning import stale_calibration_message  # imports torch: only here
+
+        if stale := stale_calibration_message(short):
+            raise ReleaseError(stale)
     parent = Path(out) / short
     parent.mkdir(parents=True, exist_ok=True)
     final = parent / "student"

@@ -17,16 +17,11 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from hw2_policy_gradient.config import TARGETS
 from infrastructure.logger import read_progress
 from infrastructure.plot import plot_runs
 
 ROOT = Path(__file__).resolve().parent.parent
-TARGETS = {
-    "CartPole-v1": 475.0,
-    "InvertedPendulum-v5": 950.0,
-    "HalfCheetah-v5": 300.0,
-    "LunarLander-v3": 180.0,
-}
 
 
 def run_name(env: str, seed: int | None = None) -> str:
@@ -82,7 +77,7 @@ def main() -> None:
     for env, seed, seconds in results:
         rows = read_progress(args.out / run_name(env, seed))
         evals = [r for r in rows["eval/return_mean"] if r == r]
-        target = TARGETS.get(env, float("nan"))
+        target = TARGETS[env].return_mean if env in TARGETS else float("nan")
         print(
             f"{env:<22}{seed:>5}{evals[-1]:>12.1f}{rows['env_steps'][-1]:>11,.0f}"
             f"{seconds:>10.1f}  {'met' if evals[-1] >= target else 'missed'} ({target:g})"
@@ -94,7 +89,7 @@ def main() -> None:
             runs,
             args.figures / f"{prefix}.png",
             title=f"hw2 reference, {env}",
-            target=TARGETS.get(env),
+            target=TARGETS[env].return_mean if env in TARGETS else None,
         )
         print(f"wrote {out.relative_to(ROOT) if out.is_relative_to(ROOT) else out}")
 

@@ -87,6 +87,13 @@ PRESETS: dict[str, ImitationConfig] = {
 }
 
 
+EXPERT_SHARE_TARGETS: dict[str, float] = {"behaviour cloning": 0.30, "DAgger": 0.90}
+"""Share of the expert's return each method reaches with the plain preset, within its
+iterations, as the handout's "Results to reach" asks: behaviour cloning on at least one
+environment (HalfCheetah-v5), DAgger on Hopper-v5 and Walker2d-v5. The reference solution is
+held to it, and the autograder's calibration refuses a reference run that misses it."""
+
+
 def preset(env: str) -> ImitationConfig:
     """The configuration for ``env``; an environment without a preset gets the defaults."""
     return PRESETS.get(env, dataclasses.replace(ImitationConfig(), env=env))

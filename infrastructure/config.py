@@ -226,3 +226,23 @@ def load_config(cls: type[C], path: Path) -> C:
     except json.JSONDecodeError as error:
         raise ValueError(f"expected JSON in {path}: {error}") from error
     return config_from_dict(cls, data)
+
+
+@dataclasses.dataclass(frozen=True)
+class Target:
+    """What a preset is tuned to reach, as the handout's "Results to reach" states it: an
+    evaluation whose mean return is at least ``return_mean``, reached within ``within`` steps.
+
+    The slow tests hold the reference's preset runs to it, and ``rlhw calibrate`` refuses a
+    reference seed that misses it instead of lowering the grading bar.
+    """
+
+    return_mean: float
+    """Mean return of one evaluation (the mean over its episodes) to reach."""
+    within: int
+    """Steps of the run's own clock (environment steps; gradient steps in homework 1) by which
+    an evaluation reaches it."""
+
+    def __post_init__(self) -> None:
+        if self.within <= 0:
+            raise ValueError(f"expected within > 0 steps, got {self.within}")

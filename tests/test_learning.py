@@ -1,6 +1,8 @@
 """Learning-curve checks (:mod:`autograder.learning`): the worker keeps a trainer between calls,
 the grader evaluates in its own environments and validates every action, calibration follows
-its rule, and the check gives credit by milestones met, failing cleanly on a broken trainer.
+its rule and refuses a reference seed below its target, a stale calibration names the command
+that remakes it, and the check gives credit by milestones met, failing cleanly on a broken
+trainer.
 
 The end-to-end cases train hw2's reference on CartPole for a few thousand steps only.
 """
@@ -9,6 +11,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shlex
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +26,13 @@ from autograder.learning import LearningTask, check_actions, evaluate
 from autograder.mutants import copy_homework
 from autograder.release import strip_solutions
 from autograder.sandbox import Attr, Failure, Method, Sandbox, Success
+from autograder.suites import hw1 as hw1_suite
+from autograder.suites import hw2 as hw2_suite
 from hw2_policy_gradient.config import PRESETS
+from infrastructure.config import Target
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+SHIPPED = REPO_ROOT / "autograder" / "calibration"
 PACKAGE = "hw2_policy_gradient"
 RUN = f"{PACKAGE}.run"
 
@@ -199,6 +207,145 @@ def test_calibrate_names_the_tasks_it_knows(capsys: pytest.CaptureFixture[str]) 
     assert cli.main(["calibrate", "hw2", "--tasks", "CartPole-v9"]) == 2
     error = capsys.readouterr().err
     assert "no learning-curve check 'CartPole-v9'" in error and "CartPole-v1" in error
+
+
+# ------------------------------------------------------------------------------- targets
+
+
+def test_a_seed_meets_its_target_at_any_milestone_within_its_steps() -> None:
+    task = dataclasses.replace(
+        tiny_task(milestones=(1000, 2000, 3000)), target=Target(475.0, within=2000)
+    )
+    returns = np.array(
+        [
+            [500.0, 82.8, 100.0],  # 1000 steps: seed 1 has not learned yet
+            [480.0, 475.0, 470.0],  # 2000 steps: the last milestone the target is judged at
+            [500.0, 500.0, 500.0],  # 3000 steps: beyond `within`, seed 2 comes too late
+        ]
+    )
+    assert learning.target_misses(task, [0, 1, 2], returns) == [
+        "CartPole-tiny seed 2: 100.0 at 1000 steps, 470.0 at 2000 steps; "
+        "the target is 475 within 2000 steps"
+    ]
+    assert learning.target_misses(dataclasses.replace(task, target=None), [0, 1, 2], returns) == []
+
+
+def test_a_target_is_judged_at_a_milestone_and_is_not_part_of_the_fingerprint() -> None:
+    task = tiny_task()
+    with pytest.raises(ValueError, match=r"within >= 1000\), got within=500"):
+        dataclasses.replace(task, target=Target(475.0, within=500))
+    assert dataclasses.replace(task, target=Target(1.0, 1000)).fingerprint() == task.fingerprint()
+
+
+@pytest.fixture()
+def hw2_calibration(calibration_dir: Path) -> Path:
+    """A copy of the shipped hw2.json in the test's calibration folder."""
+    path = calibration_dir / "hw2.json"
+    shutil.copy(SHIPPED / "hw2.json", path)
+    return path
+
+
+def fake_runs(returns: list[list[float]]):
+    """A stand-in for the reference's training: every task gets ``returns``, shape
+    ``(milestones, seeds)``."""
+
+    def runs(tasks, seeds, jobs, log):  # the signature of _reference_runs
+        return {task.name: np.array(returns) for task in tasks}
+
+    return runs
+
+
+def test_calibrate_refuses_a_seed_below_its_target_and_keeps_the_old_file(
+    hw2_calibration: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = hw2_calibration.read_bytes()
+    # seed 1 ends at 168 where the handout says >= 475 within 100k steps on every seed
+    monkeypatch.setattr(learning, "_reference_runs", fake_runs([[500.0, 312.4], [500.0, 168.0]]))
+    argv = ["calibrate", "hw2", "--seeds", "0", "1", "--tasks", "CartPole-v1"]
+    assert cli.main(argv) == 1
+    error = capsys.readouterr().err
+    assert error.startswith("rlhw calibrate: the reference missed its target on 1 run(s)")
+    assert (
+        "  - CartPole-v1 seed 1: 312.4 at 40000 steps, 168.0 at 50000 steps; "
+        "the target is 475 within 100000 steps\n"
+    ) in error
+    assert "seed 0" not in error
+    assert hw2_calibration.read_bytes() == before  # the bar stays where it was
+
+
+def test_calibrate_writes_the_bands_when_every_seed_meets_its_target(
+    hw2_calibration: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(learning, "_reference_runs", fake_runs([[500.0, 475.0], [300.0, 500.0]]))
+    argv = ["calibrate", "hw2", "--seeds", "0", "1", "--tasks", "CartPole-v1"]
+    assert cli.main(argv) == 0
+    assert "CartPole-v1: 40000 steps >=" in capsys.readouterr().out
+    data = json.loads(hw2_calibration.read_text())
+    assert data["tasks"]["CartPole-v1"]["returns"] == [[500.0, 475.0], [300.0, 500.0]]
+    assert data["tasks"]["CartPole-v1"]["seeds"] == [0, 1]
+    assert data["tasks"]["InvertedPendulum-v5"]["seeds"] == list(range(10))  # kept
+
+
+# ------------------------------------------------------------------------------- staleness
+
+
+def parsed_fix(command: str) -> tuple[list[int] | None, list[str]]:
+    """The ``--seeds`` and ``--tasks`` that ``rlhw`` reads from a printed fix command."""
+    argv = shlex.split(command)
+    assert argv[:3] == ["rlhw", "calibrate", "hw1"], command
+    args = cli.build_parser().parse_args(argv[1:])
+    seeds = None if "--seeds" not in argv else args.seeds
+    return seeds, args.tasks
+
+
+def test_stale_tasks_are_named_with_the_commands_that_remake_only_them(
+    calibration_dir: Path,
+) -> None:
+    bc, dagger = (task.name for task in hw1_suite.LEARNING_TASKS)
+    assert " " in bc  # names a shell would split
+    data = json.loads((SHIPPED / "hw1.json").read_text())
+    (calibration_dir / "hw1.json").write_text(json.dumps(data))
+    assert learning.stale_calibration("hw1") == []
+    assert learning.stale_calibration_message("hw1") is None
+
+    data["tasks"][bc]["fingerprint"] = "made for another config"
+    (calibration_dir / "hw1.json").write_text(json.dumps(data))
+    assert learning.stale_calibration("hw1") == [
+        learning.Stale(bc, f"hw1.json was made for another config of {bc!r}", tuple(range(8)))
+    ]
+    message = learning.stale_calibration_message("hw1")
+    assert message is not None
+    lines = message.splitlines()
+    assert lines[:3] == [
+        "the calibration of 1 learning-curve check(s) of hw1 is stale:",
+        f"  - {bc}: hw1.json was made for another config of {bc!r}",
+        "remake it with:",
+    ]
+    # the seeds it was made with (hw3's InvertedPendulum needs its 24), only the stale task
+    assert [parsed_fix(line.strip()) for line in lines[3:]] == [(list(range(8)), [bc])]
+
+    del data["tasks"][dagger]  # and one the file lacks: the default seeds
+    (calibration_dir / "hw1.json").write_text(json.dumps(data))
+    commands = learning.fix_commands("hw1", learning.stale_calibration("hw1"))
+    assert [parsed_fix(command) for command in commands] == [
+        (list(range(8)), [bc]),
+        (None, [dagger]),
+    ]
+    (calibration_dir / "hw1.json").unlink()
+    assert [s.why for s in learning.stale_calibration("hw1")] == [
+        "no calibration file hw1.json"
+    ] * 2
+    commands = learning.fix_commands("hw1", learning.stale_calibration("hw1"))
+    assert [parsed_fix(command) for command in commands] == [(None, [bc, dagger])]
+
+
+def test_a_homework_without_learning_tasks_is_never_stale(
+    calibration_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(hw2_suite, "LEARNING_TASKS", [])
+    assert not (calibration_dir / "hw2.json").exists()
+    assert learning.stale_calibration("hw2") == []
+    assert learning.stale_calibration_message("hw2") is None
 
 
 # ------------------------------------------------------------------------------- the check

@@ -54,6 +54,7 @@ from autograder.judging import (
 )
 from autograder.learning import LearningTask, learning_check_of
 from autograder.sandbox import PROJECT_ROOT, Apply, Attr, Method, Result, Sandbox, Step
+from infrastructure.config import Target
 
 PACKAGE = "hw1_imitation"
 POLICIES = f"{PACKAGE}.policies"
@@ -864,12 +865,18 @@ and is steady on HalfCheetah, which never ends an episode early."""
 
 
 def _task(name: str, env: str, dagger: bool, milestones: tuple[int, ...]) -> LearningTask:
-    config = {**dataclasses.asdict(ref_config.preset(env)), "dagger": dagger, "expert_dir": None}
+    preset = ref_config.preset(env)
+    config = {**dataclasses.asdict(preset), "dagger": dagger, "expert_dir": None}
     data = (
         f"{PACKAGE}/experts/{ref_expert.expert_path(env).name}",
         f"{PACKAGE}/experts/{ref_expert.demos_path(env).name}",
     )
-    return LearningTask(name, RUN, "Trainer", config, env, milestones, data=data)
+    # the handout's share of the expert's return, within the preset's iterations
+    share = ref_config.EXPERT_SHARE_TARGETS["DAgger" if dagger else "behaviour cloning"]
+    expert = ref_expert.expert_return(env)
+    steps = preset.n_iter * preset.train_steps_per_iter
+    target = None if expert is None else Target(share * expert, within=steps)
+    return LearningTask(name, RUN, "Trainer", config, env, milestones, data=data, target=target)
 
 
 LEARNING_TASKS = [

@@ -925,7 +925,8 @@ def check_returns_same_expectation(sandbox: Sandbox, rng: np.random.Generator) -
 
 def _task(env: str, milestones: tuple[int, ...]) -> LearningTask:
     config = {**dataclasses.asdict(ref_config.PRESETS[env]), "total_steps": milestones[-1]}
-    return LearningTask(env, f"{PACKAGE}.run", "Trainer", config, env, milestones)
+    target = ref_config.TARGETS[env]
+    return LearningTask(env, f"{PACKAGE}.run", "Trainer", config, env, milestones, target=target)
 
 
 LEARNING_TASKS = [

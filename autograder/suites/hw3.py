@@ -49,6 +49,7 @@ from autograder.judging import (
 )
 from autograder.learning import LearningTask, learning_check_of
 from autograder.sandbox import Attr, Method, Result, Sandbox, Step
+from infrastructure.config import Target
 
 PACKAGE = "hw3_q_learning"
 DQN = f"{PACKAGE}.dqn"
@@ -1180,7 +1181,11 @@ check_soft_update = _sac_step_check(
 
 
 def _task(
-    trainer: str, presets: Mapping[str, Any], env: str, milestones: tuple[int, ...]
+    trainer: str,
+    presets: Mapping[str, Any],
+    targets: Mapping[str, Target],
+    env: str,
+    milestones: tuple[int, ...],
 ) -> LearningTask:
     config = {
         **dataclasses.asdict(presets[env]),
@@ -1188,12 +1193,26 @@ def _task(
         "eval_every": milestones[-1],
         "checkpoint_every": None,
     }
-    return LearningTask(env, RUN, trainer, config, env, milestones, train_until="train_until")
+    return LearningTask(
+        env, RUN, trainer, config, env, milestones, train_until="train_until", target=targets[env]
+    )
 
 
 LEARNING_TASKS = [
-    _task("DQNTrainer", ref_config.DQN_PRESETS, "CartPole-v1", (40_000, 50_000)),
-    _task("SACTrainer", ref_config.SAC_PRESETS, "InvertedPendulum-v5", (15_000, 20_000)),
+    _task(
+        "DQNTrainer",
+        ref_config.DQN_PRESETS,
+        ref_config.DQN_TARGETS,
+        "CartPole-v1",
+        (40_000, 50_000),
+    ),
+    _task(
+        "SACTrainer",
+        ref_config.SAC_PRESETS,
+        ref_config.SAC_TARGETS,
+        "InvertedPendulum-v5",
+        (15_000, 20_000),
+    ),
 ]
 """What ``rlhw calibrate hw3`` runs; the bands are in ``autograder/calibration/hw3.json``."""
 LEARNING_TIMEOUTS_S = {"CartPole-v1": 300.0, "InvertedPendulum-v5": 420.0}
