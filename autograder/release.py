@@ -310,14 +310,17 @@ def _check_defined_after_region(
         )
 
 
-def _stub_lines(indent: str, qualname: str, path: str, line: int, newline: str) -> list[str]:
+def _stub_lines(indent: str, qualname: str, path: str, newline: str) -> list[str]:
     """The stub, on one line when it fits in ``STUB_LINE_LENGTH`` columns, else laid out as
-    ``ruff format`` lays out a long call (the message split in two where it must be)."""
+    ``ruff format`` lays out a long call (the message split in two where it must be).
+
+    The message names the function and file, not a line number: the student's edits above
+    the stub would make a number stale, and the traceback gives the line anyway."""
 
     def literal(text: str) -> str:
         return json.dumps(text) if text.isascii() else repr(text)
 
-    head, tail = f"TODO({qualname}): ", f"{path}:{line} not implemented"
+    head, tail = f"TODO({qualname}): ", f"not implemented yet ({path})"
     one_line = f"{indent}raise NotImplementedError({literal(head + tail)})"
     if len(one_line) <= STUB_LINE_LENGTH:
         return [one_line + newline]
@@ -336,10 +339,10 @@ def _stub_lines(indent: str, qualname: str, path: str, line: int, newline: str) 
 def strip_solutions(source: str, path: str) -> str:
     """``source`` with every solution region replaced by a stub that fails at its own line.
 
-    Each region, markers included, becomes ``raise NotImplementedError("TODO(<name>):
-    <path>:<line> not implemented")`` at the markers' indentation, where ``<name>`` is the
-    qualified name of the enclosing function (``GaussianPolicy.distribution``) and ``<line>``
-    is the stub's own line in the stripped file. A file without regions comes back unchanged.
+    Each region, markers included, becomes ``raise NotImplementedError("TODO(<name>): not
+    implemented yet (<path>)")`` at the markers' indentation, where ``<name>`` is the
+    qualified name of the enclosing function (``GaussianPolicy.distribution``). A file without
+    regions comes back unchanged.
 
     Args:
         source: the reference source of one ``.py`` file.
@@ -372,7 +375,7 @@ def strip_solutions(source: str, path: str) -> str:
         marker = lines[region.begin - 1]
         newline = marker[len(marker.rstrip("\r\n")) :] or "\n"
         qualname = ".".join(scope.name for scope in scopes)
-        stub = _stub_lines(region.indent, qualname, path, len(out) + 1, newline)
+        stub = _stub_lines(region.indent, qualname, path, newline)
         out.extend(stub)
         next_line = region.end + 1
     out.extend(lines[next_line - 1 :])

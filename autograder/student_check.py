@@ -6,6 +6,10 @@ public tests passed, failed, or hit a ``NotImplementedError`` stub ("not impleme
 always ends by saying how many checks the autograder runs that it does not: passing the public
 tests is not a grade. Those counts come from ``<package>/GRADING.json``, which ``rlhw release``
 writes (counts only); in the instructor's repository they come from the hidden suite itself.
+
+A failed test is shown with the line that failed, what it compared and the first mismatch (as
+pytest and ``np.testing`` word them, whole: ``np.testing``'s message starts on its second
+line), and the command that reruns that test alone.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -25,12 +30,34 @@ from typing import Any
 
 GRADING_FILE = "GRADING.json"
 _HW = re.compile(r"^(hw\d+)(_\w+)?$")
-_TODO = re.compile(r"TODO\((?P<name>[\w.]+)\): (?P<where>\S+) not implemented")
+_TODO = re.compile(r"TODO\((?P<name>[\w.]+)\): not implemented yet \((?P<where>[^)\s]+)\)")
 _OUTPUT_TAIL = 3000
+_MESSAGE_LINES = 16
+"""Lines of a failure's message shown (np.testing's whole report of a small array fits)."""
+_LOCATION = re.compile(r"^(?P<path>\S+\.py):(?P<line>\d+): ")
 
 
 class CheckError(Exception):
     """The homework cannot be found or its tests cannot be run; the message says why."""
+
+
+@dataclass
+class FailedTest:
+    """A public test that failed other than on a stub: enough to act on without rerunning."""
+
+    name: str
+    node: str
+    """pytest's id of the test, e.g. ``hw2_policy_gradient/tests/test_pg.py::test_x``."""
+    where: str = ""
+    """``path:line`` of the failing line in the test file, when pytest's report gives it."""
+    statement: str = ""
+    """That line of code, e.g. ``np.testing.assert_allclose(got, [3.0, 4.0, 4.0])``."""
+    message: list[str] = field(default_factory=list)
+    """What was compared and the first mismatch: the failure's message, line by line."""
+
+    @property
+    def rerun(self) -> str:
+        return f"python -m pytest {shlex.quote(self.node)}"
 
 
 @dataclass
@@ -39,8 +66,7 @@ class FileSummary:
 
     path: str
     passed: list[str] = field(default_factory=list)
-    failed: list[tuple[str, str]] = field(default_factory=list)
-    """``(test, first line of its failure)``."""
+    failed: list[FailedTest] = field(default_factory=list)
     not_implemented: list[tuple[str, str]] = field(default_factory=list)
     """``(test, the stub it hit)``."""
     skipped: list[str] = field(default_factory=list)
@@ -120,11 +146,47 @@ def _first_line(text: str) -> str:
     return ""
 
 
+def _node(path: str, classname: str, name: str) -> str:
+    """pytest's id of a test from its JUnit fields: ``path[::Class]::name``."""
+    module = path.removesuffix(".py").replace("/", ".")
+    cls = classname[len(module) + 1 :] if classname.startswith(module + ".") else ""
+    return "::".join([path, *filter(None, cls.split(".")), name])
+
+
+def _message_lines(message: str) -> list[str]:
+    """A failure's message, blank lines left out, capped at :data:`_MESSAGE_LINES`; a bare
+    ``AssertionError:`` joins the line after it (np.testing starts its report on a new line)."""
+    lines = [line.rstrip() for line in message.splitlines() if line.strip()]
+    if len(lines) > 1 and lines[0].endswith(":") and " " not in lines[0].strip():
+        lines[:2] = [f"{lines[0]} {lines[1].strip()}"]
+    if len(lines) > _MESSAGE_LINES:
+        more = len(lines) - _MESSAGE_LINES + 1
+        lines = [*lines[: _MESSAGE_LINES - 1], f"... ({more} more lines: rerun the test)"]
+    return lines
+
+
+def _failure(path: str, classname: str, name: str, message: str, text: str) -> FailedTest:
+    """The failing line of the test file in pytest's report (``>`` marks it, and the frame
+    ends with ``path:line: ExceptionType``), falling back on the innermost frame."""
+    located: list[tuple[str, str]] = []
+    statement = ""
+    for line in text.splitlines():
+        if line.startswith(">"):
+            statement = line[1:].strip()
+        elif match := _LOCATION.match(line):
+            located.append((f"{match['path']}:{match['line']}", statement))
+    own = [pair for pair in located if pair[0].startswith(path + ":")]
+    where, statement = (own or located or [("", "")])[-1]
+    lines = _message_lines(message) or _message_lines(text)[-1:]
+    return FailedTest(name, _node(path, classname, name), where, statement, lines)
+
+
 def parse_junit(xml: Path) -> list[FileSummary]:
     """Per test file, in the order pytest ran them."""
     files: dict[str, FileSummary] = {}
     for case in ET.parse(xml).getroot().iter("testcase"):
-        path = case.get("file") or (case.get("classname") or "?").replace(".", "/") + ".py"
+        classname = case.get("classname") or "?"
+        path = case.get("file") or classname.replace(".", "/") + ".py"
         summary = files.setdefault(path, FileSummary(path))
         name = case.get("name", "?")
         problems = [p for p in case if p.tag in ("failure", "error", "skipped")]
@@ -143,7 +205,7 @@ def parse_junit(xml: Path) -> list[FileSummary]:
         elif message.startswith("NotImplementedError"):
             summary.not_implemented.append((name, _first_line(message)))
         else:
-            summary.failed.append((name, _first_line(message) or _first_line(text)))
+            summary.failed.append(_failure(path, classname, name, message, text))
     return list(files.values())
 
 
@@ -168,8 +230,14 @@ def format_summary(summaries: Sequence[FileSummary], counts: Mapping[str, Any] |
         if s.skipped:
             parts.append(f"{len(s.skipped)} skipped")
         lines.append(f"{s.path}: {', '.join(parts)}")
-        for name, why in s.failed:
-            lines.append(f"  FAILED {name}: {why}")
+        for failure in s.failed:
+            lines.append(
+                f"  FAILED {failure.name}" + (f" ({failure.where})" if failure.where else "")
+            )
+            if failure.statement:
+                lines.append(f"    {failure.statement}")
+            lines.extend(f"    {line}" for line in failure.message)
+            lines.append(f"    rerun it alone: {failure.rerun}")
         stubs = list(dict.fromkeys(stub for _, stub in s.not_implemented))
         if stubs:
             waiting = textwrap.fill(

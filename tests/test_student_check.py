@@ -77,7 +77,37 @@ def test_the_check_on_the_bare_starter(student):
     assert sum(f for _, f, _ in per_file.values()) == 0
     total = passed + todo
     assert f"Public tests: {passed}/{total} passed, 0 failed, {todo} not implemented yet." in out
-    assert "waiting on: discounted_return (hw2_policy_gradient/pg.py:" in out
+    # the stub's function and file, not a line number that the student's edits make stale
+    assert "waiting on: discounted_return (hw2_policy_gradient/pg.py), " in out
+
+
+def test_a_failed_test_shows_what_was_compared_and_how_to_rerun_it(student, tmp_path):
+    copy = tmp_path / "student"
+    shutil.copytree(student, copy)
+    pg = copy / "hw2_policy_gradient" / "pg.py"
+    stub = 'NotImplementedError("TODO(reward_to_go)'
+    lines = pg.read_text().splitlines(keepends=True)
+    (index,) = [i for i, line in enumerate(lines) if stub in line]
+    lines[index] = "    return np.cumsum(rewards[::-1])[::-1].copy()  # forgot to discount\n"
+    pg.write_text("".join(lines))
+    out = rlhw_check(copy).stdout
+    test = "test_reward_to_go_discounts_from_each_step"
+    statement = "np.testing.assert_allclose(got, [3.0, 4.0, 4.0])"
+    public = (copy / "hw2_policy_gradient" / "tests" / "test_pg.py").read_text().splitlines()
+    (line,) = [n for n, text in enumerate(public, 1) if text.strip() == statement]
+    # np.testing's report starts on the line after "AssertionError:": all of it is shown
+    expected = f"""\
+  FAILED {test} (hw2_policy_gradient/tests/test_pg.py:{line})
+    {statement}
+    AssertionError: Not equal to tolerance rtol=1e-07, atol=0
+    Mismatched elements: 2 / 3 (66.7%)
+"""
+    assert expected in out, out
+    assert " [0]: 7.0 (ACTUAL), 3.0 (DESIRED)\n" in out
+    assert (
+        f"    rerun it alone: python -m pytest hw2_policy_gradient/tests/test_pg.py::{test}\n"
+        in out
+    )
 
 
 def stub_hit_tests(student: Path) -> list[str]:
