@@ -20,6 +20,26 @@ if TYPE_CHECKING:
 Kind = Literal["value", "gradient", "update", "statistical", "learning"]
 Visibility = Literal["visible", "hidden", "after_due_date", "after_published"]
 Status = Literal["passed", "failed"]
+Feedback = Literal["full", "property"]
+"""How much of a failed check the student's ``results.json`` shows, a suite's ``FEEDBACK``:
+``full``, what was compared, the first mismatch (input, expected, got) and a hint; ``property``,
+what was compared and how many cases matched (the property that failed), with no input,
+value, hint or text the submission's code produced. Staff always see ``full``."""
+FEEDBACK_LEVELS: tuple[Feedback, ...] = ("full", "property")
+DEFAULT_FEEDBACK: Feedback = "property"
+"""For a suite that does not say: a student who sees the hidden inputs and the one-token fix
+of a hint tunes the code to the grader instead of finding the bug (the public tests are there
+to debug with)."""
+
+
+INTERNAL_ERROR = "internal grader error"
+"""How staff's view of a grader error begins (``results.json`` tells the student otherwise)."""
+
+
+class GraderError(Exception):
+    """A check that cannot judge because of the grader, not the submission: a stale
+    calibration, a bug in the check. The message is for staff (what to fix); the student only
+    reads that this check will be graded again, and keeps the other checks' points."""
 
 
 @dataclass(frozen=True)
@@ -30,6 +50,10 @@ class Outcome:
     feedback: str
     """What was compared and, on failure, the first mismatch (input, expected, got) and a hint.
     Never hidden test code or reference source."""
+    brief: str | None = None
+    """What a ``property`` suite shows the student instead (:data:`Feedback`): which property
+    failed and how many cases matched, without inputs, values, hints or any text the
+    submission produced. None: only the check's name and score are shown."""
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.fraction <= 1.0:
@@ -75,7 +99,14 @@ class CheckResult:
     score: float
     status: Status
     output: str
+    """The whole feedback (staff's view), or for a grader error what went wrong, for staff."""
     seconds: float
+    brief: str | None = None
+    """:attr:`Outcome.brief`: what a ``property`` suite shows the student."""
+    grader_error: bool = False
+    """The check could not judge because of the grader (:class:`GraderError`, a check that
+    broke, hung or could not get a sandbox): it earns nothing yet, staff are told, and the
+    student reads that it will be graded again."""
 
 
 FAST_KINDS = frozenset({"value", "gradient", "update", "statistical"})

@@ -39,10 +39,17 @@ def build_parser() -> argparse.ArgumentParser:
     grade = commands.add_parser(
         "grade",
         help="(TAs) grade submissions with a homework's hidden suite",
-        description="Grade each SUBMISSION (a folder or a .zip holding the homework package) in "
-        "a sandbox. One submission: OUT/results.json (Gradescope's format) and a table. "
-        "Several: OUT/<name>/results.json for each, OUT/grades.csv and a summary. Exits 0 "
-        "once grading is done, whatever the scores.",
+        description="Grade each SUBMISSION (a folder or a .zip) in a sandbox. The homework is "
+        "found at any depth: its package folder, or its files uploaded flat (pg.py and "
+        "policies.py for hw2), each found once; the report says which file was taken from "
+        "where. One submission: OUT/results.json (Gradescope's format, what the student sees) "
+        "and OUT/staff.json (the same grading with every check's whole feedback), and a table "
+        "of staff's view. Several: both files in OUT/<name>/ for each, OUT/grades.csv and a "
+        "summary. A check the grader could not judge (a grader error, such as a stale "
+        "calibration: not the student's fault) counts 0 until graded again: it shows as "
+        "GRADER ERROR in the tables, in grades.csv's grader_errors column and in staff.json "
+        "with what to fix, while the student reads that it will be graded again. Exits 0 once "
+        "grading is done, whatever the scores.",
     )
     grade.add_argument("hw", help="homework, e.g. hw2 or hw2_policy_gradient")
     grade.add_argument("submissions", nargs="+", metavar="SUBMISSION", help="folder or .zip")
@@ -54,7 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument(
         "--fast",
         action="store_true",
-        help="only the checks that take seconds: leave out the learning-curve checks",
+        help="only the checks that take seconds: leave out the learning-curve checks (the "
+        "reports and grades.csv's left_out column say so, with their points)",
     )
     # For the engine's own tests only: a suite module (dotted name or .py file) defining
     # PACKAGE and SUITE, used instead of autograder/suites/hwN.py.

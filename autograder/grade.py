@@ -26,6 +26,7 @@ import importlib
 import importlib.util
 import logging
 import multiprocessing
+import os
 import pkgutil
 import re
 import shutil
@@ -38,25 +39,42 @@ import zipfile
 import zlib
 from collections.abc import Mapping, Sequence
 from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path, PurePosixPath
 from types import ModuleType
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from autograder import report
-from autograder.checks import Check, CheckResult, Outcome, Status, fast_checks
+from autograder.checks import (
+    DEFAULT_FEEDBACK,
+    FEEDBACK_LEVELS,
+    INTERNAL_ERROR,
+    Check,
+    CheckResult,
+    Feedback,
+    GraderError,
+    Outcome,
+    Status,
+    fast_checks,
+)
 from autograder.sandbox import PROJECT_ROOT, Failure, Result, Sandbox
 
 log = logging.getLogger(__name__)
 
 MAX_ZIP_FILES = 2000
 MAX_ZIP_BYTES = 200 * 2**20
+MAX_SCAN_ENTRIES = 20_000
+"""Files and folders a search of an upload for the homework looks through (a released student
+tree holds a few hundred) before it refuses, say, a home folder handed in by mistake."""
 WATCHDOG_GRACE_S = 120.0
 """How long past its own time limit a check may run in the grader before the engine gives up
 on it (a bug in the check, not in the submission: the student's calls are capped anyway)."""
 _START_TIMEOUT_S = 120.0  # a worker importing torch on a loaded machine
 _IGNORED_ENTRIES = frozenset({"__MACOSX", ".DS_Store", "Thumbs.db", "__pycache__"})
+_INSTALL_DIRS = frozenset({"site-packages", "build"})  # installed or built copies of the package
 _COPY_IGNORE = shutil.ignore_patterns("__pycache__", ".git", "*.pyc")
 _HW_NAME = re.compile(r"^(hw\d+)(_\w+)?$")
 
@@ -95,6 +113,20 @@ def suite_sandbox_options(hw: str, spec: str | None = None) -> dict[str, Any]:
     if not isinstance(options, Mapping):
         raise SuiteError(f"expected the suite's SANDBOX to be a dict of options, got {options!r}")
     return dict(options)
+
+
+def suite_feedback(hw: str, spec: str | None = None) -> Feedback:
+    """How much of a failed check a homework's students see in ``results.json``: its suite's
+    optional ``FEEDBACK`` (:data:`~autograder.checks.Feedback`), else
+    :data:`~autograder.checks.DEFAULT_FEEDBACK`. Staff always see everything."""
+    level = getattr(_suite_module(hw, spec), "FEEDBACK", DEFAULT_FEEDBACK)
+    if level not in FEEDBACK_LEVELS:
+        raise SuiteError(
+            f"expected the suite's FEEDBACK to be one of {', '.join(FEEDBACK_LEVELS)}, got "
+            f"{level!r}"
+        )
+    feedback: Feedback = level
+    return feedback
 
 
 def _suite_module(hw: str, spec: str | None) -> ModuleType:
@@ -156,20 +188,71 @@ def stable_hash(text: str) -> int:
 # ------------------------------------------------------------------------------- submissions
 
 
+def package_modules(reference: Path) -> tuple[list[str], list[str]]:
+    """``(required, given)``: the reference package's top-level modules that hold solution
+    regions (what a student must hand in: ``pg.py``, ``policies.py`` for hw2) and the others
+    (``__init__.py``, ``config.py``, ``run.py``: given code, released as they are). Both empty
+    when the reference is not in this tree."""
+    required: list[str] = []
+    given: list[str] = []
+    if not reference.is_dir():
+        return required, given
+    for path in sorted(reference.glob("*.py")):
+        try:
+            solution = "BEGIN SOLUTION" in path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            continue
+        (required if solution else given).append(path.name)
+    return required, given
+
+
 def expected_files(package: str) -> list[str]:
     """The files a student must hand in: the reference package's modules that hold solution
     regions (``pg.py`` for hw2); empty when the reference is not in this tree."""
-    reference = PROJECT_ROOT / package
-    if not reference.is_dir():
-        return []
-    found = []
-    for path in sorted(reference.glob("*.py")):
-        try:
-            if "BEGIN SOLUTION" in path.read_text(encoding="utf-8"):
-                found.append(path.name)
-        except (OSError, UnicodeDecodeError):
-            continue
-    return found
+    return package_modules(PROJECT_ROOT / package)[0]
+
+
+STARTER = "the starter"
+"""Where a given module came from when the upload did not have it (:class:`FoundPackage`)."""
+
+
+@dataclass(frozen=True)
+class FoundPackage:
+    """Where a submission's homework package was found, copied for the sandbox."""
+
+    root: Path
+    """A folder holding only ``<package>/``: the root the sandbox copies."""
+    package: str
+    folder: str | None
+    """The package folder that was graded, relative to the upload (``.`` for the upload
+    itself), or None when the package was put together from files found in the upload."""
+    sources: tuple[tuple[str, str], ...]
+    """``(module, where it came from)`` for each module taken from its own place: a path
+    relative to the upload, or :data:`STARTER` for a given module the upload did not have."""
+    missing: tuple[str, ...] = ()
+    """Modules the student writes that the upload lacks: their checks cannot pass."""
+
+    def describe(self) -> str:
+        """A few sentences for the report: which file was taken from where."""
+        starter = [name for name, source in self.sources if source == STARTER]
+        taken = [(name, source) for name, source in self.sources if source != STARTER]
+        if self.folder is not None:
+            where = "the folder you handed in" if self.folder == "." else f"`{self.folder}/`"
+            text = f"Graded {where} as `{self.package}/`."
+        else:
+            pairs = [f"`{name}` from `{source}`" for name, source in taken]
+            text = f"Graded {_and(pairs)} of your upload as `{self.package}/`."
+        if self.missing:
+            names = _and([f"`{name}`" for name in self.missing])
+            text += f" Not found in your upload: {names}, so its checks cannot pass."
+        if starter:
+            names = _and([f"`{name}`" for name in starter])
+            text += f" Not in your upload, so the starter's copies were used: {names}."
+        return text
+
+
+def _and(items: Sequence[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
 def find_package(
@@ -177,46 +260,78 @@ def find_package(
     package: str,
     *,
     scratch: Path | None = None,
-    expected: Sequence[str] = (),
-) -> Path:
-    """A folder holding a copy of the submission's ``<package>/`` and nothing else: the root
-    the sandbox copies.
+    reference: Path | None = None,
+) -> FoundPackage:
+    """The submission's ``<package>/``, copied to ``scratch/package-root/<package>/``.
 
-    A submission is a folder or a ``.zip`` holding the whole student tree, the package folder
-    alone, or one top folder holding either. Zips are extracted (safely) under ``scratch``,
-    and the package is copied to ``scratch/package-root/<package>/`` (``scratch`` defaults to
-    a new temporary folder that the caller deletes). ``expected`` names files the package must have
-    (:func:`expected_files`). Raises :class:`SubmissionError` saying what was expected.
+    A submission is a folder or a ``.zip`` (extracted safely under ``scratch``, which defaults
+    to a new temporary folder that the caller deletes). Its homework is found at any depth,
+    junk left out (``__MACOSX/``, hidden folders such as ``.ipynb_checkpoints/``, caches,
+    virtualenvs, ``build/``):
+
+    1. a folder named ``<package>`` holding modules the reference makes students write (the
+       whole student tree, the package alone, either inside another folder); or else
+    2. those modules as files, anywhere (a flat upload: ``pg.py`` and ``policies.py`` at the
+       top), each found at most once, with the other ``.py`` files next to them.
+
+    A module the student writes that is not there is left out (its checks fail, the others
+    stand); one that is there twice, or two such package folders, is an error.
+
+    ``reference`` is the reference package (default: this tree's ``<package>/``): which
+    modules are the student's (:func:`package_modules`), and the given ones that the upload
+    lacks, copied from it as the starter has them. Raises :class:`SubmissionError` saying what
+    was expected and what was found, naming both candidates when a module is there twice.
     """
     submission = Path(submission)
     if scratch is None:
         scratch = Path(tempfile.mkdtemp(prefix="rlhw-submission-"))
     if submission.is_file() and submission.suffix.lower() == ".zip":
-        folder = scratch / "unzipped"
-        extract_zip(submission, folder)
+        upload = scratch / "unzipped"
+        extract_zip(submission, upload)
     elif submission.is_dir():
-        folder = submission
+        upload = submission
     elif not submission.exists():
         raise SubmissionError(f"no such file or folder: {str(submission)!r}")
     else:
         raise SubmissionError(f"expected a folder or a .zip file, got {submission.name!r}")
+    if reference is None:
+        reference = PROJECT_ROOT / package
+    required, given = package_modules(reference)
+    folders, files = _scan(upload)
+    target = scratch / "package-root" / package
 
-    candidates = [folder]
-    top = _single_top_folder(folder)
-    if top is not None:
-        candidates.append(top)
-    found = _package_folder(candidates, package, expected)
-    if found is None:
-        raise SubmissionError(_not_found_message(folder, top, package, expected))
-    # only the package goes to the sandbox: not a student's virtualenv or training runs
-    root = scratch / "package-root"
-    shutil.copytree(found, root / package, symlinks=True, ignore=_COPY_IGNORE)
+    named = [d for d in [upload, *folders] if d.name == package]
+    if required:  # a folder of that name without the student's code is not the homework
+        named = [d for d in named if any((d / name).is_file() for name in required)]
+    if len(named) > 1:
+        shown = ", ".join(f"`{_relative(d, upload)}/`" for d in named[:3])
+        raise SubmissionError(f"expected one folder {package}/, found {len(named)}: {shown}")
+    if named:
+        # only the package goes to the sandbox: not a student's virtualenv or training runs
+        shutil.copytree(named[0], target, symlinks=True, ignore=_COPY_IGNORE)
+        folder: str | None = _relative(named[0], upload)
+        sources: list[tuple[str, str]] = []
+    elif required:
+        folder = None
+        sources = _copy_modules(upload, files, required, package, target)
+    else:  # no reference here (the engine's tests): a folder with __init__.py at the top
+        top = _single_top_folder(upload)
+        found = next((d for d in [upload, top] if d and (d / "__init__.py").is_file()), None)
+        if found is None:
+            raise SubmissionError(_not_found_message(upload, package, required))
+        shutil.copytree(found, target, symlinks=True, ignore=_COPY_IGNORE)
+        folder, sources = _relative(found, upload), []
+    for name in given:
+        if not (target / name).exists() and not (target / name).is_symlink():
+            shutil.copyfile(reference / name, target / name)
+            sources.append((name, STARTER))
     # without it the folder is only a namespace portion, and a regular package of the same
     # name later on the worker's path (the reference, installed in site-packages) would win
-    init = root / package / "__init__.py"
+    init = target / "__init__.py"
     if not init.exists() and not init.is_symlink():
         init.write_text("")
-    return root
+    missing = tuple(name for name in required if not (target / name).is_file())
+    return FoundPackage(target.parent, package, folder, tuple(sources), missing)
 
 
 def extract_zip(archive: Path, target: Path) -> None:
@@ -276,12 +391,99 @@ def _safe_parts(archive: str, info: zipfile.ZipInfo) -> tuple[str, ...]:
     return parts
 
 
+def _copy_modules(
+    upload: Path, files: Sequence[Path], required: Sequence[str], package: str, target: Path
+) -> list[tuple[str, str]]:
+    """Put ``target`` together from a flat upload: each of ``required`` that is there, found
+    once, then the other ``.py`` files of the folders those are in (a module twice is an
+    error, and so is an upload with none of ``required``)."""
+    found = {name: [f for f in files if f.name == name] for name in required}
+    for name, candidates in found.items():
+        if len(candidates) > 1:
+            shown = " and ".join(f"`{_relative(f, upload)}`" for f in candidates[:3])
+            raise SubmissionError(
+                f"expected one {name}, found {len(candidates)}: {shown}; hand in only the one "
+                f"to grade (or the folder {package}/)"
+            )
+    if not any(found.values()):
+        raise SubmissionError(_not_found_message(upload, package, required))
+    chosen = {name: candidates[0] for name, candidates in found.items() if candidates}
+    homes = {path.parent for path in chosen.values()}
+    for path in files:
+        if path.parent not in homes or path.suffix != ".py" or path in chosen.values():
+            continue
+        other = chosen.get(path.name)
+        if other is not None:  # e.g. pg.py and policies.py in two folders, each with a run.py
+            raise SubmissionError(
+                f"expected one {path.name} next to {_and(list(required))}, found 2: "
+                f"`{_relative(other, upload)}` and `{_relative(path, upload)}`"
+            )
+        chosen[path.name] = path
+    target.mkdir(parents=True)
+    for name, path in chosen.items():
+        shutil.copyfile(path, target / name)
+    return [(name, _relative(path, upload)) for name, path in sorted(chosen.items())]
+
+
+def _junk(name: str) -> bool:
+    """Folders and files a search for the homework leaves out: a Mac's ``__MACOSX``, hidden
+    ones (``.ipynb_checkpoints``, ``.git``, ``.venv``), caches and build or install trees
+    (which hold copies of the package)."""
+    return (
+        name in _IGNORED_ENTRIES
+        or name.startswith(".")
+        or name in _INSTALL_DIRS
+        or name.endswith(".egg-info")
+    )
+
+
+def _scan(upload: Path) -> tuple[list[Path], list[Path]]:
+    """``(folders, files)`` under ``upload``, junk, symbolic links and virtualenvs left out,
+    shallowest first; at most :data:`MAX_SCAN_ENTRIES` entries are looked at."""
+    folders: list[Path] = []
+    files: list[Path] = []
+    seen = 0
+    for current, dirnames, filenames in os.walk(upload):
+        here = Path(current)
+        seen += len(dirnames) + len(filenames)
+        if seen > MAX_SCAN_ENTRIES:
+            raise SubmissionError(
+                f"refused the upload: more than {MAX_SCAN_ENTRIES} files and folders to look "
+                "through; hand in the homework's folder or files only"
+            )
+        if (here / "pyvenv.cfg").is_file():  # a virtualenv: an installed copy, not the work
+            dirnames[:] = []
+            continue
+        dirnames[:] = sorted(d for d in dirnames if not _junk(d) and not (here / d).is_symlink())
+        folders.extend(here / d for d in dirnames)
+        for name in sorted(filenames):
+            path = here / name
+            if not _junk(name) and not path.is_symlink() and path.is_file():
+                files.append(path)
+
+    def shallowest(path: Path) -> tuple[int, str]:
+        return len(path.relative_to(upload).parts), str(path)
+
+    return sorted(folders, key=shallowest), sorted(files, key=shallowest)
+
+
+def _relative(path: Path, upload: Path) -> str:
+    """``path`` as the student named it, from the top of the upload, made safe to print."""
+    return _shown(path.relative_to(upload).as_posix())
+
+
+def _shown(name: str, limit: int = 120) -> str:
+    """A file name from a submission, for a message: printable, without backticks, capped."""
+    text = "".join(c if c.isprintable() and c != "`" else "?" for c in name)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def _entries(folder: Path) -> list[Path]:
     try:
         children = sorted(folder.iterdir())
     except OSError:
         return []
-    return [c for c in children if c.name not in _IGNORED_ENTRIES and not c.name.startswith(".")]
+    return [c for c in children if not _junk(c.name)]
 
 
 def _single_top_folder(folder: Path) -> Path | None:
@@ -291,41 +493,23 @@ def _single_top_folder(folder: Path) -> Path | None:
     return None
 
 
-def _package_folder(candidates: list[Path], package: str, expected: Sequence[str]) -> Path | None:
-    for candidate in candidates:  # a tree holding the package
-        inside = candidate / package
-        if inside.is_dir() and not inside.is_symlink():
-            return inside
-    for candidate in candidates:  # the package's own files
-        if _is_package_contents(candidate, package, expected):
-            return candidate
-    return None
-
-
-def _is_package_contents(folder: Path, package: str, expected: Sequence[str]) -> bool:
-    if not (folder / "__init__.py").is_file():
-        return False
-    if folder.name == package:
-        return True
-    return all((folder / name).is_file() for name in expected)
-
-
 def _listing(folder: Path, limit: int = 12) -> str:
-    names = [e.name + ("/" if e.is_dir() else "") for e in _entries(folder)]
+    names = [_shown(e.name) + ("/" if e.is_dir() else "") for e in _entries(folder)]
     if not names:
         return "nothing"
     shown = ", ".join(names[:limit])
     return shown + (f", ... ({len(names) - limit} more)" if len(names) > limit else "")
 
 
-def _not_found_message(
-    folder: Path, top: Path | None, package: str, expected: Sequence[str]
-) -> str:
-    want = f"a folder {package}/" + (f" with {', '.join(expected)}" if expected else "")
-    found = _listing(folder)
+def _not_found_message(upload: Path, package: str, required: Sequence[str]) -> str:
+    found = _listing(upload)
+    top = _single_top_folder(upload)
     if top is not None:
-        found += f" (in {top.name}/: {_listing(top)})"
-    return f"expected {want}; found: {found}"
+        found += f" (in {_shown(top.name)}/: {_listing(top)})"
+    if not required:
+        return f"expected a folder {package}/; found: {found}"
+    want = _and(list(required))
+    return f"expected a folder {package}/ with {want}, or those files at any depth; found: {found}"
 
 
 # ------------------------------------------------------------------------------- grading
@@ -339,10 +523,14 @@ class _GradingSandbox(Sandbox):
 
     deadline: float | None = None
     limit_s: float = 0.0
+    bad_requests: tuple[str, ...] = ()
+    """The current check's calls that the worker could not run as asked (``bad_request``:
+    a bug in the check, not in the submission)."""
 
     def begin_check(self, limit_s: float) -> None:
         self.limit_s = limit_s
         self.deadline = time.monotonic() + limit_s
+        self.bad_requests = ()
 
     def end_check(self) -> None:
         self.deadline = None
@@ -354,6 +542,14 @@ class _GradingSandbox(Sandbox):
         label: str,
         timeout_s: float | None = None,
         seed: int | None = None,
+    ) -> Result:
+        result = self._request(message, label=label, timeout_s=timeout_s, seed=seed)
+        if isinstance(result, Failure) and result.kind == "bad_request":
+            self.bad_requests = (*self.bad_requests, result.message)
+        return result
+
+    def _request(
+        self, message: dict[str, Any], *, label: str, timeout_s: float | None, seed: int | None
     ) -> Result:
         deadline = self.deadline
         if deadline is None:
@@ -381,15 +577,28 @@ class _GradingSandbox(Sandbox):
         return result
 
 
-def _internal_error(check: Check, what: str) -> Outcome:
-    return Outcome(0.0, f"internal grader error in check {check.name!r}: {what}")
+class _Ran(NamedTuple):
+    """What running one check gave: its outcome, whether that is a grader error (the outcome's
+    feedback then says what went wrong, for staff), and whether its thread was abandoned
+    (still running: its sandbox must be dropped)."""
+
+    outcome: Outcome
+    grader_error: bool = False
+    abandoned: bool = False
 
 
-def _run_check(
-    check: Check, sandbox: _GradingSandbox, seed: int, grace_s: float
-) -> tuple[Outcome, bool]:
-    """Run one check under its time limit and a watchdog; ``(outcome, abandoned)``, where
-    ``abandoned`` means the check's thread is still running and its sandbox must be dropped."""
+def _grader_error(check: Check, what: str, *, abandoned: bool = False) -> _Ran:
+    outcome = Outcome(0.0, f"{INTERNAL_ERROR} in check {check.name!r}: {what}")
+    return _Ran(outcome, grader_error=True, abandoned=abandoned)
+
+
+def _run_check(check: Check, sandbox: _GradingSandbox, seed: int, grace_s: float) -> _Ran:
+    """Run one check under its time limit and a watchdog.
+
+    Whatever stops the check from judging is the grader's error, never the submission's: a
+    :class:`GraderError` (a stale calibration), any other exception or a result that is not an
+    :class:`Outcome` (a bug in the check), a call the worker could not run as asked, or a check
+    still running past its limit and the watchdog's grace."""
     rng = np.random.default_rng([seed, stable_hash(check.name)])
     box: dict[str, Any] = {}
 
@@ -416,15 +625,23 @@ def _run_check(
     if thread.is_alive():
         log.error("check %r did not finish within %g s; abandoned", check.name, grace_s)
         limit = check.timeout_s + grace_s
-        return _internal_error(check, f"did not finish within {limit:g} s"), True
+        return _grader_error(check, f"did not finish within {limit:g} s", abandoned=True)
     if "error" in box:
         error = box["error"]
+        if isinstance(error, GraderError):
+            log.error("check %r cannot judge: %s", check.name, error)
+            return _grader_error(check, str(error))
         log.error("check %r raised:\n%s", check.name, box["traceback"])
-        return _internal_error(check, f"{type(error).__name__}: {error}"), False
+        return _grader_error(check, f"{type(error).__name__}: {error}")
     outcome = box.get("outcome")
     if not isinstance(outcome, Outcome):
-        return _internal_error(check, f"returned {type(outcome).__name__}, not an Outcome"), False
-    return outcome, False
+        return _grader_error(check, f"returned {type(outcome).__name__}, not an Outcome")
+    if sandbox.bad_requests:
+        log.error("check %r sent bad requests: %s", check.name, sandbox.bad_requests)
+        return _grader_error(
+            check, f"the worker could not run its request: {sandbox.bad_requests[0]}"
+        )
+    return _Ran(outcome)
 
 
 def run_checks(
@@ -450,28 +667,31 @@ def run_checks(
                     sandbox = _GradingSandbox(root, **{**options, **(check.sandbox or {})})
                 except Exception as error:
                     log.exception("could not set up the sandbox")
-                    outcome = _internal_error(check, f"could not set up the sandbox: {error!r}")
-                    results.append(_result(check, outcome, time.monotonic() - started))
+                    ran = _grader_error(check, f"could not set up the sandbox: {error!r}")
+                    results.append(_result(check, ran, time.monotonic() - started))
                     continue
                 if not own:
                     shared = sandbox
-            outcome, abandoned = _run_check(check, sandbox, seed, watchdog_grace_s)
-            if abandoned:  # its thread may still use the sandbox: leave it to it
+            ran = _run_check(check, sandbox, seed, watchdog_grace_s)
+            if ran.abandoned:  # its thread may still use the sandbox: leave it to it
                 if not own:
                     shared = None
             elif own:
                 sandbox.close()
-            results.append(_result(check, outcome, time.monotonic() - started))
+            results.append(_result(check, ran, time.monotonic() - started))
     finally:
         if shared is not None:
             shared.close()
     return results
 
 
-def _result(check: Check, outcome: Outcome, seconds: float) -> CheckResult:
+def _result(check: Check, ran: _Ran, seconds: float) -> CheckResult:
+    outcome = ran.outcome
     score = round(check.points * outcome.fraction, 4)
     status: Status = "passed" if outcome.fraction == 1.0 else "failed"
-    return CheckResult(check, score, status, outcome.feedback, seconds)
+    return CheckResult(
+        check, score, status, outcome.feedback, seconds, outcome.brief, ran.grader_error
+    )
 
 
 def grade_submission(
@@ -486,64 +706,78 @@ def grade_submission(
     sandbox_options: Mapping[str, Any] | None = None,
     watchdog_grace_s: float = WATCHDOG_GRACE_S,
     fast: bool = False,
+    feedback: Feedback | None = None,
 ) -> dict[str, Any]:
-    """Grade one submission (folder or ``.zip``) and write ``out_dir/results.json``.
+    """Grade one submission (folder or ``.zip``) and write its two reports to ``out_dir``:
+
+    * ``results.json``, the student's (Gradescope reads it): each failed check's feedback as
+      the suite's ``FEEDBACK`` allows (:func:`suite_feedback`), and a check the grader could
+      not judge said to be graded again, not failed;
+    * ``staff.json``, the same fields with the whole feedback and, for a grader error, what
+      went wrong: what this function returns.
 
     The checks are homework ``hw``'s suite (:func:`load_suite`, or the ``suite`` spec), or
-    ``checks`` with their ``package``; ``fast`` leaves out the learning-curve checks. Returns
-    what was written. Raises :class:`SuiteError` for a homework that does not exist; never for
-    anything the submission does.
+    ``checks`` with their ``package`` (then ``feedback`` defaults to
+    :data:`~autograder.checks.DEFAULT_FEEDBACK`); ``fast`` leaves out the learning-curve
+    checks, and both reports say so. Raises :class:`SuiteError` for a homework that does not
+    exist; never for anything the submission does.
     """
     if checks is None:
         package, checks = load_suite(hw, suite)
         sandbox_options = {**suite_sandbox_options(hw, suite), **(sandbox_options or {})}
+        if feedback is None:
+            feedback = suite_feedback(hw, suite)
     elif package is None:
         raise ValueError("expected the package name along with the checks, got package=None")
-    if fast:
-        checks = fast_checks(checks)
+    level: Feedback = DEFAULT_FEEDBACK if feedback is None else feedback
+    graded = fast_checks(checks) if fast else list(checks)
+    left_out = [check for check in checks if check not in graded]
     started = time.monotonic()
-    max_score = sum(c.points for c in checks)
+    max_score = sum(c.points for c in graded)
+    common: dict[str, Any] = {"hw": hw, "seed": seed, "left_out": left_out}
     try:
         with tempfile.TemporaryDirectory(prefix="rlhw-grade-") as scratch:
             try:
-                root = find_package(
-                    Path(submission),
-                    package,
-                    scratch=Path(scratch),
-                    expected=expected_files(package),
-                )
+                found = find_package(Path(submission), package, scratch=Path(scratch))
             except SubmissionError as error:
-                results = report.error_results(
+                make = partial(
+                    report.error_results,
                     "submission: homework package found",
                     str(error),
                     max_score,
-                    hw=hw,
-                    seed=seed,
-                    execution_time=time.monotonic() - started,
+                    **common,
                 )
             else:
                 rows = run_checks(
-                    root,
-                    checks,
+                    found.root,
+                    graded,
                     seed,
                     sandbox_options=sandbox_options,
                     watchdog_grace_s=watchdog_grace_s,
                 )
-                results = report.build_results(
-                    rows, hw=hw, seed=seed, execution_time=time.monotonic() - started
+                make = partial(
+                    report.build_results, rows, feedback=level, found=found.describe(), **common
                 )
+        views = _views(make, time.monotonic() - started)
     except Exception as error:  # a bug in the engine: the student still gets a valid report
         log.exception("grading %s failed", submission)
-        results = report.error_results(
-            "grader",
-            f"internal grader error: {type(error).__name__}: {error}",
-            max_score,
-            hw=hw,
-            seed=seed,
-            execution_time=time.monotonic() - started,
-        )
-    report.write_json_atomic(Path(out_dir) / "results.json", results)
-    return results
+        views = _views(_engine_error(error, max_score, **common), time.monotonic() - started)
+    student, staff = views
+    report.write_json_atomic(Path(out_dir) / "results.json", student)
+    report.write_json_atomic(Path(out_dir) / report.STAFF_FILE, staff)
+    return staff
+
+
+def _engine_error(error: BaseException, max_score: float, **common: Any) -> partial[dict]:
+    """The reports of a grading that broke in the engine: a grader error for the whole
+    submission (staff read the exception; the student, that it will be graded again)."""
+    message = f"{INTERNAL_ERROR}: {type(error).__name__}: {error}"
+    return partial(report.error_results, "grader", message, max_score, grader_error=True, **common)
+
+
+def _views(make: partial[dict], seconds: float) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``(results.json, staff.json)`` from one of :mod:`autograder.report`'s builders."""
+    return make(view="student", execution_time=seconds), make(view="staff", execution_time=seconds)
 
 
 # ------------------------------------------------------------------------------- batches
@@ -597,20 +831,21 @@ def grade_many(
     sandbox_options: Mapping[str, Any] | None = None,
     fast: bool = False,
 ) -> dict[str, dict[str, Any]]:
-    """Grade each submission into ``out_dir/<name>/results.json`` (``jobs`` at a time, each in
-    its own process with its own sandbox) and write ``out_dir/grades.csv``; ``fast`` leaves
-    out the learning-curve checks.
+    """Grade each submission into ``out_dir/<name>/`` (``results.json`` and ``staff.json``, as
+    :func:`grade_submission` writes them; ``jobs`` at a time, each in its own process with its
+    own sandbox) and write the gradebook ``out_dir/grades.csv``; ``fast`` leaves out the
+    learning-curve checks, and the gradebook says so.
 
-    Returns ``{name: results}`` in the order given. A submission whose grading breaks in any
-    way still gets a valid ``results.json`` with score 0 and a message.
+    Returns ``{name: staff's results}`` in the order given. A submission whose grading breaks
+    in any way still gets valid reports: a grader error, score 0 until it is graded again.
     """
     if jobs < 1:
         raise ValueError(f"expected jobs >= 1, got {jobs}")
     package, checks = load_suite(hw, suite)  # fails early on an unknown homework
     del package
-    if fast:
-        checks = fast_checks(checks)
-    max_score = sum(c.points for c in checks)
+    graded = fast_checks(checks) if fast else checks
+    left_out = [check for check in checks if check not in graded]
+    max_score = sum(c.points for c in graded)
     out_dir = Path(out_dir)
     names = submission_names(submissions)
     options = dict(sandbox_options or {})
@@ -618,16 +853,11 @@ def grade_many(
 
     def broken(name: str, error: BaseException) -> dict[str, Any]:
         log.error("grading %s failed: %r", name, error)
-        data = report.error_results(
-            "grader",
-            f"internal grader error: {type(error).__name__}: {error}",
-            max_score,
-            hw=hw,
-            seed=seed,
-            execution_time=0.0,
-        )
-        report.write_json_atomic(out_dir / name / "results.json", data)
-        return data
+        make = _engine_error(error, max_score, hw=hw, seed=seed, left_out=left_out)
+        student, staff = _views(make, 0.0)
+        report.write_json_atomic(out_dir / name / "results.json", student)
+        report.write_json_atomic(out_dir / name / report.STAFF_FILE, staff)
+        return staff
 
     # spawn: a fresh interpreter per worker, not a fork of a grader that may hold torch threads
     context = multiprocessing.get_context("spawn")
@@ -657,5 +887,5 @@ def grade_many(
             except Exception as error:
                 results[name] = broken(name, error)
     results = {name: results[name] for name in names}
-    report.write_grades_csv(out_dir / "grades.csv", results, [c.name for c in checks])
+    report.write_grades_csv(out_dir / "grades.csv", results, [c.name for c in graded])
     return results

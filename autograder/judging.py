@@ -9,6 +9,7 @@ Every value from the worker is type-, dtype-, shape- and finiteness-checked befo
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -103,6 +104,44 @@ def no_gradient(got: Any, *, what: str) -> str | None:
     return None
 
 
+# What a ``property`` suite says of a sandbox call that did not return, per kind: fixed words,
+# because the worker's own text (an exception's message, a type's name) is the submission's and
+# could carry the hidden inputs out.
+_FAILURE_BRIEFS = {
+    "timeout": "it ran out of time",
+    "memory": "it ran out of memory",
+    "cpu": "it used up its CPU time",
+    "exit": "it exited the worker process",
+    "crash": "the worker process crashed",
+    "channel": "it wrote garbage to the grader's channel",
+    "start": "the sandboxed worker could not start",
+    "unsupported": "it returned a type the grader cannot check",
+    "too_large": "it returned a result too large to send",
+    "invalid": "it returned something the check cannot use (e.g. a loss that is not one number)",
+}
+_BUILTIN_ERRORS = frozenset(
+    name
+    for name, value in vars(builtins).items()
+    if isinstance(value, type) and issubclass(value, BaseException)
+)
+PROPERTY_NOTE = (
+    "This course shows which property failed, not the inputs, values or hints of its hidden "
+    "cases: the public tests are there to debug with."
+)
+
+
+def failure_brief(failure: Failure) -> str:
+    """What went wrong in a call that did not return, in words that hold nothing the
+    submission wrote: for a ``property`` suite (:class:`~autograder.checks.Outcome`)."""
+    if failure.kind in ("import", "missing"):
+        # import-time code sees no hidden input: its SyntaxError or missing name is the student's
+        return failure.message
+    if failure.kind == "error":
+        name = failure.error_type if failure.error_type in _BUILTIN_ERRORS else "an exception"
+        return f"your code raised {name}"
+    return _FAILURE_BRIEFS.get(failure.kind, "the call did not return")
+
+
 @dataclass
 class Tally:
     """Cases of one check: how many passed, and the first mismatch for the feedback."""
@@ -113,6 +152,9 @@ class Tally:
     passed: int = 0
     total: int = 0
     first: str | None = None
+    first_brief: str | None = None
+    """The first failure in a ``property`` suite's words, when it was a call that did not
+    return (a value that differs says no more than the count of cases that match)."""
     skipped_after: str | None = None
     notes: list[str] = field(default_factory=list)
 
@@ -131,6 +173,8 @@ class Tally:
 
     def failure(self, summary: str, result: Failure) -> None:
         """A sandbox call that did not return; stop the check when the worker is unusable."""
+        if self.first is None:
+            self.first_brief = failure_brief(result)
         self.record(summary, result.message)
         if result.kind in FATAL_KINDS:
             self.skipped_after = result.kind
@@ -149,18 +193,25 @@ class Tally:
 
     def outcome(self) -> Outcome:
         if self.total == 0:
-            return Outcome(0.0, f"{self.what}: nothing was compared.")
+            text = f"{self.what}: nothing was compared."
+            return Outcome(0.0, text, brief=text)
         fraction = self.passed / self.total
         if self.passed == self.total:
-            return Outcome(1.0, f"Compared {self.what}: all {self.total} cases match.")
+            text = f"Compared {self.what}: all {self.total} cases match."
+            return Outcome(1.0, text, brief=text)
         lines = [f"Compared {self.what}: {self.passed}/{self.total} cases match."]
+        brief = lines.copy()
         if self.first is not None:
             lines.append(f"First mismatch: {self.first}")
+        if self.first_brief is not None:
+            brief.append(f"At the first mismatch {self.first_brief}.")
         if self.skipped_after is not None:
             lines.append("The remaining cases were not run.")
+            brief.append("The remaining cases were not run.")
         lines.extend(self.notes)
         lines.append(f"Hint: {self.hint}")
-        return Outcome(fraction, "\n".join(lines))
+        brief.append(PROPERTY_NOTE)
+        return Outcome(fraction, "\n".join(lines), brief="\n".join(brief))
 
 
 def returned(result: Result, tally: Tally, summary: str) -> tuple[bool, Any]:

@@ -44,7 +44,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from autograder.checks import Check, Outcome
+from autograder.checks import Check, GraderError, Outcome
 from autograder.sandbox import PROJECT_ROOT, Attr, Failure, Method, Sandbox
 from infrastructure.config import Target
 
@@ -491,14 +491,15 @@ def learning_check(
         try:
             calibration = load_calibration(hw, task)
         except LookupError as error:
-            raise RuntimeError(str(error)) from None  # the grader's fault: an internal error
+            raise GraderError(str(error)) from None  # staff must recalibrate, not the student
         seed = int(rng.integers(1_000, 1_000_000))
         label = f"{task.trainer}({task.name})"
         built = sandbox.call_method(
             task.module, task.trainer, ({**task.config, "seed": seed},), keep=TRAINER, label=label
         )
         if isinstance(built, Failure):
-            return Outcome(0.0, f"could not build the trainer: {_failure_text(built)}")
+            text = f"could not build the trainer: {_failure_text(built)}"
+            return Outcome(0.0, text, brief=text)  # the config is public: nothing hidden
 
         def act(observations: np.ndarray) -> tuple[Any, str]:
             result = sandbox.on(TRAINER, [Method("act", (observations,))], label="Trainer.act")
@@ -566,7 +567,8 @@ def _outcome(met: int, task: LearningTask, lines: list[str]) -> Outcome:
             "Hint: the value, gradient and update checks above find most bugs that stop "
             "learning; fix those first."
         )
-    return Outcome(met / total, "\n".join(lines))
+    # the student's own training judged on the grader's episodes: no hidden input shows
+    return Outcome(met / total, "\n".join(lines), brief="\n".join(lines))
 
 
 def _failure_text(failure: Failure) -> str:

@@ -1,4 +1,5 @@
-"""Reports of a grading: Gradescope's ``results.json``, a terminal table, a CSV gradebook.
+"""Reports of a grading: Gradescope's ``results.json``, staff's ``staff.json``, a terminal
+table, a CSV gradebook.
 
 ``results.json`` follows Gradescope's autograder format (its JSON Schema is
 ``autograder/results_schema.json``)::
@@ -9,10 +10,19 @@
                 "status": "passed", "output": "...", "output_format": "md",
                 "visibility": "visible", "tags": ["value", "reward_to_go"],
                 "extra_data": {"seconds": 0.4}}, ...],
-     "extra_data": {"hw": "hw2", "seed": 0}}
+     "extra_data": {"hw": "hw2", "seed": 0, "view": "student", "feedback": "property"}}
 
-Timing lives in ``execution_time`` and each test's ``extra_data.seconds`` only: everything
-else is the same when the same submission is graded again with the same seed.
+Each grading gives two *views* of the same rows. The student's (``results.json``) shows each
+failed check's feedback as the suite's ``FEEDBACK`` allows (:data:`~autograder.checks.Feedback`),
+and a check the grader could not judge (a grader error: a stale calibration, a check that broke)
+as "not graded yet", never as the student's failure. Staff's (``staff.json``, the terminal
+table, the gradebook) has the whole feedback and what went wrong in the grader.
+
+Tests are numbered ``group.position`` in the suite's order: a group is a run of consecutive
+checks of one function. Timing lives in ``execution_time`` and each test's
+``extra_data.seconds`` only: everything else is the same when the same submission is graded
+again with the same seed. Every text is made safe to write (no control characters or lone
+surrogates) and capped at :data:`MAX_OUTPUT_CHARS`, whatever the submission sent.
 
 When some checks are not visible to students, the summary says how many are pending and what
 they are worth: a student never reads "all checks passed" about the visible ones only.
@@ -26,15 +36,27 @@ import io
 import json
 import os
 import tempfile
+import textwrap
+import unicodedata
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from autograder.checks import CheckResult
+from autograder.checks import Check, CheckResult, Feedback
 
+View = Literal["student", "staff"]
 SCHEMA_PATH = Path(__file__).with_name("results_schema.json")
-_NAME_WIDTH = 52
-_FEEDBACK_WIDTH = 60
+STAFF_FILE = "staff.json"
+"""Next to each ``results.json``: staff's view of the same grading."""
+MAX_OUTPUT_CHARS = 20_000
+"""Longest text of one test (a student's traceback is a few thousand characters)."""
+GRADER_ERROR_TEXT = (
+    "Not graded yet: a problem on the grader's side, not in your code, stopped this check. "
+    "The course staff have been told and will grade it again; until then it counts 0 points."
+)
+_WIDTH = 100
+_PASSED_TEXT = "Passed."
+_FAILED_TEXT = "Failed: this course shows which checks fail, not their details."
 
 
 def _points(x: float) -> str:
@@ -45,36 +67,96 @@ def _round(x: float) -> float:
     return round(x, 4)
 
 
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" + ("" if n == 1 else "s")
+
+
+def clean(text: str) -> str:
+    """``text`` safe to write and to show: lone surrogates and control characters (ANSI
+    escapes, NUL) replaced, tabs and newlines kept, at most :data:`MAX_OUTPUT_CHARS` long."""
+    if len(text) > MAX_OUTPUT_CHARS:
+        cut = len(text) - MAX_OUTPUT_CHARS
+        text = text[:MAX_OUTPUT_CHARS] + f"\n[{cut} more characters cut]"
+    return "".join(
+        c if c in "\n\t" or unicodedata.category(c) not in ("Cc", "Cs") else "\ufffd" for c in text
+    )
+
+
 # ------------------------------------------------------------------------------- results.json
 
 
 def build_results(
-    results: Sequence[CheckResult], *, hw: str, seed: int, execution_time: float
+    results: Sequence[CheckResult],
+    *,
+    hw: str,
+    seed: int,
+    execution_time: float,
+    view: View = "staff",
+    feedback: Feedback = "full",
+    left_out: Sequence[Check] = (),
+    found: str = "",
 ) -> dict[str, Any]:
-    """The ``results.json`` of graded checks. Tests are numbered ``group.position``, one group
-    per student function, in the suite's order."""
-    groups: dict[str, int] = {}
-    positions: dict[str, int] = {}
+    """The ``results.json`` of graded checks, in ``view``: ``staff`` shows every check's whole
+    feedback; ``student`` shows what ``feedback`` allows (:attr:`CheckResult.brief` for
+    ``property``) and a grader error as :data:`GRADER_ERROR_TEXT`. ``left_out`` are the checks
+    ``--fast`` did not run; ``found`` says which files were graded (for the summary)."""
+    numbers = _numbers([result.check for result in results])
     tests = []
-    for result in results:
+    for result, number in zip(results, numbers, strict=True):
         check = result.check
-        group = groups.setdefault(check.function, len(groups) + 1)
-        positions[check.function] = positions.get(check.function, 0) + 1
+        extra: dict[str, Any] = {"seconds": round(result.seconds, 3)}
+        if result.grader_error:
+            extra["grader_error"] = True
         tests.append(
             {
                 "name": check.name,
-                "number": f"{group}.{positions[check.function]}",
+                "number": number,
                 "score": _round(result.score),
                 "max_score": _round(check.points),
                 "status": result.status,
-                "output": result.output,
+                "output": clean(_output(result, view, feedback)),
                 "output_format": "md",
                 "visibility": check.visibility,
                 "tags": [check.kind, check.function],
-                "extra_data": {"seconds": round(result.seconds, 3)},
+                "extra_data": extra,
             }
         )
-    return _wrap(tests, hw=hw, seed=seed, execution_time=execution_time)
+    return _wrap(
+        tests,
+        hw=hw,
+        seed=seed,
+        execution_time=execution_time,
+        view=view,
+        feedback=feedback,
+        left_out=left_out,
+        found=found,
+    )
+
+
+def _numbers(checks: Sequence[Check]) -> list[str]:
+    """``group.position`` per check, increasing in the suite's order (Gradescope sorts by it):
+    a new group at each change of function."""
+    numbers = []
+    group = position = 0
+    previous = None
+    for check in checks:
+        if check.function != previous:
+            group, position, previous = group + 1, 0, check.function
+        position += 1
+        numbers.append(f"{group}.{position}")
+    return numbers
+
+
+def _output(result: CheckResult, view: View, feedback: Feedback) -> str:
+    if view == "staff":
+        return result.output
+    if result.grader_error:
+        return GRADER_ERROR_TEXT
+    if feedback == "full":
+        return result.output
+    if result.brief is not None:
+        return result.brief
+    return _PASSED_TEXT if result.status == "passed" else _FAILED_TEXT
 
 
 def error_results(
@@ -85,38 +167,68 @@ def error_results(
     hw: str,
     seed: int,
     execution_time: float,
+    view: View = "staff",
+    grader_error: bool = False,
+    left_out: Sequence[Check] = (),
 ) -> dict[str, Any]:
-    """A ``results.json`` with score 0 and one failed row saying why (no package found, an
-    unsafe zip, a grader that broke)."""
+    """A ``results.json`` with score 0 and one failed row saying why: no package found, an
+    unsafe zip (``message`` is for the student) or, with ``grader_error``, a grader that broke
+    (``message`` is for staff; the student's view says the submission will be graded again)."""
+    shown = GRADER_ERROR_TEXT if grader_error and view == "student" else message
     test = {
         "name": name,
         "number": "0.1",
         "score": 0.0,
         "max_score": _round(max_score),
         "status": "failed",
-        "output": message,
+        "output": clean(shown),
         "output_format": "text",
         "visibility": "visible",
         "tags": ["submission"],
-        "extra_data": {"seconds": 0.0},
+        "extra_data": {"seconds": 0.0, **({"grader_error": True} if grader_error else {})},
     }
-    return _wrap([test], hw=hw, seed=seed, execution_time=execution_time)
+    return _wrap(
+        [test], hw=hw, seed=seed, execution_time=execution_time, view=view, left_out=left_out
+    )
 
 
 def _wrap(
-    tests: list[dict[str, Any]], *, hw: str, seed: int, execution_time: float
+    tests: list[dict[str, Any]],
+    *,
+    hw: str,
+    seed: int,
+    execution_time: float,
+    view: View,
+    feedback: Feedback | None = None,
+    left_out: Sequence[Check] = (),
+    found: str = "",
 ) -> dict[str, Any]:
-    return {
+    extra: dict[str, Any] = {"hw": hw, "seed": seed, "view": view}
+    if feedback is not None:
+        extra["feedback"] = feedback
+    errors = [t["name"] for t in tests if t.get("extra_data", {}).get("grader_error")]
+    if errors:
+        extra["grader_errors"] = errors
+    if left_out:
+        extra["left_out"] = {
+            "checks": [check.name for check in left_out],
+            "points": _round(sum(check.points for check in left_out)),
+            "why": "--fast: learning-curve checks",
+        }
+    data = {
         "score": _round(sum(t["score"] for t in tests)),
         "max_score": _round(sum(t["max_score"] for t in tests)),
-        "output": summary(tests),
+        "output": "",
         "output_format": "md",
         "visibility": "visible",
         "stdout_visibility": "hidden",
         "execution_time": round(execution_time, 3),
         "tests": tests,
-        "extra_data": {"hw": hw, "seed": seed},
+        "extra_data": extra,
     }
+    lines = [summary(tests), grader_error_line(data), left_out_line(data), clean(found)]
+    data["output"] = "\n\n".join(line for line in lines if line)
+    return data
 
 
 def summary(tests: Sequence[Mapping[str, Any]]) -> str:
@@ -134,7 +246,7 @@ def summary(tests: Sequence[Mapping[str, Any]]) -> str:
             )
         return (
             f"{passed} of {len(visible)} checks passed: {_points(score)}/{_points(max_score)} "
-            "points. Each failed check below says what was compared and what differed."
+            "points. Each failed check below says what it compared."
         )
     return (
         f"{passed} of {len(visible)} visible checks passed: {_points(score)}/"
@@ -153,6 +265,49 @@ def pending_line(tests: Sequence[Mapping[str, Any]]) -> str:
         f"{len(hidden)} hidden {'check' if one else 'checks'} ({_points(points)} points) "
         f"{'is' if one else 'are'} pending: {'it is' if one else 'they are'} graded but not "
         "shown before the due date, so this is not your final score."
+    )
+
+
+def grader_errors(results: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """``(check, what went wrong)`` for each check of a grading that hit a grader error (the
+    text is staff's when ``results`` is staff's view)."""
+    return [
+        (t["name"], t["output"])
+        for t in results["tests"]
+        if t.get("extra_data", {}).get("grader_error")
+    ]
+
+
+def grader_error_line(results: Mapping[str, Any]) -> str:
+    """The summary's line about checks the grader could not judge, in the results' view;
+    ``""`` when there are none."""
+    tests = [t for t in results["tests"] if t.get("extra_data", {}).get("grader_error")]
+    if not tests:
+        return ""
+    points = _points(_round(sum(t["max_score"] for t in tests)))
+    what = f"{_plural(len(tests), 'check')} ({points} points)"
+    if results["extra_data"].get("view") == "staff":
+        return (
+            f"Grader error in {what}, not the student's fault: fix what the check says, then "
+            "grade this submission again. The student reads that it will be graded again."
+        )
+    verb = "is" if len(tests) == 1 else "are"
+    return (
+        f"{what} {verb} not graded yet because of a problem on the grader's side, not in your "
+        "code: the course staff will grade again, so this is not your final score."
+    )
+
+
+def left_out_line(results: Mapping[str, Any]) -> str:
+    """``"Left out (--fast): 2 learning-curve checks (20 points) ..."``, or ``""``."""
+    left = results["extra_data"].get("left_out")
+    if not left:
+        return ""
+    total = _points(_round(results["max_score"] + left["points"]))
+    return (
+        f"Left out ({left['why']}): {_plural(len(left['checks']), 'check')} "
+        f"({_points(left['points'])} points), so this grade is out of "
+        f"{_points(results['max_score'])}, not {total}."
     )
 
 
@@ -184,28 +339,28 @@ def load_schema() -> dict[str, Any]:
 # ------------------------------------------------------------------------------- terminal
 
 
-# Lines of a suite's feedback that set the scene rather than say what went wrong.
-_PREAMBLE = ("Compared", "First mismatch", "Hint:")
-
-
-def _headline(text: str, width: int) -> str:
-    """The line of a failed check's feedback that says what went wrong: the first one that is
-    not the "Compared ..." summary, the mismatching input (indented) or the hint (else the
-    first line)."""
-    lines = [s for s in text.splitlines() if s.strip()]
-    # indented lines list the inputs of the mismatch
-    found = (s for s in lines if not s.startswith(_PREAMBLE) and not s[0].isspace())
-    return _fit(next(found, lines[0] if lines else "").strip(), width)
-
-
-def _fit(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: width - 3] + "..."
+def _wrapped(text: str, indent: str, width: int = _WIDTH) -> list[str]:
+    """``text`` line by line, each wrapped at ``width`` (never cut), keeping its own indent."""
+    out = []
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        own = line[: len(line) - len(line.lstrip())]
+        out += textwrap.wrap(
+            line.strip(),
+            width,
+            initial_indent=indent + own,
+            subsequent_indent=indent + own + "  ",
+            break_long_words=False,
+            break_on_hyphens=False,
+        ) or [indent + own]
+    return out
 
 
 def format_table(results: Mapping[str, Any], *, show_hidden: bool = True) -> str:
-    """A plain-text table of a ``results.json``: number, check, points, status and, for a
-    failed check, the feedback line that says what went wrong; then the total and the
-    pending-hidden-checks line.
+    """A plain-text table of a ``results.json``, in the suite's order: number, check, points
+    and status; under each check that did not pass, its whole feedback (wrapped, never cut);
+    then the total, what ``--fast`` left out, the grader errors and the pending hidden checks.
 
     ``show_hidden=False`` is the student's view: hidden checks are counted, not listed.
     """
@@ -214,24 +369,22 @@ def format_table(results: Mapping[str, Any], *, show_hidden: bool = True) -> str
     rows = []
     for t in shown:
         name = t["name"] + ("" if t["visibility"] == "visible" else f" [{t['visibility']}]")
+        error = t.get("extra_data", {}).get("grader_error")
+        status = "GRADER ERROR" if error else t["status"]
         rows.append(
-            (
-                t["number"],
-                _fit(name, _NAME_WIDTH),
-                f"{_points(t['score'])}/{_points(t['max_score'])}",
-                t["status"],
-                "" if t["status"] == "passed" else _headline(t["output"], _FEEDBACK_WIDTH),
-            )
+            (t, (t["number"], name, f"{_points(t['score'])}/{_points(t['max_score'])}", status))
         )
-    header = ("#", "check", "points", "status", "feedback")
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(4)]
+    header = ("#", "check", "points", "status")
+    widths = [max(len(r[i]) for r in [header, *(cells for _, cells in rows)]) for i in range(4)]
 
-    def line(row: Sequence[str]) -> str:
-        cells = [row[i].ljust(widths[i]) for i in range(4)]
-        return "  ".join([*cells, row[4]]).rstrip()
+    def line(cells: Sequence[str]) -> str:
+        return "  ".join(cells[i].ljust(widths[i]) for i in range(4)).rstrip()
 
-    out = [line(header), line(["-" * w for w in widths] + ["-" * 8])]
-    out += [line(r) for r in rows]
+    out = [line(header), line(["-" * w for w in widths])]
+    for t, cells in rows:
+        out.append(line(cells))
+        if t["status"] != "passed":
+            out += _wrapped(t["output"], " " * (widths[0] + 2))
     visible = [t for t in tests if t["visibility"] == "visible"]
     if show_hidden:
         total = f"total: {_points(results['score'])}/{_points(results['max_score'])} points"
@@ -241,32 +394,40 @@ def format_table(results: Mapping[str, Any], *, show_hidden: bool = True) -> str
         total = f"total of the visible checks: {_points(score)}/{_points(max_score)} points"
     passed = sum(t["status"] == "passed" for t in shown)
     out.append(f"{total} ({passed} of {len(shown)} checks passed)")
+    for note in (left_out_line(results), grader_error_line(results)):
+        if note:
+            out += _wrapped(note, "")
     pending = pending_line(tests)
     if pending and show_hidden:
         hidden = len(tests) - len(visible)
         verb = "is" if hidden == 1 else "are"
-        out.append(f"{hidden} of these checks {verb} hidden from students, who read: {pending}")
-    elif pending:
-        out.append(pending)
+        pending = f"{hidden} of these checks {verb} hidden from students, who read: {pending}"
+    if pending:
+        out += _wrapped(pending, "")
     return "\n".join(out)
 
 
 def format_batch(results: Mapping[str, Mapping[str, Any]]) -> str:
-    """A short table of a batch: submission, score and checks passed, and the first failure."""
+    """A short table of a batch: submission, score, checks passed, and the checks that hit a
+    grader error or else the first that failed (its feedback is in the submission's files)."""
     rows = []
     for name, data in results.items():
         tests = data["tests"]
         failed = [t for t in tests if t["status"] != "passed"]
-        note = f"{failed[0]['name']}: {_headline(failed[0]['output'], 50)}" if failed else ""
+        errors = [check for check, _ in grader_errors(data)]
+        if errors:
+            note = "GRADER ERROR in " + ", ".join(errors)
+        else:
+            note = f"first failure: {failed[0]['name']}" if failed else ""
         rows.append(
             (
                 name,
                 f"{_points(data['score'])}/{_points(data['max_score'])}",
                 f"{len(tests) - len(failed)}/{len(tests)}",
-                _fit(note, 90),
+                note,
             )
         )
-    header = ("submission", "score", "passed", "first failure")
+    header = ("submission", "score", "passed", "")
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(3)]
     lines = [
         "  ".join([*(r[i].ljust(widths[i]) for i in range(3)), r[3]]).rstrip()
@@ -279,18 +440,24 @@ def format_batch(results: Mapping[str, Mapping[str, Any]]) -> str:
 
 
 def grades_csv(results: Mapping[str, Mapping[str, Any]], check_names: Sequence[str]) -> str:
-    """The gradebook: ``submission, score, max_score`` and one column per check (its score;
-    0 where the check did not run, as for a submission without the package)."""
+    """The gradebook: ``submission, score, max_score``, ``left_out`` (what ``--fast`` did not
+    grade, with its points: empty when every check ran), ``grader_errors`` (the checks to grade
+    again once the grader is fixed: empty when none), then one column per check (its score; 0
+    where the check did not run, as for a submission without the package)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["submission", "score", "max_score", *check_names])
+    writer.writerow(["submission", "score", "max_score", "left_out", "grader_errors", *check_names])
     for name, data in results.items():
         scores = {t["name"]: t["score"] for t in data["tests"]}
+        left = data.get("extra_data", {}).get("left_out")
+        left_out = f"{', '.join(left['checks'])} ({_points(left['points'])} points)" if left else ""
         writer.writerow(
             [
                 name,
                 _points(data["score"]),
                 _points(data["max_score"]),
+                left_out,
+                "; ".join(check for check, _ in grader_errors(data)),
                 *(_points(scores.get(c, 0.0)) for c in check_names),
             ]
         )

@@ -9,6 +9,7 @@ checks written to a temporary file; the engine loads it the way it loads ``suite
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import os
 import stat
@@ -23,8 +24,8 @@ import jsonschema
 import numpy as np
 import pytest
 
-from autograder import grade, report
-from autograder.checks import Check, Outcome
+from autograder import grade, learning, report
+from autograder.checks import Check, GraderError, Outcome
 from autograder.grade import (
     SubmissionError,
     SuiteError,
@@ -33,6 +34,7 @@ from autograder.grade import (
     grade_submission,
     load_suite,
 )
+from autograder.learning import LearningTask
 from autograder.sandbox import PROJECT_ROOT
 
 # no torch in the worker: these tests start many workers
@@ -41,9 +43,10 @@ FAST = {"preload": ("numpy",), "start_timeout_s": 120.0}
 SUITE_SOURCE = """
 import numpy as np
 
-from autograder.checks import Check, Outcome
+from autograder.checks import Check, GraderError, Outcome
 
 PACKAGE = "fakehw"
+FEEDBACK = "full"
 
 
 def _value(function, reference, timeout_s):
@@ -149,10 +152,12 @@ def test_correct_submission_gets_full_marks(tmp_path: Path, suite_file: str) -> 
         submission, "fake", tmp_path / "out", suite=suite_file, sandbox_options=FAST
     )
     data = validated(tmp_path / "out" / "results.json")
-    assert data == results
+    assert validated(tmp_path / "out" / "staff.json") == results
+    assert data["extra_data"]["view"] == "student" and results["extra_data"]["view"] == "staff"
     assert (data["score"], data["max_score"]) == (10.0, 10.0)
     assert [t["status"] for t in data["tests"]] == ["passed"] * 4
-    assert [t["number"] for t in data["tests"]] == ["1.1", "2.1", "3.1", "2.2"]
+    # numbered in the suite's order: a new group at each change of function
+    assert [t["number"] for t in data["tests"]] == ["1.1", "2.1", "3.1", "4.1"]
     assert data["tests"][0]["tags"] == ["value", "double"]
     # one check is hidden: the summary says so, and never that all checks passed
     assert "3 of 3 visible checks passed" in data["output"]
@@ -194,7 +199,9 @@ def test_broken_submission_fails_check_by_check(tmp_path: Path, suite_file: str,
         assert expected in test["output"], test["output"]
 
 
-def test_checks_that_break_become_failed_rows(tmp_path: Path) -> None:
+def test_checks_that_break_are_grader_errors_told_to_staff_not_the_student(
+    tmp_path: Path,
+) -> None:
     def raises(sandbox: Any, rng: np.random.Generator) -> Outcome:
         raise KeyError("reference_table")
 
@@ -205,6 +212,13 @@ def test_checks_that_break_become_failed_rows(tmp_path: Path) -> None:
     def not_an_outcome(sandbox: Any, rng: np.random.Generator) -> Outcome:
         return 1.0  # type: ignore[return-value]
 
+    def stale(sandbox: Any, rng: np.random.Generator) -> Outcome:
+        raise GraderError("fake.json was made for another config: run `rlhw calibrate fake`")
+
+    def bad_request(sandbox: Any, rng: np.random.Generator) -> Outcome:
+        result = sandbox.call("fakehw.core", "_private", (3,))  # a bug in the check
+        return Outcome(0.0, f"your code failed: {result.message}")
+
     def works(sandbox: Any, rng: np.random.Generator) -> Outcome:
         result = sandbox.call("fakehw.core", "double", (3,))
         return Outcome(1.0 if result.ok and result.value == 6 else 0.0, "double(3)")
@@ -213,18 +227,22 @@ def test_checks_that_break_become_failed_rows(tmp_path: Path) -> None:
         Check("raises", "f", "value", 1.0, raises),
         Check("hangs", "f", "value", 1.0, hangs, timeout_s=0.5),
         Check("not an outcome", "f", "value", 1.0, not_an_outcome),
+        Check("stale", "f", "learning", 1.0, stale),
+        Check("bad request", "f", "value", 1.0, bad_request),
         Check("works after", "double", "value", 1.0, works),
     ]
+    out = tmp_path / "out"
     data = grade_submission(
         make_submission(tmp_path / "s"),
         "fake",
-        tmp_path / "out",
+        out,
         checks=checks,
         package="fakehw",
         sandbox_options=FAST,
         watchdog_grace_s=0.5,
     )
-    validated(tmp_path / "out" / "results.json")
+    assert validated(out / "staff.json") == data
+    # staff read what went wrong
     by_name = rows(data)
     assert by_name["raises"]["output"] == (
         "internal grader error in check 'raises': KeyError: 'reference_table'"
@@ -234,8 +252,89 @@ def test_checks_that_break_become_failed_rows(tmp_path: Path) -> None:
         == "internal grader error in check 'hangs': did not finish within 1 s"
     )
     assert "returned float, not an Outcome" in by_name["not an outcome"]["output"]
-    assert by_name["works after"]["status"] == "passed"
-    assert data["score"] == 1.0
+    assert by_name["stale"]["output"] == (
+        "internal grader error in check 'stale': fake.json was made for another config: run "
+        "`rlhw calibrate fake`"
+    )
+    assert by_name["bad request"]["output"].startswith(
+        "internal grader error in check 'bad request': the worker could not run its request: "
+        "could not run `_private`: bad request: names are identifiers"
+    )
+    broken = ["raises", "hangs", "not an outcome", "stale", "bad request"]
+    assert data["extra_data"]["grader_errors"] == broken
+    assert "Grader error in 5 checks (5 points), not the student's fault" in data["output"]
+    table = report.format_table(data)
+    assert table.count("GRADER ERROR") == 5 and "rlhw calibrate fake" in " ".join(table.split())
+    gradebook = list(
+        csv.reader(report.grades_csv({"s": data}, [c.name for c in checks]).split("\n"))
+    )
+    assert gradebook[1][4] == "; ".join(broken)
+    # the student reads that these checks will be graded again; the other one stands
+    student = validated(out / "results.json")
+    for name, row in rows(student).items():
+        if name in broken:
+            assert row["output"] == report.GRADER_ERROR_TEXT
+            assert (row["score"], row["status"], row["extra_data"]["grader_error"]) == (
+                0.0,
+                "failed",
+                True,
+            )
+    assert (
+        "5 checks (5 points) are not graded yet because of a problem on the grader's side, "
+        "not in your code" in student["output"]
+    )
+    assert rows(student)["works after"]["status"] == "passed" and student["score"] == 1.0
+    text = json.dumps(student)
+    for staff_only in ("internal grader error", "rlhw calibrate", "KeyError", "your code failed"):
+        assert staff_only not in text
+
+
+def test_an_engine_that_breaks_is_a_grader_error(
+    tmp_path: Path, suite_file: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("the engine broke")
+
+    monkeypatch.setattr(grade, "run_checks", broken)
+    out = tmp_path / "out"
+    data = grade_submission(
+        make_submission(tmp_path / "s"), "fake", out, suite=suite_file, sandbox_options=FAST
+    )
+    assert data["tests"][0]["output"] == "internal grader error: RuntimeError: the engine broke"
+    student = validated(out / "results.json")
+    assert (student["score"], student["max_score"]) == (0.0, 10.0)
+    assert student["tests"][0]["output"] == report.GRADER_ERROR_TEXT
+    assert "the engine broke" not in json.dumps(student)
+    assert "1 check (10 points) is not graded yet" in student["output"]
+
+
+def test_a_stale_calibration_costs_the_student_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from autograder.mutants import copy_homework
+    from autograder.suites import hw2
+    from hw2_policy_gradient.config import PRESETS
+
+    monkeypatch.setattr(learning, "CALIBRATION_DIR", tmp_path / "calibration")  # no file there
+    config = {**dataclasses.asdict(PRESETS["CartPole-v1"]), "total_steps": 1000}
+    task = LearningTask(
+        "CartPole-tiny", f"{hw2.PACKAGE}.run", "Trainer", config, "CartPole-v1", (1000,)
+    )
+    normalize = next(c for c in hw2.SUITE if c.function == "normalize")
+    checks = [normalize, learning.learning_check_of("hwtest", task, points=10, timeout_s=60)]
+    reference = copy_homework(PROJECT_ROOT, hw2.PACKAGE, tmp_path / "reference")
+    out = tmp_path / "out"
+
+    data = grade_submission(reference, "hwtest", out, checks=checks, package=hw2.PACKAGE)
+
+    learning_row = rows(data)["learning curve: CartPole-tiny"]
+    assert learning_row["extra_data"]["grader_error"] is True
+    assert "rlhw calibrate hwtest" in learning_row["output"]
+    student = validated(out / "results.json")
+    assert [t["output"] for t in student["tests"]][1] == report.GRADER_ERROR_TEXT
+    assert student["tests"][0]["status"] == "passed"  # the other check stands
+    assert student["score"] == normalize.points
+    assert "rlhw calibrate" not in json.dumps(student)
 
 
 def test_same_seed_same_results(tmp_path: Path, suite_file: str) -> None:
@@ -272,8 +371,8 @@ def test_zip_submissions(tmp_path: Path, suite_file: str) -> None:
     assert data["score"] == 10.0
     # the package's files alone, at the top of the zip
     bare = _zip(tmp_path / "carol.zip", {"__init__.py": "", "core.py": CORRECT})
-    root = find_package(bare, "fakehw", scratch=tmp_path / "scratch1")
-    assert (root / "fakehw" / "core.py").read_text() == CORRECT
+    found = find_package(bare, "fakehw", scratch=tmp_path / "scratch1")
+    assert (found.root / "fakehw" / "core.py").read_text() == CORRECT
 
 
 def test_unsafe_zips_are_refused(tmp_path: Path, suite_file: str, monkeypatch: Any) -> None:
@@ -324,8 +423,14 @@ def test_missing_package_says_what_was_expected(tmp_path: Path, suite_file: str)
     assert (data["score"], data["max_score"]) == (0.0, 10.0)
     assert len(data["tests"]) == 1
     assert data["tests"][0]["output"] == "expected a folder fakehw/; found: a.py, b/"
-    with pytest.raises(SubmissionError, match=r"^expected a folder fakehw/ with core.py; found"):
-        find_package(submission, "fakehw", scratch=tmp_path / "s", expected=["core.py"])
+    reference = tmp_path / "reference"
+    reference.mkdir()
+    (reference / "core.py").write_text("### BEGIN SOLUTION\n### END SOLUTION\n")
+    with pytest.raises(
+        SubmissionError,
+        match=r"^expected a folder fakehw/ with core.py, or those files at any depth; found: a",
+    ):
+        find_package(submission, "fakehw", scratch=tmp_path / "s", reference=reference)
 
 
 def test_load_suite(tmp_path: Path, suite_file: str) -> None:
@@ -356,14 +461,22 @@ def test_grade_many_in_parallel(tmp_path: Path, suite_file: str) -> None:
     results = grade_many(subs, "fake", out, jobs=2, seed=3, suite=suite_file, sandbox_options=FAST)
     assert list(results) == ["erin", "erin-2", "empty"]
     for name in results:
-        assert validated(out / name / "results.json") == results[name]
+        assert validated(out / name / "staff.json") == results[name]
+        assert validated(out / name / "results.json")["extra_data"]["view"] == "student"
     assert [results[n]["score"] for n in results] == [10.0, 0.0, 0.0]
     with open(out / "grades.csv", newline="") as f:
         table = list(csv.reader(f))
-    assert table[0] == ["submission", "score", "max_score", *CHECK_NAMES]
-    assert table[1] == ["erin", "10", "10", "2", "3", "1", "4"]
-    assert table[2][:3] == ["erin-2", "0", "10"]
-    assert table[3] == ["empty", "0", "10", "0", "0", "0", "0"]
+    assert table[0] == [
+        "submission",
+        "score",
+        "max_score",
+        "left_out",
+        "grader_errors",
+        *CHECK_NAMES,
+    ]
+    assert table[1] == ["erin", "10", "10", "", "", "2", "3", "1", "4"]
+    assert table[2][:5] == ["erin-2", "0", "10", "", ""]
+    assert table[3] == ["empty", "0", "10", "", "", "0", "0", "0", "0"]
     assert "erin-2" in report.format_batch(results)
 
 
@@ -439,3 +552,7 @@ def test_a_check_may_have_a_sandbox_of_its_own_and_fast_leaves_learning_out(
     )
     assert [test["name"] for test in fast["tests"]] == ["shared", "shared again"]
     assert fast["max_score"] == 2.0
+    student = validated(tmp_path / "fast" / "results.json")
+    assert student["extra_data"]["left_out"] == fast["extra_data"]["left_out"]
+    assert fast["extra_data"]["left_out"]["checks"] == ["own"]
+    assert "1 check (2 points), so this grade is out of 2, not 4." in student["output"]

@@ -104,6 +104,10 @@ class Case:
     """Start another submission's sandbox first (the reference plus a file
     ``secret-<token>.txt``), as in a parallel batch; it must be unaffected."""
     marks: tuple[pytest.MarkDecorator, ...] = ()
+    student_hides: str | None = None
+    """A regular expression the student's view of the sabotaged check must not match: a
+    ``property`` suite shows none of the submission's own words, which could carry the hidden
+    inputs out."""
 
 
 def module(code: str) -> Edit:
@@ -152,6 +156,18 @@ CASES: dict[str, Case] = {
         (Edit('import os\n\nos.write(1, b"x" * 100_000_000)\n', mode="prepend"),), None
     ),
     "wrong_shape": Case((body("return np.zeros(len(rewards) + 1)\n"),), r"has shape \(\d+,\)"),
+    # the hidden inputs, in the exception's message and its type's name: staff read them, the
+    # student does not (the suite's FEEDBACK is "property")
+    "leak_the_inputs_in_an_exception": Case(
+        (body('raise type("Leaked", (ValueError,), {{}})("LEAKED " + repr(rewards.tolist()))\n'),),
+        r"raised Leaked in `reward_to_go`: LEAKED \[",
+        student_hides=r"(?i:leaked)|First mismatch:|Hint:",
+    ),
+    # text that cannot be written as UTF-8 (a lone surrogate) or shown (escape codes, NUL)
+    "unwritable_text_in_an_exception": Case(
+        (body('raise ValueError("\\ud800 \\x1b[31m \\x00")\n'),),
+        r"raised ValueError in `reward_to_go`: \ufffd \ufffd\[31m \ufffd",
+    ),
     "wrong_dtype": Case(
         (body("return np.zeros(len(rewards), dtype=np.int64)\n"),),
         r"has dtype int64, expected a floating-point array",
@@ -575,10 +591,13 @@ def test_hostile_submission(name: str, base: Path) -> None:
             again = peer.ping()
             assert isinstance(again, Success) and again.value["pid"] == peer_pid, again
 
-    # a valid results.json, the grader's own
-    written = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    # valid reports, the grader's own: staff's view (returned) and the student's
+    written = json.loads((out / report.STAFF_FILE).read_text(encoding="utf-8"))
     jsonschema.validate(written, report.load_schema())
     assert written == results
+    student = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    jsonschema.validate(student, report.load_schema())
+    assert [t["score"] for t in student["tests"]] == [t["score"] for t in written["tests"]]
     rows = {row["name"]: row for row in written["tests"]}
     assert list(rows) == [c.name for c in checks], written
     assert written["max_score"] == sum(c.points for c in checks)
@@ -593,6 +612,9 @@ def test_hostile_submission(name: str, base: Path) -> None:
             row = rows[check.name]
             assert row["score"] == 0 and row["status"] == "failed", row
             assert re.search(case.message, row["output"], re.DOTALL), row["output"]
+        if case.student_hides is not None:
+            seen = {row["name"]: row["output"] for row in student["tests"]}[RTG.name]
+            assert not re.search(case.student_hides, seen), seen
     untouched = [CATEGORICAL] if case.breaks_import else list(case.untouched)
     for check in untouched:
         assert rows[check.name]["status"] == "passed", rows[check.name]["output"]
@@ -602,7 +624,7 @@ def test_hostile_submission(name: str, base: Path) -> None:
     assert torch.Tensor.__eq__ is GRADER_TENSOR_EQ
     assert not bool(torch.tensor(1.0) == torch.tensor(2.0))
     assert set(os.listdir()) == cwd_before
-    assert sorted(p.name for p in out.iterdir()) == ["results.json"]
+    assert sorted(p.name for p in out.iterdir()) == ["results.json", report.STAFF_FILE]
     assert list((base / "tmp").iterdir()) == []  # every scratch folder was deleted
     forbidden = {t.format(**fill) for t in case.forbidden}
     written_outside = sorted({p for p in forbidden if os.path.lexists(p)} | nobody_files())

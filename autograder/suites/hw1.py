@@ -57,6 +57,10 @@ from autograder.sandbox import PROJECT_ROOT, Apply, Attr, Method, Result, Sandbo
 from infrastructure.config import Target
 
 PACKAGE = "hw1_imitation"
+FEEDBACK = "property"
+"""What the student's results.json shows of a failed check (see ``autograder.checks.Feedback``):
+which property failed and how many cases matched. ``"full"`` adds the first mismatch's inputs,
+expected and got values and the hint; staff always see them (staff.json, ``rlhw grade``'s table)."""
 POLICIES = f"{PACKAGE}.policies"
 BC = f"{PACKAGE}.bc"
 DAGGER = f"{PACKAGE}.dagger"

@@ -51,6 +51,10 @@ from autograder.learning import LearningTask, learning_check_of
 from autograder.sandbox import Apply, Method, Sandbox
 
 PACKAGE = "hw2_policy_gradient"
+FEEDBACK = "property"
+"""What the student's results.json shows of a failed check (see ``autograder.checks.Feedback``):
+which property failed and how many cases matched. ``"full"`` adds the first mismatch's inputs,
+expected and got values and the hint; staff always see them (staff.json, ``rlhw grade``'s table)."""
 PG = f"{PACKAGE}.pg"
 POLICIES = f"{PACKAGE}.policies"
 

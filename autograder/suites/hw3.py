@@ -52,6 +52,10 @@ from autograder.sandbox import Attr, Method, Result, Sandbox, Step
 from infrastructure.config import Target
 
 PACKAGE = "hw3_q_learning"
+FEEDBACK = "property"
+"""What the student's results.json shows of a failed check (see ``autograder.checks.Feedback``):
+which property failed and how many cases matched. ``"full"`` adds the first mismatch's inputs,
+expected and got values and the hint; staff always see them (staff.json, ``rlhw grade``'s table)."""
 DQN = f"{PACKAGE}.dqn"
 SAC = f"{PACKAGE}.sac"
 RUN = f"{PACKAGE}.run"
