@@ -206,6 +206,8 @@ def _wrap(
     extra: dict[str, Any] = {"hw": hw, "seed": seed, "view": view}
     if feedback is not None:
         extra["feedback"] = feedback
+    if found:
+        extra["found"] = clean(found)
     errors = [t["name"] for t in tests if t.get("extra_data", {}).get("grader_error")]
     if errors:
         extra["grader_errors"] = errors
@@ -360,7 +362,8 @@ def _wrapped(text: str, indent: str, width: int = _WIDTH) -> list[str]:
 def format_table(results: Mapping[str, Any], *, show_hidden: bool = True) -> str:
     """A plain-text table of a ``results.json``, in the suite's order: number, check, points
     and status; under each check that did not pass, its whole feedback (wrapped, never cut);
-    then the total, what ``--fast`` left out, the grader errors and the pending hidden checks.
+    then the total, what ``--fast`` left out, the grader errors, which files were graded and
+    the pending hidden checks.
 
     ``show_hidden=False`` is the student's view: hidden checks are counted, not listed.
     """
@@ -394,7 +397,8 @@ def format_table(results: Mapping[str, Any], *, show_hidden: bool = True) -> str
         total = f"total of the visible checks: {_points(score)}/{_points(max_score)} points"
     passed = sum(t["status"] == "passed" for t in shown)
     out.append(f"{total} ({passed} of {len(shown)} checks passed)")
-    for note in (left_out_line(results), grader_error_line(results)):
+    found = results["extra_data"].get("found", "")
+    for note in (left_out_line(results), grader_error_line(results), found):
         if note:
             out += _wrapped(note, "")
     pending = pending_line(tests)

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from test_bundle import run_autograder, unpack, validate
 
+from autograder import report
 from autograder.bundle import write_bundle
 from autograder.grade import STARTER, SubmissionError, find_package, grade_submission
 from autograder.release import release_student
@@ -180,11 +181,13 @@ def test_rlhw_grade_takes_flat_files_and_says_from_where(tmp_path: Path) -> None
     staff = grade_submission(archive, "hw2", tmp_path / "out", checks=checks, package=hw2.PACKAGE)
     assert staff["score"] == staff["max_score"] > 0, staff["output"]
     student = json.loads((tmp_path / "out" / "results.json").read_text())
-    assert (
+    graded = (
         "Graded `pg.py` from `pg.py` and `policies.py` from `policies.py` of your upload as "
         "`hw2_policy_gradient/`. Not in your upload, so the starter's copies were used: "
         "`__init__.py`, `config.py` and `run.py`."
-    ) in student["output"]
+    )
+    assert graded in student["output"] and student["extra_data"]["found"] == graded
+    assert graded in " ".join(report.format_table(staff).split())  # the TA's table says it too
 
 
 def test_the_gradescope_bundle_takes_flat_files(tmp_path: Path) -> None:
