@@ -279,7 +279,10 @@ SAC_PRESETS: dict[str, SACConfig] = {
 # is held to these numbers, and the autograder's calibration refuses a reference run that misses
 # them.
 DQN_TARGETS: dict[str, Target] = {
-    "CartPole-v1": Target(475.0, within=50_000),
+    # DQN on CartPole fails on some seeds at 50k steps, whatever the preset: over 16 seeds, the
+    # preset reached 475 on 14, and none of 17 variants (annealed step size, slower target
+    # updates, double DQN, other batch and layer sizes) on all 16 (bench/target_seeds.py).
+    "CartPole-v1": Target(475.0, within=50_000, share_of_seeds=0.75),
     "LunarLander-v3": Target(200.0, within=300_000),
 }
 SAC_TARGETS: dict[str, Target] = {

@@ -19,6 +19,7 @@ import dataclasses
 import difflib
 import inspect
 import json
+import math
 import textwrap
 import types
 import typing
@@ -231,10 +232,12 @@ def load_config(cls: type[C], path: Path) -> C:
 @dataclasses.dataclass(frozen=True)
 class Target:
     """What a preset is tuned to reach, as the handout's "Results to reach" states it: an
-    evaluation whose mean return is at least ``return_mean``, reached within ``within`` steps.
+    evaluation whose mean return is at least ``return_mean``, reached within ``within`` steps,
+    on every seed or, where the handout says so, on a share of them.
 
-    The slow tests hold the reference's preset runs to it, and ``rlhw calibrate`` refuses a
-    reference seed that misses it instead of lowering the grading bar.
+    The slow tests hold the reference's preset runs to it, and ``rlhw calibrate`` refuses
+    reference seeds that miss it (more of them than ``share_of_seeds`` allows) instead of
+    lowering the grading bar.
     """
 
     return_mean: float
@@ -242,7 +245,16 @@ class Target:
     within: int
     """Steps of the run's own clock (environment steps; gradient steps in homework 1) by which
     an evaluation reaches it."""
+    share_of_seeds: float = 1.0
+    """Share of the seeds that reach it: 1 (every seed) unless the algorithm is known to fail
+    on some seeds at this budget and the handout says how often."""
 
     def __post_init__(self) -> None:
         if self.within <= 0:
             raise ValueError(f"expected within > 0 steps, got {self.within}")
+        if not 0.0 < self.share_of_seeds <= 1.0:
+            raise ValueError(f"expected 0 < share_of_seeds <= 1, got {self.share_of_seeds}")
+
+    def misses_allowed(self, seeds: int) -> int:
+        """How many of ``seeds`` runs may miss the target."""
+        return seeds - math.ceil(self.share_of_seeds * seeds - 1e-9)

@@ -230,6 +230,28 @@ def test_a_seed_meets_its_target_at_any_milestone_within_its_steps() -> None:
     assert learning.target_misses(dataclasses.replace(task, target=None), [0, 1, 2], returns) == []
 
 
+def test_a_target_met_by_a_share_of_seeds_allows_only_that_many_misses() -> None:
+    task = dataclasses.replace(
+        tiny_task(milestones=(1000, 2000)), target=Target(475.0, within=2000, share_of_seeds=0.75)
+    )
+    # 8 seeds: 0.75 of them must reach 475, so 2 may miss it and a third may not
+    two_miss = np.array([[500.0] * 6 + [100.0, 393.2], [500.0] * 6 + [357.8, 469.3]])
+    assert len(learning.target_shortfalls(task, range(8), two_miss)) == 2
+    assert learning.target_misses(task, range(8), two_miss) == []
+    three_miss = two_miss.copy()
+    three_miss[:, 0] = [168.0, 168.0]
+    misses = learning.target_misses(task, range(8), three_miss)
+    assert len(misses) == 3
+    assert misses[0] == (
+        "CartPole-tiny seed 0: 168.0 at 1000 steps, 168.0 at 2000 steps; the target is 475 "
+        "within 2000 steps (3 of 8 seeds miss it, 2 may)"
+    )
+    # a share that leaves no room for a miss over 3 seeds (0.75 of 3 rounds up to all 3)
+    assert len(learning.target_misses(task, range(3), three_miss[:, :3])) == 1
+    with pytest.raises(ValueError, match=r"expected 0 < share_of_seeds <= 1, got 0.0"):
+        Target(475.0, within=2000, share_of_seeds=0.0)
+
+
 def test_a_target_is_judged_at_a_milestone_and_is_not_part_of_the_fingerprint() -> None:
     task = tiny_task()
     with pytest.raises(ValueError, match=r"within >= 1000\), got within=500"):
