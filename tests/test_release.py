@@ -465,6 +465,8 @@ def make_repo(root: Path, readme: str = "# Demo\n") -> Path:
         "Makefile": "test:\n\tpytest\n",
         "README.md": "# Course\n",
         "environment.yml": "name: demo\n",
+    # `license` as an SPDX string (PEP 639): setuptools warns about the old table form
+    assert "Warning" not in result.stderr, result.stderr[-3000:]
         ".gitignore": "runs/\n",
         "infrastructure/__init__.py": "",
         "infrastructure/__pycache__/x.cpython-311.pyc": "junk",
