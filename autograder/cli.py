@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 
 def _version() -> str:
@@ -17,14 +17,64 @@ def _version() -> str:
         return "unknown"
 
 
-def build_parser() -> argparse.ArgumentParser:
+# The engine's modules that each staff command needs. A student's tree ships this package
+# without them (autograder/release.py: STUDENT_AUTOGRADER_FILES), so there only `check` is
+# offered.
+STAFF_COMMANDS: dict[str, tuple[str, ...]] = {
+    "release": ("release", "bundle"),
+    "grade": ("grade",),
+    "audit": ("audit",),
+    "calibrate": ("learning",),
+}
+
+
+def ships(module: str) -> bool:
+    """Whether this copy of the ``autograder`` package holds its module ``module``. (Looked up
+    as a file next to this one, not with ``importlib``: an editable install of another copy
+    would answer for that copy.)"""
+    return (Path(__file__).resolve().parent / f"{module}.py").is_file()
+
+
+def available_commands(shipped: Callable[[str], bool] = ships) -> list[str]:
+    """The commands this copy of ``rlhw`` can run: ``check`` always, each staff command when
+    its modules are here."""
+    staff = [name for name, modules in STAFF_COMMANDS.items() if all(map(shipped, modules))]
+    return [*staff, "check"]
+
+
+def build_parser(commands_offered: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The ``rlhw`` parser with the commands ``commands_offered`` (default: those
+    :func:`available_commands` finds)."""
+    offered = available_commands() if commands_offered is None else list(commands_offered)
+    missing = [name for name in STAFF_COMMANDS if name not in offered]
     parser = argparse.ArgumentParser(
         prog="rlhw",
-        description="Deep RL homework in a box: release homework, check and grade submissions.",
+        description="Deep RL homework in a box: release homework, check and grade submissions."
+        if not missing
+        else "Deep RL homework: check your homework with its public tests.",
+        epilog=f"{', '.join(missing)}: the course staff's commands, not in this tree."
+        if missing
+        else None,
         allow_abbrev=False,
     )
     parser.add_argument("--version", action="version", version=f"rlhw {_version()}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    if "release" in offered:
+        _add_release(commands)
+    if "grade" in offered:
+        _add_grade(commands)
+    if "audit" in offered:
+        _add_audit(commands)
+    if "calibrate" in offered:
+        _add_calibrate(commands)
+    _add_check(commands)
+    return parser
+
+
+_Commands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+
+
+def _add_release(commands: _Commands) -> None:
     release = commands.add_parser(
         "release",
         help="(instructors) write a homework's student tree and Gradescope bundle",
@@ -36,6 +86,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     release.add_argument("hw", help="homework, e.g. hw2 or hw2_policy_gradient")
     release.add_argument("--out", default="dist", help="output folder (default: dist)")
+
+
+def _add_grade(commands: _Commands) -> None:
     grade = commands.add_parser(
         "grade",
         help="(TAs) grade submissions with a homework's hidden suite",
@@ -67,6 +120,9 @@ def build_parser() -> argparse.ArgumentParser:
     # For the engine's own tests only: a suite module (dotted name or .py file) defining
     # PACKAGE and SUITE, used instead of autograder/suites/hwN.py.
     grade.add_argument("--suite", default=None, help=argparse.SUPPRESS)
+
+
+def _add_audit(commands: _Commands) -> None:
     audit = commands.add_parser(
         "audit",
         help="(instructors) test a homework's hidden suite on the reference, starter and mutants",
@@ -98,6 +154,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="leave out the learning-curve checks (mutants always skip them)",
     )
     audit.add_argument("--out", default="audit", help="output folder (default: audit)")
+
+
+def _add_calibrate(commands: _Commands) -> None:
     calibrate = commands.add_parser(
         "calibrate",
         help="(instructors) run the reference to set the bands of the learning-curve checks",
@@ -127,6 +186,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="recalibrate only these learning-curve checks (by task name, e.g. CartPole-v1) "
         "and keep the file's entries of the others (default: all of them)",
     )
+
+
+def _add_check(commands: _Commands) -> None:
     check = commands.add_parser(
         "check",
         help="(students) run a homework's public tests and summarise them",
@@ -137,7 +199,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.add_argument("hw", help="homework, e.g. hw2 or hw2_policy_gradient")
     check.add_argument("--root", default=None, help="the tree's root (default: the current folder)")
-    return parser
 
 
 def _positive_int(text: str) -> int:

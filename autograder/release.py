@@ -13,7 +13,10 @@ between nbgrader's markers::
 loudly at its own line; notebooks go through nbgrader's own preprocessors
 (:func:`strip_notebook`). :func:`release_student` writes ``OUT/hwN/student/`` and refuses to
 leave a tree on disk that :func:`check_no_leaks` finds leaking: a solution line, a solution
-marker, a hidden test, calibration data or reference weights.
+marker, a hidden test, calibration data or reference weights; or a handout that keeps a
+staff-only part (between ``<!-- BEGIN STAFF ONLY -->`` and ``<!-- END STAFF ONLY -->``, left
+out by :func:`strip_staff_sections`) or points at a path the tree does not have. The tree's
+README.md and Makefile are the student's own (:func:`write_student_files`).
 """
 
 from __future__ import annotations
@@ -35,8 +38,14 @@ log = logging.getLogger(__name__)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
-# Files at the top of the repository that every student tree gets.
-TOP_LEVEL_FILES = ("pyproject.toml", "Makefile", "README.md", "environment.yml", ".gitignore")
+# Files at the top of the repository that every student tree gets as they are. Its README.md,
+# Makefile and environment.yml are the student's own (:func:`write_student_files`).
+TOP_LEVEL_FILES = ("pyproject.toml", ".gitignore")
+# Where the student's README.md and Makefile come from, filled in per homework.
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+# PyTorch's own index of CPU builds: every install route takes torch from there, never PyPI,
+# whose torch for Linux is a CUDA build of several GB.
+TORCH_INDEX = "https://download.pytorch.org/whl/cpu"
 # The only autograder modules a student gets: enough for the ``rlhw`` console script.
 STUDENT_AUTOGRADER_FILES = (
     "autograder/__init__.py",
@@ -46,7 +55,8 @@ STUDENT_AUTOGRADER_FILES = (
 # What ``rlhw check`` reads in the student's package: the hidden suite's counts, nothing else.
 GRADING_FILE = "GRADING.json"
 _GRADING_KEYS = frozenset({"hidden_checks", "hidden_points", "kinds"})
-# What the other homeworks contribute: placeholders that keep ``pip install -e .`` working.
+# What the other homeworks contribute: placeholders that keep ``pip install -e .`` working (their
+# README.md is written for the student tree, not copied: the handout is not released yet).
 PLACEHOLDER_FILES = ("README.md", "__init__.py")
 # Never in a student tree, wherever they are.
 FORBIDDEN_DIRS = frozenset({"runs", "dist", ".venv", "__pycache__", ".git", ".ipynb_checkpoints"})
@@ -70,6 +80,17 @@ _ANY_MARKER = re.compile(r"^[ \t]*#+[ \t]*(BEGIN|END)[ \t]+(SOLUTION|HIDDEN TEST
 _NB_BEGIN = re.compile(r"BEGIN (SOLUTION|HIDDEN TESTS)")
 _NB_END = re.compile(r"END (SOLUTION|HIDDEN TESTS)")
 _HOMEWORK_DIR = re.compile(r"^(hw\d+)_\w+$")
+# The staff-only parts of a handout: HTML comments, which Markdown does not show.
+STAFF_BEGIN, STAFF_END = "<!-- BEGIN STAFF ONLY -->", "<!-- END STAFF ONLY -->"
+_STAFF_MARKER = re.compile(r"<!--[ \t]*(?P<kind>BEGIN|END)[ \t]+STAFF[ \t]+ONLY[ \t]*-->")
+# What a Markdown file points at: link and image targets, and in code (fenced or inline)
+# paths and the modules of `python -m`.
+_FENCE = re.compile(r"^[ \t]*(```|~~~)")
+_MD_LINK = re.compile(r"\]\(\s*<?(?P<target>[^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
+_INLINE_CODE = re.compile(r"`(?P<code>[^`]+)`")
+_CODE_TOKEN_SEPARATORS = re.compile(r"[\s\"'(),;=\[\]{}<>|`]+")
+_PYTHON_M = re.compile(r"\bpython3?\s+-m\s+(?P<module>[A-Za-z_][\w.]*)")
+_URL_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 
 
 class ReleaseError(Exception):
@@ -413,6 +434,51 @@ def strip_notebook(source: str, path: str) -> str:
     return str(nbformat.writes(notebook))
 
 
+def strip_staff_sections(text: str, path: str) -> str:
+    """``text``, a Markdown handout, without its staff-only parts.
+
+    A part runs from ``<!-- BEGIN STAFF ONLY -->`` to ``<!-- END STAFF ONLY -->``, markers
+    included. Markers alone on their lines take those lines with them (a section, a
+    paragraph); markers inside a line cut only what lies between them (a sentence, a
+    parenthesis). In the instructor's copy they are HTML comments, which Markdown does not show.
+
+    Raises:
+        ReleaseError: an END without a BEGIN before it, a BEGIN inside another part, or a BEGIN
+            never closed; with the file and line.
+    """
+    kept: list[str] = []
+    position = 0
+    begin: re.Match[str] | None = None
+    for marker in _STAFF_MARKER.finditer(text):
+        line = text.count("\n", 0, marker.start()) + 1
+        if marker["kind"] == "BEGIN":
+            if begin is not None:
+                opened = text.count("\n", 0, begin.start()) + 1
+                raise ReleaseError(
+                    f"{path}:{line}: `{STAFF_BEGIN}` inside the staff-only part opened at line "
+                    f"{opened}; expected `{STAFF_END}` first"
+                )
+            begin = marker
+            continue
+        if begin is None:
+            raise ReleaseError(f"{path}:{line}: `{STAFF_END}` without a `{STAFF_BEGIN}` before it")
+        start, end = begin.start(), marker.end()
+        line_start = text.rfind("\n", 0, start) + 1
+        line_end = text.find("\n", end)
+        line_end = len(text) if line_end < 0 else line_end + 1
+        if not text[line_start:start].strip() and not text[end:line_end].strip():
+            start, end = line_start, line_end  # markers alone on their lines: whole lines go
+        kept.append(text[position:start])
+        position, begin = end, None
+    if begin is not None:
+        opened = text.count("\n", 0, begin.start()) + 1
+        raise ReleaseError(
+            f"{path}:{opened}: `{STAFF_BEGIN}` is never closed; expected `{STAFF_END}` "
+            f"before the end of the file"
+        )
+    return "".join(kept) + text[position:]
+
+
 # ---------------------------------------------------------------------------------------------
 # What may ship
 # ---------------------------------------------------------------------------------------------
@@ -649,7 +715,9 @@ def check_no_leaks(
     autograder engine and suites, calibration data, weights not in ``allow_data`` or the
     package's ``RELEASE_DATA``, files of its ``INSTRUCTOR_ONLY``, run logs, caches, another
     homework's code, symbolic links). A line that the reference also has outside its regions
-    is given code, not a leak.
+    is given code, not a leak. In Markdown files, also: a staff-only marker left (see
+    :func:`strip_staff_sections`), and a link, path or ``python -m`` module that the tree does
+    not have (``hw1_imitation/tools/``, ``bench/``: what release leaves out).
 
     Raises:
         ReleaseError: listing every leak, one per line.
@@ -661,6 +729,7 @@ def check_no_leaks(
     secret, given = _reference_lines(reference_root)
     long_secrets = sorted((line for line in secret if len(line) >= 20), key=len, reverse=True)
     inside = re.compile("|".join(map(re.escape, long_secrets))) if long_secrets else None
+    top_names = _top_names(reference_root)
     leaks: list[str] = []
     for current, dirnames, filenames in os.walk(student_dir):
         for name in sorted(dirnames) + sorted(filenames):
@@ -691,9 +760,96 @@ def check_no_leaks(
                     )
                 if is_code and _ANY_MARKER.match(line):
                     leaks.append(f"{relative}{location}: a solution marker left: {stripped!r}")
+                if relative.suffix == ".md" and _STAFF_MARKER.search(line):
+                    leaks.append(f"{relative}{location}: a staff-only marker left: {stripped!r}")
+            if relative.suffix == ".md":
+                leaks.extend(_missing_references(path, relative, student_dir, top_names))
     if leaks:
         listing = "\n".join(f"  - {leak}" for leak in dict.fromkeys(leaks))
         raise ReleaseError(f"the student tree {student_dir} leaks:\n{listing}")
+
+
+def _markdown_references(text: str) -> Iterator[tuple[int, str, str]]:
+    """``(line, kind, target)`` for what a Markdown text points at: each link or image target
+    (``link``), each path-like token of its code, fenced or inline, an inline span possibly
+    running over lines (``code``: ``hw1_imitation/tools/``, ``bench/x.py``), and each module run
+    with ``python -m`` (``module``: ``hw1_imitation.tools.train_expert``)."""
+    lines = text.split("\n")
+    prose: list[str] = []  # the text outside fences, with fenced lines blanked (same numbers)
+    code: list[tuple[int, str]] = []
+    in_fence = False
+    for number, line in enumerate(lines, start=1):
+        fence = _FENCE.match(line) is not None
+        if in_fence and not fence:
+            code.append((number, line))
+        in_fence = in_fence != fence
+        prose.append("" if in_fence or fence else line)
+    outside = "\n".join(prose)
+    for match in _INLINE_CODE.finditer(outside):
+        code.append((outside.count("\n", 0, match.start()) + 1, match["code"]))
+    for match in _MD_LINK.finditer(outside):
+        yield outside.count("\n", 0, match.start()) + 1, "link", match["target"]
+    for number, piece in sorted(code, key=lambda item: item[0]):  # stable: in line order
+        for token in _CODE_TOKEN_SEPARATORS.split(piece):
+            if "/" in token and "://" not in token:
+                yield number, "code", token
+        for match in _PYTHON_M.finditer(piece):
+            yield number, "module", match["module"]
+
+
+def _top_names(root: Path) -> frozenset[str]:
+    """The names at the top of the instructor's repository that a handout's paths may start
+    with: what is there, less outputs and caches (its ``.gitignore``, runs, caches)."""
+    ignore_file = root / ".gitignore"
+    ignored = [
+        line.strip().strip("/")
+        for line in (
+            ignore_file.read_text(encoding="utf-8").splitlines() if ignore_file.is_file() else []
+        )
+        if line.strip() and not line.startswith("#") and "/" not in line.strip().strip("/")
+    ]
+    return frozenset(
+        entry.name
+        for entry in root.iterdir()
+        if entry.name not in FORBIDDEN_DIRS
+        and not _is_junk(entry.name)
+        and not any(fnmatch.fnmatchcase(entry.name, pattern) for pattern in ignored)
+    )
+
+
+def _missing_references(
+    file: Path, relative: PurePosixPath, tree: Path, top_names: frozenset[str]
+) -> Iterator[str]:
+    """What the Markdown ``file`` (``relative`` in the student ``tree``) points at that the tree
+    does not have: link targets, relative to the file; code paths and ``python -m`` modules
+    whose first part is a name at the top of the instructor's repository (``bench/``,
+    ``tests/``, ``hw1_imitation/tools/``), relative to the tree. Run folders (``runs/``) are
+    outputs, not looked for."""
+    text = file.read_text(encoding="utf-8", errors="replace")
+    for line, kind, target in _markdown_references(text):
+        if kind == "link":
+            if target.startswith("#") or _URL_SCHEME.match(target):
+                continue
+            path, base = target.split("#")[0].split("?")[0], tree / relative.parent
+        elif kind == "module":
+            path, base = target.replace(".", "/"), tree
+        else:
+            path, base = target, tree
+        parts = PurePosixPath(path).parts
+        if not parts or (kind != "link" and parts[0] not in top_names):
+            continue
+        if any(char in path for char in "*?["):
+            found = any(base.glob(path.rstrip("/")))
+        else:
+            candidate = Path(os.path.normpath(base / path))
+            found = candidate.is_relative_to(tree) and (
+                candidate.exists() or (kind == "module" and candidate.with_suffix(".py").exists())
+            )
+        if not found:
+            yield (
+                f"{relative}:{line}: points at `{target}`, which the student tree does not have "
+                f"(leave it out, or mark it {STAFF_BEGIN} ... {STAFF_END})"
+            )
 
 
 def _grading_file_problem(path: Path) -> str | None:
@@ -739,6 +895,156 @@ def grading_summary(hw: str) -> dict[str, Any] | None:
 
 
 # ---------------------------------------------------------------------------------------------
+# The student's own README, Makefile and environment.yml
+# ---------------------------------------------------------------------------------------------
+
+
+def torch_pin(root: Path) -> str:
+    """The project's torch requirement, ``torch==2.13.0``: the one pin in ``root``'s
+    ``pyproject.toml`` that every install route follows.
+
+    Raises:
+        ReleaseError: the file has no ``"torch==VERSION"`` dependency, or several.
+    """
+    pyproject = Path(root) / "pyproject.toml"
+    text = pyproject.read_text(encoding="utf-8") if pyproject.is_file() else ""
+    pins = re.findall(r'"(torch==[^"\s;]+)"', text)
+    if len(pins) != 1:
+        raise ReleaseError(
+            f'expected one "torch==VERSION" dependency in {pyproject}, found {len(pins)}'
+        )
+    return pins[0]
+
+
+def fill_template(name: str, values: dict[str, str]) -> str:
+    """The template ``autograder/templates/<name>`` with each ``__KEY__`` replaced by
+    ``values["KEY"]``.
+
+    Raises:
+        ReleaseError: a placeholder of the template that ``values`` does not give.
+    """
+    text = (TEMPLATES / name).read_text(encoding="utf-8")
+    for key, value in values.items():
+        text = text.replace(f"__{key}__", value)
+    left = sorted(set(re.findall(r"__([A-Z][A-Z_]*)__", text)))
+    if left:
+        raise ReleaseError(f"template {name}: expected a value for {', '.join(left)}")
+    return text
+
+
+def _handout_title(handout: str, path: str) -> str:
+    first = handout.split("\n", 1)[0]
+    if not first.startswith("# "):
+        raise ReleaseError(f"{path}:1: expected the handout's title (`# ...`), got {first!r}")
+    return first[2:].strip()
+
+
+def _run_example(handout: str, package: str, path: str) -> str:
+    """The handout's first training command: its first ``python -m <package>.run`` line in a
+    fenced block, not ``--help`` and not continued on the next line."""
+    in_fence = False
+    for line in handout.split("\n"):
+        if _FENCE.match(line):
+            in_fence = not in_fence
+        elif (
+            in_fence
+            and line.startswith(f"python -m {package}.run ")
+            and "--help" not in line
+            and not line.rstrip().endswith("\\")
+        ):
+            return line.split("  #")[0].rstrip()
+    raise ReleaseError(
+        f"{path}: expected a training command (`python -m {package}.run ...`) in a code block "
+        f"of the handout, for the student's README"
+    )
+
+
+def _notebooks(hw_dir: Path) -> list[str]:
+    """The notebooks the homework ships, relative to the repository (``hw2_.../analysis.ipynb``)."""
+    return [
+        file.relative_to(hw_dir.parent).as_posix()
+        for file in _walk_files(hw_dir)
+        if file.suffix == ".ipynb"
+    ]
+
+
+def student_extras(hw_dir: Path) -> list[str]:
+    """The extras of ``pyproject.toml`` that a student of ``hw_dir`` installs: the public tests'
+    (``check``), and Jupyter (``notebook``) when the homework ships a notebook; never the
+    staff's (``dev``, ``release``: nbgrader, ``bench``)."""
+    return ["check", "notebook"] if _notebooks(hw_dir) else ["check"]
+
+
+def _notebook_section(hw_dir: Path) -> str:
+    notebooks = _notebooks(hw_dir)
+    if not notebooks:
+        return ""
+    commands = "\n".join(f"jupyter notebook {notebook}" for notebook in notebooks)
+    return (
+        "\n## Notebook\n\n"
+        f"```bash\n{commands}\n```\n\n"
+        "opens it in your browser, on this folder's Python (`make` installed Jupyter). The "
+        "handout says when to run it; its cells say which parts are yours.\n"
+    )
+
+
+def _student_environment(text: str, extras: Sequence[str], path: str) -> str:
+    """The instructor's ``environment.yml`` with the project installed with ``extras``."""
+    project = re.compile(r"^(?P<head>[ \t]*-[ \t]+-e[ \t]+\.)\[[^\]\n]*\][ \t]*$", re.MULTILINE)
+    if len(project.findall(text)) != 1:
+        raise ReleaseError(f"{path}: expected one `- -e .[EXTRAS]` line in its pip list")
+    return project.sub(lambda match: f"{match['head']}[{','.join(extras)}]", text)
+
+
+def write_student_files(root: Path, hw_dir: Path, tree: Path) -> None:
+    """Write the student tree's own ``README.md`` and ``Makefile`` (from
+    ``autograder/templates/``, with the homework's names, its handout's title and first
+    training command), its ``environment.yml`` (the instructor's, with the student's extras)
+    and a short ``README.md`` in each other homework's placeholder folder.
+
+    Raises:
+        ReleaseError: no torch pin in ``pyproject.toml``, a handout without a title or a
+            training command, an ``environment.yml`` without its ``-e .[...]`` line.
+    """
+    short = hw_dir.name.split("_")[0]
+    handout_path = f"{hw_dir.name}/README.md"
+    handout = (hw_dir / "README.md").read_text(encoding="utf-8")
+    extras = student_extras(hw_dir)
+    values = {
+        "TITLE": _handout_title(handout, handout_path),
+        "HW": short,
+        "PACKAGE": hw_dir.name,
+        "EXTRAS": ",".join(extras),
+        "TORCH": torch_pin(root),
+        "TORCH_INDEX": TORCH_INDEX,
+        "RUN_EXAMPLE": _run_example(handout, hw_dir.name, handout_path),
+        "NEEDS": ", Jupyter" if "notebook" in extras else "",
+        "NOTEBOOKS": _notebook_section(hw_dir),
+    }
+    tree.mkdir(parents=True, exist_ok=True)
+    (tree / "README.md").write_text(fill_template("student_README.md", values), encoding="utf-8")
+    (tree / "Makefile").write_text(fill_template("student_Makefile", values), encoding="utf-8")
+    environment = root / "environment.yml"
+    if environment.is_file():
+        text = _student_environment(
+            environment.read_text(encoding="utf-8"), extras, "environment.yml"
+        )
+        (tree / "environment.yml").write_text(text, encoding="utf-8")
+    for directory in sorted(root.iterdir()):
+        if directory.is_dir() and _HOMEWORK_DIR.match(directory.name) and directory != hw_dir:
+            readme = directory / "README.md"
+            text = readme.read_text(encoding="utf-8") if readme.is_file() else ""
+            title = text.split("\n", 1)[0] if text.startswith("# ") else f"# {directory.name}"
+            target = tree / directory.name / "README.md"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(
+                f"{title}\n\nNot part of this release: this folder only keeps the project "
+                f"installable. Your homework is in `{hw_dir.name}/`.\n",
+                encoding="utf-8",
+            )
+
+
+# ---------------------------------------------------------------------------------------------
 # The student release
 # ---------------------------------------------------------------------------------------------
 
@@ -757,11 +1063,12 @@ def _build_student_tree(
     for name in STUDENT_AUTOGRADER_FILES:
         if (root / name).is_file():
             _copy(root / name, tree / name)
+    write_student_files(root, hw_dir, tree)
     for directory in sorted(root.iterdir()):
         if directory.is_dir() and _HOMEWORK_DIR.match(directory.name) and directory != hw_dir:
-            for name in PLACEHOLDER_FILES:
-                if (directory / name).is_file():
-                    _copy(directory / name, tree / directory.name / name)
+            init = directory / "__init__.py"
+            if init.is_file():
+                _copy(init, tree / directory.name / init.name)
     for source_dir in (root / "infrastructure", hw_dir):
         for file in _walk_files(source_dir):
             relative = PurePosixPath(file.relative_to(root).as_posix())
@@ -782,6 +1089,10 @@ def _build_student_tree(
                 text = file.read_text(encoding="utf-8")
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_text(strip_notebook(text, relative.as_posix()), encoding="utf-8")
+            elif source_dir == hw_dir and file.suffix == ".md":
+                text = file.read_text(encoding="utf-8")
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_text(strip_staff_sections(text, relative.as_posix()), encoding="utf-8")
             else:
                 _copy(file, target)
 
@@ -794,8 +1105,10 @@ def release_student(
     The tree holds the homework with its solutions stripped (public tests included),
     ``infrastructure/``, the ``rlhw`` command (the :data:`STUDENT_AUTOGRADER_FILES` only), the
     hidden suite's counts in ``<package>/GRADING.json`` (for ``rlhw check``; only when ``root``
-    is this repository, whose suites they are), the other homeworks as placeholders and the
-    install files. It is built in a temporary folder
+    is this repository, whose suites they are), the other homeworks as placeholders, the
+    handout without its staff-only parts (:func:`strip_staff_sections`), ``pyproject.toml``
+    and the student's own ``README.md``, ``Makefile`` and ``environment.yml``
+    (:func:`write_student_files`). It is built in a temporary folder
     next to its destination, checked with :func:`check_no_leaks`, and only then renamed into
     place (replacing an earlier release); a tree that fails is deleted.
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import ast
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -19,11 +20,14 @@ import pytest
 
 from autograder.release import (
     REPO_ROOT,
+    STAFF_BEGIN,
+    STAFF_END,
     ReleaseError,
     check_no_leaks,
     find_regions,
     release_student,
     strip_solutions,
+    strip_staff_sections,
 )
 
 # Public hw2 tests that pass on the bare starter because they never reach student code.
@@ -241,6 +245,40 @@ def test_markers_shown_in_a_docstring_are_text():
     assert stripped.splitlines()[8].endswith('"TODO(f): not implemented yet (demo.py)")')
 
 
+# ---- strip_staff_sections ----------------------------------------------------------------
+
+
+def test_staff_markers_alone_on_their_lines_take_the_lines_with_them():
+    text = f"# Handout\n\nFor you.\n\n{STAFF_BEGIN}\n## For instructors\n\nTools.\n{STAFF_END}\n"
+    assert strip_staff_sections(text, "README.md") == "# Handout\n\nFor you.\n\n"
+
+
+def test_staff_markers_inside_lines_cut_only_what_lies_between_them():
+    text = (
+        f"Plot it beside random play{STAFF_BEGIN} (`python bench/atari.py`\n"
+        f"measures it){STAFF_END}. Then {STAFF_BEGIN}secret {STAFF_END}answer.\n"
+    )
+    assert strip_staff_sections(text, "README.md") == "Plot it beside random play. Then answer.\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (f"a\n{STAFF_END}\n", f"README.md:2: `{STAFF_END}` without a `{STAFF_BEGIN}` before it"),
+        (
+            f"{STAFF_BEGIN}\na\n{STAFF_BEGIN}\nb\n{STAFF_END}\n",
+            f"README.md:3: `{STAFF_BEGIN}` inside the staff-only part opened at line 1",
+        ),
+        (f"a\n\n{STAFF_BEGIN}\nb\n", f"README.md:3: `{STAFF_BEGIN}` is never closed"),
+    ],
+    ids=["end-without-begin", "nested", "unclosed"],
+)
+def test_unbalanced_staff_markers_are_refused_with_file_and_line(text, expected):
+    with pytest.raises(ReleaseError) as raised:
+        strip_staff_sections(text, "README.md")
+    assert expected in str(raised.value)
+
+
 def test_multi_line_strings_inside_a_region_may_start_at_column_zero():
     source = 'def f():\n    ### BEGIN SOLUTION\n    s = """\ntext\n"""\n    return s\n'
     source += "    ### END SOLUTION\n"
@@ -318,6 +356,56 @@ def test_the_student_tree_imports_and_has_the_rlhw_command(student):
     assert result.returncode == 0, result.stderr
     assert Path(result.stdout.splitlines()[0]).is_relative_to(student)
     assert "usage: rlhw" in result.stdout
+    # only what works without the engine, which the tree does not ship
+    commands = re.findall(r"^    (\w+)", result.stdout, re.MULTILINE)
+    assert commands == ["check"], result.stdout
+    assert "release, grade, audit, calibrate: the course staff's commands" in result.stdout
+
+
+def test_staff_commands_are_refused_by_the_student_rlhw_without_an_import_error(student):
+    result = subprocess.run(
+        [sys.executable, "-m", "autograder.cli", "grade", "hw2", "."],
+        cwd=student,
+        env=student_env(student),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2
+    assert re.search(r"invalid choice: '?grade'? \(choose from '?check'?\)", result.stderr)
+    assert "Error" not in result.stderr and "Traceback" not in result.stderr
+
+
+def test_the_student_tree_has_its_own_readme_makefile_and_environment(student):
+    readme = (student / "README.md").read_text()
+    assert readme.startswith("# Homework 2: policy gradients\n")
+    assert "make check" in readme
+    assert "jupyter notebook hw2_policy_gradient/analysis.ipynb" in readme
+    assert "python -m hw2_policy_gradient.run --env CartPole-v1 --seed 0" in readme
+    for staff in ("instructor", "TA", "rlhw grade", "rlhw release", "bench/", ".ci/", "tests/"):
+        assert staff not in readme.replace("hw2_policy_gradient/tests", ""), staff
+    makefile = (student / "Makefile").read_text()
+    assert "rlhw check hw2" in makefile and 'pip install --quiet -e ".[check,notebook]"' in makefile
+    assert "autograder.cli release" not in makefile and "demo" not in makefile
+    assert "- -e .[check,notebook]\n" in (student / "environment.yml").read_text()
+    placeholder = (student / "hw3_q_learning" / "README.md").read_text()
+    assert placeholder.startswith("# Homework 3: Q-learning and actor-critic\n\nNot part of this")
+
+
+def test_a_homework_without_a_notebook_installs_no_jupyter(tmp_path):
+    student = release_student("hw3", tmp_path / "dist")
+    assert 'pip install --quiet -e ".[check]"' in (student / "Makefile").read_text()
+    assert "jupyter" not in (student / "README.md").read_text().lower()
+    handout = (student / "hw3_q_learning" / "README.md").read_text()
+    assert "bench/" not in handout and STAFF_BEGIN not in handout
+
+
+def test_the_hw1_handout_ships_without_its_staff_section(tmp_path):
+    student = release_student("hw1", tmp_path / "dist")
+    handout = (student / "hw1_imitation" / "README.md").read_text()
+    assert "For instructors" not in handout and "hw1_imitation/tools" not in handout
+    assert "STAFF ONLY" not in handout
+    assert handout.rstrip().endswith("and your answers to the questions above.")
 
 
 def test_public_tests_fail_with_not_implemented_only(student, tmp_path):
@@ -377,6 +465,8 @@ def test_the_student_tree_builds_a_wheel(student, tmp_path):
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert [p.name for p in (tmp_path / "wheels").iterdir()][0].startswith("rlhw-")
+    # `license` as an SPDX string (PEP 639): setuptools warns about the old table form
+    assert "Warning" not in result.stderr, result.stderr[-3000:]
 
 
 # ---- the leak check -----------------------------------------------------------------------
@@ -405,6 +495,37 @@ def test_a_solution_line_quoted_inside_a_handout_line_is_caught(student_copy):
     with (student_copy / "hw2_policy_gradient" / "README.md").open("a") as f:
         f.write(f"\nHint: write `{line}` in the loop.\n")
     with pytest.raises(ReleaseError, match=r"hw2_policy_gradient/README.md:\d+: solution line"):
+        check_no_leaks(student_copy, REPO_ROOT, "hw2")
+
+
+def test_a_handout_pointing_at_what_the_tree_lacks_is_caught(student_copy):
+    with (student_copy / "hw2_policy_gradient" / "README.md").open("a") as f:
+        f.write(
+            "\n![curve](figures/missing.png) and [a link](../tests/test_sampler.py).\n"
+            "Run `python bench/hw2_targets.py`, see `hw2_policy_gradient/tools/`, or\n\n"
+            "```bash\npython -m hw2_policy_gradient.train_expert --env Hopper-v5\n```\n"
+            "Fine: `runs/x/progress.csv`, [the handout](#1-background), <https://gymnasium.dev>.\n"
+        )
+    with pytest.raises(ReleaseError) as raised:
+        check_no_leaks(student_copy, REPO_ROOT, "hw2")
+    leaks = [line for line in str(raised.value).splitlines() if line.startswith("  - ")]
+    missing = [
+        "figures/missing.png",
+        "../tests/test_sampler.py",
+        "bench/hw2_targets.py",
+        "hw2_policy_gradient/tools/",
+        "hw2_policy_gradient.train_expert",
+    ]
+    assert len(leaks) == len(missing)
+    for leak, target in zip(leaks, missing, strict=True):
+        assert f"points at `{target}`, which the student tree does not have" in leak
+        assert leak.startswith("  - hw2_policy_gradient/README.md:")
+
+
+def test_a_staff_marker_left_in_a_handout_is_caught(student_copy):
+    with (student_copy / "hw2_policy_gradient" / "README.md").open("a") as f:
+        f.write(f"\n{STAFF_BEGIN}\n")
+    with pytest.raises(ReleaseError, match=r"README.md:\d+: a staff-only marker left"):
         check_no_leaks(student_copy, REPO_ROOT, "hw2")
 
 
@@ -459,23 +580,26 @@ def test_forbidden_files_are_caught_and_allow_data_lets_weights_through(student_
 SOLUTION = "    squared = [value * value for value in values]\n"
 
 
-def make_repo(root: Path, readme: str = "# Demo\n") -> Path:
+HANDOUT = "# Demo\n\n```bash\npython -m hw9_demo.run --seed 0\n```\n"
+
+
+def make_repo(root: Path, readme: str = "") -> Path:
     files = {
-        "pyproject.toml": "[project]\nname = 'demo'\n",
+        "pyproject.toml": "[project]\nname = 'demo'\ndependencies = [\"torch==2.13.0\"]\n",
         "Makefile": "test:\n\tpytest\n",
         "README.md": "# Course\n",
-        "environment.yml": "name: demo\n",
-    # `license` as an SPDX string (PEP 639): setuptools warns about the old table form
-    assert "Warning" not in result.stderr, result.stderr[-3000:]
+        "environment.yml": "name: demo\ndependencies:\n  - pip:\n      - -e .[dev]\n",
         ".gitignore": "runs/\n",
         "infrastructure/__init__.py": "",
+        "infrastructure/plot.py": "",
         "infrastructure/__pycache__/x.cpython-311.pyc": "junk",
         "autograder/__init__.py": "",
         "autograder/cli.py": "def main():\n    return 0\n",
         "autograder/grade.py": "SECRET = 1\n",
         "autograder/suites/hw9.py": "HIDDEN = 1\n",
         "hw9_demo/__init__.py": "",
-        "hw9_demo/README.md": readme,
+        "hw9_demo/README.md": HANDOUT + readme,
+        "hw9_demo/run.py": "",
         "hw9_demo/algo.py": "def squares(values):\n    ### BEGIN SOLUTION\n"
         + SOLUTION
         + "    return squared\n    ### END SOLUTION\n",
@@ -515,9 +639,11 @@ def test_a_release_holds_exactly_the_student_files(tmp_path, caplog):
         "hw9_demo/README.md",
         "hw9_demo/__init__.py",
         "hw9_demo/algo.py",
+        "hw9_demo/run.py",
         "hw9_demo/tests/__init__.py",
         "hw9_demo/tests/test_algo.py",
         "infrastructure/__init__.py",
+        "infrastructure/plot.py",
         "pyproject.toml",
     ]
     stub = "TODO(squares): not implemented yet (hw9_demo/algo.py)"
@@ -536,7 +662,7 @@ def test_allow_data_ships_named_weights_and_a_new_release_replaces_the_old(tmp_p
 
 def test_a_leaking_release_leaves_nothing_on_disk(tmp_path):
     root = make_repo(tmp_path / "repo", readme=f"Hint:\n\n{SOLUTION}")
-    with pytest.raises(ReleaseError, match=r"hw9_demo/README.md:3: solution line from"):
+    with pytest.raises(ReleaseError, match=r"hw9_demo/README.md:8: solution line from"):
         release_student("hw9", tmp_path / "dist", root)
     assert list((tmp_path / "dist" / "hw9").iterdir()) == []
 
