@@ -3,12 +3,20 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-dev
+# PyTorch's CPU build, at pyproject.toml's pin, from PyTorch's own index: for Linux, PyPI's
+# torch is a CUDA build of several GB. --index-url, not --extra-index-url, so that an
+# unreachable index fails the install instead of falling back to PyPI; --no-deps, so that only
+# torch comes from there and its dependencies from PyPI with the project's.
+TORCH_INDEX := https://download.pytorch.org/whl/cpu
+TORCH       := $(shell grep -o '"torch==[^"]*"' pyproject.toml)
 
 .PHONY: demo test test-slow lint format bench clean
 
 $(STAMP): pyproject.toml
+	@test -n '$(TORCH)' || { echo 'expected a "torch==VERSION" pin in pyproject.toml' >&2; exit 1; }
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet --no-deps --index-url $(TORCH_INDEX) $(TORCH)
 	$(PY) -m pip install --quiet -e ".[dev,release]"
 	@touch $(STAMP)
 

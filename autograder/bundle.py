@@ -10,15 +10,16 @@ student's files in ``/autograder/submission``, runs ``run_autograder`` (a copy o
 ``/autograder``: the script does not rely on where it sits) and reads
 ``/autograder/results/results.json``. The zip holds, at its root:
 
-* ``setup.sh``: Python 3.11 (installed with apt when missing; the system's ``python3``
-  when 3.11 cannot be had and it is 3.10 or later), a virtualenv in ``/autograder/venv``,
-  the CPU build of torch, then the project itself (``pip install /autograder/source``, not
-  editable). It then makes the hidden parts readable by root only: the source folder, and the
-  installed copies of the hidden suite, the mutants, the calibration data and the reference
-  package, which the sandboxed worker (an unprivileged uid of its own) could otherwise read
-  from the virtualenv it needs for numpy and torch. (A package without ``__init__.py`` can no
-  longer import the reference's modules from ``site-packages``: the engine adds the file and
-  the worker refuses a module from outside the submission; ``tests/test_hostile.py``.)
+* ``setup.sh``: Python 3.11 (installed with apt when missing; the system's ``python3`` when
+  3.11 cannot be had and it is 3.10 or later), a virtualenv in ``/autograder/venv``, the CPU
+  build of torch alone from PyTorch's CPU index at ``pyproject.toml``'s pin, then the
+  project itself (``pip install /autograder/source``, not editable). It then makes the
+  hidden parts readable by root only: the source folder, and the installed copies of the
+  hidden suite, the mutants, the calibration data and the reference package, which the
+  sandboxed worker (an unprivileged uid of its own) could otherwise read from the virtualenv
+  it needs for numpy and torch. (A package without ``__init__.py`` can no longer import the
+  reference's modules from ``site-packages``: the engine adds the file and the worker
+  refuses a module from outside the submission; ``tests/test_hostile.py``.)
 * ``run_autograder``: ``python -m autograder.cli grade hwN /autograder/submission --out
   /autograder/results``, run from ``/autograder/source`` so that the engine, the suite and the
   reference used are the bundle's own (whose folder the sandbox hides from the worker). It
@@ -58,9 +59,8 @@ from pathlib import Path, PurePosixPath
 from autograder import release
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-TORCH_VERSION = "2.13.0"
-TORCH_INDEX = "https://download.pytorch.org/whl/cpu"
-"""The one URL of the project outside its CI: Gradescope's image builder can reach it."""
+TORCH_INDEX = release.TORCH_INDEX
+"""PyTorch's CPU index, where setup.sh takes torch from: Gradescope's image builder reaches it."""
 
 TOP_LEVEL_FILES = ("pyproject.toml", "README.md")
 SKIP_DIRS = frozenset(
@@ -206,8 +206,9 @@ fi
 echo "setup.sh: $("$PYTHON" --version) at $PYTHON, virtualenv $VENV"
 
 "$VENV/bin/python" -m pip install --upgrade pip
-# the CPU build first: a plain `torch` from PyPI is a CUDA build of several GB
-"$VENV/bin/python" -m pip install "torch==__TORCH_VERSION__" --index-url __TORCH_INDEX__
+# the CPU build first, torch alone: a plain `torch` from PyPI is a CUDA build of several GB;
+# its dependencies come from PyPI with the project's, and pip keeps the torch it finds
+"$VENV/bin/python" -m pip install --no-deps --index-url __TORCH_INDEX__ "__TORCH__"
 "$VENV/bin/python" -m pip install "$SOURCE"
 
 # The sandboxed worker runs as an unprivileged uid and needs the virtualenv (numpy, torch),
@@ -356,11 +357,20 @@ exit 0
 
 
 def setup_script(hw: str, root: Path = REPO_ROOT) -> str:
-    """The text of ``setup.sh`` for homework ``hw``."""
-    _, hw_dir = find_homework(Path(root).resolve(), hw)
+    """The text of ``setup.sh`` for homework ``hw``: torch at ``root``'s ``pyproject.toml`` pin.
+
+    Raises:
+        BundleError: an unknown homework, or no torch pin in ``pyproject.toml``.
+    """
+    root = Path(root).resolve()
+    _, hw_dir = find_homework(root, hw)
+    try:
+        torch = release.torch_pin(root)
+    except release.ReleaseError as error:
+        raise BundleError(str(error)) from None
     return (
         SETUP_SH.replace("__PACKAGE__", hw_dir.name)
-        .replace("__TORCH_VERSION__", TORCH_VERSION)
+        .replace("__TORCH__", torch)
         .replace("__TORCH_INDEX__", TORCH_INDEX)
     )
 
