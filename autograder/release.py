@@ -983,8 +983,8 @@ def _notebook_section(hw_dir: Path) -> str:
     return (
         "\n## Notebook\n\n"
         f"```bash\n{commands}\n```\n\n"
-        "opens it in your browser, on this folder's Python (`make` installed Jupyter). The "
-        "handout says when to run it; its cells say which parts are yours.\n"
+        "opens it in your browser, on this folder's Python (`make` installed Jupyter).\n"
+        "The handout says when to run it; its cells say which parts are yours.\n"
     )
 
 
