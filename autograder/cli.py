@@ -102,7 +102,8 @@ def _add_grade(commands: _Commands) -> None:
         "calibration: not the student's fault) counts 0 until graded again: it shows as "
         "GRADER ERROR in the tables, in grades.csv's grader_errors column and in staff.json "
         "with what to fix, while the student reads that it will be graded again. Exits 0 once "
-        "grading is done, whatever the scores.",
+        "grading is done, whatever the scores; 3 when a grader error left checks to grade "
+        "again (they are listed on stderr); 2 on bad arguments.",
     )
     grade.add_argument("hw", help="homework, e.g. hw2 or hw2_policy_gradient")
     grade.add_argument("submissions", nargs="+", metavar="SUBMISSION", help="folder or .zip")
@@ -243,7 +244,8 @@ def _grade(args: argparse.Namespace) -> int:
                 Path(args.submissions[0]), args.hw, out, args.seed, suite=args.suite, fast=args.fast
             )
             print(report.format_table(results))
-            print(f"wrote {out / 'results.json'}")
+            print(f"wrote {out / 'results.json'} and {out / report.STAFF_FILE}")
+            staff = {args.submissions[0]: results}
         else:
             batch = grade_many(
                 [Path(s) for s in args.submissions],
@@ -255,11 +257,35 @@ def _grade(args: argparse.Namespace) -> int:
                 fast=args.fast,
             )
             print(report.format_batch(batch))
-            print(f"wrote {len(batch)} results.json under {out}/ and {out / 'grades.csv'}")
+            print(
+                f"wrote results.json and {report.STAFF_FILE} of {len(batch)} submissions under "
+                f"{out}/, and {out / 'grades.csv'}"
+            )
+            staff = batch
     except SuiteError as error:
         print(f"rlhw grade: {error}", file=sys.stderr)
         return 2
-    return 0
+    return _report_grader_errors(staff)
+
+
+def _report_grader_errors(staff: dict[str, dict[str, Any]]) -> int:
+    """Tell the TA, on stderr, which checks a grader error left to grade again: 3 if any."""
+    from autograder import report
+
+    errors = {name: report.grader_errors(results) for name, results in staff.items()}
+    errors = {name: checks for name, checks in errors.items() if checks}
+    if not errors:
+        return 0
+    print(
+        f"rlhw grade: grader errors in {len(errors)} submission(s); their students read that "
+        "these checks will be graded again. Fix what each says, then grade them again:",
+        file=sys.stderr,
+    )
+    for name, checks in errors.items():
+        for check, what in checks:
+            first = what.strip().splitlines()[0] if what.strip() else "(no detail)"
+            print(f"  {name}: {check}: {first}", file=sys.stderr)
+    return 3
 
 
 def _audit(args: argparse.Namespace) -> int:

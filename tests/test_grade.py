@@ -505,6 +505,48 @@ def test_cli_end_to_end(tmp_path: Path, suite_file: str) -> None:
     assert "SyntaxError" in done.stdout
 
 
+GRADER_ERROR_SUITE = """
+from autograder.checks import Check, GraderError, Outcome
+
+PACKAGE = "fakehw"
+
+
+def stale(sandbox, rng):
+    raise GraderError("fake.json was made for another config: run `rlhw calibrate fake`")
+
+
+def works(sandbox, rng):
+    result = sandbox.call("fakehw.core", "double", (3,))
+    return Outcome(1.0 if result.ok and result.value == 6 else 0.0, "double(3)")
+
+
+SUITE = [
+    Check("learns", "f", "learning", 5.0, stale),
+    Check("doubles", "double", "value", 1.0, works),
+]
+"""
+
+
+def test_cli_exits_3_and_tells_the_ta_which_checks_to_grade_again(tmp_path: Path) -> None:
+    suite = tmp_path / "broken_suite.py"
+    suite.write_text(GRADER_ERROR_SUITE)
+    one, two = make_submission(tmp_path / "ann"), make_submission(tmp_path / "bob")
+    done = _rlhw("grade", "fake", str(one), "--out", str(tmp_path / "g1"), "--suite", str(suite))
+    assert done.returncode == 3, done.stderr
+    assert "rlhw grade: grader errors in 1 submission(s)" in done.stderr
+    assert "ann: learns: internal grader error in check 'learns': fake.json was made" in done.stderr
+    assert "staff.json" in done.stdout
+    student = validated(tmp_path / "g1" / "results.json")
+    assert "rlhw calibrate" not in json.dumps(student)
+    assert rows(student)["doubles"]["score"] == 1.0
+    done = _rlhw(
+        "grade", "fake", str(one), str(two), "--out", str(tmp_path / "g2"), "--suite", str(suite)
+    )
+    assert done.returncode == 3, done.stderr
+    assert "grader errors in 2 submission(s)" in done.stderr
+    assert "  ann: learns:" in done.stderr and "  bob: learns:" in done.stderr
+
+
 def test_cli_usage_errors(tmp_path: Path) -> None:
     done = _rlhw("grade", "hw9", str(tmp_path))
     assert done.returncode == 2
