@@ -61,7 +61,7 @@ def curve(run: Path, key: str, x_key: str) -> tuple[np.ndarray, np.ndarray]:
     columns = read_progress(run)
     for name in (key, x_key):
         if name not in columns:
-            raise KeyError(f"{run}/progress.csv has no column {name!r}; it has {sorted(columns)}")
+            raise ValueError(f"{run}/progress.csv has no column {name!r}; it has {sorted(columns)}")
     x, y = np.asarray(columns[x_key]), np.asarray(columns[key])
     keep = ~np.isnan(y)
     return x[keep], y[keep]
@@ -110,11 +110,19 @@ def plot_runs(
 ) -> Path:
     """Draw one learning curve per group of runs to the PNG file ``out``."""
     groups = group_runs(find_runs(paths))
+    drawn = {
+        label: curves
+        for label, runs in sorted(groups.items())
+        if (curves := [c for c in (curve(run, key, x_key) for run in runs) if len(c[0])])
+    }
+    if not drawn:
+        names = ", ".join(str(run) for runs in groups.values() for run in runs)
+        raise ValueError(
+            f"expected a value of {key!r} in at least one run, got none in {names} (a run "
+            "writes it at each evaluation: did it stop before its first?)"
+        )
     fig, ax = plt.subplots(figsize=(7, 4.5), dpi=120)
-    for label, runs in sorted(groups.items()):
-        curves = [c for c in (curve(run, key, x_key) for run in runs) if len(c[0])]
-        if not curves:
-            continue
+    for label, curves in drawn.items():
         grid, mean, low, high = mean_band(curves)
         seeds = f"mean of {len(curves)} seeds, band min–max" if len(curves) > 1 else "1 seed"
         (line,) = ax.plot(grid, mean, label=f"{label} ({seeds})")
@@ -149,9 +157,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--title", default=None, help="figure title (default: the key)")
     parser.add_argument("--target", type=float, default=None, help="draw a dashed target line")
     args = parser.parse_args(argv)
-    out = plot_runs(
-        args.runs, args.out, key=args.key, x_key=args.x, title=args.title, target=args.target
-    )
+    try:
+        out = plot_runs(
+            args.runs, args.out, key=args.key, x_key=args.x, title=args.title, target=args.target
+        )
+    except (FileNotFoundError, ValueError) as error:
+        parser.exit(2, f"{parser.prog}: error: {error}\n")
     print(f"wrote {out}")
 
 

@@ -246,20 +246,40 @@ def test_main_writes_a_png(runs, tmp_path, capsys):
     assert f"wrote {out}" in capsys.readouterr().out
 
 
-def test_missing_run_folder(tmp_path):
+def test_missing_run_folder(tmp_path, capsys):
     with pytest.raises(
         FileNotFoundError,
         match=re.escape(f"expected a run folder, got {tmp_path / 'nope'} (no such folder)"),
     ):
         plot_runs([tmp_path / "nope"], tmp_path / "out.png")
     (tmp_path / "empty").mkdir()
-    with pytest.raises(
-        FileNotFoundError,
-        match=re.escape(
-            f"expected run folders with a progress.csv in {tmp_path / 'empty'}, found none"
-        ),
-    ):
+    with pytest.raises(SystemExit) as exited:
         main([str(tmp_path / "empty"), "--out", str(tmp_path / "out.png")])
+    assert exited.value.code == 2
+    assert (
+        f"error: expected run folders with a progress.csv in {tmp_path / 'empty'}, found none"
+        in capsys.readouterr().err
+    )
+    assert not (tmp_path / "out.png").exists()
+
+
+def test_a_run_stopped_before_its_first_evaluation_is_an_error_not_a_traceback(tmp_path, capsys):
+    run = tmp_path / "stopped_seed0"
+    run.mkdir()
+    (run / "progress.csv").write_text("env_steps,train/loss,eval/return_mean\n0,1.0,\n")
+    with pytest.raises(SystemExit) as exited:
+        main([str(run), "--out", str(tmp_path / "out.png")])
+    assert exited.value.code == 2
+    assert (
+        "error: expected a value of 'eval/return_mean' in at least one run, got none in "
+        f"{run} (a run writes it at each evaluation: did it stop before its first?)"
+    ) in capsys.readouterr().err
+    (run / "progress.csv").write_text("env_steps,train/loss\n0,1.0\n")
+    with pytest.raises(SystemExit):
+        main([str(run), "--out", str(tmp_path / "out.png")])
+    assert "has no column 'eval/return_mean'; it has ['env_steps', 'train/loss']" in (
+        capsys.readouterr().err
+    )
     assert not (tmp_path / "out.png").exists()
 
 
@@ -268,10 +288,10 @@ def test_missing_column_lists_the_columns(runs, tmp_path):
         "progress.csv has no column 'eval/return_max'; it has "
         "['env_steps', 'eval/return_mean', 'time_s', 'train/loss']"
     )
-    with pytest.raises(KeyError, match=re.escape(message)):
+    with pytest.raises(ValueError, match=re.escape(message)):
         plot_runs([runs / "x_seed0"], tmp_path / "out.png", key="eval/return_max")
 
 
 def test_missing_x_column_lists_the_columns(runs):
-    with pytest.raises(KeyError, match=re.escape("has no column 'steps'; it has ['env_steps'")):
+    with pytest.raises(ValueError, match=re.escape("has no column 'steps'; it has ['env_steps'")):
         curve(runs / "x_seed0", "eval/return_mean", x_key="steps")
