@@ -23,9 +23,9 @@ student's files in ``/autograder/submission``, runs ``run_autograder`` (a copy o
 * ``run_autograder``: ``python -m autograder.cli grade hwN /autograder/submission --out
   /autograder/results``, run from ``/autograder/source`` so that the engine, the suite and the
   reference used are the bundle's own (whose folder the sandbox hides from the worker). It
-  always leaves a valid ``results.json``: when the grader itself fails, one with score 0 and
-  the error. Every path is an environment variable, for a local simulation of Gradescope
-  (``tests/test_bundle.py``):
+  always leaves a valid ``results.json``: when the grader itself fails, one with score 0 that
+  says so, not what went wrong (that stays in the log, which students do not see). Every path
+  is an environment variable, for a local simulation of Gradescope (``tests/test_bundle.py``):
 
   ======================== ===============================================================
   ``RLHW_AUTOGRADER_ROOT`` the Gradescope folder (default ``/autograder``)
@@ -227,7 +227,8 @@ done
 RUN_AUTOGRADER = r"""#!/usr/bin/env bash
 # Gradescope runs this once per submission: it grades /autograder/submission with the hidden
 # suite of __HW__ and writes /autograder/results/results.json, always, and always valid (score
-# 0 and the error when the grader itself fails). Written by `autograder/bundle.py`.
+# 0 and a word that the grader failed, when it does; what went wrong is in this script's
+# output, which students do not see). Written by `autograder/bundle.py`.
 #
 # Every path can be overridden, to simulate Gradescope locally (tests/test_bundle.py does):
 #   RLHW_AUTOGRADER_ROOT  the Gradescope folder (default /autograder)
@@ -249,16 +250,14 @@ RESULTS_JSON="$RESULTS/results.json"
 
 mkdir -p "$RESULTS"
 rm -f "$RESULTS_JSON"  # a results.json left from before must not pass for this run's
-LOG="$(mktemp "${TMPDIR:-/tmp}/rlhw-run-autograder.XXXXXX")"
-trap 'rm -f "$LOG"' EXIT
 
 # `python -m` from the bundle: the engine, suite and reference used are the bundle's own
 status=0
 if cd "$SOURCE"; then
-    "$PYTHON" -m autograder.cli grade "$HW" "$SUBMISSION" --out "$RESULTS" 2>&1 | tee "$LOG"
-    status="${PIPESTATUS[0]}"
+    "$PYTHON" -m autograder.cli grade "$HW" "$SUBMISSION" --out "$RESULTS" 2>&1
+    status=$?
 else
-    echo "run_autograder: cannot enter $SOURCE" | tee "$LOG"
+    echo "run_autograder: cannot enter $SOURCE"
     status=1
 fi
 
@@ -278,20 +277,17 @@ if valid; then
 fi
 
 echo "run_autograder: the grader failed (status $status); writing a results.json with score 0" >&2
-# the fallback: score 0 and the end of the grader's output, from a few lines of Python...
-"$PYTHON" - "$RESULTS_JSON" "$HW" "$MAX_SCORE" "$status" "$LOG" "$SECONDS" <<'EOF' \
+# the fallback: score 0 and the grader's fault, from a few lines of Python... The grader's
+# output went to stdout above, which Gradescope shows to the staff only (stdout_visibility):
+# it may hold the staff's view of the hidden checks, so it is not repeated here.
+"$PYTHON" - "$RESULTS_JSON" "$HW" "$MAX_SCORE" "$status" "$SECONDS" <<'EOF' \
     && valid && exit 0
 import json, os, sys
-path, hw, max_score, status, log, seconds = sys.argv[1:7]
-try:
-    with open(log, encoding="utf-8", errors="replace") as f:
-        tail = f.read()[-4000:]
-except OSError:
-    tail = ""
+path, hw, max_score, status, seconds = sys.argv[1:6]
 message = (
-    f"The autograder could not grade this submission: the grader exited with status {status} "
-    "without writing its results. This is not a verdict on your code; please tell the course "
-    "staff.\n\nThe end of the grader's output:\n" + (tail or "(none)")
+    f"The autograder could not grade this submission: the grader itself failed (exit status "
+    f"{status}) before writing its results. This is not a verdict on your code: the course "
+    "staff can see what went wrong, and this submission will be graded again."
 )
 results = {
     "score": 0.0,
@@ -314,7 +310,7 @@ results = {
             "tags": ["submission"],
         }
     ],
-    "extra_data": {"hw": hw, "seed": 0},
+    "extra_data": {"hw": hw, "seed": 0, "grader_error": True},
 }
 tmp = path + ".tmp"
 with open(tmp, "w", encoding="utf-8") as f:
@@ -324,8 +320,8 @@ EOF
 
 # ... or, when even Python cannot run, a fixed one from the shell
 MESSAGE="The autograder could not grade this submission: the grader exited with status $status"
-MESSAGE="$MESSAGE and Python could not run. This is not a verdict on your code; please tell"
-MESSAGE="$MESSAGE the course staff."
+MESSAGE="$MESSAGE and Python could not run. This is not a verdict on your code: the course"
+MESSAGE="$MESSAGE staff can see what went wrong, and this submission will be graded again."
 cat >"$RESULTS_JSON.tmp" <<EOF
 {
   "score": 0,

@@ -274,16 +274,19 @@ def test_a_broken_grader_still_leaves_a_valid_results_json(ag: Path) -> None:
     stale = ag / "results" / "results.json"
     stale.parent.mkdir()
     stale.write_text('{"score": 100, "max_score": 100, "tests": [{}]}')
-    # the grader breaks before it writes anything: the Python fallback writes score 0 and
-    # the end of the grader's output
+    # the grader breaks before it writes anything: the Python fallback writes score 0, tells
+    # the student it is the grader's fault, and leaves the grader's output to the staff's log
     (ag / "source" / "autograder" / "cli.py").write_text('raise RuntimeError("grader broke")\n')
     done = run_autograder(ag)
     assert done.returncode == 0
     assert "grader broke" in done.stdout
     data = validate(stale)
     assert data["score"] == 0 and data["max_score"] == 120
-    assert "RuntimeError: grader broke" in data["tests"][0]["output"]
-    assert "exited with status 1" in data["output"]
+    assert data["extra_data"]["grader_error"] is True
+    for shown in (data["output"], data["tests"][0]["output"]):
+        assert "the grader itself failed (exit status 1)" in shown
+        assert "not a verdict on your code" in shown and "graded again" in shown
+        assert "grader broke" not in shown and "Traceback" not in shown
 
 
 def test_without_python_the_shell_fallback_writes_a_valid_results_json(ag: Path) -> None:
