@@ -462,10 +462,12 @@ def calibrate(
     started = time.monotonic()
     command = calibrate_command(hw, seeds, [task.name for task in tasks] if keep else None)
     returns = _reference_runs(tasks, seeds, jobs, log)
-    misses = [line for task in tasks for line in target_misses(task, seeds, returns[task.name])]
+    misses = []
     for task in tasks:
-        tolerated = target_shortfalls(task, seeds, returns[task.name])
-        if tolerated and not target_misses(task, seeds, returns[task.name]):
+        refused = target_misses(task, seeds, returns[task.name])
+        misses += refused
+        tolerated = [] if refused else target_shortfalls(task, seeds, returns[task.name])
+        if tolerated:
             log(
                 f"as its target allows, {len(tolerated)} seed(s) missed it: " + "; ".join(tolerated)
             )
