@@ -103,7 +103,8 @@ def _add_grade(commands: _Commands) -> None:
         "GRADER ERROR in the tables, in grades.csv's grader_errors column and in staff.json "
         "with what to fix, while the student reads that it will be graded again. Exits 0 once "
         "grading is done, whatever the scores; 3 when a grader error left checks to grade "
-        "again (they are listed on stderr); 2 on bad arguments.",
+        "again (they are listed on stderr); 2 on bad arguments, and where the submissions' "
+        "code cannot be confined (see --unconfined).",
     )
     grade.add_argument("hw", help="homework, e.g. hw2 or hw2_policy_gradient")
     grade.add_argument("submissions", nargs="+", metavar="SUBMISSION", help="folder or .zip")
@@ -117,6 +118,13 @@ def _add_grade(commands: _Commands) -> None:
         action="store_true",
         help="only the checks that take seconds: leave out the learning-curve checks (the "
         "reports and grades.csv's left_out column say so, with their points)",
+    )
+    grade.add_argument(
+        "--unconfined",
+        action="store_true",
+        help="grade even where the submissions' code cannot be confined (no user namespaces, "
+        "not Linux): it then runs with your account's access to this machine, and the reports "
+        "say the grading was unconfined. Only for a machine that is itself a sandbox",
     )
     # For the engine's own tests only: a suite module (dotted name or .py file) defining
     # PACKAGE and SUITE, used instead of autograder/suites/hwN.py.
@@ -228,20 +236,44 @@ def _release(hw: str, out: str) -> int:
     return 0
 
 
+_CANNOT_CONFINE = """\
+rlhw grade: this machine cannot confine the submissions' code: {problem}
+Grading runs each submission in a root file system of its own, in namespaces of its own: as
+root, or as an ordinary user where the kernel allows unprivileged user namespaces (on Linux,
+user.max_user_namespaces > 0; on Ubuntu 23.10 and later, also
+kernel.apparmor_restrict_unprivileged_userns = 0). Grade where that holds: on Gradescope (the
+bundle `rlhw release` writes), in a container (docker run ...), or on such a Linux machine.
+To grade here anyway, pass --unconfined: the code then runs with your account's access to
+this machine, and the reports say the grading was unconfined."""
+
+
 def _grade(args: argparse.Namespace) -> int:
     # Imported here: the student tree ships this file but not the engine.
     from autograder import report
     from autograder.grade import SuiteError, grade_many, grade_submission
+    from autograder.sandbox import confinement_problem
 
     missing = [s for s in args.submissions if not Path(s).exists()]
     if missing:
         print(f"rlhw grade: no such file or folder: {', '.join(missing)}", file=sys.stderr)
         return 2
+    if not args.unconfined:
+        problem = confinement_problem()
+        if problem is not None:
+            print(_CANNOT_CONFINE.format(problem=problem), file=sys.stderr)
+            return 2
+    options = {"confine": False} if args.unconfined else None
     out = Path(args.out)
     try:
         if len(args.submissions) == 1:
             results = grade_submission(
-                Path(args.submissions[0]), args.hw, out, args.seed, suite=args.suite, fast=args.fast
+                Path(args.submissions[0]),
+                args.hw,
+                out,
+                args.seed,
+                suite=args.suite,
+                fast=args.fast,
+                sandbox_options=options,
             )
             print(report.format_table(results))
             print(f"wrote {out / 'results.json'} and {out / report.STAFF_FILE}")
@@ -255,6 +287,7 @@ def _grade(args: argparse.Namespace) -> int:
                 seed=args.seed,
                 suite=args.suite,
                 fast=args.fast,
+                sandbox_options=options,
             )
             print(report.format_batch(batch))
             print(

@@ -336,8 +336,12 @@ def find_package(
 
 def extract_zip(archive: Path, target: Path) -> None:
     """Extract ``archive`` into ``target``, refusing anything unsafe: absolute paths, ``..``,
-    symbolic links, more than :data:`MAX_ZIP_FILES` entries or :data:`MAX_ZIP_BYTES` bytes."""
-    name = archive.name
+    symbolic links, more than :data:`MAX_ZIP_FILES` entries or :data:`MAX_ZIP_BYTES` bytes.
+
+    A zip that cannot be read (damaged, encrypted, an entry's name marked UTF-8 that is not,
+    a compression method Python lacks) is the submission's problem, never the grader's: each
+    raises :class:`SubmissionError` saying what is wrong with it."""
+    name = _shown(archive.name)
     try:
         with zipfile.ZipFile(archive) as zf:
             infos = zf.infolist()
@@ -373,9 +377,24 @@ def extract_zip(archive: Path, target: Path) -> None:
                         out.write(chunk)
     except SubmissionError:
         raise
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, RuntimeError) as error:
-        # RuntimeError: an encrypted entry
-        raise SubmissionError(f"could not read the zip file {name} ({error})") from error
+    except UnicodeDecodeError as error:  # flag 0x800 (UTF-8 names) on a name that is not
+        raise SubmissionError(
+            f"refused {name}: an entry's name is marked as UTF-8 but is not (byte "
+            f"{error.object[error.start : error.start + 1]!r} at {error.start}); zip the "
+            "folder again with your system's zip tool"
+        ) from error
+    except (
+        zipfile.BadZipFile,
+        zipfile.LargeZipFile,
+        OSError,
+        EOFError,
+        RuntimeError,  # an encrypted entry
+        NotImplementedError,  # a compression method this Python lacks
+        ValueError,
+        zlib.error,  # damaged compressed data
+    ) as error:
+        shown = _shown(str(error) or type(error).__name__, 300)
+        raise SubmissionError(f"could not read the zip file {name} ({shown})") from error
 
 
 def _safe_parts(archive: str, info: zipfile.ZipInfo) -> tuple[str, ...]:
@@ -629,10 +648,10 @@ def _run_check(check: Check, sandbox: _GradingSandbox, seed: int, grace_s: float
     if "error" in box:
         error = box["error"]
         if isinstance(error, GraderError):
-            log.error("check %r cannot judge: %s", check.name, error)
-            return _grader_error(check, str(error))
-        log.error("check %r raised:\n%s", check.name, box["traceback"])
-        return _grader_error(check, f"{type(error).__name__}: {error}")
+            log.error("check %r cannot judge: %s", check.name, report.clean(_error_text(error)))
+            return _grader_error(check, _error_text(error))
+        log.error("check %r raised:\n%s", check.name, report.clean(box["traceback"]))
+        return _grader_error(check, f"{type(error).__name__}: {_error_text(error)}")
     outcome = box.get("outcome")
     if not isinstance(outcome, Outcome):
         return _grader_error(check, f"returned {type(outcome).__name__}, not an Outcome")
@@ -735,6 +754,7 @@ def grade_submission(
     started = time.monotonic()
     max_score = sum(c.points for c in graded)
     common: dict[str, Any] = {"hw": hw, "seed": seed, "left_out": left_out}
+    common["unconfined"] = (sandbox_options or {}).get("confine") is False  # --unconfined
     try:
         with tempfile.TemporaryDirectory(prefix="rlhw-grade-") as scratch:
             try:
@@ -764,15 +784,22 @@ def grade_submission(
         views = _views(_engine_error(error, max_score, **common), time.monotonic() - started)
     student, staff = views
     report.write_json_atomic(Path(out_dir) / "results.json", student)
-    report.write_json_atomic(Path(out_dir) / report.STAFF_FILE, staff)
-    return staff
+    return report.write_json_atomic(Path(out_dir) / report.STAFF_FILE, staff)
 
 
 def _engine_error(error: BaseException, max_score: float, **common: Any) -> partial[dict]:
     """The reports of a grading that broke in the engine: a grader error for the whole
     submission (staff read the exception; the student, that it will be graded again)."""
-    message = f"{INTERNAL_ERROR}: {type(error).__name__}: {error}"
+    message = f"{INTERNAL_ERROR}: {type(error).__name__}: {_error_text(error)}"
     return partial(report.error_results, "grader", message, max_score, grader_error=True, **common)
+
+
+def _error_text(error: BaseException) -> str:
+    """``str(error)``, or a note when even that fails (an exception can carry any object)."""
+    try:
+        return str(error)
+    except Exception as inner:
+        return f"<its text could not be made: {type(inner).__name__}>"
 
 
 def _views(make: partial[dict], seconds: float) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -856,8 +883,7 @@ def grade_many(
         make = _engine_error(error, max_score, hw=hw, seed=seed, left_out=left_out)
         student, staff = _views(make, 0.0)
         report.write_json_atomic(out_dir / name / "results.json", student)
-        report.write_json_atomic(out_dir / name / report.STAFF_FILE, staff)
-        return staff
+        return report.write_json_atomic(out_dir / name / report.STAFF_FILE, staff)
 
     # spawn: a fresh interpreter per worker, not a fork of a grader that may hold torch threads
     context = multiprocessing.get_context("spawn")

@@ -23,11 +23,20 @@ the same with ``"scalar": true`` and ``"shape": []``      a NumPy scalar (``np.f
 ========================================================  ======================================
 
 Decoding is strict, because the worker runs student code and may send anything: it rejects a
-bad magic, frames over the size cap (64 MiB by default, checked before reading the body),
+bad magic, frames over the size cap (64 MiB by default, checked before reading the body), a
+JSON part over :data:`MAX_JSON_BYTES` (checked on the body's first four bytes, before it is
+read) or with more than :data:`MAX_JSON_ITEMS` values (counted before it is parsed): arrays
+travel as raw bytes, so the JSON is only the message's structure, and these caps are what bound
+the memory and time that parsing one message costs the grader;
 ``NaN``/``Infinity`` literals and numbers that overflow to infinity, duplicate keys, unknown
 markers, dtypes outside :data:`DTYPES` (so no object arrays), a shape that does not match the
 byte count, arrays that overlap, skip or leave bytes over, and nesting deeper than
-:data:`MAX_DEPTH`. Every such problem raises :class:`ProtocolError`.
+:data:`MAX_DEPTH`. Every such problem raises :class:`ProtocolError`. Every string it gives
+back, dict keys included, has been through :func:`safe_text`: at most :data:`MAX_TEXT_CHARS`
+long, with no control characters and no lone surrogates, so text from the worker can be shown
+in a terminal and written as UTF-8 whatever the student's code put in it. A reply's id can be
+read from the first bytes of its JSON (:func:`peek_id`), so a reply to something else is
+refused before it is parsed.
 
 Encoding is strict too: only the exact types above (no subclasses, so a ``float`` subclass
 with its own ``__eq__`` is refused), NumPy arrays and scalars of a :data:`DTYPES` dtype, and
@@ -40,6 +49,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import struct
 import sys
 from typing import Any
@@ -50,6 +60,16 @@ MAGIC = b"RLHW"
 HEADER = struct.Struct(">4sQ")  # magic, body length
 JSON_LENGTH = struct.Struct(">I")
 DEFAULT_MAX_BYTES = 64 * 2**20
+MAX_JSON_BYTES = 2**20
+"""The largest JSON part of a frame. The suites' largest is under 3 KiB (a reference graded
+with every fast check): a megabyte leaves room for any plain result and none for a JSON bomb
+(60 MB of ``{},`` once took 3 GB of the grader's memory to parse)."""
+MAX_JSON_ITEMS = 100_000
+"""The most values a frame's JSON may hold, counted before it is parsed (by its commas and
+opening brackets, an upper bound); the suites' largest holds about 200. At the caps, the
+costliest message to parse (50,000 one-key dicts) takes the grader about 0.15 s and 22 MiB."""
+MAX_TEXT_CHARS = 2**16
+"""The longest string a decoded message holds; longer ones are cut (see :func:`safe_text`)."""
 MAX_DEPTH = 64
 INT_MIN, INT_MAX = -(2**63), 2**64 - 1  # int64 and uint64 values both travel as JSON ints
 
@@ -75,6 +95,38 @@ DTYPES: frozenset[str] = frozenset(
 _ARRAY_KEYS = frozenset({"dtype", "shape", "offset", "nbytes", "torch", "scalar"})
 _MAX_NDIM = 32
 _NONFINITE = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
+# what a terminal or a UTF-8 file cannot take as it is: control characters (ESC, CR, backspace,
+# NUL, C1 controls such as CSI) but tab and newline, lone surrogates, the line and paragraph
+# separators (a new line to str.splitlines) and the bidirectional controls (which reorder
+# what a table shows)
+_UNSAFE_TEXT = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069\ud800-\udfff]"
+)
+_CUT_NOTE_CHARS = 40  # room kept for "\n[N more characters cut]"
+_ID_PREFIX = re.compile(rb'\{"id":(0|[1-9][0-9]{0,18})[,}]')
+
+
+def safe_text(text: str, limit: int | None = None) -> str:
+    """``text`` safe to show in a terminal and to write as UTF-8: every control character but
+    tab and newline (ESC, CR, backspace, NUL, ...), lone surrogate, line or paragraph separator
+    and bidirectional control replaced by U+FFFD; when ``limit`` is given, at most ``limit``
+    characters, the end cut and replaced by a note of how many were cut. Applying it twice
+    gives the same text."""
+    if limit is not None and len(text) > limit:
+        if limit < 2 * _CUT_NOTE_CHARS:  # no room for the note
+            text = text[:limit]
+        else:
+            keep = limit - _CUT_NOTE_CHARS
+            text = text[:keep] + f"\n[{len(text) - keep} more characters cut]"
+    return _UNSAFE_TEXT.sub("\ufffd", text)
+
+
+def peek_id(body: bytes) -> int | None:
+    """The ``"id"`` a frame body's JSON starts with (``{"id":12,...``), read from its first
+    bytes without parsing the rest; ``None`` when it does not start with one. Every reply of
+    the worker starts so, which lets the grader refuse a reply to something else unparsed."""
+    match = _ID_PREFIX.match(body, JSON_LENGTH.size, JSON_LENGTH.size + 32)
+    return int(match.group(1)) if match else None
 
 
 class ProtocolError(ValueError):
@@ -200,16 +252,32 @@ def encode(message: Any, *, where: str = "message") -> bytes:
 
     Raises:
         UnsupportedTypeError: ``message`` holds something other than plain values, arrays
-            of an allowed dtype and tensors.
+            of an allowed dtype and tensors, or so many plain values that its JSON is over
+            :data:`MAX_JSON_BYTES` (the other side would refuse it).
     """
     encoder = _Encoder()
     tree = encoder.value(message, where, 0)
     text = json.dumps(tree, ensure_ascii=True, allow_nan=False, separators=(",", ":"))
+    if len(text) > MAX_JSON_BYTES or _json_items(text) > MAX_JSON_ITEMS:
+        raise UnsupportedTypeError(
+            f"{len(text)} bytes and up to {_json_items(text)} plain values",
+            where,
+            f"over the caps of {MAX_JSON_BYTES} bytes and {MAX_JSON_ITEMS} values: send many "
+            "numbers as an array",
+        )
     body = b"".join([JSON_LENGTH.pack(len(text)), text.encode("ascii"), *encoder.buffers])
     return HEADER.pack(MAGIC, len(body)) + body
 
 
 # ---------------------------------------------------------------------------------- decoding
+
+
+def _json_items(text: str | bytes) -> int:
+    """An upper bound on the number of values in JSON ``text``, without parsing it: each value
+    after the first follows a comma, or opens a container (commas in strings count too)."""
+    if isinstance(text, str):
+        return text.count(",") + text.count("[") + text.count("{") + 1
+    return text.count(b",") + text.count(b"[") + text.count(b"{") + 1
 
 
 def _reject_constant(name: str) -> Any:
@@ -235,6 +303,7 @@ def _bounded_int(text: str) -> int:
 def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in pairs:
+        key = safe_text(key, MAX_TEXT_CHARS)  # two keys made equal by it are refused too
         if key in out:
             raise ProtocolError(f"duplicate key {key[:40]!r}")
         out[key] = value
@@ -297,8 +366,10 @@ class _Decoder:
             raise ProtocolError(f"message nested deeper than {MAX_DEPTH}")
         if type(x) is list:
             return [self.value(v, depth + 1) for v in x]
+        if type(x) is str:
+            return safe_text(x, MAX_TEXT_CHARS)
         if type(x) is not dict:
-            return x  # json.loads gives only None, bool, int, float, str here
+            return x  # json.loads gives only None, bool, int, float here
         reserved = [key for key in x if key.startswith("__")]
         if not reserved:
             return {key: self.value(v, depth + 1) for key, v in x.items()}
@@ -318,25 +389,38 @@ class _Decoder:
         raise ProtocolError(f"unknown marker {marker[:40]!r}")
 
 
-def decode_body(body: bytes, *, tensors: bool = True) -> Any:
+def parse_json_length(body: bytes, body_length: int, max_json: int = MAX_JSON_BYTES) -> int:
+    """The length of the JSON part announced by the first four bytes of a frame ``body`` of
+    ``body_length`` bytes, checked against ``max_json`` (before the rest is read)."""
+    (json_length,) = JSON_LENGTH.unpack_from(body)
+    if json_length > max_json:
+        raise ProtocolError(f"a JSON part of {json_length} bytes, over the {max_json}-byte cap")
+    if JSON_LENGTH.size + json_length > body_length:
+        raise ProtocolError(f"JSON of {json_length} bytes does not fit a body of {body_length}")
+    return int(json_length)
+
+
+def decode_body(body: bytes, *, tensors: bool = True, max_json: int = MAX_JSON_BYTES) -> Any:
     """The message in a frame's ``body`` (the bytes after the 12-byte header).
 
     Args:
         body: the frame body.
         tensors: give tensors back as ``torch.Tensor`` (else as NumPy arrays).
+        max_json: the largest JSON part accepted, bytes.
 
     Raises:
         ProtocolError: the body breaks the wire format.
     """
     if len(body) < JSON_LENGTH.size:
         raise ProtocolError(f"frame body of {len(body)} bytes is too short")
-    (json_length,) = JSON_LENGTH.unpack_from(body)
-    start = JSON_LENGTH.size + json_length
-    if start > len(body):
-        raise ProtocolError(f"JSON of {json_length} bytes does not fit a body of {len(body)}")
+    start = JSON_LENGTH.size + parse_json_length(body, len(body), max_json)
+    text = body[JSON_LENGTH.size : start]
+    items = _json_items(text)
+    if items > MAX_JSON_ITEMS:
+        raise ProtocolError(f"a JSON part of up to {items} values, over the {MAX_JSON_ITEMS} cap")
     try:
         tree = json.loads(
-            body[JSON_LENGTH.size : start].decode("utf-8"),
+            text.decode("utf-8"),
             parse_constant=_reject_constant,
             parse_float=_finite_float,
             parse_int=_bounded_int,
@@ -377,12 +461,13 @@ class FrameReader:
     """Cuts frames out of a byte stream that arrives in pieces (the grader's end of the pipe).
 
     ``feed`` bytes as they come; ``next_frame`` gives the body of the next complete frame,
-    or ``None`` while it is still incomplete. The size cap is checked on the header, before
-    the body is waited for.
+    or ``None`` while it is still incomplete. The size caps are checked on the header and on
+    the JSON length that starts the body, before the rest of the body is waited for.
     """
 
-    def __init__(self, max_bytes: int = DEFAULT_MAX_BYTES):
+    def __init__(self, max_bytes: int = DEFAULT_MAX_BYTES, max_json: int = MAX_JSON_BYTES):
         self.max_bytes = max_bytes
+        self.max_json = max_json
         self._buffer = bytearray()
 
     def feed(self, data: bytes) -> None:
@@ -398,6 +483,9 @@ class FrameReader:
                 raise ProtocolError(f"bad frame start {bytes(self._buffer[:12])!r} (not a frame)")
             return None
         length = parse_header(bytes(self._buffer[: HEADER.size]), self.max_bytes)
+        start = HEADER.size + JSON_LENGTH.size
+        if length >= JSON_LENGTH.size and len(self._buffer) >= start:
+            parse_json_length(bytes(self._buffer[HEADER.size : start]), length, self.max_json)
         end = HEADER.size + length
         if len(self._buffer) < end:
             return None

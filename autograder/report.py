@@ -21,8 +21,12 @@ table, the gradebook) has the whole feedback and what went wrong in the grader.
 Tests are numbered ``group.position`` in the suite's order: a group is a run of consecutive
 checks of one function. Timing lives in ``execution_time`` and each test's
 ``extra_data.seconds`` only: everything else is the same when the same submission is graded
-again with the same seed. Every text is made safe to write (no control characters or lone
-surrogates) and capped at :data:`MAX_OUTPUT_CHARS`, whatever the submission sent.
+again with the same seed. Every text is made safe to write and to show in a terminal (no
+control characters such as ESC or CR, no lone surrogates; see
+:func:`~autograder.protocol.safe_text`) and capped at :data:`MAX_OUTPUT_CHARS`, whatever the
+submission sent; :func:`write_json_atomic` does it again on every string it writes, and writes
+a grader error in place of a document it still cannot write, so no submission can leave a
+grading without its ``results.json``.
 
 When some checks are not visible to students, the summary says how many are pending and what
 they are worth: a student never reads "all checks passed" about the visible ones only.
@@ -34,15 +38,19 @@ import contextlib
 import csv
 import io
 import json
+import logging
+import math
 import os
 import tempfile
 import textwrap
-import unicodedata
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
 from autograder.checks import Check, CheckResult, Feedback
+from autograder.protocol import safe_text
+
+log = logging.getLogger(__name__)
 
 View = Literal["student", "staff"]
 SCHEMA_PATH = Path(__file__).with_name("results_schema.json")
@@ -73,13 +81,12 @@ def _plural(n: int, word: str) -> str:
 
 def clean(text: str) -> str:
     """``text`` safe to write and to show: lone surrogates and control characters (ANSI
-    escapes, NUL) replaced, tabs and newlines kept, at most :data:`MAX_OUTPUT_CHARS` long."""
+    escapes, CR, NUL) replaced, tabs and newlines kept, at most :data:`MAX_OUTPUT_CHARS` long
+    (and a note of how many characters were cut)."""
     if len(text) > MAX_OUTPUT_CHARS:
         cut = len(text) - MAX_OUTPUT_CHARS
         text = text[:MAX_OUTPUT_CHARS] + f"\n[{cut} more characters cut]"
-    return "".join(
-        c if c in "\n\t" or unicodedata.category(c) not in ("Cc", "Cs") else "\ufffd" for c in text
-    )
+    return safe_text(text)
 
 
 # ------------------------------------------------------------------------------- results.json
@@ -95,11 +102,13 @@ def build_results(
     feedback: Feedback = "full",
     left_out: Sequence[Check] = (),
     found: str = "",
+    unconfined: bool = False,
 ) -> dict[str, Any]:
     """The ``results.json`` of graded checks, in ``view``: ``staff`` shows every check's whole
     feedback; ``student`` shows what ``feedback`` allows (:attr:`CheckResult.brief` for
     ``property``) and a grader error as :data:`GRADER_ERROR_TEXT`. ``left_out`` are the checks
-    ``--fast`` did not run; ``found`` says which files were graded (for the summary)."""
+    ``--fast`` did not run; ``found`` says which files were graded (for the summary);
+    ``unconfined``: the worker ran without confinement (``rlhw grade --unconfined``)."""
     numbers = _numbers([result.check for result in results])
     tests = []
     for result, number in zip(results, numbers, strict=True):
@@ -130,6 +139,7 @@ def build_results(
         feedback=feedback,
         left_out=left_out,
         found=found,
+        unconfined=unconfined,
     )
 
 
@@ -170,6 +180,7 @@ def error_results(
     view: View = "staff",
     grader_error: bool = False,
     left_out: Sequence[Check] = (),
+    unconfined: bool = False,
 ) -> dict[str, Any]:
     """A ``results.json`` with score 0 and one failed row saying why: no package found, an
     unsafe zip (``message`` is for the student) or, with ``grader_error``, a grader that broke
@@ -188,7 +199,13 @@ def error_results(
         "extra_data": {"seconds": 0.0, **({"grader_error": True} if grader_error else {})},
     }
     return _wrap(
-        [test], hw=hw, seed=seed, execution_time=execution_time, view=view, left_out=left_out
+        [test],
+        hw=hw,
+        seed=seed,
+        execution_time=execution_time,
+        view=view,
+        left_out=left_out,
+        unconfined=unconfined,
     )
 
 
@@ -202,8 +219,11 @@ def _wrap(
     feedback: Feedback | None = None,
     left_out: Sequence[Check] = (),
     found: str = "",
+    unconfined: bool = False,
 ) -> dict[str, Any]:
     extra: dict[str, Any] = {"hw": hw, "seed": seed, "view": view}
+    if unconfined:
+        extra["unconfined"] = True
     if feedback is not None:
         extra["feedback"] = feedback
     if found:
@@ -228,7 +248,13 @@ def _wrap(
         "tests": tests,
         "extra_data": extra,
     }
-    lines = [summary(tests), grader_error_line(data), left_out_line(data), clean(found)]
+    lines = [
+        summary(tests),
+        grader_error_line(data),
+        left_out_line(data),
+        unconfined_line(data),
+        clean(found),
+    ]
     data["output"] = "\n\n".join(line for line in lines if line)
     return data
 
@@ -313,10 +339,74 @@ def left_out_line(results: Mapping[str, Any]) -> str:
     )
 
 
-def write_json_atomic(path: Path, data: Mapping[str, Any]) -> None:
+def unconfined_line(results: Mapping[str, Any]) -> str:
+    """What a grading without confinement says of itself (``rlhw grade --unconfined``), or
+    ``""``."""
+    if not results["extra_data"].get("unconfined"):
+        return ""
+    return (
+        "Graded unconfined (--unconfined): the submission's code ran with the grader's own "
+        "access to this machine, so this grade is only as trustworthy as the submission."
+    )
+
+
+def write_json_atomic(path: Path, data: Mapping[str, Any]) -> dict[str, Any]:
     """Write ``data`` as JSON to ``path``: to a temporary file first, then renamed over it, so
-    a reader never sees half a file."""
-    _write_atomic(path, json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False) + "\n")
+    a reader never sees half a file. Returns the document written (what a table of it should
+    show).
+
+    Whatever ``data`` holds, a valid document is written: every string (keys too) made safe
+    and capped first (:func:`safe_document`); and if it still cannot be written (a number
+    that is not finite, a value JSON has no form for), a grader error for the whole
+    submission in its place (:func:`unwritable_results`), which staff grade again.
+    """
+    try:
+        document = safe_document(data)
+        text = json.dumps(document, indent=2, ensure_ascii=False, allow_nan=False)
+    except (TypeError, ValueError, RecursionError) as error:
+        log.error("could not write %s as it was: %s", path, safe_text(repr(error), 400))
+        document = unwritable_results(data, error)
+        text = json.dumps(document, indent=2, ensure_ascii=False)
+    _write_atomic(path, text + "\n")
+    return document
+
+
+def safe_document(value: Any) -> Any:
+    """``value`` (a JSON document) with every string in it, keys included, made safe to write
+    and to show and capped (:func:`~autograder.protocol.safe_text`, at twice
+    :data:`MAX_OUTPUT_CHARS`, so a text :func:`clean` made stays as it is)."""
+    if type(value) is str:
+        return safe_text(value, 2 * MAX_OUTPUT_CHARS)
+    if isinstance(value, Mapping):
+        return {safe_document(key): safe_document(v) for key, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [safe_document(v) for v in value]
+    return value
+
+
+def unwritable_results(data: Mapping[str, Any], error: BaseException) -> dict[str, Any]:
+    """The document written in place of ``data`` (a ``results.json`` or ``staff.json``) that
+    could not be written: a grader error with score 0, out of ``data``'s maximum when that is
+    a number, in the view ``data`` was in."""
+    extra = data.get("extra_data") if isinstance(data, Mapping) else None
+    extra = extra if isinstance(extra, Mapping) else {}
+    given = data.get("max_score") if isinstance(data, Mapping) else None
+    max_score = 0.0
+    if isinstance(given, int | float) and math.isfinite(given) and given >= 0:
+        max_score = float(given)
+    hw, seed, view = extra.get("hw"), extra.get("seed"), extra.get("view")
+    return error_results(
+        "grader",
+        f"the grader could not write this grading's results: {type(error).__name__}: "
+        + safe_text(str(error), 400),
+        max_score,
+        hw=safe_text(hw, 40) if type(hw) is str else "?",
+        seed=seed if type(seed) is int else 0,
+        execution_time=0.0,
+        view="student" if view == "student" else "staff",
+        grader_error=True,
+        unconfined=extra.get("unconfined") is True,
+    )
 
 
 def _write_atomic(path: Path, text: str) -> None:
@@ -372,6 +462,7 @@ def format_table(results: Mapping[str, Any], *, show_hidden: bool = True) -> str
     rows = []
     for t in shown:
         name = t["name"] + ("" if t["visibility"] == "visible" else f" [{t['visibility']}]")
+        name = safe_text(name, 200)  # the table trusts no text it is given
         error = t.get("extra_data", {}).get("grader_error")
         status = "GRADER ERROR" if error else t["status"]
         rows.append(
@@ -387,7 +478,7 @@ def format_table(results: Mapping[str, Any], *, show_hidden: bool = True) -> str
     for t, cells in rows:
         out.append(line(cells))
         if t["status"] != "passed":
-            out += _wrapped(t["output"], " " * (widths[0] + 2))
+            out += _wrapped(safe_text(t["output"]), " " * (widths[0] + 2))
     visible = [t for t in tests if t["visibility"] == "visible"]
     if show_hidden:
         total = f"total: {_points(results['score'])}/{_points(results['max_score'])} points"
@@ -397,8 +488,9 @@ def format_table(results: Mapping[str, Any], *, show_hidden: bool = True) -> str
         total = f"total of the visible checks: {_points(score)}/{_points(max_score)} points"
     passed = sum(t["status"] == "passed" for t in shown)
     out.append(f"{total} ({passed} of {len(shown)} checks passed)")
-    found = results["extra_data"].get("found", "")
-    for note in (left_out_line(results), grader_error_line(results), found):
+    found = safe_text(results["extra_data"].get("found", ""))
+    notes = (left_out_line(results), grader_error_line(results), unconfined_line(results))
+    for note in (*notes, found):
         if note:
             out += _wrapped(note, "")
     pending = pending_line(tests)

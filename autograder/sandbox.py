@@ -11,62 +11,74 @@ a :class:`Failure` holding a plain message for the report::
         if not result.ok:
             print(result.message)  # "timed out after 20 s in `reward_to_go`"
 
-How the worker is confined, from the outside in:
+How the worker is confined, from the outside in (:mod:`autograder.isolation` does it):
 
-* **Files.** The submission is copied (regular files only, no links) to a fresh scratch
-  folder, the worker's working directory and ``HOME``; the given packages (``infrastructure``)
-  are copied over any student copy from the grader's own tree. When the grader runs as root,
-  the worker runs as an unprivileged user and group of its own: a uid/gid from 61000-61999
-  that no account uses and no other sandbox on the machine holds (a lock file per uid under
-  the root-only ``/run/rlhw-sandbox-uids``, held for the sandbox's lifetime), so files
-  readable only by root (the hidden suite, reference solutions, the output folder) are out of
-  its reach, and so are other sandboxes' scratch folders (mode 0700, each owned by its own
-  uid) and workers (no signals across uids). The grader's own tree is covered by an empty
-  directory in the worker's private mount namespace. Python and its packages stay reachable:
-  a folder on their path that the sandbox user may not enter (a pyenv under ``/root``) is
-  covered the same way, and only the entries needed are put back. The shared temporary
-  folders (``/tmp``, ``/var/tmp``, ``/dev/shm``) are covered by a fresh, private tmpfs
-  (64 MiB each), so nothing the worker writes there outlives it or reaches anyone else; the
-  scratch root, which usually lives under ``/tmp``, is bound back at its own path.
-* **Processes.** The worker runs in a PID namespace of its own, where the grader can find
-  it: its start-up script forks an init (PID 1 of the namespace), which forks the worker and
-  reaps orphans; the script itself relays the worker's exit status to the grader. When the
-  worker ends or is killed, its init ends, and the kernel kills every process left in the
-  namespace, including any the student started in a new session.
-* **Limits** (``setrlimit``): address space (``memory_mb``), CPU seconds, file size, no core
-  dumps, and, for the unprivileged user, the number of processes. The address space counts
+* **Files, by allowlist.** The worker runs in a root file system of its own, a small tmpfs
+  that holds only the interpreter and its standard library, the site-packages folders
+  (read-only, with every installed copy of the project's reference packages covered by an
+  empty folder), the system libraries, a few device nodes, private ``/tmp`` and ``/dev/shm``
+  (64 MiB each), the trusted worker code and the scratch folder: a tmpfs of ``scratch_mb``
+  that the start-up script fills with the submission (regular files only, no links) and the
+  given packages (``infrastructure``, copied from the grader's own tree over any student
+  copy). Nothing else of the machine exists there: no other clone of the course, no home
+  folder, no ``/proc``, no output folder, nothing world-writable of the host. The scratch
+  folder is its working directory and ``HOME``, and goes with the worker.
+* **Namespaces.** Mount, network (a loopback that is down), IPC, UTS and PID namespaces of
+  its own, so no System V IPC object outlives it. When the grader runs as root, the worker
+  runs as an unprivileged user and group of its own: a uid/gid from 61000-61999 that no
+  account uses and no other sandbox on the machine holds (a lock file per uid under the
+  root-only ``/run/rlhw-sandbox-uids``, held for the sandbox's lifetime), so it cannot signal
+  other sandboxes' workers. When the grader is an ordinary user, a user namespace of its own
+  lends the set-up the right to mount, and the worker runs as the grader's uid inside it,
+  without any capability; the guarantees are the same.
+* **One process.** The worker's start-up script forks an init (PID 1 of the namespace),
+  which forks the worker and reaps orphans; the script itself relays the worker's exit status
+  to the grader. The worker then installs a system call filter before it imports anything of
+  the student's: it may start threads but no process, and may not mount, trace, unshare or
+  make IPC objects. When the worker ends or is killed, its init ends, and the kernel kills
+  everything left in the namespace.
+* **Limits** (``setrlimit``, which covers the one process and its threads): address space
+  (``memory_mb``), CPU seconds, file size, threads, no core dumps. The address space counts
   what torch reserves, about 0.6 GiB after ``import torch``; the default of 2 GiB leaves
   about 1.4 GiB to the student's code.
-* **Network.** The worker gets its own network namespace (only a loopback that is down), where
-  the OS allows it; :attr:`Sandbox.isolation` records whether it did.
+* **Where confinement cannot be had** (no user namespaces, a kernel that refuses the mounts,
+  not Linux), the worker does not start, unless the sandbox is made with ``confine=False``:
+  then it runs as the grader's own user, with only the limits and the filter;
+  :attr:`Sandbox.isolation` says so, and :func:`confinement_problem` says why before grading
+  begins.
 * **Environment.** A few variables only (no grader secrets), one thread for OpenMP and BLAS.
 * **Time.** Every call has its own wall-clock limit; the whole process group is killed when
   it runs out. A worker that has used half of its CPU seconds is replaced before the next call.
 * **Channel.** Requests go in on stdin; answers come back on a separate pipe, in the format of
   :mod:`autograder.protocol` (JSON plus raw array bytes, never pickle), and are checked before
-  use. Whatever the student prints goes to a log, capped, and comes back as ``output``.
+  use: an answer whose JSON is too large or too many values, or that starts with another
+  request's id, is refused before it is parsed, so what the worker sends costs the grader
+  bounded memory and time. Whatever the student prints goes to a log, capped, and comes back
+  as ``output``. Every text that comes back (printed output, strings and keys in a value, an
+  exception's type, message and traceback) is capped and made safe to show and to write
+  (:func:`~autograder.protocol.safe_text`) here, in the grader: the worker runs the student's
+  code and may have been changed by it.
 
 A call that times out, runs out of memory or CPU, exits, crashes, or garbles or closes the
 channel gives a :class:`Failure`, and the next call starts a fresh worker. The sandbox is not
 thread-safe: make one call at a time (one sandbox per thread for parallel grading).
 
-Known gaps: the sandbox does not filter system calls; the worker sees the machine's
-``/proc`` (other processes' command lines, not their files or memory); without root, only
-what an unprivileged user namespace allows is done (no uid drop, no private temporary
-folders).
+Known gaps: the worker's CPU time and memory are limited per process, which is the whole
+sandbox only because the filter allows no second process; there is no cgroup. The filter
+exists for x86_64 and aarch64 only (:attr:`Isolation.syscall_filter` is empty elsewhere).
+The tmpfs folders (scratch, ``/tmp``, ``/dev/shm``) take the machine's memory, up to their
+sizes, outside the worker's address-space limit.
 """
 
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import dataclasses
-import fcntl
-import grp
+import functools
+import importlib.util
 import json
 import os
 import pwd
-import random
 import resource
 import select
 import shutil
@@ -83,7 +95,10 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, ClassVar
 
-from autograder import protocol, worker
+from autograder import isolation, protocol, worker
+from autograder.isolation import AUTO_USER as AUTO_USER  # the sandbox's API names them
+from autograder.isolation import UID_LOCK_DIR as UID_LOCK_DIR
+from autograder.isolation import UID_RANGE as UID_RANGE
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 _ALLOWED_TYPES = (
@@ -97,7 +112,9 @@ _ALLOWED_TYPES = (
 # worker's wait status to this process over a pipe. The child dies with this process
 # (PDEATHSIG); when the init ends, the kernel kills everything left in the namespace. This
 # process and the init make themselves non-dumpable (PR_SET_DUMPABLE 0), so that the worker,
-# which runs as the same user and sees the machine's /proc, cannot write into their memory.
+# which runs as the same user, cannot write into their memory where it sees a /proc
+# (unconfined). In the confined worker, the scratch folder is an empty tmpfs: the worker fills
+# it from the read-only staged copy before anything else runs.
 _BOOTSTRAP = """\
 import json, os, sys
 config = json.loads(sys.argv[2])
@@ -144,6 +161,9 @@ if os.getpid() == 1:
 elif os.getppid() != parent:
     os._exit(1)
 os.close(status_w)
+if config.get("staged_dir"):
+    import shutil
+    shutil.copytree(config["staged_dir"], config["work_dir"], dirs_exist_ok=True)
 sys.path.insert(0, sys.argv[1])
 sys.path.extend(config["path"])
 import autograder.worker as w
@@ -152,51 +172,43 @@ w.main(sys.argv[2])
 _TICK_S = 0.1  # how often a waiting grader checks whether the worker is still alive
 _EXIT_GRACE_S = 2.0  # how long a worker that closed its channel has to exit by itself
 
-# Linux constants for unshare(2), mount(2) and prctl(2)
-_CLONE_NEWNS, _CLONE_NEWUSER, _CLONE_NEWNET = 0x00020000, 0x10000000, 0x40000000
-_CLONE_NEWPID = 0x20000000
-_MS_NOSUID, _MS_NODEV, _MS_BIND, _MS_MOVE, _MS_REC, _MS_PRIVATE = 2, 4, 4096, 8192, 16384, 1 << 18
-_PR_SET_PDEATHSIG, _PR_SET_NO_NEW_PRIVS = 1, 38
-
-# the sandbox users: one uid (and the gid of the same number) per sandbox, from this range, not
-# used by any account or group; a lock file per uid in a root-only folder says which are taken
-AUTO_USER = "auto"
-UID_RANGE = range(61000, 62000)
-UID_LOCK_DIR = "/run/rlhw-sandbox-uids" if os.path.isdir("/run") else "/var/lib/rlhw-sandbox-uids"
-# covered by a private tmpfs in the worker's mount namespace
-SHARED_TMP = ("/tmp", "/var/tmp", "/dev/shm")
-_SHARED_TMP_OPTIONS = b"mode=1777,size=64m"
-
-
-def _load_libc() -> Any:
-    # loaded here, in the grader: the child between fork and exec only calls into it
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.unshare.argtypes = [ctypes.c_int]
-        libc.mount.argtypes = [ctypes.c_char_p] * 3 + [ctypes.c_ulong, ctypes.c_char_p]
-        libc.prctl.argtypes = [ctypes.c_int] + [ctypes.c_ulong] * 4
-        return libc
-    except (OSError, AttributeError):
-        return None
-
-
-_LIBC = _load_libc()
-
-
 # ------------------------------------------------------------------------------- results
+
+
+MAX_MESSAGE_CHARS = 8000
+"""Longest message or traceback of a :class:`Failure` (the worker sends at most 2000
+characters of an exception's message and 8 frames of traceback)."""
+MAX_TYPE_CHARS = 200
+"""Longest exception type name of a :class:`Failure` (a class can be named with 65 MB)."""
+MAX_PRINTED_CHARS = 2**16
+"""Longest printed output of a result (a sandbox keeps its last ``output_chars``, 2000 by
+default)."""
+_FAILURE_TEXT_LIMITS = (
+    ("message", MAX_MESSAGE_CHARS),
+    ("error_type", MAX_TYPE_CHARS),
+    ("traceback", MAX_MESSAGE_CHARS),
+    ("output", MAX_PRINTED_CHARS),
+)
+
+
+def _safe(text: Any, limit: int) -> str:
+    """``text`` made safe and capped; a text that is not a ``str`` (a bug) becomes ``""``."""
+    return protocol.safe_text(text, limit) if type(text) is str else ""
 
 
 @dataclass(frozen=True)
 class Success:
     """A call that returned: ``value`` as decoded from the worker (plain values, arrays and
-    tensors only), what the student's code printed (its last characters), the call's time."""
+    tensors only; its strings made safe by :func:`~autograder.protocol.safe_text`), what the
+    student's code printed (its last characters, made safe too), the call's time."""
 
     value: Any
     output: str = ""
     seconds: float = 0.0
     ok: ClassVar[bool] = True
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "output", _safe(self.output, MAX_PRINTED_CHARS))
 
 
 @dataclass(frozen=True)
@@ -211,6 +223,12 @@ class Failure:
     ``bad_request`` (the check asked for something malformed: a bug in the grader).
     ``message`` is the plain sentence for the report: "timed out after 10 s in
     `reward_to_go`".
+
+    Its texts hold what the submission wrote (an exception's message and type, a traceback,
+    what it printed), so they are made safe and capped however the failure is made: no
+    control characters or lone surrogates (:func:`~autograder.protocol.safe_text`), at most
+    :data:`MAX_MESSAGE_CHARS` (the message and the traceback), :data:`MAX_TYPE_CHARS` (the
+    type's name) and :data:`MAX_PRINTED_CHARS` (the output) characters.
     """
 
     kind: str
@@ -221,9 +239,14 @@ class Failure:
     seconds: float = 0.0
     ok: ClassVar[bool] = False
 
+    def __post_init__(self) -> None:
+        for name, limit in _FAILURE_TEXT_LIMITS:
+            object.__setattr__(self, name, _safe(getattr(self, name), limit))
+
 
 Result = Success | Failure
 
+_NOT_THE_ANSWER = "not the answer it was asked"
 # kinds after which the worker is replaced before the next call
 _RESTART_KINDS = frozenset({"timeout", "memory", "cpu", "exit", "crash", "channel", "start"})
 
@@ -277,12 +300,16 @@ class Isolation:
     """What confines the worker, as observed on the running worker.
 
     ``user``/``uid``/``gid``: the account it runs as (``user`` is None when it runs as the
-    grader's own; ``"uid N"`` for a uid of its own, with no account). ``network``: it has a
-    network namespace of its own; ``network_note`` says what was seen. ``masked``: folders
-    covered by an empty directory in its mount namespace; ``private_tmp``: shared temporary
-    folders covered by a private tmpfs. ``pid_namespace``: it runs in a PID namespace of its
-    own. ``limits``: the resource limits set on it, ``(soft, hard)`` per ``RLIMIT_*`` name.
-    ``notes``: what could not be done (a folder to hide that Python needs).
+    grader's own; ``"uid N"`` for a uid of its own, with no account). ``confined``: it runs
+    in a root file system built by allowlist, whose top-level entries are ``root`` (as the
+    worker listed them). ``namespaces``: those of ``user``, ``mnt``, ``net``, ``ipc``,
+    ``uts``, ``pid`` it does not share with the grader. ``network``: it has a network
+    namespace of its own; ``network_note`` says what was seen. ``masked``: installed copies of
+    the project's packages covered by an empty folder; ``private_tmp``: its own tmpfs
+    temporary folders; ``scratch_mb``: the size of its scratch folder (0: on the host's disk).
+    ``syscall_filter``: the architecture of the filter it installed (empty: none).
+    ``pid_namespace``: it runs in a PID namespace of its own. ``limits``: the resource limits
+    set on it, ``(soft, hard)`` per ``RLIMIT_*`` name. ``notes``: what does not hold.
     """
 
     user: str | None
@@ -295,14 +322,11 @@ class Isolation:
     notes: tuple[str, ...] = ()
     private_tmp: tuple[str, ...] = ()
     pid_namespace: bool = False
-
-
-@dataclass(frozen=True)
-class _Mask:
-    """Cover ``path`` with an empty tmpfs, then put back ``keep`` (names of its entries)."""
-
-    path: str
-    keep: tuple[tuple[str, bool, str], ...]  # (name, is a directory, staging folder)
+    confined: bool = False
+    root: tuple[str, ...] = ()
+    namespaces: tuple[str, ...] = ()
+    scratch_mb: int = 0
+    syscall_filter: str = ""
 
 
 @dataclass
@@ -338,8 +362,9 @@ class Sandbox:
         cpu_seconds: CPU seconds a worker may use (``RLIMIT_CPU``); a worker past half of it
             is replaced before the next call, so every call has at least half.
         max_file_mb: largest file the worker may write (``RLIMIT_FSIZE``), MiB.
-        nproc: processes and threads of the unprivileged user (``RLIMIT_NPROC``); only set
-            when the worker runs as that user (with ``user="auto"``, per sandbox).
+        nproc: threads of the worker (``RLIMIT_NPROC``; it may start no process): counted
+            per user, which is the sandbox's own (its uid as root, its user namespace if not).
+        scratch_mb: size of the scratch folder (a tmpfs), MiB; its files at most 64 per MiB.
         timeout_s: wall-clock limit of each call, seconds (each call may override it).
         start_timeout_s: wall-clock limit for the worker to start (importing torch).
         user: who the worker runs as when the grader is root: ``"auto"`` (the default), a
@@ -350,8 +375,13 @@ class Sandbox:
             default the grader's ``infrastructure``. A folder lands at the top under its own
             name, or, given as ``(folder, "relative/target")``, at that place (the reference's
             data inside the student's package, e.g. ``hw1_imitation/experts``).
-        hide: folders that the worker must not see at all (root only; by default the
-            grader's own tree); entries Python needs are put back.
+        hide: top-level packages whose installed copies, in a folder on the worker's path,
+            are covered by an empty folder; by default the project's own but
+            ``infrastructure`` (:func:`reference_packages`).
+        confine: build the worker's root by allowlist in namespaces of its own; where the
+            machine cannot, the worker does not start. ``False`` runs it unconfined, as the
+            grader's own user with the limits and the filter only (``user`` is ignored): only
+            where the machine is itself a sandbox (a container that grades one submission).
         env: extra environment variables for the worker.
         preload: modules the worker imports before the first call (their import time is
             not charged to the first call).
@@ -368,11 +398,13 @@ class Sandbox:
         cpu_seconds: int = 60,
         max_file_mb: int = 64,
         nproc: int = 128,
+        scratch_mb: int = 256,
         timeout_s: float = 20.0,
         start_timeout_s: float = 60.0,
         user: str | None = AUTO_USER,
         given: Sequence[str | os.PathLike[str] | tuple[str | os.PathLike[str], str]] | None = None,
-        hide: Sequence[str | os.PathLike[str]] | None = None,
+        hide: Sequence[str] | None = None,
+        confine: bool = True,
         env: Mapping[str, str] | None = None,
         preload: Sequence[str] = ("numpy", "torch"),
         max_message_mb: int = 64,
@@ -382,11 +414,11 @@ class Sandbox:
         submission = Path(submission_dir)
         if not submission.is_dir():
             raise ValueError(f"expected a submission folder, got {str(submission)!r}")
-        if memory_mb <= 0 or cpu_seconds <= 0 or max_file_mb <= 0 or nproc <= 0:
+        if min(memory_mb, cpu_seconds, max_file_mb, nproc, scratch_mb) <= 0:
             raise ValueError(
                 "expected positive limits, got "
                 f"memory_mb={memory_mb}, cpu_seconds={cpu_seconds}, "
-                f"max_file_mb={max_file_mb}, nproc={nproc}"
+                f"max_file_mb={max_file_mb}, nproc={nproc}, scratch_mb={scratch_mb}"
             )
         if timeout_s <= 0 or start_timeout_s <= 0:
             raise ValueError(f"expected positive timeouts, got {timeout_s}, {start_timeout_s}")
@@ -394,6 +426,8 @@ class Sandbox:
         self.cpu_seconds = cpu_seconds
         self.max_file_mb = max_file_mb
         self.nproc = nproc
+        self.scratch_mb = scratch_mb
+        self.confine = confine
         self.timeout_s = timeout_s
         self.start_timeout_s = start_timeout_s
         self.preload = list(preload)
@@ -405,7 +439,7 @@ class Sandbox:
         self._requests = 0
 
         self._root_user = os.geteuid() == 0
-        self._user = user if self._root_user else None
+        self._user = user if self._root_user and confine else None
         if self._user is not None and self._user != AUTO_USER:
             try:
                 entry = pwd.getpwnam(self._user)
@@ -419,14 +453,15 @@ class Sandbox:
         self._given = [_given_entry(g) for g in given]
 
         # layout: root/ (root 0711) holding runtime/ (the trusted worker code), submission/
-        # (pristine copy, root 0700), work/ (the scratch folder, the sandbox user's, 0700),
-        # stage/ (for the mounts, root 0700) and worker.log (root 0600)
+        # (pristine copy, root 0700), work/ (the staged scratch folder, the sandbox user's,
+        # 0700), new-root/ (where the worker's root is mounted) and worker.log (root 0600);
+        # in the worker's root, work/ is a tmpfs, filled from staged/ (this work/, read-only)
         self._root = Path(tempfile.mkdtemp(prefix="rlhw-sandbox-"))
         self._state: dict[str, Any] = {"process": None, "root": self._root}
         self._finalizer = weakref.finalize(self, _cleanup, self._state)
         os.chmod(self._root, 0o711)
         if self._user == AUTO_USER:
-            self._uid, lock_fd = _allocate_uid()
+            self._uid, lock_fd = isolation.allocate_uid()
             self._gid = self._uid
             self._state["uid_lock"] = lock_fd
             self._user = f"uid {self._uid}"
@@ -435,7 +470,7 @@ class Sandbox:
         self._pristine = self._root / "submission"
         (self._runtime / "autograder").mkdir(parents=True)
         (self._runtime / "autograder" / "__init__.py").write_text("")
-        for module in (protocol, worker):  # the worker's code, trusted, readable by it
+        for module in (isolation, protocol, worker):  # the worker's code, trusted, readable by it
             source = Path(str(module.__file__))
             shutil.copyfile(source, self._runtime / "autograder" / source.name)
         _chmod_tree(self._runtime, 0o755, 0o644)
@@ -445,12 +480,17 @@ class Sandbox:
         self._log_fd = os.open(self._log_path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
         self._state["log_fd"] = self._log_fd
 
-        self._python = sys.executable
+        self._staged = self._root / "staged"
+        self._new_root = self._root / "new-root"
+        self._new_root.mkdir(mode=0o700)
+
+        # the interpreter itself, not a virtual environment's link to it: the worker gets
+        # the site-packages folders on its path, and the link may lie outside its root
+        self._python = os.path.realpath(sys.executable) if confine else sys.executable
         self._site_dirs = [d for d in site.getsitepackages() if os.path.isdir(d)]
-        self._masks, self._mask_notes = self._plan_masks(hide)
-        self._covers, cover_notes = self._plan_covers()
-        self._mask_notes += cover_notes
+        self._hide = list(reference_packages() if hide is None else hide)
         self._limits = self._plan_limits()
+        self._confinement = self._plan_confinement()
         self._env = self._make_env(env or {})
 
     # --------------------------------------------------------------------------- public API
@@ -645,6 +685,8 @@ class Sandbox:
         try:
             _write_all(process, frame, deadline)
             body = _read_frame(process, deadline)
+            if protocol.peek_id(body) != request_id:  # refused unparsed: it costs nothing
+                raise protocol.ProtocolError(_NOT_THE_ANSWER)
             response = protocol.decode_body(body)
         except _TimedOut:
             self._stop()
@@ -693,7 +735,7 @@ class Sandbox:
             self._stop()
             return Failure(
                 "channel",
-                f"wrote garbage to the result channel in `{label}` (not the answer it was asked)",
+                f"wrote garbage to the result channel in `{label}` ({_NOT_THE_ANSWER})",
                 output=output,
                 seconds=seconds,
             )
@@ -702,12 +744,13 @@ class Sandbox:
         error = response["error"]
         if type(error) is not dict:
             error = {}
+        # capped before use: the student's code chose these (a type's name can be 65 MB long)
         kind = error.get("kind") if type(error.get("kind")) is str else "error"
-        error_type = _text(error.get("type"))
-        text = _text(error.get("message"))
-        module = _text(error.get("module"))
+        error_type = _safe(error.get("type"), MAX_TYPE_CHARS)
+        text = _safe(error.get("message"), MAX_MESSAGE_CHARS // 2)
+        module = _safe(error.get("module"), MAX_TYPE_CHARS)
         if kind == "exit":
-            status = error.get("status")
+            status = error.get("status") if type(error.get("status")) is int else "?"
             where = f" while importing `{module}`" if module else ""
             message = f"exited with status {status} during `{label}`{where}"
         elif kind == "memory":
@@ -734,7 +777,7 @@ class Sandbox:
             kind,
             message,
             error_type=error_type,
-            traceback=_text(error.get("traceback")),
+            traceback=_safe(error.get("traceback"), MAX_MESSAGE_CHARS),
             output=output,
             seconds=seconds,
         )
@@ -769,7 +812,7 @@ class Sandbox:
             data = os.pread(self._log_fd, size - start, start)
         except OSError:
             return ""
-        return data.decode("utf-8", "replace")[-self.output_chars :]
+        return protocol.safe_text(data.decode("utf-8", "replace")[-self.output_chars :])
 
     # --------------------------------------------------------------------------- the worker
 
@@ -798,6 +841,7 @@ class Sandbox:
                 "output_cap": self.output_cap,
                 "preload": self.preload,
                 "path": self._site_dirs,
+                "staged_dir": str(self._staged) if self.confine else None,
             }
             popen = subprocess.Popen(
                 [
@@ -885,35 +929,51 @@ class Sandbox:
 
     def _observe_isolation(self, process: _Process, hello: dict[str, Any]) -> Isolation:
         interfaces = [str(name) for name in hello.get("interfaces", [])]
-        pid = process.popen.pid
-        try:
-            pid_namespace = os.readlink("/proc/self/ns/pid") != os.readlink(
-                f"/proc/{process.worker_pid}/ns/pid"
-            )
-        except OSError:
-            pid_namespace = False
-        try:
-            own = os.readlink("/proc/self/ns/net")
-            theirs = os.readlink(f"/proc/{pid}/ns/net")
-            isolated = own != theirs
-            note = f"worker in {theirs}, grader in {own}; interfaces: {', '.join(interfaces)}"
-        except OSError:
-            isolated = bool(interfaces) and set(interfaces) <= {"lo"}
-            note = f"namespaces unreadable; interfaces: {', '.join(interfaces)}"
-        if not isolated:
-            note = "network isolation unavailable (unshare(CLONE_NEWNET) failed); " + note
+        separate = []
+        for kind in ("user", "mnt", "net", "ipc", "uts", "pid"):
+            with contextlib.suppress(OSError):
+                if os.readlink(f"/proc/self/ns/{kind}") != os.readlink(
+                    f"/proc/{process.worker_pid}/ns/{kind}"
+                ):
+                    separate.append(kind)
+        if "net" in separate:
+            note = f"own network namespace; interfaces: {', '.join(interfaces)}"
+        else:
+            note = f"the grader's network namespace; interfaces: {', '.join(interfaces)}"
+        root = hello.get("root")
+        root = tuple(str(name) for name in root) if isinstance(root, list) else ()
+        planned = {
+            item.path.split(os.sep)[1] for item in self._confinement.mounts
+        }  # what the new root holds at its top
+        confined = self._confinement.root is not None and bool(root) and set(root) <= planned
+        syscall_filter = hello.get("syscall_filter")
+        notes = []
+        if not confined:
+            notes.append("unconfined: the worker sees the machine's file system")
+        if not syscall_filter:  # an architecture without a table: see isolation.syscall_filter
+            notes.append("no system call filter: the worker may start processes")
         uid, gid = hello.get("uid"), hello.get("gid")
         return Isolation(
             user=self._user,
             uid=uid if isinstance(uid, int) else -1,
             gid=gid if isinstance(gid, int) else -1,
-            network=isolated,
+            network="net" in separate,
             network_note=note,
-            masked=tuple(mask.path for mask in self._masks),
+            masked=tuple(
+                item.path
+                for item in self._confinement.mounts
+                if isinstance(item, isolation.Tmpfs | isolation.Bind)
+                and os.path.basename(item.path).removesuffix(".py") in self._hide
+            ),
             limits={name: limits for name, (_, limits) in self._limits.items()},
-            notes=tuple(self._mask_notes),
-            private_tmp=tuple(path for path, _ in self._covers),
-            pid_namespace=pid_namespace,
+            notes=tuple(notes),
+            private_tmp=tuple(isolation.PRIVATE_TMP) if confined else (),
+            pid_namespace="pid" in separate,
+            confined=confined,
+            root=root,
+            namespaces=tuple(separate),
+            scratch_mb=self.scratch_mb if confined else 0,
+            syscall_filter=syscall_filter if isinstance(syscall_filter, str) else "",
         )
 
     # --------------------------------------------------------------------------- confinement
@@ -925,16 +985,11 @@ class Sandbox:
             "RLIMIT_FSIZE": (self.max_file_mb * 2**20,) * 2,
             "RLIMIT_CORE": (0, 0),
         }
-        if self._user is not None:  # only counts the sandbox user's processes when we drop
+        # counted per user: only the sandbox's own when it has one (its uid, its namespace)
+        if self._user is not None or (self.confine and not self._root_user):
             wanted["RLIMIT_NPROC"] = (self.nproc, self.nproc)
-        plan = {}
-        for name, (soft, hard) in wanted.items():
-            resource_id = getattr(resource, name)
-            _, current_hard = resource.getrlimit(resource_id)
-            if not self._root_user and current_hard != resource.RLIM_INFINITY:
-                soft, hard = min(soft, current_hard), min(hard, current_hard)
-            plan[name] = (resource_id, (soft, hard))
-        return plan
+        plan = isolation.plan_limits(wanted, self._root_user)
+        return {name: (getattr(resource, name), limits) for name, limits in plan.items()}
 
     def _make_env(self, extra: Mapping[str, str]) -> dict[str, str]:
         work = str(self._work)
@@ -956,145 +1011,96 @@ class Sandbox:
             "MPLBACKEND": "Agg",
             "MPLCONFIGDIR": os.path.join(work, "tmp"),
         }
+        glfw = _glfw_library()
+        if glfw:  # named, GLFW loads it as it is; else it runs a process to learn its version
+            env["PYGLFW_LIBRARY"] = glfw
         env.update(extra)
         return env
 
-    def _plan_masks(
-        self, hide: Sequence[str | os.PathLike[str]] | None
-    ) -> tuple[list[_Mask], list[str]]:
-        """The folders to cover in the worker's mount namespace: those on the way to Python
-        that the sandbox user may not enter, and ``hide``; each keeps what Python needs."""
-        if not self._root_user or self._user is None or _LIBC is None:
-            return [], []
-        needed = self._needed_paths()
-        blocked = {
-            parent
-            for path in needed
-            for parent in _parents(path)
-            if not _can_enter(parent, self._uid, self._gid)
-        }
-        if any(_is_within(str(self._root), b) for b in blocked):
-            raise ValueError(
-                f"the scratch folder {self._root} is not reachable by user {self._user}; "
-                "set TMPDIR to a folder it may enter"
-            )
-        notes = []
-        hidden = set()
-        for path in hide if hide is not None else [PROJECT_ROOT]:
-            path = os.path.realpath(path)
-            if not os.path.isdir(path):
-                continue
-            if any(_is_within(path, p) for p in needed) or _is_within(str(self._root), path):
-                notes.append(f"cannot hide {path}: the worker needs it")
-                continue
-            hidden.add(path)
-        masks: list[_Mask] = []
-        stage = 0
-        covered: list[tuple[str, set[str]]] = []  # masked folders and what they kept
-        for path in sorted(blocked | hidden, key=lambda p: (p.count(os.sep), p)):
-            if any(
-                _is_within(path, outer)
-                and path != outer
-                and not any(_is_within(path, os.path.join(outer, name)) for name in kept)
-                for outer, kept in covered
-            ):
-                continue  # inside something already covered and not put back
-            names = sorted(
-                {
-                    os.path.relpath(p, path).split(os.sep)[0]
-                    for p in needed
-                    if _is_within(p, path) and p != path
-                }
-            )
-            keep = []
-            for name in names:
-                staging = self._root / "stage" / str(stage)
-                staging.mkdir(parents=True)
-                stage += 1
-                keep.append((name, os.path.isdir(os.path.join(path, name)), str(staging)))
-            masks.append(_Mask(path, tuple(keep)))
-            covered.append((path, set(names)))
-        if self._root.joinpath("stage").exists():
-            os.chmod(self._root / "stage", 0o700)
-        return masks, notes
-
-    def _needed_paths(self) -> set[str]:
-        """The folders the worker needs: its scratch root, Python and its packages."""
-        needed = {
-            str(self._root),
-            self._python,
-            os.path.realpath(self._python),
-            sys.prefix,
-            sys.base_prefix,
-            sys.exec_prefix,
-            sys.base_exec_prefix,
-            *self._site_dirs,
-        }
-        return {os.path.abspath(p) for p in needed} | {os.path.realpath(p) for p in needed}
-
-    def _plan_covers(self) -> tuple[list[tuple[str, tuple[str, ...]]], list[str]]:
-        """The shared temporary folders to cover with a private tmpfs, each with the folders
-        inside it to bind back: the scratch root, and the Python the worker runs (a checkout
-        and its ``.venv`` may well live under ``/tmp``)."""
-        if not self._root_user or self._user is None or _LIBC is None:
-            return [], []
-        root = str(self._root)
-        needed = [p for p in self._needed_paths() if not _is_within(p, root)]
-        needed += [root, os.path.realpath(root)]
-        covers: list[tuple[str, tuple[str, ...]]] = []
-        notes = []
-        for folder in SHARED_TMP:
-            path = os.path.realpath(folder)
-            if not os.path.isdir(path) or any(path == p for p, _ in covers):
-                continue
-            inside = {
-                p if os.path.isdir(p) else os.path.dirname(p) for p in needed if _is_within(p, path)
-            }
-            if path in inside:
-                notes.append(f"cannot cover {path} with a private tmpfs: the worker needs it")
-                continue
-            # the outermost folders only: binding one back brings what lies inside it
-            keep = sorted(p for p in inside if not any(q != p and _is_within(p, q) for q in inside))
-            covers.append((path, tuple(keep)))
-        return covers, notes
+    def _plan_confinement(self) -> isolation.Confinement:
+        """What the child does between fork and exec (see :mod:`autograder.isolation`)."""
+        drop_to = (self._uid, self._gid) if self._user is not None else None
+        limits = tuple(self._limits.values())
+        if not self.confine:
+            return isolation.Confinement(None, (), str(self._work), False, (0, 0), drop_to, limits)
+        size, inodes = f"size={self.scratch_mb}m", f"nr_inodes={64 * self.scratch_mb}"
+        scratch = f"mode=0700,{size},{inodes},uid={self._uid},gid={self._gid}"
+        mounts = isolation.plan_root(
+            site_dirs=self._site_dirs,
+            hidden_packages=self._hide,
+            extra=[
+                (str(self._runtime), str(self._runtime), True),
+                (str(self._work), str(self._staged), True),
+            ],
+            work_dir=str(self._work),
+            scratch_options=scratch.encode(),
+        )
+        return isolation.Confinement(
+            root=str(self._new_root),
+            mounts=mounts,
+            work_dir=str(self._work),
+            user_namespace=not self._root_user,
+            outer_ids=(os.getuid(), os.getgid()),
+            drop_to=drop_to,
+            limits=limits,
+        )
 
     def _preexec(self) -> None:
-        """Runs in the child between fork and exec, as the grader's user: namespaces, mounts,
-        limits, then the drop to the sandbox user. It must not allocate much or take locks,
-        so everything is planned in the grader beforehand."""
+        """Runs in the child between fork and exec, as the grader's user: namespaces, the
+        new root, limits, then the drop to the sandbox user. It must not allocate much or
+        take locks, so everything is planned in the grader beforehand."""
         try:
-            if self._root_user:
-                if _LIBC is not None:
-                    _LIBC.unshare(_CLONE_NEWNET)  # no network, where the OS allows it
-                if self._masks or self._covers:
-                    _check(_LIBC.unshare(_CLONE_NEWNS), "unshare(CLONE_NEWNS)")
-                    _check(_LIBC.mount(None, b"/", None, _MS_REC | _MS_PRIVATE, None), "mount")
-                    for mask in self._masks:
-                        _apply_mask(mask)
-                    for path, rebinds in self._covers:  # after the masks: they stage in root
-                        _cover(path, rebinds)
-                    os.chdir(self._work)  # the scratch folder as now mounted
-                if _LIBC is not None:
-                    _LIBC.unshare(_CLONE_NEWPID)  # for the worker's children: best effort
-            elif _LIBC is not None:
-                _LIBC.unshare(_CLONE_NEWUSER | _CLONE_NEWNET)  # unprivileged: best effort
-                _LIBC.unshare(_CLONE_NEWPID)  # allowed once in a user namespace of its own
-            for resource_id, limits in self._limits.values():
-                resource.setrlimit(resource_id, limits)
-            if self._user is not None:
-                os.setgroups([])
-                os.setgid(self._gid)
-                os.setuid(self._uid)
-                if os.getuid() != self._uid or os.geteuid() != self._uid:
-                    raise OSError("the drop to the sandbox user did not take")
-            if _LIBC is not None:
-                _LIBC.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)  # no setuid binaries
-                # dies with the grader (strictly: with the grader thread that started it)
-                _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+            isolation.enter(self._confinement)
         except BaseException as error:
             # fd 2 is already the log: the grader reads this line into the start failure
-            os.write(2, f"sandbox set-up failed: {error!r}\n".encode())
+            os.write(2, f"sandbox set-up failed: {type(error).__name__}: {error}\n".encode())
             raise
+
+
+def _glfw_library() -> str:
+    """The GLFW library that the ``glfw`` package ships (gymnasium's MuJoCo environments
+    import it), or ``""``: found without importing it, which would run a process."""
+    spec = importlib.util.find_spec("glfw")
+    for folder in (spec.submodule_search_locations or []) if spec is not None else []:
+        path = os.path.join(folder, "x11", "libglfw.so")
+        if os.path.isfile(path):
+            return path
+    return ""
+
+
+def reference_packages(project_root: str | os.PathLike[str] = PROJECT_ROOT) -> list[str]:
+    """The project's packages that no worker may import from an install: ``autograder`` and
+    the homeworks (``hwN_*``), as found in ``project_root`` (the grader's tree, or, for an
+    installed grader, the site-packages folder it lies in)."""
+    found = {"autograder"}
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(project_root):
+            name = entry.name
+            if name[:2] == "hw" and name[2:].split("_")[0].isdigit() and "_" in name:
+                found.add(name.removesuffix(".py"))
+    return sorted(found)
+
+
+@functools.cache
+def confinement_problem() -> str | None:
+    """Why this machine cannot confine a worker, or None when it can: a worker is started
+    once per process, confined, and asked who it is."""
+    if not sys.platform.startswith("linux"):
+        return f"confinement needs Linux namespaces; this is {sys.platform}"
+    with tempfile.TemporaryDirectory(prefix="rlhw-probe-") as folder:
+        os.chmod(folder, 0o755)
+        try:
+            with Sandbox(folder, given=[], preload=(), start_timeout_s=30) as sandbox:
+                hello = sandbox.ping()
+                seen = sandbox.isolation
+        except ValueError as error:
+            return str(error)
+    if not hello.ok:
+        assert isinstance(hello, Failure)  # the set-up's own words, where it said any
+        return hello.message.split("sandbox set-up failed: ")[-1].strip()
+    if seen is None or not seen.confined:
+        return "the worker started, but not in a root of its own"
+    return None
 
 
 # ------------------------------------------------------------------------------- helpers
@@ -1135,57 +1141,11 @@ def _with(failure: Failure, *, output: str, seconds: float) -> Failure:
     )
 
 
-def _text(value: Any) -> str:
-    return value if type(value) is str else ""
-
-
 def _signal_name(sig: int) -> str:
     try:
         return signal.Signals(sig).name
     except ValueError:
         return f"signal {sig}"
-
-
-def _check(result: int, what: str) -> None:
-    if result != 0:
-        errno = ctypes.get_errno()
-        raise OSError(errno, f"{what}: {os.strerror(errno)}")
-
-
-def _apply_mask(mask: _Mask) -> None:
-    assert _LIBC is not None
-    path = mask.path.encode()
-    for name, _, staging in mask.keep:
-        source = os.path.join(mask.path, name).encode()
-        _check(_LIBC.mount(source, staging.encode(), None, _MS_BIND | _MS_REC, None), "bind")
-    options = b"mode=0755,size=64k,nr_inodes=256"
-    _check(_LIBC.mount(b"tmpfs", path, b"tmpfs", _MS_NOSUID | _MS_NODEV, options), "tmpfs")
-    for name, is_dir, staging in mask.keep:
-        target = os.path.join(mask.path, name)
-        if is_dir:
-            os.mkdir(target)
-        else:
-            os.close(os.open(target, os.O_CREAT | os.O_WRONLY, 0o644))
-        _check(_LIBC.mount(staging.encode(), target.encode(), None, _MS_MOVE, None), "move")
-
-
-def _cover(path: str, rebinds: tuple[str, ...]) -> None:
-    """Cover ``path`` with a fresh tmpfs; bind ``rebinds`` (folders inside it) back in."""
-    assert _LIBC is not None
-    fds = [os.open(r, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC) for r in rebinds]
-    try:
-        flags = _MS_NOSUID | _MS_NODEV
-        _check(_LIBC.mount(b"tmpfs", path.encode(), b"tmpfs", flags, _SHARED_TMP_OPTIONS), "tmpfs")
-        for rebind, fd in zip(rebinds, fds, strict=True):
-            for folder in [*reversed(_parents(rebind)), rebind]:
-                if _is_within(folder, path) and folder != path and not os.path.isdir(folder):
-                    os.mkdir(folder)
-                    os.chmod(folder, 0o755)
-            source = f"/proc/self/fd/{fd}".encode()
-            _check(_LIBC.mount(source, rebind.encode(), None, _MS_BIND | _MS_REC, None), "bind")
-    finally:
-        for fd in fds:
-            os.close(fd)
 
 
 def _children(pid: int) -> list[int]:
@@ -1216,65 +1176,6 @@ def _find_worker(pid: int, ns_pid: Any) -> int:
         for grandchild in _children(child)[:1]:
             return grandchild
     return pid
-
-
-def _allocate_uid() -> tuple[int, int]:
-    """A uid for one sandbox, with the descriptor that holds its lock (closing it frees the
-    uid): from :data:`UID_RANGE`, used by no account, group or running process, and locked
-    (``flock``) by no other sandbox on this machine."""
-    folder = UID_LOCK_DIR
-    with contextlib.suppress(FileExistsError):
-        os.makedirs(os.path.dirname(folder), 0o755, exist_ok=True)
-        os.mkdir(folder, 0o700)
-    info = os.lstat(folder)
-    if not stat.S_ISDIR(info.st_mode) or info.st_uid != 0 or info.st_mode & 0o077:
-        raise ValueError(f"expected {folder} to be a folder only root may use")
-    taken = {entry.pw_uid for entry in pwd.getpwall()} | {entry.gr_gid for entry in grp.getgrall()}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            with contextlib.suppress(OSError):
-                taken.add(os.stat(f"/proc/{entry}").st_uid)
-    first = random.randrange(len(UID_RANGE))  # spread the sandboxes of a batch
-    for i in range(len(UID_RANGE)):
-        uid = UID_RANGE[(first + i) % len(UID_RANGE)]
-        if uid in taken:
-            continue
-        path = os.path.join(folder, str(uid))
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            os.close(fd)
-            continue
-        return uid, fd
-    raise ValueError(f"no free sandbox uid in {UID_RANGE.start}-{UID_RANGE.stop - 1}")
-
-
-def _parents(path: str) -> list[str]:
-    parents = []
-    current = os.path.dirname(path)
-    while True:
-        parents.append(current)
-        parent = os.path.dirname(current)
-        if parent == current:
-            return parents
-        current = parent
-
-
-def _is_within(path: str, folder: str) -> bool:
-    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
-
-
-def _can_enter(folder: str, uid: int, gid: int) -> bool:
-    try:
-        st = os.stat(folder)
-    except OSError:
-        return True  # nothing to uncover
-    if st.st_uid == uid:
-        return bool(st.st_mode & stat.S_IXUSR)
-    if st.st_gid == gid:
-        return bool(st.st_mode & stat.S_IXGRP)
-    return bool(st.st_mode & stat.S_IXOTH)
 
 
 def _given_entry(

@@ -4,7 +4,9 @@ It reads requests from the grader on stdin and writes one response per request o
 file descriptor, so that nothing the student prints can corrupt the channel: fd 0 is moved to
 a private descriptor and replaced by ``/dev/null``; ``sys.stdout`` and ``sys.stderr`` become a
 writer capped per request, on the log file the grader gave as fds 1 and 2. Every message uses
-the wire format of :mod:`autograder.protocol`.
+the wire format of :mod:`autograder.protocol`. Before it imports torch or anything of the
+student's, it installs the system call filter of :mod:`autograder.isolation`: from then on it
+may start threads, but no other process.
 
 Requests (``"id"`` is echoed back; ``"seed"``, if given, seeds ``random``, NumPy and torch
 first)::
@@ -66,11 +68,12 @@ from typing import Any
 
 import numpy as np
 
-from autograder import protocol
+from autograder import isolation, protocol
 
 #: Exit status of a worker whose channel to the grader was closed or broken under it.
 CHANNEL_LOST = 86
 _MESSAGE_CHARS = 2000
+_TYPE_CHARS = 200  # a class can be named with 65 MB
 _TRACEBACK_FRAMES = 8
 
 
@@ -158,7 +161,7 @@ class Worker:
 
     # ------------------------------------------------------------------------- set-up
 
-    def setup(self, config: dict[str, Any]) -> None:
+    def setup(self, config: dict[str, Any], syscall_filter: str = "") -> None:
         # the protocol lives on private descriptors; student code sees /dev/null as stdin
         self.request_fd = os.dup(0)
         devnull = os.open(os.devnull, os.O_RDWR)
@@ -188,6 +191,8 @@ class Worker:
             "python": sys.version.split()[0],
             "preloaded": preloaded,
             "interfaces": _interfaces(),
+            "root": sorted(os.listdir("/")),
+            "syscall_filter": syscall_filter,
         }
 
     # ------------------------------------------------------------------------- main loop
@@ -281,7 +286,7 @@ class Worker:
     ) -> dict[str, Any]:
         info = {
             "kind": kind,
-            "type": type(error).__name__,
+            "type": type(error).__name__[:_TYPE_CHARS],
             "message": self.relative(_safe_str(error))[:_MESSAGE_CHARS],
             "traceback": self.student_traceback(error),
             **extra,
@@ -561,8 +566,11 @@ def _interfaces() -> list[str]:
 def main(config_json: str) -> int:
     """Run a worker with the JSON configuration the sandbox passes on its command line."""
     config = json.loads(config_json)
+    # before anything of the student's runs, and before torch: from here on this process
+    # may start threads but no other process, so its limits cover all of its work
+    syscall_filter = isolation.install_syscall_filter()
     worker = Worker(config)
-    worker.setup(config)
+    worker.setup(config, syscall_filter)
     status = worker.serve()
     sys.stdout.flush()
     os._exit(status)  # skip interpreter shutdown: student threads and atexit hooks do not run

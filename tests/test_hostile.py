@@ -119,6 +119,8 @@ def body(code: str) -> Edit:
 
 
 ZEROS = "return np.zeros(len(rewards))\n"
+# the worker's system call filter: a sandbox is one process, with threads
+NO_PROCESS = r"raised PermissionError in `reward_to_go`: \[Errno 1\] Operation not permitted"
 
 CASES: dict[str, Case] = {
     "syntax_error": Case((module("def broken(:\n    pass\n"),), r"SyntaxError", breaks_import=True),
@@ -394,7 +396,7 @@ return np.zeros(len(rewards))
 """
             ),
         ),
-        r"differs",
+        NO_PROCESS,
     ),
     "background_process_new_session": Case(
         (
@@ -411,7 +413,7 @@ return np.zeros(len(rewards))
 """
             ),
         ),
-        r"differs",
+        NO_PROCESS,
     ),
     "fork_bomb_200": Case(
         (
@@ -428,7 +430,57 @@ return np.zeros(len(rewards))
 """
             ),
         ),
-        r"raised BlockingIOError in `reward_to_go`: \[Errno 11\] Resource temporarily unavailable",
+        NO_PROCESS,
+    ),
+    # resources a sandbox could keep after its check
+    "write_to_run_lock_and_var_tmp": Case(
+        (
+            body(
+                """\
+for folder in ("/run/lock", "/var/tmp", "/var/lock"):
+    try:
+        with open(folder + "/rlhw-pwned-{token}", "w") as f:
+            f.write("pwned")
+    except OSError:
+        pass
+return np.zeros(len(rewards))
+"""
+            ),
+        ),
+        r"differs",
+        forbidden=("/run/lock/rlhw-pwned-{token}", "/var/tmp/rlhw-pwned-{token}"),
+    ),
+    "fill_the_scratch_folder_with_1_gb": Case(
+        (
+            body(
+                """\
+chunk = b"x" * 2**25
+for i in range(32):
+    with open(f"fill-{{i}}.bin", "wb") as f:
+        f.write(chunk)
+return np.zeros(len(rewards))
+"""
+            ),
+        ),
+        r"raised OSError in `reward_to_go`: \[Errno 28\] No space left on device",
+    ),
+    "four_children_hold_memory": Case(
+        (
+            body(
+                """\
+import os
+import time
+
+for _ in range(4):
+    if os.fork() == 0:
+        held = bytearray(b"x" * 2**30)
+        time.sleep(60)
+        os._exit(0)
+return np.zeros(len(rewards))
+"""
+            ),
+        ),
+        NO_PROCESS,
     ),
 }
 
@@ -535,7 +587,7 @@ def base(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(pid, signal.SIGKILL)
         shutil.rmtree(folder, ignore_errors=True)
-        for folder_ in SHARED_TMP:
+        for folder_ in (*SHARED_TMP, "/run/lock"):
             Path(folder_, "rlhw-pwned-" + token).unlink(missing_ok=True)
         Path(REPO_ROOT, "pwned-" + token).unlink(missing_ok=True)
         Path(PROJECT_ROOT, "autograder", "suites", "hw2.py.pwned").unlink(missing_ok=True)
