@@ -5,6 +5,13 @@ hint, never the reference's source.
 
 Every value from the worker is type-, dtype-, shape- and finiteness-checked before an
 ``np.allclose`` comparison, so no ``__eq__`` trick can pass.
+
+No point for nothing: a case that a function doing nothing would also pass (its right answer is
+zeros, ones or one of its inputs unchanged; an input that must get no gradient) is *trivial*
+(:func:`matched_by_nothing`). It stays, since it catches real bugs (a batch of one normalised to
+NaN, a terminal transition that bootstraps), and must pass for full marks, but a :class:`Tally`
+gives credit only for the cases that take work: a submission that returns zeros, a constant or
+its input earns nothing.
 """
 
 from __future__ import annotations
@@ -12,22 +19,36 @@ from __future__ import annotations
 import builtins
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypedDict, TypeVar
 
 import numpy as np
 import torch
 from torch import nn
 
-from autograder.checks import Outcome
+from autograder.checks import GraderError, Outcome
 from autograder.sandbox import Failure, Result, Sandbox
 
 T = TypeVar("T")
 CALL_TIMEOUT_S = 10.0
 """Wall-clock limit of one sandbox call of a fast check."""
-LOSS_TOL: dict[str, float] = {"rtol": 1e-5, "atol": 1e-6}
+
+
+class Tolerance(TypedDict):
+    """The ``rtol`` and ``atol`` of an ``np.allclose`` comparison."""
+
+    rtol: float
+    atol: float
+
+
+LOSS_TOL: Tolerance = {"rtol": 1e-5, "atol": 1e-6}
 """Tolerances for float32 losses and gradients."""
 Cases = list[tuple[str, tuple[Any, ...]]]
 """``(summary, inputs)`` of a loss check's cases: tensors, then any plain arguments."""
+NOTHING_NOTE = (
+    "{count} of the cases would also match a function that does nothing (returns zeros, a "
+    "constant or its input, or passes no gradient): they must match for full marks, but earn "
+    "no share of the points by themselves."
+)
 
 # After one of these, the worker is gone or the code cannot run: the remaining cases are skipped.
 FATAL_KINDS = frozenset(
@@ -87,6 +108,36 @@ def compare(
         at = f" (largest difference at index {tuple(int(i) for i in where)})" if where else ""
         return f"{what} differs{at}:\n  expected {fmt(expected)}\n  got      {fmt(array)}"
     return None
+
+
+def _numbers(x: Any) -> np.ndarray | None:
+    """``x`` as a float64 array when it is a tensor, an array or a number; None otherwise."""
+    if isinstance(x, torch.Tensor):
+        x = x.detach().cpu().numpy()
+    if isinstance(x, bool | int | float | np.number):
+        x = np.asarray(x)
+    if isinstance(x, np.ndarray) and x.dtype.kind in "biuf":
+        return x.astype(np.float64)
+    return None
+
+
+def matched_by_nothing(
+    expected: Any, inputs: Sequence[Any] = (), *, rtol: float, atol: float
+) -> bool:
+    """Whether a function that does nothing would match ``expected`` within ``rtol``/``atol``
+    too: zeros or ones of its shape (constants that need no input), or one of ``inputs``
+    returned unchanged. A case where it would (a batch of one normalised to 0, a terminal
+    transition whose target is its reward, a schedule at its start) is *trivial*: it cannot
+    tell work from none, so :class:`Tally` gives it no credit of its own."""
+    target = _numbers(expected)
+    if target is None:
+        return False
+    candidates = [np.zeros_like(target), np.ones_like(target)]
+    for x in inputs:
+        array = _numbers(x)
+        if array is not None and array.shape == target.shape:
+            candidates.append(array)
+    return any(np.allclose(c, target, rtol=rtol, atol=atol) for c in candidates)
 
 
 def no_gradient(got: Any, *, what: str) -> str | None:
@@ -151,6 +202,9 @@ class Tally:
     hint: str
     passed: int = 0
     total: int = 0
+    trivial: int = 0
+    """Cases that a function doing nothing would also pass (:func:`matched_by_nothing`)."""
+    trivial_passed: int = 0
     first: str | None = None
     first_brief: str | None = None
     """The first failure in a ``property`` suite's words, when it was a call that did not
@@ -162,14 +216,37 @@ class Tally:
     def stopped(self) -> bool:
         return self.skipped_after is not None
 
-    def record(self, summary: str, problem: str | None) -> bool:
+    def record(self, summary: str, problem: str | None, *, trivial: bool = False) -> bool:
+        """One case: ``problem`` None when it passed. A ``trivial`` case (one that a function
+        doing nothing passes too: a right answer of zeros or its input, an input that must get
+        no gradient) must pass for full marks but earns no share of the points."""
         self.total += 1
+        self.trivial += trivial
         if problem is None:
             self.passed += 1
+            self.trivial_passed += trivial
             return True
         if self.first is None:
             self.first = f"{summary}\n{problem}"
         return False
+
+    def expect(
+        self,
+        summary: str,
+        got: Any,
+        expected: Any,
+        *,
+        inputs: Sequence[Any] = (),
+        tensor: bool,
+        rtol: float,
+        atol: float,
+        what: str = "the result",
+    ) -> bool:
+        """Record one case: ``got`` against ``expected`` (:func:`compare`), trivial when
+        zeros, ones or one of the call's ``inputs`` unchanged would match it too."""
+        problem = compare(got, expected, tensor=tensor, rtol=rtol, atol=atol, what=what)
+        trivial = matched_by_nothing(expected, inputs, rtol=rtol, atol=atol)
+        return self.record(summary, problem, trivial=trivial)
 
     def failure(self, summary: str, result: Failure) -> None:
         """A sandbox call that did not return; stop the check when the worker is unusable."""
@@ -191,11 +268,27 @@ class Tally:
                 return
             yield item
 
+    def fraction(self) -> float:
+        """The share of the points earned: the cases that take work which passed, out of all
+        of them and the trivial cases that failed (a trivial case earns nothing; failing one
+        costs as much as failing any other). Raises :class:`GraderError` when every case
+        passed and none takes work: such a check cannot tell a solution from nothing."""
+        scoring = self.total - self.trivial
+        trivial_failed = self.trivial - self.trivial_passed
+        if scoring == 0:
+            if trivial_failed == 0:
+                raise GraderError(
+                    f"{self.what}: every one of the {self.total} cases would also match a "
+                    "function that does nothing; the check needs a case that takes work"
+                )
+            return 0.0
+        return (self.passed - self.trivial_passed) / (scoring + trivial_failed)
+
     def outcome(self) -> Outcome:
         if self.total == 0:
             text = f"{self.what}: nothing was compared."
             return Outcome(0.0, text, brief=text)
-        fraction = self.passed / self.total
+        fraction = self.fraction()
         if self.passed == self.total:
             text = f"Compared {self.what}: all {self.total} cases match."
             return Outcome(1.0, text, brief=text)
@@ -208,6 +301,9 @@ class Tally:
         if self.skipped_after is not None:
             lines.append("The remaining cases were not run.")
             brief.append("The remaining cases were not run.")
+        if self.trivial:
+            lines.append(NOTHING_NOTE.format(count=self.trivial))
+            brief.append(NOTHING_NOTE.format(count=self.trivial))
         lines.extend(self.notes)
         lines.append(f"Hint: {self.hint}")
         brief.append(PROPERTY_NOTE)
@@ -237,19 +333,27 @@ def grad_value(
     return value["loss"], value["grads"]
 
 
-def run_cases(
-    sandbox: Sandbox,
-    tally: Tally,
-    cases: Sequence[tuple[str, Callable[[], Result], Callable[[Any], str | None]]],
-) -> Outcome:
-    """Run ``(summary, call, judge)`` cases in order; ``judge(value)`` says what is wrong."""
-    for index, (summary, call, judge) in enumerate(cases):
+class Planned(NamedTuple):
+    """One case of :func:`run_cases`."""
+
+    summary: str
+    call: Callable[..., Result]
+    """Called with no argument (a lambda may bind its inputs as defaults)."""
+    judge: Callable[..., str | None]
+    """Called with the value the call returned: what is wrong with it, None when nothing is."""
+    trivial: bool
+    """Whether a function that does nothing passes it too (:func:`matched_by_nothing`)."""
+
+
+def run_cases(sandbox: Sandbox, tally: Tally, cases: Sequence[Planned]) -> Outcome:
+    """Run the cases in order, each judged by its ``judge``."""
+    for index, case in enumerate(cases):
         if tally.stopped:
             tally.skip(len(cases) - index)
             break
-        ok, value = returned(call(), tally, summary)
+        ok, value = returned(case.call(), tally, case.summary)
         if ok:
-            tally.record(summary, judge(value))
+            tally.record(case.summary, case.judge(value), trivial=case.trivial)
     return tally.outcome()
 
 
@@ -307,10 +411,11 @@ def loss_value_check(
             with torch.no_grad():
                 expected = reference(*(_clone(t) for t in tensors), *extra)
             plan.append(
-                (
+                Planned(
                     summary,
                     lambda a=args: sandbox.call(module, function, a, timeout_s=CALL_TIMEOUT_S),
                     lambda got, e=expected: compare(got, e, tensor=True, what=what, **LOSS_TOL),
+                    matched_by_nothing(expected, args, **LOSS_TOL),
                 )
             )
         return run_cases(sandbox, tally, plan)
@@ -332,7 +437,10 @@ def loss_grad_check(
 ) -> Callable[[Sandbox, np.random.Generator], Outcome]:
     """The gradient of the student's ``module.function`` w.r.t. each input in ``names`` (the
     first ``len(names)`` of a case's inputs; any others pass as they are); those in
-    ``constants`` must get none. With ``compare_loss``, the loss itself is compared too."""
+    ``constants`` must get none. With ``compare_loss``, the loss itself is compared too.
+
+    A loss with no gradient at all passes the ``constants`` part, and one with zero gradients
+    passes a gradient the reference has zero: those parts are trivial (:class:`Tally`)."""
 
     def run(sandbox: Sandbox, rng: np.random.Generator) -> Outcome:
         cases = make_cases(rng)
@@ -362,21 +470,24 @@ def loss_grad_check(
                 continue
             loss, grads = parsed
             if compare_loss:
-                tally.record(
-                    summary, compare(loss, expected_loss, tensor=True, what="the loss", **LOSS_TOL)
+                tally.expect(
+                    summary,
+                    loss,
+                    expected_loss,
+                    inputs=inputs,
+                    tensor=True,
+                    what="the loss",
+                    **LOSS_TOL,
                 )
             for name, got, want in zip(names, grads, expected, strict=True):
                 if name in constants:
-                    tally.record(summary, no_gradient(got, what=name))
+                    tally.record(summary, no_gradient(got, what=name), trivial=True)
                 elif got is None:
-                    tally.record(summary, f"no gradient reached {name}")
+                    trivial = matched_by_nothing(want, **LOSS_TOL)
+                    tally.record(summary, f"no gradient reached {name}", trivial=trivial)
                 else:
-                    tally.record(
-                        summary,
-                        compare(
-                            got, want, tensor=True, what=f"the gradient w.r.t. {name}", **LOSS_TOL
-                        ),
-                    )
+                    what = f"the gradient w.r.t. {name}"
+                    tally.expect(summary, got, want, tensor=True, what=what, **LOSS_TOL)
         return tally.outcome()
 
     return run

@@ -9,7 +9,9 @@ submission, two at a time), run once for the module; the tests below read its re
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -23,6 +25,7 @@ from audit_checks import (
 
 from autograder.audit import AuditReport, audit_homework
 from autograder.mutants.hw3 import MUTANTS
+from autograder.sandbox import Success
 from autograder.suites import hw3
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -110,6 +113,29 @@ def test_the_bernstein_bound_holds_for_the_reference_and_catches_a_small_bias():
         bound = hw3._bernstein_half_width(samples, value_range, tests=4)
         assert abs(samples.mean() - 1.0) <= bound
         assert bound < 0.1
+
+
+class _Density:
+    """A sandbox whose ``tanh_gaussian_log_prob`` is ``log_prob``, called in the grader."""
+
+    def __init__(self, log_prob: Any) -> None:
+        self.log_prob = log_prob
+
+    def call(self, module: str, function: str, args: tuple[Any, ...], **kwargs: Any) -> Success:
+        assert function == "tanh_gaussian_log_prob"
+        return Success(self.log_prob(*args))
+
+
+def test_the_uniform_density_integrates_to_one_but_earns_nothing():
+    """A constant log-probability of -log 2, the uniform density on (-1, 1), integrates to 1:
+    the mean action is what tells it from the squashed Gaussian."""
+    reference = _Density(hw3.ref_sac.tanh_gaussian_log_prob)
+    outcome = hw3.check_tanh_density(reference, np.random.default_rng(0))  # type: ignore[arg-type]
+    assert outcome.fraction == 1.0, outcome.feedback
+    uniform = _Density(lambda u, mu, log_sigma: torch.full((len(u),), -math.log(2.0)))
+    outcome = hw3.check_tanh_density(uniform, np.random.default_rng(0))  # type: ignore[arg-type]
+    assert outcome.fraction == 0.0, outcome.feedback
+    assert re.search(r"the mean action is estimated at -?0\.00\d\d, expected", outcome.feedback)
 
 
 def test_the_epsilon_greedy_judge_accepts_the_reference_and_refuses_one_coin_per_batch():

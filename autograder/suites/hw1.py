@@ -46,6 +46,7 @@ from autograder.judging import (
     compare,
     f32,
     fmt,
+    matched_by_nothing,
     no_gradient,
     reference_module,
     returned,
@@ -191,7 +192,15 @@ def check_distribution(sandbox: Sandbox, rng: np.random.Generator) -> Outcome:
             tally.skip(3)
             continue
         for name, want in expected.items():
-            tally.record(summary, compare(value[name], want, tensor=True, what=name, **LOSS_TOL))
+            tally.expect(
+                summary,
+                value[name],
+                want,
+                inputs=(observations, actions),
+                tensor=True,
+                what=name,
+                **LOSS_TOL,
+            )
     return tally.outcome()
 
 
@@ -278,9 +287,14 @@ def check_get_action_deterministic(sandbox: Sandbox, rng: np.random.Generator) -
         )
         ok, value = returned(result, tally, f"{summary}, B={batch}")
         if ok:
-            tally.record(
+            tally.expect(
                 f"{summary}, B={batch}",
-                compare(value, expected, tensor=False, what="the actions", **LOSS_TOL),
+                value,
+                expected,
+                inputs=(observations,),
+                tensor=False,
+                what="the actions",
+                **LOSS_TOL,
             )
     return tally.outcome()
 
@@ -418,8 +432,14 @@ def check_bc_loss(sandbox: Sandbox, rng: np.random.Generator) -> Outcome:
         )
         ok, value = returned(result, tally, summary)
         if ok:
-            tally.record(
-                summary, compare(value, expected, tensor=True, what="the loss", **LOSS_TOL)
+            tally.expect(
+                summary,
+                value,
+                expected,
+                inputs=(observations, actions),
+                tensor=True,
+                what="the loss",
+                **LOSS_TOL,
             )
     return tally.outcome()
 
@@ -640,10 +660,12 @@ def check_relabel(sandbox: Sandbox, rng: np.random.Generator) -> Outcome:
         ok, value = returned(result, tally, summary)
         if not ok:
             continue
-        problem = compare(value, expert(observations), tensor=False, what="the actions", **LOSS_TOL)
+        expected = expert(observations)
+        problem = compare(value, expected, tensor=False, what="the actions", **LOSS_TOL)
         if problem is None and value.dtype != np.float32:
             problem = f"the actions have dtype {value.dtype}, expected float32"
-        tally.record(summary, problem)
+        trivial = matched_by_nothing(expected, (observations,), **LOSS_TOL)
+        tally.record(summary, problem, trivial=trivial)
     return tally.outcome()
 
 

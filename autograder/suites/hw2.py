@@ -32,14 +32,18 @@ from autograder.checks import Check, Outcome
 from autograder.judging import (
     CALL_TIMEOUT_S,
     LOSS_TOL,
+    Planned,
     Tally,
+    Tolerance,
     as_float_array,
     compare,
     f32,
     fmt,
     grad_value,
+    input_grads,
     loss_grad_check,
     loss_value_check,
+    matched_by_nothing,
     no_gradient,
     reference_module,
     returned,
@@ -70,6 +74,9 @@ def _return_cases(rng: np.random.Generator) -> list[tuple[np.ndarray, float]]:
     return cases
 
 
+_RETURNS_TOL: Tolerance = {"rtol": 1e-6, "atol": 1e-8}
+
+
 def _returns_check(function: str, hint: str) -> Callable[[Sandbox, np.random.Generator], Outcome]:
     reference = getattr(ref, function)
 
@@ -85,12 +92,13 @@ def _returns_check(function: str, hint: str) -> Callable[[Sandbox, np.random.Gen
             expected = reference(rewards.copy(), gamma)
             summary = f"rewards={fmt(rewards)} (T={len(rewards)}), gamma={gamma}"
             plan.append(
-                (
+                Planned(
                     summary,
                     lambda r=rewards, g=gamma: sandbox.call(
                         PG, function, (r, g), timeout_s=CALL_TIMEOUT_S
                     ),
-                    lambda got, e=expected: compare(got, e, tensor=False, rtol=1e-6, atol=1e-8),
+                    lambda got, e=expected: compare(got, e, tensor=False, **_RETURNS_TOL),
+                    matched_by_nothing(expected, (rewards,), **_RETURNS_TOL),
                 )
             )
         return run_cases(sandbox, tally, plan)
@@ -126,10 +134,11 @@ def check_normalize(sandbox: Sandbox, rng: np.random.Generator) -> Outcome:
     for label, values in cases:
         expected = ref.normalize(values.copy())
         plan.append(
-            (
+            Planned(
                 f"{label}: values={fmt(values)}",
                 lambda v=values: sandbox.call(PG, "normalize", (v,), timeout_s=CALL_TIMEOUT_S),
                 lambda got, e=expected: compare(got, e, tensor=False, rtol=1e-6, atol=1e-6),
+                matched_by_nothing(expected, (values,), rtol=1e-6, atol=1e-6),
             )
         )
     return run_cases(sandbox, tally, plan)
@@ -215,12 +224,13 @@ def _gae_check(
         for case in cases:
             expected = ref.compute_gae(*case.args())
             plan.append(
-                (
+                Planned(
                     case.summary + _gae_detail(case),
                     lambda c=case: sandbox.call(
                         PG, "compute_gae", c.args(), timeout_s=CALL_TIMEOUT_S
                     ),
-                    lambda got, e=expected: compare(got, e, tensor=False, rtol=1e-6, atol=1e-8),
+                    lambda got, e=expected: compare(got, e, tensor=False, **_RETURNS_TOL),
+                    matched_by_nothing(expected, case.args(), **_RETURNS_TOL),
                 )
             )
         return run_cases(sandbox, tally, plan)
@@ -465,26 +475,19 @@ def _distribution_check(
                 tally.record(summary, "the distribution call returned an unexpected value")
                 tally.skip(2)
                 continue
-            tally.record(
-                summary,
-                compare(
-                    value["log_prob"],
-                    expected_log_prob,
+            for key, what, expected in (
+                ("log_prob", "log_prob(actions)", expected_log_prob),
+                ("entropy", "entropy()", expected_entropy),
+            ):
+                tally.expect(
+                    summary,
+                    value[key],
+                    expected,
+                    inputs=(observations, actions),
                     tensor=True,
-                    what="log_prob(actions)",
+                    what=what,
                     **LOSS_TOL,
-                ),
-            )
-            tally.record(
-                summary,
-                compare(
-                    value["entropy"],
-                    expected_entropy,
-                    tensor=True,
-                    what="entropy()",
-                    **LOSS_TOL,
-                ),
-            )
+                )
             result = sandbox.module_grad(
                 POLICIES,
                 cls_name,
@@ -596,10 +599,13 @@ def check_baseline_update(sandbox: Sandbox, rng: np.random.Generator) -> Outcome
     on the given ``ValueCritic`` loaded with the reference's weights) and the Adam step is
     taken here, in the grader, with those gradients: no trusted helper has to run inside the
     worker, and the optimizer is the grader's own. A second part asks for the gradient of
-    ``value_loss`` w.r.t. its targets, which must be none (they are constants)."""
+    ``value_loss`` w.r.t. its values, which must be the reference's, and w.r.t. its targets,
+    which must be none (they are constants): a loss with no gradient at all would pass the
+    targets' half alone."""
     tally = Tally(
         "one Adam step (lr 1e-2) of ValueCritic on your `value_loss` from the reference's "
-        "weights, parameters after the step; and that no gradient reaches the targets",
+        "weights, parameters after the step; and the gradient of `value_loss` w.r.t. the "
+        "values, with none reaching the targets",
         "value_loss is the mean squared error (values - targets)^2 with the targets detached; "
         "a wrong sign or a missing square moves the parameters the wrong way.",
     )
@@ -617,7 +623,7 @@ def check_baseline_update(sandbox: Sandbox, rng: np.random.Generator) -> Outcome
         state = state_dict_of(critic)
         observations = f32(rng.normal(size=(batch, obs_dim)))
         targets = f32(rng.normal(size=batch) * 2.0)
-        expected_after = _adam_step(critic, ref.value_loss(critic(observations), targets))
+        expected = _adam_step(critic, ref.value_loss(critic(observations), targets))
 
         result = sandbox.module_grad(
             POLICIES,
@@ -632,41 +638,64 @@ def check_baseline_update(sandbox: Sandbox, rng: np.random.Generator) -> Outcome
         parsed = grad_value(value, tally, summary, None) if ok else None
         if parsed is not None:
             _, grads = parsed
-            tally.record(summary, _after_student_step(state, init_args, grads, expected_after))
+            tally.record(summary, _after_student_step(state, init_args, grads, *expected))
 
         if tally.stopped:
             tally.skip(1 + 2 * (len(cases) - index - 1))
             break
         values = f32(rng.normal(size=batch))
+        _, (expected_grad, _) = input_grads(ref.value_loss, (values, targets), ())
         result = sandbox.grad(
             PG, "value_loss", (values, targets), wrt=[0, 1], timeout_s=CALL_TIMEOUT_S
         )
-        ok, value = returned(result, tally, summary + " (gradient w.r.t. the targets)")
+        ok, value = returned(result, tally, summary + " (gradient w.r.t. values and targets)")
         parsed = grad_value(value, tally, summary, 2) if ok else None
         if parsed is not None:
+            values_grad, targets_grad = parsed[1]
+            problem = (
+                "no gradient reached values"
+                if values_grad is None
+                else compare(
+                    values_grad,
+                    expected_grad,
+                    tensor=True,
+                    what="the gradient w.r.t. values",
+                    **LOSS_TOL,
+                )
+            )
             tally.record(
                 f"value_loss(values={fmt(values)}, targets={fmt(targets)})",
-                no_gradient(parsed[1][1], what="targets"),
+                problem or no_gradient(targets_grad, what="targets"),
             )
     return tally.outcome()
 
 
-def _adam_step(critic: nn.Module, loss: torch.Tensor) -> dict[str, torch.Tensor]:
-    """One Adam step of ``critic`` on ``loss``; its parameters after the step."""
+def _adam_step(
+    critic: nn.Module, loss: torch.Tensor
+) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+    """One Adam step of ``critic`` on ``loss``: its gradients, and its parameters after."""
     optimizer = torch.optim.Adam(critic.parameters(), lr=_BASELINE_LR)
     optimizer.zero_grad()
     loss.backward()
     optimizer.step()
-    return {name: p.detach().clone() for name, p in critic.named_parameters()}
+    parameters = dict(critic.named_parameters())
+    grads = {name: p.grad.detach().clone() for name, p in parameters.items() if p.grad is not None}
+    return grads, {name: p.detach().clone() for name, p in parameters.items()}
 
 
 def _after_student_step(
     state: dict[str, torch.Tensor],
     init_args: tuple[Any, ...],
     grads: dict[str, Any],
+    expected_grads: dict[str, torch.Tensor],
     expected_after: dict[str, torch.Tensor],
 ) -> str | None:
-    """Take the Adam step here with the student's gradients; what differs from the reference."""
+    """Take the Adam step here with the student's gradients; what differs from the reference.
+
+    The gradients are compared first: Adam's first step is blind to a loss's scale (each
+    parameter moves by about lr times the sign of its gradient), so a loss that is only
+    proportional to the right one (``values`` itself, for a batch of one) would pass the
+    step alone."""
     critic = ref_policies.ValueCritic(*init_args)
     critic.load_state_dict(state)
     for name, parameter in critic.named_parameters():
@@ -678,6 +707,10 @@ def _after_student_step(
             return why
         if array.shape != tuple(parameter.shape) or not np.all(np.isfinite(array)):
             return f"the gradient w.r.t. `{name}` has shape {array.shape} or non-finite values"
+        what = f"the gradient w.r.t. `{name}`"
+        problem = compare(array, expected_grads[name], tensor=False, what=what, **LOSS_TOL)
+        if problem is not None:
+            return problem
         parameter.grad = torch.as_tensor(array, dtype=parameter.dtype)
     torch.optim.Adam(critic.parameters(), lr=_BASELINE_LR).step()
     for name, parameter in critic.named_parameters():
@@ -908,6 +941,7 @@ def check_returns_same_expectation(sandbox: Sandbox, rng: np.random.Generator) -
     tally.record(
         "G(tau) weights minus gamma^t * reward-to-go weights, same trajectories",
         _judge_mean(difference, np.zeros(4), bound, "the difference of the two estimators"),
+        trivial=True,  # any two functions that give the same weights, zeros say, pass it
     )
     return tally.outcome()
 

@@ -37,12 +37,14 @@ from autograder.judging import (
     CALL_TIMEOUT_S,
     LOSS_TOL,
     Cases,
+    Planned,
     Tally,
     compare,
     f32,
     fmt,
     loss_grad_check,
     loss_value_check,
+    matched_by_nothing,
     returned,
     run_cases,
     torch_seed,
@@ -104,13 +106,16 @@ def check_linear_schedule(sandbox: Sandbox, rng: np.random.Generator) -> Outcome
     plan = []
     for step, start, end, length in cases:
         expected = ref_dqn.linear_schedule(step, start, end, length)
+        arguments = (step, start, end, length)
         plan.append(
-            (
+            Planned(
                 f"linear_schedule(step={step}, start={start}, end={end}, duration={length})",
-                lambda a=(step, start, end, length): sandbox.call(
+                lambda a=arguments: sandbox.call(
                     DQN, "linear_schedule", a, timeout_s=CALL_TIMEOUT_S
                 ),
                 lambda got, e=expected: _compare_number(got, e),
+                # at the start and from the end on, epsilon is an argument (start or end)
+                matched_by_nothing(expected, arguments, rtol=1e-6, atol=1e-9),
             )
         )
     return run_cases(sandbox, tally, plan)
@@ -439,9 +444,11 @@ check_temperature = loss_grad_check(
 # For one action dimension, pi(a) = exp(tanh_gaussian_log_prob(atanh(a), mu, log_sigma)) is a
 # density on (-1, 1), so with A ~ Uniform(-1, 1), X = 2 pi(A) has E[X] = 1. Without the tanh
 # correction (or with its sign flipped) the integral is E_u[1 - tanh(u)^2] < 1 (or above 1).
+# The uniform density, a constant log-probability of -log 2, integrates to 1 as well: its mean
+# tells it apart, so E[X A] = E_pi[a] must be the reference's mean too (0 only for mu = 0).
 # Bound (empirical Bernstein, Maurer & Pontil 2009, Theorem 4, two-sided, Bonferroni over the
-# cases): X lies in [0, R] with R = 2 max pi, which the reference's density gives on a fine
-# grid (times 1.5: the grid can miss the peak by a little).
+# cases and both moments): X lies in [0, R] with R = 2 max pi, which the reference's density
+# gives on a fine grid (times 1.5: the grid can miss the peak by a little), and X A in [-R, R].
 
 _DENSITY_N = 100_000
 _DENSITY_CASES = ((0.0, 0.0), (0.8, -0.7), (-1.2, -1.0), (0.3, 0.4))  # (mu, log sigma)
@@ -467,7 +474,7 @@ def check_tanh_density(sandbox: Sandbox, rng: np.random.Generator) -> Outcome:
     tally = Tally(
         f"the integral over [-1, 1] of exp(`tanh_gaussian_log_prob`) for action_dim 1, "
         f"estimated from {_DENSITY_N} uniform actions, for {len(_DENSITY_CASES)} (mu, sigma): "
-        "a density integrates to 1",
+        "a density integrates to 1, with the reference's mean",
         "a = tanh(u) has density N(u; mu, sigma^2) / (1 - tanh(u)^2): subtract "
         "log(1 - tanh(u)^2) from the Gaussian's log-density (the change of variables).",
     )
@@ -497,17 +504,25 @@ def check_tanh_density(sandbox: Sandbox, rng: np.random.Generator) -> Outcome:
         if not np.all(np.isfinite(samples)):
             tally.record(summary, "the log-probabilities hold non-finite values")
             continue
-        value_range = 1.5 * 2.0 * float(_reference_density(grid, mu, log_sigma).max())
-        bound = _bernstein_half_width(samples, value_range, tests=len(_DENSITY_CASES))
-        estimate = float(samples.mean())
+        density = _reference_density(grid, mu, log_sigma)
+        value_range = 1.5 * 2.0 * float(density.max())
+        tests = 2 * len(_DENSITY_CASES)
+        mean = float(np.sum(grid * density) * (grid[1] - grid[0]))
         problem = None
-        if abs(estimate - 1.0) > bound:
-            problem = (
-                f"the integral is estimated at {estimate:.4f}, expected 1 within +-{bound:.4f} "
-                "(a correct density is outside these bounds less than once in a million "
-                "gradings)"
-            )
-        tally.record(summary, problem)
+        for what, estimates, expected, spread in (
+            ("the integral", samples, 1.0, value_range),
+            ("the mean action", samples * actions, mean, 2.0 * value_range),
+        ):
+            bound = _bernstein_half_width(estimates, spread, tests=tests)
+            estimate = float(estimates.mean())
+            if problem is None and abs(estimate - expected) > bound:
+                problem = (
+                    f"{what} is estimated at {estimate:.4f}, expected {expected:.4f} within "
+                    f"+-{bound:.4f} (a correct density is outside these bounds less than once "
+                    "in a million gradings)"
+                )
+        # a density symmetric about 0 has the uniform density's mean: only its integral shows
+        tally.record(summary, problem, trivial=mu == 0.0)
     return tally.outcome()
 
 
