@@ -2,13 +2,20 @@
 policy in environments of its own.
 
 A :class:`LearningTask` names a homework's trainer (``hw2_policy_gradient.run:Trainer``), the
-config it trains with, and the milestones (environment steps) at which the policy is judged.
-The check builds the trainer in the sandbox, calls its ``step()`` (or the task's
-``train_until``) until the next milestone, then runs evaluation episodes itself, asking the
-worker only for ``act(observations)``: the student's code never sees the evaluation
-environment, and cannot report its own returns.
+config it trains with, the milestones (environment steps) at which the policy is judged and
+where the trainer keeps the policy's network (``agent.policy``). The check builds the trainer
+in the sandbox, fetches the network's weights before the first update, calls ``step()`` (or
+the task's ``train_until``) until the next milestone and fetches them again. Each time the
+grader loads them into its own copy of the network (:class:`GraderPolicy`: the reference's
+trainer, built in the grader) and runs the evaluation episodes itself, on seeds drawn from a
+secret the worker never sees: the student's code never sees the evaluation environment, its
+``act`` is never asked, and it cannot report its own returns.
 
-A milestone is met when the mean evaluation return reaches its threshold. Thresholds come from
+A milestone is met when the mean evaluation return reaches its threshold and improves on the
+return before training by the threshold's own improvement over random play (weights that
+were good before any training, written by hand, earn nothing). The trainer's own step count
+only paces the evaluations: see :func:`learning_check` for why the grader does not count the
+steps itself, and what bounds them instead. Thresholds come from
 ``rlhw calibrate hwN`` (:func:`calibrate`), which runs the reference through the very same
 :func:`evaluate` on several seeds and stores, per milestone, the reference's returns and::
 
@@ -33,6 +40,7 @@ import hashlib
 import importlib
 import json
 import multiprocessing
+import secrets
 import shlex
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -47,6 +55,7 @@ import torch
 from autograder.checks import Check, GraderError, Outcome
 from autograder.sandbox import PROJECT_ROOT, Attr, Failure, Method, Sandbox
 from infrastructure.config import Target
+from infrastructure.seeding import generators_kept
 
 CALIBRATION_DIR = PROJECT_ROOT / "autograder" / "calibration"
 FRACTION = 0.25
@@ -55,6 +64,9 @@ for. Policy-gradient curves dip and recover from one evaluation to the next (Car
 steps: 235 to 500 over 18 seeds), so the bar is low: it tells learning from not learning; the
 other checks find the bugs."""
 TRAINER = "trainer"  # the name the trainer is kept under in the worker
+_EVAL_SEED_LOW = 1_000_000  # evaluation seeds lie above every training seed
+_PROBLEMS_SHOWN = 3  # what does not fit in a state_dict, at most this many named
+_NAME_CHARS = 80
 
 
 @dataclass(frozen=True)
@@ -91,6 +103,12 @@ class LearningTask:
     """The preset's target from the homework's config, as the handout states it: every
     calibrated seed must reach it at a milestone at or before ``target.within``; None
     checks nothing."""
+    policy: str | None = None
+    """Where the trainer keeps the network whose weights are judged, as attributes from the
+    trainer (``agent.policy``, ``agent.q_network``): the check fetches that module's
+    ``state_dict`` from the student's trainer and loads it into the same attribute of the
+    reference's trainer, built in the grader with the same config. None: the check cannot
+    run (a grader error)."""
 
     def __post_init__(self) -> None:
         if self.target is not None and self.target.within < self.milestones[0]:
@@ -105,6 +123,7 @@ class LearningTask:
         what the calibrated returns are held to, not what makes them."""
         fields = dataclasses.asdict(self)
         del fields["target"]
+        del fields["policy"]  # where the weights are read, not how the reference trains
         for name in ("train_until", "data"):  # digests made before these fields stay valid
             if not fields[name]:
                 del fields[name]
@@ -355,9 +374,8 @@ def _reference_run(task: LearningTask, seed: int) -> list[float]:
 
 
 def _eval_seeds(rng: np.random.Generator, task: LearningTask) -> list[int]:
-    """Seeds of the evaluation episodes, one per milestone. Grading draws them from the
-    check's generator, apart from the training seed that the student's code sees, so that
-    the code cannot know the episodes it will be judged on."""
+    """Seeds of calibration's evaluation episodes, one per milestone, reproducible from the
+    calibration seed. Grading draws its own with :func:`draw_eval_seeds`, from a secret."""
     return [int(s) for s in rng.integers(1_000_000, 2**31 - 1, size=len(task.milestones))]
 
 
@@ -502,11 +520,141 @@ def calibrate(
 # ------------------------------------------------------------------------------- the check
 
 
+def draw_eval_seeds(count: int) -> list[int]:
+    """Seeds of ``count`` evaluations of one grading, from the operating system's entropy.
+
+    They are never sent to the worker and owe nothing to the grading seed, whose generator the
+    training seed comes from: a submission cannot work out the episodes it will be judged on
+    and replay them. The returns of the same submission therefore vary a little from one
+    grading to the next; the thresholds, a quarter of the worst calibrated seed's improvement
+    over random play, leave room for that."""
+    return [_EVAL_SEED_LOW + secrets.randbelow(2**31 - 1 - _EVAL_SEED_LOW) for _ in range(count)]
+
+
+class GraderPolicy:
+    """The grader's own copy of the network a task judges, and the policy it acts with.
+
+    The reference's trainer is built in the grader with the check's config (its construction,
+    like the network's, is given code the student does not write), under
+    :func:`~infrastructure.seeding.generators_kept` so that the grader's generators and thread
+    count stay as they were. :meth:`load` copies weights fetched from the student's trainer
+    into its module at ``task.policy``; :meth:`act` is the reference trainer's ``act`` (the
+    greedy action, the mean), so the reference's own weights give the returns they give in
+    calibration. :meth:`evaluate` runs it with the trainer's own thread count (one, for small
+    networks: several threads make each call many times slower).
+
+    Raises:
+        GraderError: the task names no policy, or the reference has no module there.
+    """
+
+    def __init__(self, task: LearningTask, config: Mapping[str, Any]):
+        if task.policy is None:
+            raise GraderError(f"{task.name}: the task names no policy network to judge")
+        self.task = task
+        self.where = task.policy
+        threads = torch.get_num_threads()
+        with generators_kept():
+            self.trainer = getattr(importlib.import_module(task.module), task.trainer)(config)
+        self.threads = torch.get_num_threads()
+        torch.set_num_threads(threads)
+        module: Any = self.trainer
+        for name in task.policy.split("."):
+            module = getattr(module, name, None)
+        if not isinstance(module, torch.nn.Module):
+            raise GraderError(f"{task.name}: the reference's trainer has no module {task.policy}")
+        self.module = module
+
+    def load(self, weights: Any) -> str:
+        """Copy ``weights``, a ``state_dict`` fetched from the worker, into the module: ``""``,
+        or what does not fit (names, shapes, dtypes) or is not finite (training diverged)."""
+        if type(weights) is not dict:
+            return f"the weights came as a {type(weights).__name__}, expected a dict of tensors"
+        expected = self.module.state_dict()
+        problems = []
+        missing = [name for name in expected if name not in weights]
+        unexpected = [name for name in weights if name not in expected]
+        if missing:
+            problems.append(f"missing {_names(missing)}")
+        if unexpected:
+            problems.append(f"unexpected {_names(unexpected)}")
+        tensors = {}
+        for name, want in expected.items():
+            if name in missing:
+                continue
+            got = weights[name]
+            if isinstance(got, np.ndarray):  # every dtype the wire carries has a tensor
+                got = torch.from_numpy(got)
+            if not isinstance(got, torch.Tensor):
+                problems.append(f"{name!r} is a {type(got).__name__}, expected a tensor")
+            elif got.shape != want.shape:
+                problems.append(
+                    f"{name!r} has shape {tuple(got.shape)}, expected {tuple(want.shape)}"
+                )
+            elif got.is_floating_point() != want.is_floating_point() or (
+                not want.is_floating_point() and got.dtype != want.dtype
+            ):
+                problems.append(f"{name!r} has dtype {got.dtype}, expected {want.dtype}")
+            else:
+                tensors[name] = got.to(want.dtype)
+        if problems:
+            return (
+                f"the weights of {self.where} do not fit the network the homework's given code "
+                "builds: " + "; ".join(problems[:_PROBLEMS_SHOWN])
+            )
+        diverged = [name for name, got in tensors.items() if not bool(torch.isfinite(got).all())]
+        if diverged:
+            return f"the weights of {self.where} hold NaN or infinity: {_names(diverged)}"
+        with torch.no_grad():
+            self.module.load_state_dict(tensors, strict=True)
+        return ""
+
+    def act(self, observations: np.ndarray) -> tuple[Any, str]:
+        """The reference trainer's evaluation actions, as :func:`evaluate` asks for them."""
+        return self.trainer.act(observations), ""
+
+    def evaluate(self, seed: int) -> tuple[np.ndarray | None, str]:
+        """:func:`evaluate` of the loaded weights on ``seed``, leaving the grader's generators
+        and thread count as they were."""
+        threads = torch.get_num_threads()
+        torch.set_num_threads(self.threads)
+        try:
+            with generators_kept():
+                return evaluate(self.task, self.act, seed)
+        finally:
+            torch.set_num_threads(threads)
+
+    def close(self) -> None:
+        self.trainer.close()
+
+
+def _names(names: Sequence[str]) -> str:
+    shown = ", ".join(repr(name[:_NAME_CHARS]) for name in names[:_PROBLEMS_SHOWN])
+    return shown + (
+        f" and {len(names) - _PROBLEMS_SHOWN} more" if len(names) > _PROBLEMS_SHOWN else ""
+    )
+
+
 def learning_check(
     hw: str, task: LearningTask
 ) -> Callable[[Sandbox, np.random.Generator], Outcome]:
     """The ``run`` of a learning-curve check of ``task``; credit is the share of milestones
-    whose mean evaluation return reaches the calibrated threshold."""
+    met.
+
+    The student's trainer trains in the sandbox; before its first update and at each milestone
+    the grader fetches the weights of its network at ``task.policy``, loads them into its own
+    copy (:class:`GraderPolicy`) and runs the evaluation episodes itself, on seeds the worker
+    never sees (:func:`draw_eval_seeds`). The student's ``act`` is never asked: a hand-written
+    rule there earns nothing. A milestone is met when the mean return reaches its calibrated
+    threshold *and* improves on the return before training by the threshold's own improvement
+    over random play: weights that were good from the start (hand-written) earn nothing
+    either.
+
+    The trainer's ``total_steps`` only says when to evaluate. The grader cannot count the
+    steps of a simulator that runs in the student's process (anything there can be forged,
+    and the student can simulate an environment without the given code); the budget that
+    binds is the sandbox's CPU and wall-clock limits, which the grader enforces from outside.
+    A count that claims more steps than were taken only brings the evaluations forward.
+    """
 
     def run(sandbox: Sandbox, rng: np.random.Generator) -> Outcome:
         try:
@@ -514,60 +662,93 @@ def learning_check(
         except LookupError as error:
             raise GraderError(str(error)) from None  # staff must recalibrate, not the student
         seed = int(rng.integers(1_000, 1_000_000))
+        config = {**task.config, "seed": seed}
         label = f"{task.trainer}({task.name})"
-        built = sandbox.call_method(
-            task.module, task.trainer, ({**task.config, "seed": seed},), keep=TRAINER, label=label
-        )
+        built = sandbox.call_method(task.module, task.trainer, (config,), keep=TRAINER, label=label)
         if isinstance(built, Failure):
             text = f"could not build the trainer: {_failure_text(built)}"
             return Outcome(0.0, text, brief=text)  # the config is public: nothing hidden
-
-        def act(observations: np.ndarray) -> tuple[Any, str]:
-            result = sandbox.on(TRAINER, [Method("act", (observations,))], label="Trainer.act")
-            if isinstance(result, Failure):
-                return None, _failure_text(result)
-            return result.value, ""
-
-        lines = [
-            f"Compared the mean return of {task.episodes} episodes that the grader ran in its "
-            f"own {task.env}, asking your {task.trainer}.act for the actions, with thresholds "
-            f"calibrated on the reference; training seed {seed}."
-        ]
-        met = steps = 0
-        for k, (milestone, eval_seed) in enumerate(
-            zip(task.milestones, _eval_seeds(rng, task), strict=True)
-        ):
-            train = (
-                Method("step")
-                if task.train_until is None
-                else Method(task.train_until, (milestone,))
-            )
-            while steps < milestone:
-                step = sandbox.on(TRAINER, [train], label=f"{task.trainer}.{train.name}")
-                if isinstance(step, Failure):
-                    why = _failure_text(step)
-                    lines.append(f"training stopped before {milestone} steps: {why}")
-                    return _outcome(met, task, lines)
-                total = _total_steps(sandbox)
-                if isinstance(total, str):
-                    lines.append(total)
-                    return _outcome(met, task, lines)
-                steps = total
-            returns, why = evaluate(task, act, eval_seed)
-            if returns is None:
-                lines.append(f"at {steps} steps, evaluation stopped: {why}")
-                return _outcome(met, task, lines)
-            needed = calibration["thresholds"][k]
-            reference = calibration["returns"][k]
-            passed = returns.mean() >= needed
-            met += passed
-            lines.append(
-                f"  {steps:>7} steps: {returns.mean():8.1f}  (needs {needed:.1f}; reference "
-                f"{min(reference):.1f} to {max(reference):.1f})  {'met' if passed else 'NOT met'}"
-            )
-        return _outcome(met, task, lines)
+        policy = GraderPolicy(task, config)
+        try:
+            return _judge(sandbox, task, calibration, policy, seed)
+        finally:
+            policy.close()
 
     return run
+
+
+def _judge(
+    sandbox: Sandbox,
+    task: LearningTask,
+    calibration: Mapping[str, Any],
+    policy: GraderPolicy,
+    seed: int,
+) -> Outcome:
+    """Train the kept trainer milestone by milestone and judge its weights at each one."""
+    eval_seeds = draw_eval_seeds(len(task.milestones) + 1)  # before training, then milestones
+
+    def mean_return(eval_seed: int) -> float | str:
+        fetched = sandbox.request(
+            {
+                "op": "weights",
+                "kept": TRAINER,
+                "steps": [Attr(name).to_wire() for name in policy.where.split(".")],
+            },
+            label=f"{task.trainer}.{policy.where}",
+        )
+        if isinstance(fetched, Failure):
+            return f"could not fetch the weights: {_failure_text(fetched)}"
+        why = policy.load(fetched.value)
+        if why:
+            return why
+        returns, why = policy.evaluate(eval_seed)
+        return why if returns is None else float(returns.mean())
+
+    lines = [
+        f"Before training and at each milestone, the grader fetched the weights of your "
+        f"{task.trainer}'s {policy.where}, loaded them into its own copy of the network and ran "
+        f"{task.episodes} episodes in its own {task.env} on seeds drawn afresh for this grading "
+        "(returns vary a little from one grading to the next). A milestone is met when the mean "
+        "return reaches the threshold calibrated on the reference and improves on the return "
+        f"before training by as much as the threshold improves on random play; training seed "
+        f"{seed}; steps as your trainer counts them."
+    ]
+    start = mean_return(eval_seeds[0])
+    if isinstance(start, str):
+        lines.append(f"before training, evaluation stopped: {start}")
+        return _outcome(0, task, lines)
+    lines.append(f"  {0:>7} steps: {start:8.1f}  (before training)")
+    met = steps = 0
+    for k, milestone in enumerate(task.milestones):
+        train = (
+            Method("step") if task.train_until is None else Method(task.train_until, (milestone,))
+        )
+        while steps < milestone:
+            step = sandbox.on(TRAINER, [train], label=f"{task.trainer}.{train.name}")
+            if isinstance(step, Failure):
+                why = _failure_text(step)
+                lines.append(f"training stopped before {milestone} steps: {why}")
+                return _outcome(met, task, lines)
+            total = _total_steps(sandbox)
+            if isinstance(total, str):
+                lines.append(total)
+                return _outcome(met, task, lines)
+            steps = total
+        got = mean_return(eval_seeds[k + 1])
+        if isinstance(got, str):
+            lines.append(f"at {steps} steps, evaluation stopped: {got}")
+            return _outcome(met, task, lines)
+        needed = calibration["thresholds"][k]
+        improved = start + needed - calibration["random_return"]
+        reference = calibration["returns"][k]
+        passed = got >= needed and got >= improved
+        met += passed
+        lines.append(
+            f"  {steps:>7} steps: {got:8.1f}  (needs {needed:.1f}, and {improved:.1f} to improve "
+            f"on step 0; reference {min(reference):.1f} to {max(reference):.1f})  "
+            f"{'met' if passed else 'NOT met'}"
+        )
+    return _outcome(met, task, lines)
 
 
 def _total_steps(sandbox: Sandbox) -> int | str:

@@ -22,11 +22,14 @@ first)::
     {"op": "grad", "module": ..., "class": ..., "init_args": ..., "init_kwargs": ...,
      "state_dict": ..., "steps": [STEP, ...], "params": [name, ...] or null}  # w.r.t. params
     {"op": "on", "kept": "trainer", "steps": [STEP, ...], "fetch": {...} or null}
+    {"op": "weights", "kept": "trainer", "steps": [STEP, ...]}   # a torch module's state_dict
 
 A ``module_call`` with ``"keep": NAME`` keeps its final value in the worker under ``NAME``
 (and returns null); ``on`` runs steps on a kept value, as ``module_call`` does on a new one.
 This is how a learning-curve check drives a training run call by call. Kept values live as
-long as the worker: after a restart, ``on`` answers ``missing``.
+long as the worker: after a restart, ``on`` answers ``missing``. ``weights`` runs steps on a
+kept value, which must reach a ``torch.nn.Module``, and returns its ``state_dict`` as a plain
+dict of tensors: the check judges those weights in its own copy of the network.
 
 A STEP acts on the current value (first the constructed object)::
 
@@ -302,6 +305,7 @@ class Worker:
             "module_call": self.op_module_call,
             "grad": self.op_grad,
             "on": self.op_on,
+            "weights": self.op_weights,
         }
 
     def op_call(self, request: dict[str, Any]) -> Any:
@@ -324,6 +328,18 @@ class Worker:
         if name not in self.kept:
             raise Missing(f"nothing kept as {name!r} (the worker was restarted since)")
         return self.fetch(self.run_steps(self.kept[name], request.get("steps", [])), request)
+
+    def op_weights(self, request: dict[str, Any]) -> Any:
+        import torch
+
+        name = _check_name(request.get("kept"))
+        if name not in self.kept:
+            raise Missing(f"nothing kept as {name!r} (the worker was restarted since)")
+        module = self.run_steps(self.kept[name], request.get("steps", []))
+        if not isinstance(module, torch.nn.Module):
+            raise Unusable(f"{type(module).__name__} is not a torch.nn.Module")
+        # a plain dict (the wire format carries no OrderedDict) of copies, off any device
+        return {key: value.detach().cpu().clone() for key, value in module.state_dict().items()}
 
     def fetch(self, value: Any, request: dict[str, Any]) -> Any:
         fetch = request.get("fetch")

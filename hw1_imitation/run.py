@@ -50,7 +50,8 @@ class Trainer:
     dataset; with DAgger, every iteration after the first starts by rolling out the learner,
     labelling its states with the expert's actions and aggregating them into the dataset.
     :func:`train` loops over :meth:`step` and logs; the autograder drives the same object in its
-    sandbox and evaluates :meth:`act` in environments of its own between iterations.
+    sandbox and, between iterations, evaluates the weights of :attr:`policy` with this class's
+    :meth:`act`, in a copy of its own and in environments of its own.
 
     Args:
         config: the run's configuration, or a dict of its fields (how the autograder passes it).

@@ -46,7 +46,8 @@ class Trainer:
     """One training run, one policy update at a time.
 
     :func:`train` loops over :meth:`step` and logs; the autograder drives the same object in
-    its sandbox and evaluates :meth:`act` in environments of its own between updates.
+    its sandbox and, between updates, evaluates the weights of ``agent.policy`` with this
+    class's :meth:`act`, in a copy of its own and in environments of its own.
 
     Args:
         config: the run's configuration, or a dict of its fields (how the autograder passes it).

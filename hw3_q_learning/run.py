@@ -59,7 +59,9 @@ class _OffPolicyTrainer(Generic[C]):
     round of ``train_frequency`` environment steps followed by ``gradient_steps`` updates.
 
     :func:`train` loops over :meth:`step`, evaluates and logs; the autograder drives the same
-    object in its sandbox and evaluates :meth:`act` in environments of its own.
+    object in its sandbox and evaluates the weights of the agent's network (``agent.q_network``,
+    ``agent.actor``) with this class's :meth:`act`, in a copy of its own and in environments of
+    its own.
     """
 
     config_class: type[C]

@@ -1,8 +1,9 @@
-"""Learning-curve checks (:mod:`autograder.learning`): the worker keeps a trainer between calls,
-the grader evaluates in its own environments and validates every action, calibration follows
-its rule and refuses a reference seed below its target, a stale calibration names the command
-that remakes it, and the check gives credit by milestones met, failing cleanly on a broken
-trainer.
+"""Learning-curve checks (:mod:`autograder.learning`): the worker keeps a trainer between calls
+and hands out its network's weights, the grader evaluates them in its own copy of the network
+and its own environments (the reference's returns unchanged) and validates every action,
+calibration follows its rule and refuses a reference seed below its target, a stale calibration
+names the command that remakes it, and the check gives credit by milestones met over the
+policy before training, failing cleanly on a broken trainer or weights that do not fit.
 
 The end-to-end cases train hw2's reference on CartPole for a few thousand steps only.
 """
@@ -19,6 +20,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 import pytest
+import torch
 
 from autograder import cli, learning
 from autograder.grade import run_checks
@@ -28,6 +30,7 @@ from autograder.release import strip_solutions
 from autograder.sandbox import Attr, Failure, Method, Sandbox, Success
 from autograder.suites import hw1 as hw1_suite
 from autograder.suites import hw2 as hw2_suite
+from autograder.suites import hw3 as hw3_suite
 from hw2_policy_gradient.config import PRESETS
 from infrastructure.config import Target
 
@@ -44,17 +47,26 @@ def tiny_task(milestones: tuple[int, ...] = (1000, 2000), episodes: int = 3) -> 
         "total_steps": milestones[-1],
     }
     return LearningTask(
-        "CartPole-tiny", RUN, "Trainer", config, "CartPole-v1", milestones, episodes=episodes
+        "CartPole-tiny",
+        RUN,
+        "Trainer",
+        config,
+        "CartPole-v1",
+        milestones,
+        episodes=episodes,
+        policy="agent.policy",
     )
 
 
-def write_calibration(folder: Path, task: LearningTask, thresholds: list[float]) -> None:
+def write_calibration(
+    folder: Path, task: LearningTask, thresholds: list[float], random_return: float = 0.0
+) -> None:
     entry = {
         "fingerprint": task.fingerprint(),
         "milestones": list(task.milestones),
         "seeds": [0],
         "returns": [[100.0] for _ in task.milestones],
-        "random_return": 20.0,
+        "random_return": random_return,
         "thresholds": thresholds,
     }
     (folder / "hwtest.json").write_text(json.dumps({"tasks": {task.name: entry}}))
@@ -66,6 +78,19 @@ def calibration_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     folder.mkdir()
     monkeypatch.setattr(learning, "CALIBRATION_DIR", folder)
     return folder
+
+
+@pytest.fixture()
+def fixed_eval_seeds(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Every evaluation of a grading on the same seeds (grading draws them from a secret)."""
+    seeds: list[int] = []
+
+    def draw(count: int) -> list[int]:
+        seeds.extend([4_242_424] * count)
+        return [4_242_424] * count
+
+    monkeypatch.setattr(learning, "draw_eval_seeds", draw)
+    return seeds
 
 
 def reference_root(tmp_path: Path) -> Path:
@@ -163,6 +188,82 @@ def test_evaluate_stops_at_the_first_bad_answer() -> None:
 
     returns, why = evaluate(tiny_task(), broken, seed=0)
     assert returns is None and "expected (3,)" in why
+
+
+def test_evaluation_seeds_are_drawn_from_a_secret() -> None:
+    """Not from the grading seed: two gradings alike draw other seeds, above the training
+    seeds' range."""
+    first, second = learning.draw_eval_seeds(3), learning.draw_eval_seeds(3)
+    assert first != second
+    assert all(1_000_000 <= seed < 2**31 - 1 for seed in first + second)
+
+
+def test_weights_that_do_not_fit_the_graders_copy_are_refused_with_what_is_wrong() -> None:
+    policy = learning.GraderPolicy(tiny_task(), {**tiny_task().config, "seed": 0})
+    good = {name: value.clone() for name, value in policy.module.state_dict().items()}
+    as_arrays = {name: value.numpy() for name, value in good.items()}
+    assert policy.load(as_arrays) == ""
+    assert policy.load([1, 2]) == "the weights came as a list, expected a dict of tensors"
+    fits = "the weights of agent.policy do not fit the network the homework's given code builds: "
+    cases = [
+        (
+            {**good, "logits_net.4.bias": torch.zeros(3)},
+            "'logits_net.4.bias' has shape (3,), expected (2,)",
+        ),
+        (
+            {**good, "logits_net.4.bias": torch.zeros(2, dtype=torch.int64)},
+            "'logits_net.4.bias' has dtype torch.int64, expected torch.float32",
+        ),
+        (
+            {**good, "logits_net.4.bias": [0.0, 0.0]},
+            "'logits_net.4.bias' is a list, expected a tensor",
+        ),
+        ({**good, "extra": torch.zeros(1)}, "unexpected 'extra'"),
+        (
+            {},
+            "missing 'logits_net.0.weight', 'logits_net.0.bias', 'logits_net.2.weight' and 3 more",
+        ),
+    ]
+    for weights, why in cases:
+        assert policy.load(weights) == fits + why
+    nan = {**good, "logits_net.0.bias": torch.full((64,), float("nan"))}
+    assert (
+        policy.load(nan) == "the weights of agent.policy hold NaN or infinity: 'logits_net.0.bias'"
+    )
+    # nothing refused was loaded
+    assert all(torch.equal(value, good[name]) for name, value in policy.module.state_dict().items())
+    policy.close()
+
+
+ALL_TASKS = [
+    (hw, task)
+    for hw, suite in (("hw1", hw1_suite), ("hw2", hw2_suite), ("hw3", hw3_suite))
+    for task in suite.LEARNING_TASKS
+]
+
+
+@pytest.mark.parametrize(("hw", "task"), ALL_TASKS, ids=[f"{hw}-{t.name}" for hw, t in ALL_TASKS])
+def test_the_graders_copy_acts_as_the_trainer_with_the_same_weights(
+    hw: str, task: LearningTask
+) -> None:
+    """The calibration stays valid: the reference's weights, loaded into the grader's copy of
+    the network, give the very returns the reference trainer's own ``act`` gives."""
+    task = dataclasses.replace(task, episodes=3, max_episode_steps=200)
+    config = {**task.config, "seed": 5}
+    trainer = learning.GraderPolicy(task, config)  # stands for the student's trained one
+    generator = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for parameter in trainer.module.parameters():  # weights that do something
+            parameter.add_(0.3 * torch.randn(parameter.shape, generator=generator))
+    weights = {name: value.clone() for name, value in trainer.module.state_dict().items()}
+    grader = learning.GraderPolicy(task, {**config, "seed": 6})  # other initial weights
+    assert grader.load(weights) == ""
+    own, _ = evaluate(task, trainer.act, seed=1_234_567)
+    copied, _ = grader.evaluate(seed=1_234_567)
+    assert own is not None and copied is not None
+    assert copied.tolist() == own.tolist()
+    trainer.close()
+    grader.close()
 
 
 # ------------------------------------------------------------------------------- calibration
@@ -373,17 +474,38 @@ def test_a_homework_without_learning_tasks_is_never_stale(
 # ------------------------------------------------------------------------------- the check
 
 
-def test_credit_is_the_share_of_milestones_met(tmp_path: Path, calibration_dir: Path) -> None:
+def test_credit_is_the_share_of_milestones_met(
+    tmp_path: Path, calibration_dir: Path, fixed_eval_seeds: list[int]
+) -> None:
     task = tiny_task()
     root = reference_root(tmp_path)
-    write_calibration(calibration_dir, task, [0.0, 0.0])
+    write_calibration(calibration_dir, task, [-1e6, -1e6])
     score, feedback = grade(root, task)
     assert score == 10.0, feedback
-    assert feedback.count(" met") == 2 and "NOT met" not in feedback
-    write_calibration(calibration_dir, task, [0.0, 1e6])
+    assert feedback.count(")  met") == 2 and "NOT met" not in feedback
+    assert "(before training)" in feedback
+    write_calibration(calibration_dir, task, [-1e6, 1e6])
     score, feedback = grade(root, task)
     assert score == 5.0, feedback
     assert "needs 1000000.0" in feedback and "NOT met" in feedback and "Hint:" in feedback
+    # before training, then at each milestone, always on seeds from draw_eval_seeds
+    assert len(fixed_eval_seeds) == 2 * (1 + len(task.milestones))
+
+
+def test_a_milestone_needs_an_improvement_over_the_policy_before_training(
+    tmp_path: Path, calibration_dir: Path, fixed_eval_seeds: list[int]
+) -> None:
+    """The bar is as high over the return before training as the threshold is over random
+    play: an untrained policy meets a threshold it reaches by chance, not the improvement."""
+    task = tiny_task()
+    root = sabotaged(tmp_path, "metrics = self.agent.update(batch)", "metrics = {}")
+    write_calibration(calibration_dir, task, [5.0, 5.0], random_return=0.0)
+    score, feedback = grade(root, task)
+    assert score == 0.0, feedback
+    lines = feedback.splitlines()
+    start = float(lines[1].split()[2])  # "        0 steps:     9.4  (before training)"
+    assert start >= 8.0  # a CartPole episode lasts 8 steps at least: above the threshold
+    assert f"needs 5.0, and {start + 5.0:.1f} to improve on step 0" in feedback, feedback
 
 
 def test_a_stale_calibration_is_the_graders_error(tmp_path: Path, calibration_dir: Path) -> None:
@@ -410,15 +532,30 @@ def sabotaged(tmp_path: Path, old: str, new: str) -> Path:
     return root
 
 
-ACT = "return self.agent.act_deterministic(observations)"
+INIT = "self.sampler = Sampler(self.env, seed=config.seed)"
 STEP = "batch = self.sampler.sample_trajectories("
+UPDATE = "metrics = self.agent.update(batch)"
 
 
 @pytest.mark.parametrize(
     ("old", "new", "message"),
     [
-        (ACT, ACT + "[:1]", "act returned shape (1,)"),
-        (ACT, "import os; os._exit(0)", "exited"),
+        (
+            INIT,
+            INIT + "; self.agent.policy.logits_net = torch.nn.Linear(4, 2)",
+            "the weights of agent.policy do not fit the network the homework's given code builds: "
+            "missing 'logits_net.0.weight', 'logits_net.0.bias', 'logits_net.2.weight' and 3 "
+            "more; unexpected 'logits_net.weight', 'logits_net.bias'",
+        ),
+        (
+            UPDATE,
+            UPDATE + "; self.total_steps >= 1000 and "
+            "self.agent.policy.logits_net[0].weight.data.fill_(float('nan'))",
+            "evaluation stopped: the weights of agent.policy hold NaN or infinity: "
+            "'logits_net.0.weight'",
+        ),
+        (INIT, INIT + "; del self.agent", "could not fetch the weights"),
+        (STEP, "import os; os._exit(0); " + STEP, "exited"),
         (STEP, "import time; time.sleep(60); " + STEP, "timed out in `Trainer.step`"),
         (
             "        return self.sampler.total_steps",
@@ -426,7 +563,14 @@ STEP = "batch = self.sampler.sample_trajectories("
             "total_steps is 'many', expected a non-negative int",
         ),
     ],
-    ids=["wrong-shape", "exit-in-act", "step-hangs", "steps-not-a-number"],
+    ids=[
+        "other-network",
+        "nan-weights",
+        "no-network",
+        "exit-in-step",
+        "step-hangs",
+        "steps-not-a-number",
+    ],
 )
 def test_a_trainer_that_misbehaves_gets_nothing_and_grading_goes_on(
     tmp_path: Path, calibration_dir: Path, old: str, new: str, message: str
@@ -439,7 +583,7 @@ def test_a_trainer_that_misbehaves_gets_nothing_and_grading_goes_on(
 
 
 def test_grading_the_same_run_twice_gives_the_same_returns(
-    tmp_path: Path, calibration_dir: Path
+    tmp_path: Path, calibration_dir: Path, fixed_eval_seeds: list[int]
 ) -> None:
     task = tiny_task()
     write_calibration(calibration_dir, task, [0.0, 0.0])

@@ -902,7 +902,9 @@ def _task(name: str, env: str, dagger: bool, milestones: tuple[int, ...]) -> Lea
     expert = ref_expert.expert_return(env)
     steps = preset.n_iter * preset.train_steps_per_iter
     target = None if expert is None else Target(share * expert, within=steps)
-    return LearningTask(name, RUN, "Trainer", config, env, milestones, data=data, target=target)
+    return LearningTask(
+        name, RUN, "Trainer", config, env, milestones, data=data, target=target, policy="policy"
+    )
 
 
 LEARNING_TASKS = [

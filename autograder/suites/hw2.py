@@ -964,7 +964,9 @@ def check_returns_same_expectation(sandbox: Sandbox, rng: np.random.Generator) -
 def _task(env: str, milestones: tuple[int, ...]) -> LearningTask:
     config = {**dataclasses.asdict(ref_config.PRESETS[env]), "total_steps": milestones[-1]}
     target = ref_config.TARGETS[env]
-    return LearningTask(env, f"{PACKAGE}.run", "Trainer", config, env, milestones, target=target)
+    run = f"{PACKAGE}.run"
+    policy = "agent.policy"  # PGAgent's policy network
+    return LearningTask(env, run, "Trainer", config, env, milestones, target=target, policy=policy)
 
 
 LEARNING_TASKS = [

@@ -1205,6 +1205,7 @@ def _task(
     targets: Mapping[str, Target],
     env: str,
     milestones: tuple[int, ...],
+    policy: str,
 ) -> LearningTask:
     config = {
         **dataclasses.asdict(presets[env]),
@@ -1213,7 +1214,15 @@ def _task(
         "checkpoint_every": None,
     }
     return LearningTask(
-        env, RUN, trainer, config, env, milestones, train_until="train_until", target=targets[env]
+        env,
+        RUN,
+        trainer,
+        config,
+        env,
+        milestones,
+        train_until="train_until",
+        target=targets[env],
+        policy=policy,
     )
 
 
@@ -1224,6 +1233,7 @@ LEARNING_TASKS = [
         ref_config.DQN_TARGETS,
         "CartPole-v1",
         (40_000, 50_000),
+        "agent.q_network",
     ),
     _task(
         "SACTrainer",
@@ -1231,6 +1241,7 @@ LEARNING_TASKS = [
         ref_config.SAC_TARGETS,
         "InvertedPendulum-v5",
         (15_000, 20_000),
+        "agent.actor",
     ),
 ]
 """What ``rlhw calibrate hw3`` runs; the bands are in ``autograder/calibration/hw3.json``."""
