@@ -406,6 +406,13 @@ def install_syscall_filter() -> str:
     program = syscall_filter(platform.machine()) if sys.platform.startswith("linux") else None
     if program is None:
         return ""
+    install_filter(program)
+    return platform.machine()
+
+
+def install_filter(program: list[tuple[int, int, int, int]]) -> None:
+    """Install a classic-BPF seccomp ``program`` (``(code, jt, jf, k)`` per instruction) on
+    this process; ``no_new_privs`` must be set already."""
     libc = ctypes.CDLL(None, use_errno=True)
     code = b"".join(struct.pack("=HBBI", *instruction) for instruction in program)
     buffer = ctypes.create_string_buffer(code, len(code))
@@ -418,7 +425,6 @@ def install_syscall_filter() -> str:
     if libc.prctl(_PR_SET_SECCOMP, 2, ctypes.byref(fprog), 0) != 0:  # SECCOMP_MODE_FILTER
         errno = ctypes.get_errno()
         raise OSError(errno, f"installing the system call filter: {os.strerror(errno)}")
-    return platform.machine()
 
 
 # ------------------------------------------------------------------------------- sandbox users

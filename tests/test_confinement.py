@@ -24,7 +24,6 @@ import json
 import os
 import shutil
 import site
-import struct
 import subprocess
 import sys
 import tempfile
@@ -38,10 +37,11 @@ from typing import Any
 import jsonschema
 import numpy as np
 import pytest
+from test_sandbox import failure, value
 
 from autograder import cli, grade, isolation, report
 from autograder import sandbox as sandbox_module
-from autograder.sandbox import PROJECT_ROOT, Failure, Sandbox, Success
+from autograder.sandbox import PROJECT_ROOT, Sandbox
 from autograder.suites import hw2
 
 IS_ROOT = os.geteuid() == 0
@@ -143,16 +143,6 @@ def submission() -> Iterator[Path]:
 def sandbox(submission: Path) -> Iterator[Sandbox]:
     with Sandbox(submission, preload=(), given=[]) as box:
         yield box
-
-
-def value(result: Success | Failure) -> Any:
-    assert isinstance(result, Success), result
-    return result.value
-
-
-def failure(result: Success | Failure) -> Failure:
-    assert isinstance(result, Failure), result
-    return result
 
 
 def not_found(function: str, path: str | Path) -> str:
@@ -530,16 +520,7 @@ def _refuse_namespaces() -> None:
         (0x06, 0, 0, 0x00050000 | errno.EPERM),
         (0x06, 0, 0, 0x7FFF0000),
     ]
-    code = b"".join(struct.pack("=HBBI", *instruction) for instruction in program)
-    buffer = ctypes.create_string_buffer(code, len(code))
-
-    class SockFprog(ctypes.Structure):
-        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
-
-    fprog = SockFprog(len(program), ctypes.addressof(buffer))
-    libc.prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_void_p, ctypes.c_ulong]
-    if libc.prctl(22, 2, ctypes.byref(fprog), 0) != 0:  # PR_SET_SECCOMP, SECCOMP_MODE_FILTER
-        raise OSError(ctypes.get_errno(), "installing the test's filter")
+    isolation.install_filter(program)
 
 
 @pytest.mark.skipif(
