@@ -70,6 +70,10 @@ DEVICES = ("/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom")
 #: Folders of system libraries, and the links of a merged ``/usr`` that lead to them.
 SYSTEM_LIBS = ("/usr/lib", "/usr/lib64", "/usr/lib32", "/lib", "/lib64", "/lib32", "/libx32")
 _ETC = ("/etc/ld.so.cache",)
+#: What torch reads to learn the CPU's features (through the cpuinfo library): without them it
+#: falls back to its slowest kernels, whose floating point differs from the grader's. The
+#: machine's CPU is no secret; nothing else of ``/proc`` or ``/sys`` is there.
+CPU_INFO = ("/proc/cpuinfo", "/sys/devices/system/cpu")
 #: The host name the worker sees, in its UTS namespace.
 HOSTNAME = b"rlhw-sandbox"
 _MASK_OPTIONS = b"mode=0555,size=4k,nr_inodes=4"
@@ -183,7 +187,7 @@ def plan_root(
             mounts.append(Link(folder, os.readlink(folder)))
         elif os.path.isdir(folder):
             bind(folder, folder)
-    for path in _ETC:
+    for path in (*_ETC, *CPU_INFO):
         bind(path, path)
     for path in DEVICES:
         bind(path, path, read_only=False)
