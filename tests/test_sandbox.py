@@ -726,21 +726,24 @@ def test_only_the_allowlisted_folders_exist_for_the_worker(sandbox):
     finally:
         shutil.rmtree(folder)
     assert sandbox.isolation is not None and sandbox.isolation.confined
-    assert set(sandbox.isolation.root) <= {
-        "dev",
-        "etc",
-        "lib",
-        "lib32",
-        "lib64",
-        "libx32",
-        "usr",
-        "tmp",
-        "proc",  # /proc/cpuinfo only (test_confinement checks what /proc and /sys hold)
-        "sys",
-        *Path(sys.executable).resolve().parts[1:2],
-        *PROJECT_ROOT.parts[1:2],
-        *sandbox._root.parts[1:2],
-    }
+    assert (
+        set(sandbox.isolation.root)
+        <= {
+            "dev",
+            "etc",
+            "lib",
+            "lib32",
+            "lib64",
+            "libx32",
+            "usr",
+            "tmp",
+            "proc",  # /proc/cpuinfo only (test_confinement checks what /proc and /sys hold)
+            "sys",
+            *Path(sys.executable).resolve().parts[1:2],
+            *PROJECT_ROOT.parts[1:2],
+            *sandbox._root.parts[1:2],
+        }
+    )
     rewards_call(sandbox)
 
 
