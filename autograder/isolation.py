@@ -174,7 +174,7 @@ def plan_root(
     bound: list[str] = []  # folders already visible, inside which nothing is bound again
 
     def bind(source: str, path: str, *, read_only: bool = True) -> None:
-        if not os.path.exists(source) or any(_is_within(path, b) for b in bound):
+        if not os.path.exists(source) or any(is_within(path, b) for b in bound):
             return
         is_dir = os.path.isdir(source)
         noexec = bool(os.statvfs(source).f_flag & os.ST_NOEXEC)
@@ -332,7 +332,8 @@ def _check(result: int, what: str) -> None:
         raise OSError(errno, f"{what}: {os.strerror(errno)}")
 
 
-def _is_within(path: str, folder: str) -> bool:
+def is_within(path: str, folder: str) -> bool:
+    """``path`` is ``folder`` or lies inside it (as strings: no link is followed)."""
     return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
 
 

@@ -376,7 +376,7 @@ def _reference_run(task: LearningTask, seed: int) -> list[float]:
 def _eval_seeds(rng: np.random.Generator, task: LearningTask) -> list[int]:
     """Seeds of calibration's evaluation episodes, one per milestone, reproducible from the
     calibration seed. Grading draws its own with :func:`draw_eval_seeds`, from a secret."""
-    return [int(s) for s in rng.integers(1_000_000, 2**31 - 1, size=len(task.milestones))]
+    return [int(s) for s in rng.integers(_EVAL_SEED_LOW, 2**31 - 1, size=len(task.milestones))]
 
 
 def calibration_entry(
@@ -661,7 +661,7 @@ def learning_check(
             calibration = load_calibration(hw, task)
         except LookupError as error:
             raise GraderError(str(error)) from None  # staff must recalibrate, not the student
-        seed = int(rng.integers(1_000, 1_000_000))
+        seed = int(rng.integers(1_000, _EVAL_SEED_LOW))
         config = {**task.config, "seed": seed}
         label = f"{task.trainer}({task.name})"
         built = sandbox.call_method(task.module, task.trainer, (config,), keep=TRAINER, label=label)

@@ -423,7 +423,9 @@ class Worker:
             places = [origin] if isinstance(origin, str) else []
             if not places:  # a namespace package: every portion must be ours
                 places = [p for p in getattr(module, "__path__", None) or [] if isinstance(p, str)]
-            outside = [p for p in places if not _is_within(os.path.realpath(p), self.work_dir)]
+            outside = [
+                p for p in places if not isolation.is_within(os.path.realpath(p), self.work_dir)
+            ]
             if outside or not places:
                 where = outside[0] if outside else "nowhere (no file)"
                 raise ImportError(f"imported {prefix} from outside the submission: {where}")
@@ -501,10 +503,6 @@ class Worker:
             return self.relative("".join(lines))[-4 * _MESSAGE_CHARS :]
         except BaseException:  # a student exception whose __str__ itself raises
             return f"{type(error).__name__}: <unprintable>"
-
-
-def _is_within(path: str, folder: str) -> bool:
-    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
 
 
 def _check_name(name: Any) -> str:

@@ -118,6 +118,23 @@ def body(code: str) -> Edit:
     return Edit(code)
 
 
+def write_to(folders: tuple[str, ...], *, checked: tuple[str, ...]) -> Case:
+    """A case whose sabotaged function writes a file into each of ``folders`` (where it can)
+    and returns zeros; no such file may be left in the ``checked`` ones."""
+    code = f"""\
+for folder in {folders!r}:
+    try:
+        with open(folder + "/rlhw-pwned-{{token}}", "w") as f:
+            f.write("pwned")
+    except OSError:
+        pass
+return np.zeros(len(rewards))
+"""
+    return Case(
+        (body(code),), r"differs", forbidden=tuple(f"{f}/rlhw-pwned-{{token}}" for f in checked)
+    )
+
+
 ZEROS = "return np.zeros(len(rewards))\n"
 # the worker's system call filter: a sandbox is one process, with threads
 NO_PROCESS = r"raised PermissionError in `reward_to_go`: \[Errno 1\] Operation not permitted"
@@ -287,26 +304,8 @@ return np.zeros(len(rewards))
         r"differs",
         forbidden=("{base}/pwned-{token}", "{repo}/pwned-{token}", "{suite}.pwned"),
     ),
-    "write_to_shared_tmp": Case(
-        (
-            body(
-                """\
-for folder in ("/tmp", "/var/tmp", "/dev/shm"):
-    try:
-        with open(folder + "/rlhw-pwned-{token}", "w") as f:
-            f.write("pwned")
-    except OSError:
-        pass
-return np.zeros(len(rewards))
-"""
-            ),
-        ),
-        r"differs",
-        forbidden=(
-            "/tmp/rlhw-pwned-{token}",
-            "/var/tmp/rlhw-pwned-{token}",
-            "/dev/shm/rlhw-pwned-{token}",
-        ),
+    "write_to_shared_tmp": write_to(
+        ("/tmp", "/var/tmp", "/dev/shm"), checked=("/tmp", "/var/tmp", "/dev/shm")
     ),
     "garbage_on_the_result_channel": Case(
         (
@@ -433,22 +432,8 @@ return np.zeros(len(rewards))
         NO_PROCESS,
     ),
     # resources a sandbox could keep after its check
-    "write_to_run_lock_and_var_tmp": Case(
-        (
-            body(
-                """\
-for folder in ("/run/lock", "/var/tmp", "/var/lock"):
-    try:
-        with open(folder + "/rlhw-pwned-{token}", "w") as f:
-            f.write("pwned")
-    except OSError:
-        pass
-return np.zeros(len(rewards))
-"""
-            ),
-        ),
-        r"differs",
-        forbidden=("/run/lock/rlhw-pwned-{token}", "/var/tmp/rlhw-pwned-{token}"),
+    "write_to_run_lock_and_var_tmp": write_to(
+        ("/run/lock", "/var/tmp", "/var/lock"), checked=("/run/lock", "/var/tmp")
     ),
     "fill_the_scratch_folder_with_1_gb": Case(
         (
