@@ -409,19 +409,32 @@ print(json.dumps(report))
 
 
 def _become_nobody() -> None:
-    """In the child: a private mount namespace where nobody can reach the pyenv under the
-    0700 /root (a 0711 tmpfs over it, the pyenv bound back), then the drop to nobody."""
+    """In the child: a private mount namespace where nobody can reach Python and the project
+    (the pyenv under the 0700 /root, a clone under a 0700 temporary folder): each folder on
+    their way that others may not enter is covered by a 0711 tmpfs, and only what lies on the
+    way is bound back; then the drop to nobody."""
     libc = ctypes.CDLL(None, use_errno=True)
     if libc.unshare(0x00020000) or libc.mount(None, b"/", None, (1 << 18) | 16384, None):
         raise OSError(ctypes.get_errno(), "a private mount namespace")  # MS_PRIVATE | MS_REC
-    pyenv = os.open("/root/.pyenv", os.O_PATH | os.O_DIRECTORY)  # of this namespace's mounts
-    if libc.mount(b"tmpfs", b"/root", b"tmpfs", 0, b"mode=0711"):
-        raise OSError(ctypes.get_errno(), "covering /root")
-    os.mkdir("/root/.pyenv")
-    source = f"/proc/self/fd/{pyenv}".encode()
-    if libc.mount(source, b"/root/.pyenv", None, 4096 | 16384, None) != 0:  # MS_BIND | MS_REC
-        raise OSError(ctypes.get_errno(), "binding the pyenv back")
-    os.close(pyenv)
+    blocked: dict[str, set[str]] = {}  # the outermost closed folder on each way: what to keep
+    for target in (os.path.realpath(sys.executable), str(PROJECT_ROOT)):
+        parts = Path(target).parts
+        for depth in range(1, len(parts) - 1):
+            folder = os.path.join(*parts[: depth + 1])
+            if not os.stat(folder).st_mode & 0o001:
+                blocked.setdefault(folder, set()).add(parts[depth + 1])
+                break
+    for folder, names in blocked.items():
+        kept = {name: os.open(os.path.join(folder, name), os.O_PATH) for name in names}
+        if libc.mount(b"tmpfs", folder.encode(), b"tmpfs", 0, b"mode=0711"):
+            raise OSError(ctypes.get_errno(), f"covering {folder}")
+        for name, fd in kept.items():
+            os.mkdir(os.path.join(folder, name))
+            source = f"/proc/self/fd/{fd}".encode()
+            target = os.path.join(folder, name).encode()
+            if libc.mount(source, target, None, 4096 | 16384, None) != 0:  # MS_BIND | MS_REC
+                raise OSError(ctypes.get_errno(), f"binding {name} back")
+            os.close(fd)
     os.setgroups([])
     os.setgid(NOBODY)
     os.setuid(NOBODY)
