@@ -67,6 +67,7 @@ TRAINER = "trainer"  # the name the trainer is kept under in the worker
 _EVAL_SEED_LOW = 1_000_000  # evaluation seeds lie above every training seed
 _PROBLEMS_SHOWN = 3  # what does not fit in a state_dict, at most this many named
 _NAME_CHARS = 80
+_IDLE_CALLS = 3  # training calls in a row that take no step: the trainer is stuck
 
 
 @dataclass(frozen=True)
@@ -110,6 +111,12 @@ class LearningTask:
     reference's trainer, built in the grader with the same config. None: the check cannot
     run (a grader error)."""
 
+    env_steps: bool = True
+    """Whether milestones count environment steps, which the grader then counts itself: the
+    trainer's ``make_env`` environments run in the grader's process
+    (:mod:`autograder.remote_env`). False: they count the trainer's own clock, read from its
+    ``total_steps`` (hw1's gradient steps, which no one else can count)."""
+
     def __post_init__(self) -> None:
         if self.target is not None and self.target.within < self.milestones[0]:
             raise ValueError(
@@ -124,6 +131,7 @@ class LearningTask:
         fields = dataclasses.asdict(self)
         del fields["target"]
         del fields["policy"]  # where the weights are read, not how the reference trains
+        del fields["env_steps"]  # who counts the steps, not how many the reference takes
         for name in ("train_until", "data"):  # digests made before these fields stay valid
             if not fields[name]:
                 del fields[name]
@@ -649,11 +657,13 @@ def learning_check(
     over random play: weights that were good from the start (hand-written) earn nothing
     either.
 
-    The trainer's ``total_steps`` only says when to evaluate. The grader cannot count the
-    steps of a simulator that runs in the student's process (anything there can be forged,
-    and the student can simulate an environment without the given code); the budget that
-    binds is the sandbox's CPU and wall-clock limits, which the grader enforces from outside.
-    A count that claims more steps than were taken only brings the evaluations forward.
+    Milestones are environment steps that the grader counts itself: the trainer's
+    environments (``infrastructure.envs.make_env``) run in the grader's process
+    (:mod:`autograder.remote_env`), so a ``total_steps`` that claims more steps than were
+    taken changes nothing. The count is a floor: a student's own simulator in the sandbox
+    goes uncounted, and what bounds it is the sandbox's CPU and wall-clock limits, enforced
+    from outside. Tasks whose clock is the trainer's (``env_steps=False``: hw1's gradient
+    steps) read ``total_steps``, which can only bring the evaluations forward.
     """
 
     def run(sandbox: Sandbox, rng: np.random.Generator) -> Outcome:
@@ -711,14 +721,19 @@ def _judge(
         "(returns vary a little from one grading to the next). A milestone is met when the mean "
         "return reaches the threshold calibrated on the reference and improves on the return "
         f"before training by as much as the threshold improves on random play; training seed "
-        f"{seed}; steps as your trainer counts them."
+        f"{seed}; "
+        + (
+            f"steps are those your trainer took in {task.env}, counted by the grader."
+            if task.env_steps
+            else "steps as your trainer counts them."
+        )
     ]
     start = mean_return(eval_seeds[0])
     if isinstance(start, str):
         lines.append(f"before training, evaluation stopped: {start}")
         return _outcome(0, task, lines)
     lines.append(f"  {0:>7} steps: {start:8.1f}  (before training)")
-    met = steps = 0
+    met = steps = idle = 0
     for k, milestone in enumerate(task.milestones):
         train = (
             Method("step") if task.train_until is None else Method(task.train_until, (milestone,))
@@ -729,11 +744,25 @@ def _judge(
                 why = _failure_text(step)
                 lines.append(f"training stopped before {milestone} steps: {why}")
                 return _outcome(met, task, lines)
-            total = _total_steps(sandbox)
-            if isinstance(total, str):
-                lines.append(total)
+            counted = _steps(sandbox, task)
+            if isinstance(counted, str):
+                lines.append(counted)
                 return _outcome(met, task, lines)
-            steps = total
+            idle = 0 if counted > steps else idle + 1
+            steps = counted
+            if idle == _IDLE_CALLS:
+                lines.append(
+                    f"training stopped at {steps} steps: {_IDLE_CALLS} calls of "
+                    f"{task.trainer}.{train.name}() in a row took no step"
+                    + (
+                        f" in the grader's {task.env} (make environments with "
+                        "infrastructure.envs.make_env: in grading, they run in the grader, "
+                        "which counts their steps)"
+                        if task.env_steps
+                        else " (total_steps did not grow)"
+                    )
+                )
+                return _outcome(met, task, lines)
         got = mean_return(eval_seeds[k + 1])
         if isinstance(got, str):
             lines.append(f"at {steps} steps, evaluation stopped: {got}")
@@ -749,6 +778,16 @@ def _judge(
             f"{'met' if passed else 'NOT met'}"
         )
     return _outcome(met, task, lines)
+
+
+def _steps(sandbox: Sandbox, task: LearningTask) -> int | str:
+    """The steps a milestone counts: the grader's own count of the environment steps it
+    served, or the trainer's ``total_steps`` when the task's clock is the trainer's."""
+    if not task.env_steps:
+        return _total_steps(sandbox)
+    if sandbox.env_service is None:
+        raise GraderError(f"{task.name}: a learning check's sandbox must serve {task.env}")
+    return sandbox.env_service.steps
 
 
 def _total_steps(sandbox: Sandbox) -> int | str:
@@ -797,5 +836,9 @@ def learning_check_of(
         points,
         learning_check(hw, task),
         timeout_s=timeout_s,
-        sandbox={"cpu_seconds": int(2 * timeout_s) + 10, "timeout_s": timeout_s},
+        sandbox={
+            "cpu_seconds": int(2 * timeout_s) + 10,
+            "timeout_s": timeout_s,
+            "serve_envs": (task.env,) if task.env_steps else (),
+        },
     )

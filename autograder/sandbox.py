@@ -90,12 +90,12 @@ import sys
 import tempfile
 import time
 import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, ClassVar
 
-from autograder import isolation, protocol, worker
+from autograder import isolation, protocol, remote_env, worker
 from autograder.isolation import AUTO_USER as AUTO_USER  # the sandbox's API names them
 from autograder.isolation import UID_LOCK_DIR as UID_LOCK_DIR
 from autograder.isolation import UID_RANGE as UID_RANGE
@@ -122,7 +122,8 @@ def let_go():
     null = os.open(os.devnull, os.O_RDONLY)
     os.dup2(null, 0)
     os.close(null)
-    os.close(config["response_fd"])
+    for fd in [config["response_fd"], *config["env_fds"]]:
+        os.close(fd)
 import ctypes
 libc = ctypes.CDLL(None)
 status_r, status_w = os.pipe()
@@ -383,6 +384,9 @@ class Sandbox:
             grader's own user with the limits and the filter only (``user`` is ignored): only
             where the machine is itself a sandbox (a container that grades one submission).
         env: extra environment variables for the worker.
+        serve_envs: environment ids whose environments the grader runs for the worker
+            (:mod:`autograder.remote_env`): the worker's ``infrastructure.envs.make_env``
+            makes them, and :attr:`env_service` counts their steps; empty: none.
         preload: modules the worker imports before the first call (their import time is
             not charged to the first call).
         max_message_mb: the largest message either way, MiB.
@@ -406,6 +410,7 @@ class Sandbox:
         hide: Sequence[str] | None = None,
         confine: bool = True,
         env: Mapping[str, str] | None = None,
+        serve_envs: Collection[str] = (),
         preload: Sequence[str] = ("numpy", "torch"),
         max_message_mb: int = 64,
         output_chars: int = 2000,
@@ -435,6 +440,7 @@ class Sandbox:
         self.output_chars = output_chars
         self.output_cap = output_cap
         self.isolation: Isolation | None = None
+        self.env_service = remote_env.EnvService(serve_envs) if serve_envs else None
         self.starts = 0  # workers started so far
         self._requests = 0
 
@@ -470,7 +476,12 @@ class Sandbox:
         self._pristine = self._root / "submission"
         (self._runtime / "autograder").mkdir(parents=True)
         (self._runtime / "autograder" / "__init__.py").write_text("")
-        for module in (isolation, protocol, worker):  # the worker's code, trusted, readable by it
+        for module in (
+            isolation,
+            protocol,
+            remote_env,
+            worker,
+        ):  # the worker's code, trusted, readable by it
             source = Path(str(module.__file__))
             shutil.copyfile(source, self._runtime / "autograder" / source.name)
         _chmod_tree(self._runtime, 0o755, 0o644)
@@ -829,14 +840,20 @@ class Sandbox:
         self.starts += 1
         os.ftruncate(self._log_fd, 0)
         request_r = request_w = response_r = response_w = -1
+        env_fds: list[int] = []  # the worker's ends first, then the grader's
         try:
             self._fresh_work_dir()
             request_r, request_w = os.pipe()
             response_r, response_w = os.pipe()
+            if self.env_service is not None:
+                env_request_r, env_request_w = os.pipe()
+                env_reply_r, env_reply_w = os.pipe()
+                env_fds = [env_request_w, env_reply_r, env_request_r, env_reply_w]
             config = {
                 "work_dir": str(self._work),
                 "given_dirs": [str(self._work / target) for _, target in self._given],
                 "response_fd": response_w,
+                "env_fds": env_fds[:2],
                 "max_bytes": self.max_bytes,
                 "output_cap": self.output_cap,
                 "preload": self.preload,
@@ -857,19 +874,21 @@ class Sandbox:
                 stdin=request_r,
                 stdout=self._log_fd,
                 stderr=self._log_fd,
-                pass_fds=(response_w,),
+                pass_fds=(response_w, *env_fds[:2]),
                 cwd=self._work,
                 env=self._env,
                 start_new_session=True,
                 preexec_fn=self._preexec,  # noqa: PLW1509 (we need it: namespaces, limits, uid)
             )
         except (OSError, ValueError, shutil.Error, subprocess.SubprocessError) as error:
-            for fd in (request_r, request_w, response_r, response_w):
+            for fd in (request_r, request_w, response_r, response_w, *env_fds):
                 if fd >= 0:
                     os.close(fd)
             return self._start_failure(label, f"{type(error).__name__}: {error}", started)
-        os.close(request_r)
-        os.close(response_w)
+        for fd in (request_r, response_w, *env_fds[:2]):
+            os.close(fd)
+        if self.env_service is not None:
+            self.env_service.start(*env_fds[2:])  # it ends when the worker's ends close
         os.set_blocking(request_w, False)
         os.set_blocking(response_r, False)
         process = _Process(popen, request_w, response_r, protocol.FrameReader(self.max_bytes))

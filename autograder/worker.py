@@ -8,6 +8,10 @@ the wire format of :mod:`autograder.protocol`. Before it imports torch or anythi
 student's, it installs the system call filter of :mod:`autograder.isolation`: from then on it
 may start threads, but no other process.
 
+In a learning check's sandbox (``env_fds`` in its configuration), ``infrastructure.envs.make_env``
+is replaced before anything of the student's is imported: the environments it makes run in
+the grader, which counts their steps (:mod:`autograder.remote_env`).
+
 Requests (``"id"`` is echoed back; ``"seed"``, if given, seeds ``random``, NumPy and torch
 first)::
 
@@ -71,7 +75,7 @@ from typing import Any
 
 import numpy as np
 
-from autograder import isolation, protocol
+from autograder import isolation, protocol, remote_env
 
 #: Exit status of a worker whose channel to the grader was closed or broken under it.
 CHANNEL_LOST = 86
@@ -185,6 +189,11 @@ class Worker:
         # the trusted copy of this package is already imported and leaves the path
         runtime = os.path.dirname(os.path.dirname(os.path.abspath(protocol.__file__)))
         sys.path[:] = [self.work_dir, *[p for p in sys.path if p and p != runtime]]
+        env_fds = config.get("env_fds") or []
+        if env_fds:  # before any student module: the environments run in the grader
+            for fd in env_fds:
+                os.set_inheritable(fd, False)
+            remote_env.install(*env_fds)
         self.hello = {
             "pid": os.getpid(),
             "uid": os.getuid(),

@@ -557,20 +557,8 @@ UPDATE = "metrics = self.agent.update(batch)"
         (INIT, INIT + "; del self.agent", "could not fetch the weights"),
         (STEP, "import os; os._exit(0); " + STEP, "exited"),
         (STEP, "import time; time.sleep(60); " + STEP, "timed out in `Trainer.step`"),
-        (
-            "        return self.sampler.total_steps",
-            "        return 'many'",
-            "total_steps is 'many', expected a non-negative int",
-        ),
     ],
-    ids=[
-        "other-network",
-        "nan-weights",
-        "no-network",
-        "exit-in-step",
-        "step-hangs",
-        "steps-not-a-number",
-    ],
+    ids=["other-network", "nan-weights", "no-network", "exit-in-step", "step-hangs"],
 )
 def test_a_trainer_that_misbehaves_gets_nothing_and_grading_goes_on(
     tmp_path: Path, calibration_dir: Path, old: str, new: str, message: str
@@ -580,6 +568,67 @@ def test_a_trainer_that_misbehaves_gets_nothing_and_grading_goes_on(
     score, feedback = grade(sabotaged(tmp_path, old, new), task, timeout_s=8)
     assert score == 0.0
     assert message in feedback, feedback
+
+
+def test_a_trainer_clock_that_is_not_a_number_gets_nothing(
+    tmp_path: Path, calibration_dir: Path
+) -> None:
+    task = dataclasses.replace(tiny_task(), env_steps=False)  # hw1's clock: total_steps
+    write_calibration(calibration_dir, task, [0.0, 0.0])
+    root = sabotaged(tmp_path, "        return self.sampler.total_steps", "        return 'many'")
+    score, feedback = grade(root, task, timeout_s=8)
+    assert score == 0.0
+    assert "total_steps is 'many', expected a non-negative int" in feedback, feedback
+
+
+# ------------------------------------------------------------------------------- step counting
+
+
+def milestone_steps(feedback: str) -> list[int]:
+    """The step counts of the milestone lines of a learning check's feedback."""
+    return [int(line.split()[0]) for line in feedback.splitlines() if "improve on step 0" in line]
+
+
+def test_the_grader_counts_exactly_the_steps_the_reference_takes(tmp_path: Path) -> None:
+    config = {**tiny_task().config, "seed": 3}
+    with Sandbox(reference_root(tmp_path), serve_envs=("CartPole-v1",)) as sandbox:
+        assert sandbox.call_method(RUN, "Trainer", (config,), keep="trainer").ok
+        assert sandbox.env_service is not None and sandbox.env_service.steps == 0
+        for _ in range(3):
+            assert isinstance(sandbox.on("trainer", [Method("step")]), Success)
+            total = sandbox.on("trainer", [Attr("total_steps")])
+            assert isinstance(total, Success) and total.value >= 500
+            assert sandbox.env_service.steps == total.value
+
+
+def test_milestones_count_the_steps_served_not_the_steps_claimed(
+    tmp_path: Path, calibration_dir: Path
+) -> None:
+    task = tiny_task()
+    write_calibration(calibration_dir, task, [0.0, 0.0])
+    claims = sabotaged(tmp_path, "        return self.sampler.total_steps", "        return 10**9")
+    score, feedback = grade(claims, task)
+    first, second = milestone_steps(feedback)
+    assert 1000 <= first < 1500 and 2000 <= second < 2500, feedback  # batches of >= 500 steps
+    assert "counted by the grader" in feedback
+    assert score == 10.0  # it did train: the claim only cost it nothing
+
+
+def test_steps_in_an_environment_of_the_trainers_own_are_not_counted(
+    tmp_path: Path, calibration_dir: Path
+) -> None:
+    task = tiny_task()
+    write_calibration(calibration_dir, task, [0.0, 0.0])
+    own = sabotaged(
+        tmp_path,
+        "self.env = make_pg_env(config, config.seed)",
+        "self.env = gym.make(config.env)",
+    )
+    score, feedback = grade(own, task)
+    assert score == 0.0
+    assert "3 calls of Trainer.step() in a row took no step in the grader's CartPole-v1" in (
+        feedback
+    ), feedback
 
 
 def test_grading_the_same_run_twice_gives_the_same_returns(

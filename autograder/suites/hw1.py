@@ -903,7 +903,16 @@ def _task(name: str, env: str, dagger: bool, milestones: tuple[int, ...]) -> Lea
     steps = preset.n_iter * preset.train_steps_per_iter
     target = None if expert is None else Target(share * expert, within=steps)
     return LearningTask(
-        name, RUN, "Trainer", config, env, milestones, data=data, target=target, policy="policy"
+        name,
+        RUN,
+        "Trainer",
+        config,
+        env,
+        milestones,
+        data=data,
+        target=target,
+        policy="policy",
+        env_steps=False,  # milestones are gradient steps, the trainer's clock
     )
 
 
