@@ -2,11 +2,10 @@
 
 A learning check must know how many environment steps a student's trainer took before it
 judges the policy, and a count kept in the student's process can say anything. So, in the
-sandbox of a learning check, ``infrastructure.envs.make_env`` (and ``make_vector_env``, which
-calls it) returns a :class:`RemoteEnv`: a ``gym.Env`` whose ``reset`` and ``step`` are
-requests on a pipe of their own to an :class:`EnvService` in the grader, which runs the real
-environment, made by the grader's own ``make_env``, and counts every step it serves. The
-milestones of the check are that count.
+sandbox of a learning check, ``infrastructure.envs.make_env`` returns a :class:`RemoteEnv`: a
+``gym.Env`` whose ``reset`` and ``step`` are requests on a pipe of their own to an
+:class:`EnvService` in the grader, which runs the real environment, made by the grader's own
+``make_env``, and counts every step it serves. The milestones of the check are that count.
 
 What the count proves is a floor, not a ceiling: the student's process can still simulate an
 environment of its own (Gymnasium is importable there) and learn from it. What binds that is

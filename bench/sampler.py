@@ -15,7 +15,7 @@ from collections.abc import Callable
 import gymnasium as gym
 import numpy as np
 
-from infrastructure.envs import make_env, make_vector_env
+from infrastructure.envs import make_env
 from infrastructure.sampler import Sampler
 
 ENVS = ["CartPole-v1", "InvertedPendulum-v5", "HalfCheetah-v5"]
@@ -45,18 +45,10 @@ def by_hand(env_id: str, steps: int, seed: int) -> float:
     return steps / (time.perf_counter() - start)
 
 
-def with_sampler(env_id: str, steps: int, seed: int, num_envs: int = 1) -> float:
+def with_sampler(env_id: str, steps: int, seed: int) -> float:
     """Steps per second of ``Sampler.sample_steps`` with the same random policy."""
-    if num_envs == 1:
-        env = make_env(env_id, seed)
-        policy = random_policy(env.action_space)
-    else:
-        env = make_vector_env(env_id, num_envs, seed)
-        vector_space = env.action_space
-
-        def policy(obs: np.ndarray) -> np.ndarray:
-            return vector_space.sample()
-
+    env = make_env(env_id, seed)
+    policy = random_policy(env.action_space)
     sampler = Sampler(env, seed=seed)
     start = time.perf_counter()
     batch = sampler.sample_steps(policy, steps)
@@ -73,15 +65,11 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=50_000)
     parser.add_argument("--repeats", type=int, default=3, help="best of this many runs")
     args = parser.parse_args()
-    print(
-        f"{'environment':<22}{'by hand (steps/s)':>19}{'sampler (steps/s)':>19}{'ratio':>8}"
-        f"{'vector x4 (steps/s)':>21}"
-    )
+    print(f"{'environment':<22}{'by hand (steps/s)':>19}{'sampler (steps/s)':>19}{'ratio':>8}")
     for env_id in ENVS:
         hand = max(by_hand(env_id, args.steps, s) for s in range(args.repeats))
         ours = max(with_sampler(env_id, args.steps, s) for s in range(args.repeats))
-        vec = max(with_sampler(env_id, args.steps, s, num_envs=4) for s in range(args.repeats))
-        print(f"{env_id:<22}{hand:>19,.0f}{ours:>19,.0f}{ours / hand:>8.2f}{vec:>21,.0f}")
+        print(f"{env_id:<22}{hand:>19,.0f}{ours:>19,.0f}{ours / hand:>8.2f}")
 
 
 if __name__ == "__main__":

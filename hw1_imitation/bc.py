@@ -22,7 +22,8 @@ from typing import Literal
 
 import torch
 
-from hw1_imitation.policies import GaussianMLPPolicy, check_shape
+from hw1_imitation.policies import GaussianMLPPolicy
+from infrastructure.torch_utils import check_shape
 
 BCLoss = Literal["nll", "mse"]
 

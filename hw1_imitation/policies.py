@@ -10,32 +10,20 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from torch import distributions, nn
+from torch import distributions
 
-from infrastructure.torch_utils import build_mlp, to_numpy, to_torch
+from infrastructure.torch_utils import GaussianMLP, to_numpy, to_torch
 
 
-class GaussianMLPPolicy(nn.Module):
+class GaussianMLPPolicy(GaussianMLP):
     """A diagonal Gaussian :math:`\\pi_\\theta(a \\mid s) = \\mathcal{N}(\\mu_\\theta(s),
     \\mathrm{diag}(\\sigma^2))` with a state-independent, learned :math:`\\log \\sigma`.
 
-    Parameters: ``mean_net`` (an MLP from ``obs_dim`` to ``action_dim``) and ``log_std``
-    (shape ``(action_dim,)``).
+    Parameters (built by :class:`~infrastructure.torch_utils.GaussianMLP`, given): ``mean_net``
+    (an MLP from ``obs_dim`` to ``action_dim``) and ``log_std`` (shape ``(action_dim,)``).
+    Arguments: ``GaussianMLPPolicy(obs_dim, action_dim, n_layers, size, activation="tanh",
+    log_std_init=0.0)``.
     """
-
-    def __init__(
-        self,
-        obs_dim: int,
-        action_dim: int,
-        n_layers: int,
-        size: int,
-        activation: str = "tanh",
-        log_std_init: float = 0.0,
-    ):
-        super().__init__()
-        self.action_dim = action_dim
-        self.mean_net = build_mlp(obs_dim, action_dim, n_layers, size, activation)
-        self.log_std = nn.Parameter(torch.full((action_dim,), float(log_std_init)))
 
     def distribution(self, observations: torch.Tensor) -> distributions.Distribution:
         """The action distribution for each observation.
@@ -74,9 +62,3 @@ class GaussianMLPPolicy(nn.Module):
         actions = dist.mean if deterministic else dist.sample()
         return to_numpy(actions)
         ### END SOLUTION
-
-
-def check_shape(x: torch.Tensor | np.ndarray, shape: tuple[int, ...], name: str) -> None:
-    """Raise a clear error when ``x`` (an array or tensor) does not have ``shape``."""
-    if tuple(x.shape) != tuple(shape):
-        raise ValueError(f"{name} returned shape {tuple(x.shape)}, expected {tuple(shape)}")

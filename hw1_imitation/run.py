@@ -8,7 +8,6 @@ it. It writes ``LOGDIR/progress.csv``, ``LOGDIR/config.json`` and TensorBoard lo
 
 from __future__ import annotations
 
-import argparse
 import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -18,20 +17,21 @@ import numpy as np
 import torch
 
 from hw1_imitation.bc import bc_update
-from hw1_imitation.config import PRESETS, ImitationConfig, preset
+from hw1_imitation.config import PRESETS, ImitationConfig
 from hw1_imitation.dagger import Dataset, collect_and_relabel
 from hw1_imitation.expert import demos_path, expert_path, expert_return, load_demos, load_expert
-from hw1_imitation.policies import GaussianMLPPolicy, check_shape
-from infrastructure.config import config_from_dict, parse_config
+from hw1_imitation.policies import GaussianMLPPolicy
+from infrastructure.config import config_from_dict, parse_with_presets
 from infrastructure.envs import action_dim, make_env
 from infrastructure.logger import Logger, print_final
 from infrastructure.sampler import Sampler, evaluate
 from infrastructure.seeding import generators_kept, seed_everything
-from infrastructure.torch_utils import set_num_threads, to_torch
-
-# Sampling a torch distribution validates its arguments by default, which costs more than the
-# network itself for one observation at a time.
-torch.distributions.Distribution.set_default_validate_args(False)
+from infrastructure.torch_utils import (
+    check_shape,
+    set_num_threads,
+    to_torch,
+    without_distribution_validation,
+)
 
 EVAL_SEED_OFFSET = 10_000
 
@@ -94,18 +94,21 @@ class Trainer:
         """Environment steps the learner took in DAgger's rollouts so far (0 for BC)."""
         return self.sampler.total_steps
 
+    @without_distribution_validation
     def explore(self, observations: np.ndarray) -> np.ndarray:
         """The learner's sampled actions, for DAgger's rollouts."""
         actions = self.policy.get_action(observations)
         check_shape(actions, (len(observations), self.action_dim), "get_action")
         return actions
 
+    @without_distribution_validation
     def act(self, observations: np.ndarray) -> np.ndarray:
         """Evaluation actions for a batch of observations: the policy's mean."""
         actions = self.policy.get_action(observations, deterministic=True)
         check_shape(actions, (len(observations), self.action_dim), "get_action")
         return actions
 
+    @without_distribution_validation
     def update(self, observations: np.ndarray, expert_actions: np.ndarray) -> dict[str, float]:
         """One gradient step of :func:`~hw1_imitation.bc.bc_update` on a minibatch: observations
         ``(B, obs_dim)`` and the expert's actions ``(B, action_dim)``, NumPy arrays."""
@@ -216,17 +219,9 @@ def train(
 
 def parse_args(argv: Sequence[str] | None = None) -> ImitationConfig:
     """The config of a run: the preset of ``--env``, overridden by the other options."""
-    argv = list(sys.argv[1:] if argv is None else argv)
-    pre = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
-    pre.add_argument("--env", default=ImitationConfig.env)
-    env = pre.parse_known_args(argv)[0].env
-    description = (__doc__ or "") + "\nPresets exist for: " + ", ".join(PRESETS)
-    return parse_config(
-        ImitationConfig,
-        argv,
-        defaults=preset(env),
-        description=description,
-        prog="python -m hw1_imitation.run",
+    argv = sys.argv[1:] if argv is None else argv
+    return parse_with_presets(
+        ImitationConfig, PRESETS, argv, __doc__ or "", "python -m hw1_imitation.run"
     )
 
 

@@ -6,11 +6,10 @@ given on the command line overrides the preset. ``--help`` lists them all.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from typing import Literal
 
-from infrastructure.config import Target
+from infrastructure.config import Target, preset_for
 
 
 @dataclass(frozen=True)
@@ -139,4 +138,4 @@ them."""
 
 def preset(env: str) -> PGConfig:
     """The tuned configuration for ``env``; an environment without a preset gets the defaults."""
-    return PRESETS.get(env, dataclasses.replace(PGConfig(), env=env))
+    return preset_for(PGConfig, PRESETS, env)

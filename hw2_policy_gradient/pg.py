@@ -14,8 +14,6 @@ everything else is given.
 
 from __future__ import annotations
 
-from typing import Any
-
 import gymnasium as gym
 import numpy as np
 import torch
@@ -25,7 +23,7 @@ from hw2_policy_gradient.config import PGConfig
 from hw2_policy_gradient.policies import CategoricalPolicy, GaussianPolicy, Policy, ValueCritic
 from infrastructure.envs import action_dim, is_discrete
 from infrastructure.sampler import Batch
-from infrastructure.torch_utils import to_numpy, to_torch
+from infrastructure.torch_utils import check_shape, to_numpy, to_torch
 
 # ---------------------------------------------------------------------------------------------
 # Returns and advantages (NumPy, one trajectory or one batch at a time)
@@ -202,13 +200,6 @@ def value_loss(values: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     ### BEGIN SOLUTION
     return ((values - targets.detach()) ** 2).mean()
     ### END SOLUTION
-
-
-def check_shape(x: Any, shape: tuple[int, ...], name: str) -> Any:
-    """Raise a clear error when ``x`` (an array or tensor) does not have ``shape``."""
-    if tuple(x.shape) != tuple(shape):
-        raise ValueError(f"{name} returned shape {tuple(x.shape)}, expected {tuple(shape)}")
-    return x
 
 
 # ---------------------------------------------------------------------------------------------

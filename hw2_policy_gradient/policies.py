@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from torch import distributions, nn
 
-from infrastructure.torch_utils import build_mlp, to_numpy, to_torch
+from infrastructure.torch_utils import GaussianMLP, build_mlp, to_numpy, to_torch
 
 
 class Policy(nn.Module):
@@ -65,27 +65,16 @@ class CategoricalPolicy(Policy):
         return distribution.probs.argmax(dim=-1)
 
 
-class GaussianPolicy(Policy):
+class GaussianPolicy(GaussianMLP, Policy):
     """A diagonal Gaussian :math:`\\pi_\\theta(a \\mid s) = \\mathcal{N}(\\mu_\\theta(s),
     \\mathrm{diag}(\\sigma^2))` for continuous actions, with a state-independent,
     learned :math:`\\log \\sigma`.
 
-    Parameters: ``mean_net`` (an MLP from ``obs_dim`` to ``action_dim``) and ``log_std``
-    (shape ``(action_dim,)``).
+    Parameters (built by :class:`~infrastructure.torch_utils.GaussianMLP`, given): ``mean_net``
+    (an MLP from ``obs_dim`` to ``action_dim``) and ``log_std`` (shape ``(action_dim,)``).
+    Arguments: ``GaussianPolicy(obs_dim, action_dim, n_layers, size, activation="tanh",
+    log_std_init=0.0)``.
     """
-
-    def __init__(
-        self,
-        obs_dim: int,
-        action_dim: int,
-        n_layers: int,
-        size: int,
-        activation: str = "tanh",
-        log_std_init: float = 0.0,
-    ):
-        super().__init__()
-        self.mean_net = build_mlp(obs_dim, action_dim, n_layers, size, activation)
-        self.log_std = nn.Parameter(torch.full((action_dim,), float(log_std_init)))
 
     def distribution(self, observations: torch.Tensor) -> distributions.Distribution:
         # Hint: a Normal over the action vector treats each dimension as its own batch entry;

@@ -7,7 +7,6 @@ TensorBoard logs; ``python -m infrastructure.plot LOGDIR`` draws its learning cu
 
 from __future__ import annotations
 
-import argparse
 import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -16,18 +15,14 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from hw2_policy_gradient.config import PRESETS, PGConfig, preset
+from hw2_policy_gradient.config import PRESETS, PGConfig
 from hw2_policy_gradient.pg import PGAgent
-from infrastructure.config import config_from_dict, parse_config
+from infrastructure.config import config_from_dict, parse_with_presets
 from infrastructure.envs import is_discrete, make_env
 from infrastructure.logger import Logger, print_final
 from infrastructure.sampler import Sampler, evaluate
 from infrastructure.seeding import generators_kept, seed_everything
-from infrastructure.torch_utils import set_num_threads
-
-# Sampling a torch distribution validates its arguments by default, which costs more than the
-# network itself for one observation at a time.
-torch.distributions.Distribution.set_default_validate_args(False)
+from infrastructure.torch_utils import set_num_threads, without_distribution_validation
 
 EVAL_SEED_OFFSET = 10_000
 
@@ -71,6 +66,7 @@ class Trainer:
         """Environment steps sampled so far."""
         return self.sampler.total_steps
 
+    @without_distribution_validation
     def step(self) -> dict[str, float]:
         """Sample one batch, update the agent on it; the update's metrics."""
         batch = self.sampler.sample_trajectories(self.agent.act, min_steps=self.config.batch_size)
@@ -81,6 +77,7 @@ class Trainer:
         metrics["train/episode_length"] = float(np.mean(batch.episode_lengths))
         return metrics
 
+    @without_distribution_validation
     def act(self, observations: np.ndarray) -> np.ndarray:
         """Evaluation actions for a batch of observations: the most likely ones, or sampled
         ones when ``config.eval_deterministic`` is false."""
@@ -138,17 +135,9 @@ def train(
 
 def parse_args(argv: Sequence[str] | None = None) -> PGConfig:
     """The config of a run: the preset of ``--env``, overridden by the other options."""
-    argv = list(sys.argv[1:] if argv is None else argv)
-    pre = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
-    pre.add_argument("--env", default=PGConfig.env)
-    env = pre.parse_known_args(argv)[0].env
-    description = (__doc__ or "") + "\nPresets exist for: " + ", ".join(PRESETS)
-    return parse_config(
-        PGConfig,
-        argv,
-        defaults=preset(env),
-        description=description,
-        prog="python -m hw2_policy_gradient.run",
+    argv = sys.argv[1:] if argv is None else argv
+    return parse_with_presets(
+        PGConfig, PRESETS, argv, __doc__ or "", "python -m hw2_policy_gradient.run"
     )
 
 

@@ -3,14 +3,6 @@
 from __future__ import annotations
 
 import gymnasium as gym
-import numpy as np
-import torch
-
-
-def check_shape(x: torch.Tensor | np.ndarray, shape: tuple[int, ...], name: str) -> None:
-    """Raise a clear error when ``x`` (an array or tensor) does not have ``shape``."""
-    if tuple(x.shape) != tuple(shape):
-        raise ValueError(f"{name} returned shape {tuple(x.shape)}, expected {tuple(shape)}")
 
 
 def observation_dim(observation_space: gym.Space) -> int:

@@ -23,10 +23,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from hw3_q_learning.common import check_shape, observation_dim
+from hw3_q_learning.common import observation_dim
 from hw3_q_learning.config import DQNConfig
 from infrastructure.envs import action_dim
-from infrastructure.torch_utils import build_mlp, mlp_forward, to_numpy, to_torch
+from infrastructure.torch_utils import build_mlp, check_shape, mlp_forward, to_numpy, to_torch
 
 # ---------------------------------------------------------------------------------------------
 # Exploration

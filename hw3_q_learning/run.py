@@ -7,14 +7,13 @@ The run starts from the environment's tuned preset (``hw3_q_learning/config.py``
 given here overrides it (``--double`` alone means ``--double true``). It writes
 ``LOGDIR/progress.csv``, ``LOGDIR/config.json`` and TensorBoard logs, a checkpoint every
 ``--checkpoint-every`` steps that ``--resume true`` continues from, and, for SAC, the trained
-actor as ``LOGDIR/policy.pt`` (load it with ``hw3_q_learning.sac.SavedPolicy``).
+actor as ``LOGDIR/policy.pt`` (load it with ``hw3_q_learning.export.SavedPolicy``).
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
-import math
 import sys
 import time
 from collections.abc import Mapping, Sequence
@@ -25,18 +24,13 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from hw3_q_learning.config import (
-    DQN_PRESETS,
-    SAC_PRESETS,
-    DQNConfig,
-    SACConfig,
-    preset,
-)
+from hw3_q_learning.config import DQN_PRESETS, SAC_PRESETS, DQNConfig, SACConfig
 from hw3_q_learning.dqn import DQNAgent, linear_schedule
-from hw3_q_learning.sac import SACAgent, export_policy, rescale_actions
-from infrastructure.config import config_from_dict, config_to_dict, parse_config
+from hw3_q_learning.export import export_policy
+from hw3_q_learning.sac import SACAgent, rescale_actions
+from infrastructure.config import config_from_dict, config_to_dict, parse_with_presets
 from infrastructure.envs import is_atari, make_env
-from infrastructure.logger import Logger, print_final, read_progress
+from infrastructure.logger import Logger, print_final
 from infrastructure.replay_buffer import FrameBuffer, ReplayBuffer
 from infrastructure.sampler import Batch, Sampler, evaluate_side_by_side
 from infrastructure.seeding import generators_kept, seed_everything
@@ -151,7 +145,7 @@ class _OffPolicyTrainer(Generic[C]):
             "config": config_to_dict(self.config),
             "total_steps": self.total_steps,
             "agent": self.agent.state_dict(),
-            "buffer": _buffer_state(self.buffer),
+            "buffer": _as_tensors(self.buffer.state_dict()),
             "rng": self.rng.bit_generator.state,
             "torch_rng": torch.get_rng_state(),
         }
@@ -160,9 +154,15 @@ class _OffPolicyTrainer(Generic[C]):
         tmp.replace(path)  # atomically: a crash while saving leaves the previous checkpoint
 
     def load_checkpoint(self, path: Path) -> None:
+        """Continue from a checkpoint written by :meth:`save_checkpoint` for the same config."""
         state = torch.load(path, map_location=self.device, weights_only=True)
+        try:
+            self.buffer.load_state_dict(_as_arrays(state["buffer"]))
+        except ValueError as error:
+            raise ValueError(
+                f"cannot resume from {path}: {error}; start the run again without --resume"
+            ) from None
         self.agent.load_state_dict(state["agent"])
-        _load_buffer_state(self.buffer, state["buffer"])
         self.rng.bit_generator.state = state["rng"]
         torch.set_rng_state(state["torch_rng"])
         total_steps = int(state["total_steps"])
@@ -185,47 +185,21 @@ def checkpoint_steps(logdir: str | Path) -> int | None:
     return int(state["total_steps"])
 
 
-def _buffer_state(buffer: ReplayBuffer) -> dict[str, Any]:
-    # The replay buffers have no public state: save every attribute (arrays as tensors) and the
-    # state of the generator, which works for ReplayBuffer and FrameBuffer alike.
-    state = {name: _saveable(value) for name, value in vars(buffer).items() if name != "rng"}
-    return state | {"rng": buffer.rng.bit_generator.state}
+def _as_tensors(state: dict[str, Any]) -> dict[str, Any]:
+    """A replay buffer's state with its arrays as tensors, what ``torch.save`` writes and
+    ``torch.load(..., weights_only=True)`` reads back (the tensors share the arrays' memory)."""
+    return {
+        key: torch.from_numpy(value) if isinstance(value, np.ndarray) else value
+        for key, value in state.items()
+    }
 
 
-def _load_buffer_state(buffer: ReplayBuffer, state: dict[str, Any]) -> None:
-    if "_arrays" not in state:
-        raise ValueError(
-            "expected a replay buffer saved by this version of hw3_q_learning/run.py, got an "
-            "older checkpoint: start the run again without --resume"
-        )
-    for name, value in state.items():
-        if name != "rng":
-            setattr(buffer, name, _loaded(value))
-    buffer.rng.bit_generator.state = state["rng"]
-
-
-def _saveable(value: Any) -> Any:
-    """``value`` with NumPy arrays as tensors (what ``torch.load(weights_only=True)`` reads)."""
-    if isinstance(value, np.ndarray):
-        return torch.from_numpy(value)
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, dict):
-        return {key: _saveable(item) for key, item in value.items()}
-    if isinstance(value, tuple):
-        return tuple(_saveable(item) for item in value)
-    return value
-
-
-def _loaded(value: Any) -> Any:
-    """The inverse of :func:`_saveable`."""
-    if isinstance(value, torch.Tensor):
-        return value.numpy()
-    if isinstance(value, dict):
-        return {key: _loaded(item) for key, item in value.items()}
-    if isinstance(value, tuple):
-        return tuple(_loaded(item) for item in value)
-    return value
+def _as_arrays(state: dict[str, Any]) -> dict[str, Any]:
+    """The inverse of :func:`_as_tensors`."""
+    return {
+        key: value.cpu().numpy() if isinstance(value, torch.Tensor) else value
+        for key, value in state.items()
+    }
 
 
 class DQNTrainer(_OffPolicyTrainer[DQNConfig]):
@@ -317,7 +291,8 @@ class SACTrainer(_OffPolicyTrainer[SACConfig]):
         return rescale_actions(actions, self.action_space.low, self.action_space.high)
 
     def export_policy(self, path: Path) -> None:
-        """Save the actor for other homeworks (load it with ``hw3_q_learning.sac.SavedPolicy``)."""
+        """Save the actor for other homeworks (load it with
+        ``hw3_q_learning.export.SavedPolicy``)."""
         export_policy(self.agent, self.action_space, self.config.env, path)
 
 
@@ -328,28 +303,6 @@ def make_trainer(config: DQNConfig | SACConfig) -> DQNTrainer | SACTrainer:
 # ---------------------------------------------------------------------------------------------
 # The training loop
 # ---------------------------------------------------------------------------------------------
-
-
-class _ResumedLogger(Logger):
-    """A :class:`Logger` that keeps the rows an interrupted run wrote up to its checkpoint
-    (``Logger`` itself starts ``progress.csv`` afresh)."""
-
-    def __init__(self, run_dir: Path, config: Any, until_step: int):
-        old = read_progress(run_dir) if (run_dir / "progress.csv").is_file() else {}
-        super().__init__(run_dir, config)
-        if not old:
-            return
-        rows = [dict(zip(old, values, strict=True)) for values in zip(*old.values(), strict=True)]
-        rows = [
-            {k: v for k, v in row.items() if not math.isnan(v)}
-            for row in rows
-            if row["env_steps"] <= until_step
-        ]
-        self._columns = list(old)
-        self._rows = rows
-        if rows:
-            self._start -= rows[-1]["time_s"]  # time_s goes on from where it stopped
-        self._rewrite()
 
 
 def train(
@@ -368,7 +321,7 @@ def train(
     if config.resume and checkpoint.is_file():
         trainer.load_checkpoint(checkpoint)
         print(f"resumed from {checkpoint} at {trainer.total_steps} environment steps")
-        logger = _ResumedLogger(logdir, config, trainer.total_steps)
+        logger = Logger(logdir, config, resume_at=trainer.total_steps)
     else:
         logger = Logger(logdir, config)
     # The evaluation episodes run side by side, one environment each: each act() call is then
@@ -451,26 +404,12 @@ def parse_args(argv: Sequence[str] | None = None) -> DQNConfig | SACConfig:
     )
     top.add_argument("algorithm", choices=ALGORITHMS, help="then --help for its options")
     algorithm = top.parse_args(argv[:1]).algorithm
-    rest = argv[1:]
-    pre = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
-    pre.add_argument("--env")
-    env = pre.parse_known_args(rest)[0].env
-    config_class: type[DQNConfig] | type[SACConfig]
     if algorithm == "dqn":
-        presets: dict[str, Any] = DQN_PRESETS
-        defaults: DQNConfig | SACConfig = preset(DQN_PRESETS, DQNConfig(), env or DQNConfig.env)
-        config_class = DQNConfig
-    else:
-        presets = SAC_PRESETS
-        defaults = preset(SAC_PRESETS, SACConfig(), env or SACConfig.env)
-        config_class = SACConfig
-    description = f"Train {algorithm.upper()}. Presets exist for: " + ", ".join(presets)
-    return parse_config(
-        config_class,  # type: ignore[arg-type]
-        rest,
-        defaults=defaults,
-        description=description,
-        prog=f"python -m hw3_q_learning.run {algorithm}",
+        return parse_with_presets(
+            DQNConfig, DQN_PRESETS, argv[1:], "Train DQN.", "python -m hw3_q_learning.run dqn"
+        )
+    return parse_with_presets(
+        SACConfig, SAC_PRESETS, argv[1:], "Train SAC.", "python -m hw3_q_learning.run sac"
     )
 
 

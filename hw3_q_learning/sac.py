@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import copy
 import math
-from pathlib import Path
 from typing import Any, Literal
 
 import gymnasium as gym
@@ -33,10 +32,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from hw3_q_learning.common import check_shape, observation_dim
+from hw3_q_learning.common import observation_dim
 from hw3_q_learning.config import SACConfig
 from infrastructure.envs import action_dim
-from infrastructure.torch_utils import build_mlp, to_numpy, to_torch
+from infrastructure.torch_utils import build_mlp, check_shape, to_numpy, to_torch
 
 Reduction = Literal["min", "mean", "single"]
 
@@ -530,62 +529,7 @@ class SACAgent:
         self.temperature_optimizer.load_state_dict(state["temperature_optimizer"])
 
 
-# ---------------------------------------------------------------------------------------------
-# A trained actor as a policy for other homeworks (hw1's experts)
-# ---------------------------------------------------------------------------------------------
-
-
 def rescale_actions(actions: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
-    """Map actions from ``[-1, 1]`` to the environment's box ``[low, high]``."""
+    """Map actions from ``[-1, 1]`` (where the squashed Gaussian acts) to the environment's box
+    ``[low, high]``."""
     return low + 0.5 * (actions + 1.0) * (high - low)
-
-
-def export_policy(agent: SACAgent, action_space: gym.spaces.Box, env: str, path: Path) -> None:
-    """Save the actor's weights with what it takes to rebuild it (see :class:`SavedPolicy`)."""
-    cfg = agent.config
-    torch.save(
-        {
-            "env": env,
-            "obs_dim": agent.actor.net[0].in_features,
-            "action_dim": int(np.prod(action_space.shape)),
-            "n_layers": cfg.n_layers,
-            "layer_size": cfg.layer_size,
-            "activation": cfg.activation,
-            "action_low": torch.as_tensor(action_space.low),
-            "action_high": torch.as_tensor(action_space.high),
-            "actor": agent.actor.state_dict(),
-        },
-        path,
-    )
-
-
-class SavedPolicy:
-    """A SAC actor exported by :func:`export_policy`, as a deterministic policy: a batch of
-    observations ``(B, obs_dim)`` in, actions ``(B, action_dim)`` within the environment's
-    bounds out (:math:`\\tanh(\\mu_\\theta(s))`, rescaled).
-
-    Args:
-        path: the file :func:`export_policy` wrote (``LOGDIR/policy.pt`` of a SAC run).
-        device: where the actor lives.
-    """
-
-    def __init__(self, path: str | Path, device: torch.device | str = "cpu"):
-        saved = torch.load(path, map_location=device, weights_only=True)
-        self.env: str = saved["env"]
-        self.device = torch.device(device)
-        self.actor = TanhGaussianActor(
-            saved["obs_dim"],
-            saved["action_dim"],
-            saved["n_layers"],
-            saved["layer_size"],
-            saved["activation"],
-        ).to(device)
-        self.actor.load_state_dict(saved["actor"])
-        self.actor.eval()
-        self.low = saved["action_low"].numpy()
-        self.high = saved["action_high"].numpy()
-
-    @torch.no_grad()
-    def __call__(self, observations: np.ndarray) -> np.ndarray:
-        actions = to_numpy(self.actor.mode(to_torch(observations, self.device)))
-        return rescale_actions(actions, self.low, self.high).astype(np.float32)

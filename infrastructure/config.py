@@ -23,7 +23,7 @@ import math
 import textwrap
 import types
 import typing
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from functools import cache
 from pathlib import Path
 from typing import Any, TypeVar
@@ -169,6 +169,40 @@ def parse_config(
         return dataclasses.replace(base, **given)  # type: ignore[type-var]
     except ValueError as error:  # a check in the config's __post_init__
         parser.error(str(error))
+
+
+def preset_for(cls: type[C], presets: Mapping[str, C], env: str) -> C:
+    """The tuned configuration for ``env`` from ``presets``; an environment without a preset
+    gets the defaults of ``cls`` with its ``env`` replaced."""
+    if env in presets:
+        return presets[env]
+    return dataclasses.replace(cls(), env=env)  # type: ignore[type-var]
+
+
+def parse_with_presets(
+    cls: type[C],
+    presets: Mapping[str, C],
+    argv: Sequence[str],
+    description: str,
+    prog: str,
+) -> C:
+    """A run's config from its command line: the preset of ``--env`` (of the default
+    environment of ``cls`` when ``--env`` is not given), overridden by every other option
+    given. ``description`` heads ``--help``, which then names the environments with a preset.
+    """
+    argv = list(argv)
+    pre = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    pre.add_argument("--env", default=None)
+    env = pre.parse_known_args(argv)[0].env
+    if env is None:
+        env = cls().env  # type: ignore[attr-defined]
+    return parse_config(
+        cls,
+        argv,
+        defaults=preset_for(cls, presets, env),
+        description=f"{description}\nPresets exist for: {', '.join(presets)}",
+        prog=prog,
+    )
 
 
 def config_to_dict(config: Any) -> dict[str, Any]:

@@ -16,7 +16,6 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
-from gymnasium.vector import AutoresetMode, SyncVectorEnv
 
 ATARI_PREFIX = "ALE/"
 
@@ -81,26 +80,6 @@ def make_env(
         if entry_point.startswith("gymnasium.envs.mujoco"):
             _route_mujoco_warnings()
         env = gym.make(env_id, max_episode_steps=max_episode_steps, **kwargs)
-    if seed is not None:
-        env.action_space.seed(seed)
-    return env
-
-
-def make_vector_env(
-    env_id: str, num_envs: int, seed: int | None = None, **kwargs: Any
-) -> gym.vector.VectorEnv:
-    """``num_envs`` copies of ``make_env(env_id, ...)`` stepped in lock-step in this process.
-
-    The vector env resets finished sub-environments in the same step (``AutoresetMode.SAME_STEP``):
-    ``step`` returns the first observation of the new episode and puts the true final
-    observation in ``info["final_obs"]``, which is what the samplers store.
-    """
-    if num_envs < 1:
-        raise ValueError(f"expected num_envs >= 1, got {num_envs}")
-    env = SyncVectorEnv(
-        [lambda: make_env(env_id, **kwargs) for _ in range(num_envs)],
-        autoreset_mode=AutoresetMode.SAME_STEP,
-    )
     if seed is not None:
         env.action_space.seed(seed)
     return env

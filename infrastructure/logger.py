@@ -27,20 +27,35 @@ RESERVED = ("env_steps", "time_s")
 class Logger:
     """Writes metrics of a run to ``run_dir``.
 
+    A run resumed from a checkpoint passes ``resume_at``, the environment steps of the
+    checkpoint: the rows ``progress.csv`` holds up to that step are kept (those logged after
+    it belong to training the checkpoint does not have, and are logged again), and ``time_s``
+    goes on from the last row kept. Otherwise ``progress.csv`` starts afresh.
+
     Args:
         run_dir: the run's folder; made if missing.
         config: a config dataclass, saved as ``run_dir/config.json``.
         tensorboard: also write TensorBoard event files when ``tensorboard`` is installed.
+        resume_at: keep the rows logged at ``env_steps <= resume_at``; None keeps none.
     """
 
-    def __init__(self, run_dir: str | Path, config: Any = None, tensorboard: bool = True):
+    def __init__(
+        self,
+        run_dir: str | Path,
+        config: Any = None,
+        tensorboard: bool = True,
+        *,
+        resume_at: int | None = None,
+    ):
         self.run_dir = Path(run_dir)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.csv_path = self.run_dir / "progress.csv"
         self._start = time.perf_counter()
         self._columns: list[str] = list(RESERVED)
         self._rows: list[dict[str, float]] = []
-        self.csv_path.write_text(",".join(self._columns) + "\n")
+        if resume_at is not None and self.csv_path.is_file():
+            self._keep_rows(read_progress(self.run_dir), resume_at)
+        self._rewrite()
         if config is not None:
             save_config(config, self.run_dir / "config.json")
         self._writer = None
@@ -51,6 +66,31 @@ class Logger:
                 pass
             else:
                 self._writer = SummaryWriter(log_dir=str(self.run_dir / "tb"))
+
+    def _keep_rows(self, columns: dict[str, list[float]], until: int) -> None:
+        """Start from the rows of ``columns`` (as :func:`read_progress` reads them) logged at
+        ``env_steps <= until``, with their empty cells left empty."""
+        if not columns:
+            return
+        missing = [key for key in RESERVED if key not in columns]
+        if missing:
+            raise ValueError(
+                f"expected a progress.csv with columns {', '.join(RESERVED)} in {self.run_dir} "
+                f"to resume, got columns {', '.join(columns)}"
+            )
+        rows = [
+            dict(zip(columns, values, strict=True))
+            for values in zip(*columns.values(), strict=True)
+        ]
+        self._columns = list(columns)
+        self._rows = [
+            {key: value for key, value in row.items() if not math.isnan(value)}
+            | {"env_steps": int(row["env_steps"])}  # written as the integer it was logged as
+            for row in rows
+            if row["env_steps"] <= until
+        ]
+        if self._rows:
+            self._start -= self._rows[-1]["time_s"]
 
     def log(self, metrics: dict[str, float], env_steps: int) -> None:
         """Write one row: ``metrics`` measured after ``env_steps`` environment steps."""

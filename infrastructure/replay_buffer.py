@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
+from typing import Any
+
 import numpy as np
 
 from infrastructure.sampler import Batch
@@ -18,6 +22,9 @@ class ReplayBuffer:
     Storage is allocated on the first ``add`` from the shapes and dtypes it sees. Subclasses
     that store observations differently (a frame buffer for Atari) override ``_write`` and
     ``_read``.
+
+    :meth:`state_dict` and :meth:`load_state_dict` save and restore everything a resumed run
+    needs, as arrays, numbers and one string, so that a checkpoint holds no pickled object.
 
     Args:
         capacity: maximum number of transitions kept.
@@ -114,6 +121,73 @@ class ReplayBuffer:
     def _draw(self, batch_size: int) -> np.ndarray:
         """Indices of a minibatch, uniform over the stored transitions."""
         return self.rng.integers(0, self._size, size=batch_size)
+
+    def state_dict(self) -> dict[str, Any]:
+        """The buffer's contents and position, and the state of the generator that draws its
+        minibatches: what :meth:`load_state_dict` needs to go on exactly where this buffer is.
+
+        Values are NumPy arrays (``data.NAME``, one per stored field, the stored transitions
+        only), integers, and the generator's state as a JSON string: ``np.savez`` writes them
+        without pickle, and so does ``torch.save`` once the arrays are tensors (then
+        ``torch.load(..., weights_only=True)`` reads them). The arrays are views of the
+        buffer's storage: save them before adding more.
+        """
+        state: dict[str, Any] = {
+            "capacity": self.capacity,
+            "next": self._next,
+            "size": self._size,
+            "rng": json.dumps(self.rng.bit_generator.state),
+        }
+        for name, array in self._arrays.items():
+            state[f"data.{name}"] = array[: self._size]
+        return state
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Restore what :meth:`state_dict` returned (values may be arrays, tensors on the CPU,
+        or 0-d arrays where numbers were saved, as ``np.load`` gives them back). The buffer
+        must have the same capacity; a state that does not fit is refused before anything
+        changes."""
+        _require(state, ("capacity", "next", "size", "rng"), type(self).__name__)
+        if int(state["capacity"]) != self.capacity:
+            raise ValueError(
+                f"expected a replay buffer state of capacity {self.capacity}, "
+                f"got capacity {int(state['capacity'])}"
+            )
+        size, next_index = int(state["size"]), int(state["next"])
+        if not (0 <= size <= self.capacity and 0 <= next_index < self.capacity):
+            raise ValueError(
+                f"expected 0 <= size <= {self.capacity} and 0 <= next < {self.capacity}, "
+                f"got size={size}, next={next_index}"
+            )
+        arrays: dict[str, np.ndarray] = {}
+        for key, value in state.items():
+            if key.startswith("data."):
+                arrays[key.removeprefix("data.")] = _in_ring(
+                    np.asarray(value), size, self.capacity, key
+                )
+        rng = np.random.default_rng()
+        rng.bit_generator.state = json.loads(str(state["rng"]))
+        self._arrays, self._size, self._next = arrays, size, next_index
+        self.rng.bit_generator.state = rng.bit_generator.state
+
+
+def _require(state: Mapping[str, Any], keys: tuple[str, ...], what: str) -> None:
+    missing = [key for key in keys if key not in state]
+    if missing:
+        raise ValueError(
+            f"expected a {what} state (from its state_dict) with keys {', '.join(keys)}; "
+            f"missing {', '.join(missing)}, got keys {', '.join(sorted(state)) or 'none'}"
+        )
+
+
+def _in_ring(values: np.ndarray, size: int, capacity: int, name: str) -> np.ndarray:
+    """``values``, the first ``size`` rows of a ring of ``capacity`` rows, in a new ring."""
+    if values.ndim == 0 or len(values) != size:
+        got = "a scalar" if values.ndim == 0 else f"{len(values)} rows"
+        raise ValueError(f"expected {size} rows in {name} (the state's size), got {got}")
+    ring = np.zeros((capacity, *values.shape[1:]), values.dtype)
+    ring[:size] = values
+    return ring
 
 
 class FrameBuffer(ReplayBuffer):
@@ -231,4 +305,60 @@ class FrameBuffer(ReplayBuffer):
         raise RuntimeError(
             "could not draw transitions whose frames are still stored: add transitions in the "
             "order they were played, one environment at a time, or raise frame_capacity"
+        )
+
+    def state_dict(self) -> dict[str, Any]:
+        """:meth:`ReplayBuffer.state_dict` and the frames: the ring of frames (``frames``, the
+        stored ones only), each transition's newest frame number and history, and the last
+        transition added, which the next one may continue."""
+        state = super().state_dict()
+        state |= {
+            "frame_capacity": self.frame_capacity,
+            "frames_per_stack": self._k,
+            "frames_written": self._frames_written,
+            "frame_numbers": self._frame_no[: self._size],
+            "histories": self._history[: self._size],
+        }
+        if self._frames is not None:
+            state["frames"] = self._frames[: self.frames_stored]
+        if self._last is not None:
+            next_observation, number, history = self._last
+            state |= {
+                "last.next_observation": next_observation,
+                "last.frame_number": number,
+                "last.history": history,
+            }
+        return state
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        keys = ("size", "frame_capacity", "frames_per_stack", "frames_written", "frame_numbers")
+        _require(state, (*keys, "histories"), type(self).__name__)
+        if int(state["frame_capacity"]) != self.frame_capacity:
+            raise ValueError(
+                f"expected a frame buffer state of frame_capacity {self.frame_capacity}, "
+                f"got frame_capacity {int(state['frame_capacity'])}"
+            )
+        size, written = int(state["size"]), int(state["frames_written"])
+        frame_numbers = _in_ring(
+            np.asarray(state["frame_numbers"]), size, self.capacity, "frame_numbers"
+        )
+        histories = _in_ring(np.asarray(state["histories"]), size, self.capacity, "histories")
+        frames = None
+        if "frames" in state:
+            stored = min(written, self.frame_capacity)
+            frames = _in_ring(np.asarray(state["frames"]), stored, self.frame_capacity, "frames")
+        last = None
+        if "last.next_observation" in state:
+            last = (
+                np.array(state["last.next_observation"]),
+                int(state["last.frame_number"]),
+                int(state["last.history"]),
+            )
+        super().load_state_dict(state)
+        self._k, self._frames_written = int(state["frames_per_stack"]), written
+        self._frame_no, self._history, self._frames, self._last = (
+            frame_numbers,
+            histories,
+            frames,
+            last,
         )

@@ -1,7 +1,8 @@
-"""Collect experience from a policy: N steps, or whole trajectories, from one env or a vector env.
+"""Collect experience from a policy: N steps, or whole trajectories, from one environment.
 
-A *policy* here is any callable that maps a batch of observations, shape ``(num_envs, *obs_shape)``,
-to a batch of actions, shape ``(num_envs, *action_shape)``.
+A *policy* here is any callable that maps a batch of observations, shape ``(n, *obs_shape)``,
+to a batch of actions, shape ``(n, *action_shape)``: the sampler calls it on one observation
+(``n = 1``), :func:`evaluate_side_by_side` on one per episode still running.
 
 Every batch keeps ``terminated`` and ``truncated`` apart and stores the true next observation of
 each step, including the final observation of an episode cut by its time limit. Steps of one
@@ -17,7 +18,6 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
-from gymnasium.vector import VectorEnv
 
 Policy = Callable[[np.ndarray], Any]
 
@@ -71,123 +71,64 @@ class Batch:
         return [slice(int(s), int(e)) for s, e in zip(starts, ends, strict=True)]
 
 
-class _SingleEnv:
-    """One ``gym.Env`` seen as a vector env of size 1 that resets in the same step.
-
-    Both adapters return observations twice: as a batch for the policy, and as one array per
-    sub-environment for storage. Stepping through this shim costs about a microsecond, where a
-    ``SyncVectorEnv`` of one environment costs tens (``bench/sampler.py`` measures it).
-    """
-
-    num_envs = 1
-
-    def __init__(self, env: gym.Env):
-        self.env = env
-
-    def reset(self, seed: int | None) -> tuple[np.ndarray, Sequence[np.ndarray]]:
-        obs = np.array(self.env.reset(seed=seed)[0])  # a copy: an env may reuse its array
-        return obs[None], (obs,)
-
-    def step(self, actions: np.ndarray) -> tuple[Any, ...]:
-        obs, reward, terminated, truncated, _ = self.env.step(actions[0])
-        final_obs = obs = np.array(obs)
-        if terminated or truncated:
-            obs = np.array(self.env.reset()[0])
-        return obs[None], (obs,), (reward,), (terminated,), (truncated,), (final_obs,)
-
-
-class _VectorEnv:
-    """A Gymnasium ``VectorEnv`` with ``AutoresetMode.SAME_STEP``: final observations come back
-    in ``info["final_obs"]`` and are put where they belong."""
-
-    def __init__(self, env: VectorEnv):
-        mode = env.metadata.get("autoreset_mode")
-        if mode is not None and getattr(mode, "value", mode) != "SameStep":
-            raise ValueError(
-                "expected a vector env with autoreset_mode=AutoresetMode.SAME_STEP "
-                f"(infrastructure.envs.make_vector_env makes one), got {mode}"
-            )
-        self.env = env
-        self.num_envs = env.num_envs
-
-    def reset(self, seed: int | None) -> tuple[np.ndarray, Sequence[np.ndarray]]:
-        obs = np.array(self.env.reset(seed=seed)[0])  # a copy: the env may reuse its buffer
-        return obs, list(obs)
-
-    def step(self, actions: np.ndarray) -> tuple[Any, ...]:
-        obs, rewards, terminated, truncated, info = self.env.step(actions)
-        obs = np.array(obs)
-        final_obs = list(obs)
-        if "final_obs" in info:
-            for i in np.flatnonzero(info["_final_obs"]):
-                final_obs[i] = np.array(info["final_obs"][i])
-        return obs, list(obs), rewards, terminated, truncated, final_obs
-
-
 class Sampler:
     """Runs a policy in an environment and returns :class:`Batch` es.
 
     Args:
-        env: a ``gym.Env``, or a vector env made by ``infrastructure.envs.make_vector_env``.
+        env: the environment; the sampler resets it when an episode ends, in the same step,
+            and keeps the episode's true final observation.
         seed: the seed of the first ``reset``; later resets continue the env's own generator,
             so a run is reproducible and episodes still differ.
     """
 
-    def __init__(self, env: gym.Env | VectorEnv, seed: int | None = None):
-        self.env = _VectorEnv(env) if isinstance(env, VectorEnv) else _SingleEnv(env)
-        self.num_envs: int = self.env.num_envs
+    def __init__(self, env: gym.Env, seed: int | None = None):
+        self.env = env
         self.total_steps = 0
-        """Environment steps taken so far, over all sub-environments."""
+        """Environment steps taken so far."""
         self._seed = seed
-        self._obs: np.ndarray | None = None  # the batch the policy sees next
-        self._obs_rows: Sequence[np.ndarray] = ()  # the same, one array per sub-environment
-        self._current: list[list[_Step]] = []
-        self._episode_return = [0.0] * self.num_envs
-        self._episode_length = [0] * self.num_envs
+        self._obs: np.ndarray | None = None  # the observation the policy sees next
+        self._current: list[_Step] = []  # the steps of the running trajectory
+        self._episode_return = 0.0
+        self._episode_length = 0
         self._ended: list[tuple[float, int]] = []
 
     def _reset(self) -> None:
-        self._obs, self._obs_rows = self.env.reset(seed=self._seed)
+        self._obs = np.array(self.env.reset(seed=self._seed)[0])  # a copy: an env may reuse it
         self._seed = None
-        self._current = [[] for _ in range(self.num_envs)]
-        self._episode_return = [0.0] * self.num_envs
-        self._episode_length = [0] * self.num_envs
+        self._current = []
+        self._episode_return = 0.0
+        self._episode_length = 0
 
-    def _step(self, policy: Policy) -> list[int]:
-        """Step every sub-environment once; returns those whose episode ended."""
+    def _step(self, policy: Policy) -> bool:
+        """Step the environment once; whether its episode ended (it is then reset)."""
         assert self._obs is not None, "reset first"
-        actions = np.asarray(policy(self._obs))
-        if actions.ndim == 0 or actions.shape[0] != self.num_envs:
+        obs = self._obs
+        actions = np.asarray(policy(obs[None]))
+        if actions.ndim == 0 or actions.shape[0] != 1:
             raise ValueError(
-                f"expected the policy to return one action per environment, shape "
-                f"({self.num_envs}, ...), got an array of shape {actions.shape}"
+                "expected the policy to return one action per environment, shape (1, ...), "
+                f"got an array of shape {actions.shape}"
             )
-        obs_rows = self._obs_rows
-        self._obs, self._obs_rows, rewards, terminated, truncated, final_obs = self.env.step(
-            actions
-        )
-        self.total_steps += self.num_envs
-        ended = []
-        current, episode_return, episode_length = (
-            self._current,
-            self._episode_return,
-            self._episode_length,
-        )
-        for i, (obs, action, reward, next_obs, term, trunc) in enumerate(
-            zip(obs_rows, actions, rewards, final_obs, terminated, truncated, strict=True)
-        ):
-            current[i].append((obs, action, reward, next_obs, term, trunc))
-            episode_return[i] += reward
-            episode_length[i] += 1
-            if term or trunc:
-                ended.append(i)
-                self._ended.append((float(episode_return[i]), episode_length[i]))
-                episode_return[i] = 0.0
-                episode_length[i] = 0
-        return ended
+        action = actions[0]
+        # The reward as the env gives it: a NumPy float keeps its dtype in the episode's return.
+        outcome: tuple[Any, ...] = self.env.step(action)
+        next_obs, reward, terminated, truncated, _ = outcome
+        next_obs = np.array(next_obs)
+        self.total_steps += 1
+        self._current.append((obs, action, reward, next_obs, terminated, truncated))
+        self._episode_return += reward
+        self._episode_length += 1
+        if not (terminated or truncated):
+            self._obs = next_obs
+            return False
+        self._ended.append((float(self._episode_return), self._episode_length))
+        self._episode_return = 0.0
+        self._episode_length = 0
+        self._obs = np.array(self.env.reset()[0])
+        return True
 
     def sample_steps(self, policy: Policy, num_steps: int) -> Batch:
-        """Take ``ceil(num_steps / num_envs)`` steps in every sub-environment.
+        """Take ``num_steps`` steps.
 
         Episodes go on across calls. A trajectory still running at the end of the batch is
         returned with ``truncated=True`` on its last step (bootstrap from its next observation);
@@ -199,28 +140,22 @@ class Sampler:
             self._reset()
         self._ended = []
         pieces: list[list[_Step]] = []
-        for _ in range(-(-num_steps // self.num_envs)):
-            for i in self._step(policy):
-                pieces.append(self._current[i])
-                self._current[i] = []
-        for i, partial in enumerate(self._current):
-            if partial:
-                o, a, r, o2, term, _ = partial[-1]
-                partial[-1] = (o, a, r, o2, term, True)  # cut by the end of the batch
-                pieces.append(partial)
-                self._current[i] = []
+        for _ in range(num_steps):
+            if self._step(policy):
+                pieces.append(self._current)
+                self._current = []
+        if self._current:
+            o, a, r, o2, term, _ = self._current[-1]
+            self._current[-1] = (o, a, r, o2, term, True)  # cut by the end of the batch
+            pieces.append(self._current)
+            self._current = []
         return self._build(pieces)
 
     def sample_trajectories(
         self, policy: Policy, min_steps: int | None = None, num_trajectories: int | None = None
     ) -> Batch:
         """Whole trajectories from fresh episodes, until they hold at least ``min_steps`` steps
-        or number ``num_trajectories`` (give exactly one of the two).
-
-        With several sub-environments, episodes still running when enough have ended are thrown
-        away (their steps still count in ``total_steps``). Since short episodes end first, this
-        slightly favours them: use a single environment where that matters (evaluation).
-        """
+        or number ``num_trajectories`` (give exactly one of the two)."""
         if (min_steps is None) == (num_trajectories is None):
             raise ValueError(
                 "expected exactly one of min_steps and num_trajectories, got "
@@ -235,13 +170,10 @@ class Sampler:
         pieces: list[list[_Step]] = []
         collected = 0
         while collected < target:
-            for i in self._step(policy):
-                pieces.append(self._current[i])
-                collected += len(self._current[i]) if min_steps is not None else 1
-                self._current[i] = []
-        if num_trajectories is not None:
-            pieces = pieces[:num_trajectories]
-            self._ended = self._ended[:num_trajectories]
+            if self._step(policy):
+                pieces.append(self._current)
+                collected += len(self._current) if min_steps is not None else 1
+                self._current = []
         self._obs = None  # the next call starts fresh episodes too
         return self._build(pieces)
 

@@ -1,10 +1,11 @@
-"""Small PyTorch helpers: MLPs, numpy <-> tensor conversion with an explicit device, threads."""
+"""Small PyTorch helpers: MLPs, numpy <-> tensor conversion with an explicit device, threads,
+shape checks, and the parameters of a Gaussian policy."""
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 import numpy as np
 import torch
@@ -56,6 +57,33 @@ def build_mlp(
         in_size = size
     layers += [nn.Linear(in_size, output_size), ACTIVATIONS[output_activation]()]
     return nn.Sequential(*layers)
+
+
+class GaussianMLP(nn.Module):
+    """The parameters of a diagonal Gaussian policy :math:`\\mathcal{N}(\\mu_\\theta(s),
+    \\mathrm{diag}(\\sigma^2))` with a state-independent, learned :math:`\\log \\sigma`:
+    ``mean_net``, an MLP from ``obs_dim`` to ``action_dim`` (see :func:`build_mlp`), and
+    ``log_std``, shape ``(action_dim,)``, every entry ``log_std_init`` at first.
+
+    Only the construction is here, shared by the homeworks' Gaussian policies, so that every
+    one of them has these parameter names (the autograder loads reference weights into a
+    student's policy by name). What the policy computes from them, its distribution, each
+    homework's policy writes.
+    """
+
+    def __init__(
+        self,
+        obs_dim: int,
+        action_dim: int,
+        n_layers: int,
+        size: int,
+        activation: str = "tanh",
+        log_std_init: float = 0.0,
+    ):
+        super().__init__()
+        self.action_dim = action_dim
+        self.mean_net = build_mlp(obs_dim, action_dim, n_layers, size, activation)
+        self.log_std = nn.Parameter(torch.full((action_dim,), float(log_std_init)))
 
 
 def to_torch(
@@ -115,6 +143,24 @@ def mlp_forward(mlp: nn.Module) -> Callable[[torch.Tensor], torch.Tensor] | None
     return forward
 
 
+ArrayOrTensor = TypeVar("ArrayOrTensor", np.ndarray, torch.Tensor)
+
+
+def check_shape(x: ArrayOrTensor, shape: tuple[int, ...], name: str) -> ArrayOrTensor:
+    """``x`` itself when it (an array or tensor) has ``shape``; otherwise an error that says
+    which function returned what. Homeworks check what the functions students write return
+    before using it, so a wrong shape fails at that function rather than deep in a loss."""
+    got = getattr(x, "shape", None)
+    if got is None:
+        raise TypeError(
+            f"{name} returned {type(x).__name__}, expected an array or tensor of shape "
+            f"{tuple(shape)}"
+        )
+    if tuple(got) != tuple(shape):
+        raise ValueError(f"{name} returned shape {tuple(got)}, expected {tuple(shape)}")
+    return x
+
+
 def to_numpy(x: torch.Tensor) -> np.ndarray:
     """Detach a tensor and return it as a NumPy array on the CPU."""
     return x.detach().cpu().numpy()
@@ -126,3 +172,28 @@ def set_num_threads(num_threads: int) -> None:
     if num_threads < 1:
         raise ValueError(f"expected num_threads >= 1, got {num_threads}")
     torch.set_num_threads(num_threads)
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def without_distribution_validation(method: Callable[P, R]) -> Callable[P, R]:
+    """``method`` with ``torch.distributions``' argument checks off while it runs.
+
+    Building or sampling a distribution checks its arguments by default, which costs more than
+    a small network's forward pass on one observation. A trainer's acting and updating methods
+    wear this decorator; the setting is put back when they return, so that importing or using
+    a homework leaves the process (the grader's, for one) as it was.
+    """
+
+    @functools.wraps(method)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        before = torch.distributions.Distribution._validate_args
+        torch.distributions.Distribution.set_default_validate_args(False)
+        try:
+            return method(*args, **kwargs)
+        finally:
+            torch.distributions.Distribution.set_default_validate_args(before)
+
+    return wrapper

@@ -16,6 +16,8 @@ from infrastructure.config import (
     field_docs,
     load_config,
     parse_config,
+    parse_with_presets,
+    preset_for,
     save_config,
 )
 
@@ -147,6 +149,56 @@ def test_preset_gives_the_defaults_and_the_command_line_wins(capsys):
         parse(["--help"], defaults=preset)
     text = " ".join(capsys.readouterr().out.split())
     assert "Adam step size for the policy. (default: 0.02)" in text
+
+
+@dataclass(frozen=True)
+class EnvConfig:
+    env: str = "CartPole-v1"
+    """Gymnasium environment id."""
+    steps: int = 100
+    """Environment steps."""
+    seed: int = 0
+    """Seed."""
+
+
+ENV_PRESETS = {
+    "Hopper-v5": EnvConfig(env="Hopper-v5", steps=5000),
+    "CartPole-v1": EnvConfig(steps=7),
+}
+
+
+def test_preset_for_an_environment_with_and_without_a_preset():
+    assert preset_for(EnvConfig, ENV_PRESETS, "Hopper-v5") == EnvConfig(env="Hopper-v5", steps=5000)
+    # no preset: the dataclass's defaults, for that environment
+    assert preset_for(EnvConfig, ENV_PRESETS, "Ant-v5") == EnvConfig(env="Ant-v5")
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        ([], EnvConfig(steps=7)),  # the preset of the dataclass's own environment
+        (["--env", "Hopper-v5"], EnvConfig(env="Hopper-v5", steps=5000)),
+        (["--seed", "3", "--env=Hopper-v5"], EnvConfig(env="Hopper-v5", steps=5000, seed=3)),
+        (["--env", "Hopper-v5", "--steps", "10"], EnvConfig(env="Hopper-v5", steps=10)),
+        (["--env", "Ant-v5"], EnvConfig(env="Ant-v5")),
+    ],
+)
+def test_parse_with_presets_starts_from_the_preset_of_env(argv, expected):
+    assert parse_with_presets(EnvConfig, ENV_PRESETS, argv, "Train.", "toy") == expected
+
+
+def test_parse_with_presets_help_names_the_presets(capsys):
+    with pytest.raises(SystemExit):
+        parse_with_presets(EnvConfig, ENV_PRESETS, ["--help"], "Train a toy.", "toy")
+    out = " ".join(capsys.readouterr().out.split())
+    assert "Train a toy. Presets exist for: Hopper-v5, CartPole-v1" in out
+    assert "--steps STEPS Environment steps. (default: 7)" in out  # the preset's value
+
+
+def test_parse_with_presets_refuses_a_misspelled_option(capsys):
+    with pytest.raises(SystemExit):
+        parse_with_presets(EnvConfig, ENV_PRESETS, ["--env", "Hopper-v5", "--step", "3"], "", "toy")
+    assert "unrecognized arguments: --step 3" in capsys.readouterr().err
 
 
 def test_config_from_dict_round_trip():

@@ -9,18 +9,25 @@ import gymnasium as gym
 import numpy as np
 import pytest
 import torch
-from gymnasium.vector import AutoresetMode
 
 from infrastructure.envs import (
     action_dim,
     is_atari,
     is_discrete,
     make_env,
-    make_vector_env,
     space_shape,
 )
 from infrastructure.seeding import seed_everything
-from infrastructure.torch_utils import build_mlp, mlp_forward, set_num_threads, to_numpy, to_torch
+from infrastructure.torch_utils import (
+    GaussianMLP,
+    build_mlp,
+    check_shape,
+    mlp_forward,
+    set_num_threads,
+    to_numpy,
+    to_torch,
+    without_distribution_validation,
+)
 
 # ---------------------------------------------------------------------------------- make_env
 
@@ -94,27 +101,6 @@ def test_atari_max_episode_steps_counts_agent_steps():
 def test_is_atari():
     assert is_atari("ALE/Pong-v5")
     assert not is_atari("CartPole-v1")
-
-
-def test_make_vector_env(counter_env_id):
-    env = make_vector_env("CartPole-v1", num_envs=3, seed=0)
-    obs, _ = env.reset(seed=0)
-    assert obs.shape == (3, 4) and env.num_envs == 3
-    assert env.metadata["autoreset_mode"] == AutoresetMode.SAME_STEP
-    # keyword arguments reach every sub-environment: each is cut after 2 steps
-    env = make_vector_env(counter_env_id, num_envs=2, max_episode_steps=2)
-    env.reset(seed=0)
-    env.step(np.zeros(2, dtype=np.int64))
-    obs, _, terminated, truncated, info = env.step(np.zeros(2, dtype=np.int64))
-    np.testing.assert_array_equal(truncated, [True, True])
-    np.testing.assert_array_equal(terminated, [False, False])
-    np.testing.assert_array_equal(obs, [[0.0], [0.0]])  # same-step reset
-    np.testing.assert_array_equal(np.stack(info["final_obs"]), [[2.0], [2.0]])
-
-
-def test_make_vector_env_needs_an_env():
-    with pytest.raises(ValueError, match=re.escape("expected num_envs >= 1, got 0")):
-        make_vector_env("CartPole-v1", num_envs=0)
 
 
 @pytest.mark.parametrize(
@@ -240,6 +226,64 @@ def test_set_num_threads():
         torch.set_num_threads(before)
     with pytest.raises(ValueError, match=re.escape("expected num_threads >= 1, got 0")):
         set_num_threads(0)
+
+
+def test_check_shape_returns_what_it_checked():
+    tensor, array = torch.zeros(3, 2), np.zeros(())
+    assert check_shape(tensor, (3, 2), "f") is tensor
+    assert check_shape(array, (), "g") is array
+
+
+def test_check_shape_errors_name_the_function_and_both_shapes():
+    with pytest.raises(
+        ValueError, match=re.escape("compute_gae returned shape (3, 1), expected (3,)")
+    ):
+        check_shape(torch.zeros(3, 1), (3,), "compute_gae")
+    with pytest.raises(
+        TypeError,
+        match=re.escape("value_loss returned float, expected an array or tensor of shape ()"),
+    ):
+        check_shape(0.5, (), "value_loss")  # type: ignore[type-var]
+
+
+def test_gaussian_mlp_builds_the_parameters_the_autograder_loads_by_name():
+    module = GaussianMLP(obs_dim=3, action_dim=2, n_layers=1, size=8, log_std_init=-0.5)
+    shapes = {name: tuple(p.shape) for name, p in module.state_dict().items()}
+    assert shapes == {
+        "mean_net.0.weight": (8, 3),
+        "mean_net.0.bias": (8,),
+        "mean_net.2.weight": (2, 8),
+        "mean_net.2.bias": (2,),
+        "log_std": (2,),
+    }
+    assert module.action_dim == 2
+    assert module.log_std.requires_grad
+    torch.testing.assert_close(module.log_std.detach(), torch.full((2,), -0.5))
+    assert isinstance(module.mean_net[1], torch.nn.Tanh)
+    relu = GaussianMLP(3, 2, n_layers=1, size=8, activation="relu")
+    assert isinstance(relu.mean_net[1], torch.nn.ReLU)
+
+
+def test_without_distribution_validation_turns_it_off_inside_only():
+    validating = torch.distributions.Distribution._validate_args
+
+    @without_distribution_validation
+    def build(scale: float) -> torch.distributions.Normal:
+        """docstring kept"""
+        assert torch.distributions.Distribution._validate_args is False
+        return torch.distributions.Normal(0.0, scale)
+
+    build(-1.0)  # not checked inside: no error
+    assert build.__doc__ == "docstring kept"
+    assert torch.distributions.Distribution._validate_args == validating
+
+    @without_distribution_validation
+    def fail() -> None:
+        raise RuntimeError("inside")
+
+    with pytest.raises(RuntimeError, match="inside"):
+        fail()
+    assert torch.distributions.Distribution._validate_args == validating  # put back after an error
 
 
 # ---------------------------------------------------------------------------------- seeding

@@ -161,3 +161,43 @@ def test_an_atari_game_round_trips() -> None:
     assert_same(frames.sample(128), plain.sample(128))
     assert frames.frames_stored <= 301 + int(batch.dones.sum()) + 1
     env.close()
+
+
+@pytest.mark.parametrize("steps", [30, 300])  # frames not yet wrapped, and wrapped
+def test_state_dict_round_trips_without_pickle(tmp_path, steps: int) -> None:
+    sampler = Sampler(stacked_env(), seed=0)
+
+    def policy(obs: np.ndarray) -> np.ndarray:
+        return np.zeros(len(obs), dtype=np.int64)
+
+    frames = FrameBuffer(40, seed=3, frame_capacity=50)
+    frames.add_batch(sampler.sample_steps(policy, steps))
+    frames.sample(8)  # the generator has moved on
+    np.savez(tmp_path / "frames.npz", **frames.state_dict())
+    with np.load(tmp_path / "frames.npz", allow_pickle=False) as data:
+        state = dict(data)
+    assert len(state["frames"]) == frames.frames_stored  # the stored frames only
+
+    resumed = FrameBuffer(40, seed=11, frame_capacity=50)
+    resumed.load_state_dict(state)
+    assert (len(resumed), resumed.frames_stored) == (len(frames), frames.frames_stored)
+    for _ in range(3):
+        assert_same(resumed.sample(32), frames.sample(32))
+    # the episode that was running goes on: its next transition costs one frame in both
+    more = sampler.sample_steps(policy, 10)
+    frames.add_batch(more)
+    resumed.add_batch(more)
+    assert resumed._frames_written == frames._frames_written
+    for _ in range(3):
+        assert_same(resumed.sample(32), frames.sample(32))
+
+
+def test_a_frame_state_that_does_not_fit_is_refused() -> None:
+    frames, _ = filled(capacity=40, steps=30)
+    other = FrameBuffer(40, seed=0, frame_capacity=100)
+    with pytest.raises(ValueError, match="expected a frame buffer state of frame_capacity 100"):
+        other.load_state_dict(frames.state_dict())
+    state = ReplayBuffer(40, seed=0).state_dict()  # a plain buffer's state has no frames
+    with pytest.raises(ValueError, match="expected a FrameBuffer state .* missing frame_capacity"):
+        other.load_state_dict(state)
+    assert len(other) == 0

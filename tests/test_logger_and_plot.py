@@ -132,6 +132,45 @@ def test_the_progress_bar_counts_in_its_unit(tmp_path, capsys):
     assert "2/2" in text and "iteration/s" in text and "step" not in text
 
 
+def test_a_resumed_logger_keeps_the_rows_up_to_its_checkpoint(tmp_path):
+    run = tmp_path / "run"
+    with Logger(run, tensorboard=False) as logger:
+        logger.log({"eval/return_mean": 1.0}, env_steps=0)
+        logger.log({"train/loss": 0.5}, env_steps=100)
+        logger._start -= 7.0  # as if the run had trained for 7 s more
+        logger.log({"train/loss": 0.4, "eval/return_mean": 3.0}, env_steps=200)
+        logger.log({"train/loss": 0.3}, env_steps=300)  # after the checkpoint: dropped
+
+    with Logger(run, tensorboard=False, resume_at=200) as resumed:
+        logged = read_progress(run)
+        assert logged["env_steps"] == [0.0, 100.0, 200.0]
+        assert logged["train/loss"][1:] == [0.5, 0.4] and math.isnan(logged["train/loss"][0])
+        assert logged["eval/return_mean"][0] == 1.0 and math.isnan(logged["eval/return_mean"][1])
+        resumed.log({"train/loss": 0.2}, env_steps=300)
+    rows = read_rows(run / "progress.csv")
+    assert rows[0] == ["env_steps", "time_s", "eval/return_mean", "train/loss"]
+    assert [row[0] for row in rows[1:]] == ["0", "100", "200", "300"]
+    assert rows[4][2:] == ["", "0.2"]
+    # time_s goes on from the last row kept
+    assert float(rows[4][1]) >= float(rows[3][1]) >= 7.0
+
+    Logger(run, tensorboard=False).close()  # not resumed: a fresh progress.csv
+    assert read_rows(run / "progress.csv") == [["env_steps", "time_s"]]
+
+
+def test_a_logger_resumed_without_a_progress_file_starts_one(tmp_path):
+    with Logger(tmp_path / "run", tensorboard=False, resume_at=500) as logger:
+        logger.log({"train/loss": 1.0}, env_steps=600)
+    assert read_progress(tmp_path / "run")["env_steps"] == [600.0]
+
+
+def test_resuming_a_file_that_is_not_a_progress_file_is_refused(tmp_path):
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "progress.csv").write_text("step,loss\n1,2\n")
+    with pytest.raises(ValueError, match="expected a progress.csv with columns env_steps, time_s"):
+        Logger(tmp_path / "run", tensorboard=False, resume_at=10)
+
+
 def test_tensorboard_event_file(tmp_path):
     with Logger(tmp_path / "run", tensorboard=True) as logger:
         logger.log({"train/loss": 1.0, "eval/return_mean": float("nan")}, env_steps=10)

@@ -160,3 +160,68 @@ def test_add_batch_keeps_terminal_flags(counter_env, constant_policy):
     # step 1 -> 2 is terminal, step 0 -> 1 is not
     np.testing.assert_array_equal(sample["terminated"], sample["observations"][:, 0] == 1)
     assert sample["terminated"].any() and not sample["terminated"].all()
+
+
+def saved_and_loaded(state: dict, path) -> dict[str, np.ndarray]:
+    """``state`` written by ``np.savez`` and read back with pickle refused."""
+    np.savez(path, **state)
+    with np.load(path, allow_pickle=False) as data:
+        return dict(data)
+
+
+def assert_same_batches(a: ReplayBuffer, b: ReplayBuffer, draws: int = 3) -> None:
+    for _ in range(draws):
+        got, expected = a.sample(16), b.sample(16)
+        assert set(got) == set(expected)
+        for name in expected:
+            np.testing.assert_array_equal(got[name], expected[name], err_msg=name)
+            assert got[name].dtype == expected[name].dtype, name
+
+
+@pytest.mark.parametrize("added", [3, 7, 12])  # not full, wrapped once, wrapped twice
+def test_state_dict_round_trips_without_pickle(tmp_path, added):
+    buffer = ReplayBuffer(capacity=5, seed=0)
+    buffer.add(**transitions(0, added))
+    buffer.sample(4)  # the generator has moved on: the state must carry where it is now
+    state = saved_and_loaded(buffer.state_dict(), tmp_path / "buffer.npz")
+    assert len(state["data.rewards"]) == min(added, 5)  # the stored transitions only
+
+    resumed = ReplayBuffer(capacity=5, seed=99)
+    resumed.load_state_dict(state)
+    assert len(resumed) == len(buffer)
+    assert_same_batches(resumed, buffer)  # same transitions, same generator state
+    # and the ring goes on from the same place: the next add overwrites the same slots
+    buffer.add(**transitions(100, 103))
+    resumed.add(**transitions(100, 103))
+    assert stored_ids(resumed) == stored_ids(buffer)
+    assert_same_batches(resumed, buffer)
+
+
+def test_an_empty_buffer_round_trips(tmp_path):
+    state = saved_and_loaded(ReplayBuffer(capacity=5, seed=0).state_dict(), tmp_path / "b.npz")
+    resumed = ReplayBuffer(capacity=5, seed=1)
+    resumed.load_state_dict(state)
+    assert len(resumed) == 0
+    resumed.add(**transitions(0, 3))
+    assert stored_ids(resumed) == {0, 1, 2}
+
+
+def test_a_state_that_does_not_fit_is_refused_and_changes_nothing():
+    source = ReplayBuffer(capacity=5, seed=0)
+    source.add(**transitions(0, 4))
+    buffer = ReplayBuffer(capacity=8, seed=0)
+    buffer.add(**transitions(50, 52))
+    with pytest.raises(
+        ValueError, match=re.escape("expected a replay buffer state of capacity 8, got capacity 5")
+    ):
+        buffer.load_state_dict(source.state_dict())
+    state = dict(ReplayBuffer(capacity=8, seed=0).state_dict(), size=3)
+    state["data.rewards"] = np.zeros(2, dtype=np.float32)
+    with pytest.raises(
+        ValueError,
+        match=re.escape("expected 3 rows in data.rewards (the state's size), got 2 rows"),
+    ):
+        buffer.load_state_dict(state)
+    with pytest.raises(ValueError, match="missing rng"):
+        buffer.load_state_dict({"capacity": 8, "next": 0, "size": 0})
+    assert stored_ids(buffer) == {50, 51}

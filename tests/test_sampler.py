@@ -12,9 +12,8 @@ import re
 import gymnasium as gym
 import numpy as np
 import pytest
-from gymnasium.vector import AutoresetMode, SyncVectorEnv
 
-from infrastructure.envs import make_env, make_vector_env
+from infrastructure.envs import make_env
 from infrastructure.sampler import Batch, Sampler, evaluate, evaluate_side_by_side
 
 T, F = True, False
@@ -282,105 +281,11 @@ def test_sampler_copies_observations_the_env_may_reuse(constant_policy):
     assert_batch(batch, [0, 1, 2, 0], [F, F, T, F], [F, F, F, T], [6], [3])
 
 
-# ------------------------------------------------------------------------ vector environments
-
-
-def test_vector_sample_steps_keeps_each_trajectory_contiguous(counter_env_id, stop_policy):
-    # env 0 plays episodes of 2 steps, env 1 episodes of 3 steps; 5 steps each
-    sampler = Sampler(make_vector_env(counter_env_id, num_envs=2), seed=0)
-    policy = stop_policy([2], [3])
-    batch = sampler.sample_steps(policy, num_steps=10)
-    assert_batch(
-        batch,
-        # env0 ends at step 2, env1 at step 3, env0 at step 4; then the two cut pieces
-        observations=[0, 1, 0, 1, 2, 0, 1, 0, 0, 1],
-        terminated=[F, T, F, F, T, F, T, F, F, F],
-        truncated=[F, F, F, F, F, F, F, T, F, T],
-        episode_returns=[3, 6, 3],
-        episode_lengths=[2, 3, 2],
-    )
-    assert batch.trajectory_slices() == [
-        slice(0, 2),
-        slice(2, 5),
-        slice(5, 7),
-        slice(7, 8),
-        slice(8, 10),
-    ]
-    assert sampler.total_steps == 10
-
-    # both cut episodes go on: env0 from t=1, env1 from t=2; both end at once
-    batch = sampler.sample_steps(policy, num_steps=3)  # ceil(3 / 2) = 2 steps each
-    assert_batch(batch, [1, 2, 0, 0], [T, T, F, F], [F, F, T, T], [3, 6], [2, 3])
-    assert sampler.total_steps == 14
-
-
-def test_vector_time_limit_stores_the_final_observation(counter_env_id, stop_policy):
-    # env 0 terminates after 2 steps; env 1 wants 5 steps but the time limit cuts it at 3
-    env = make_vector_env(counter_env_id, num_envs=2, max_episode_steps=3)
-    batch = Sampler(env, seed=0).sample_steps(stop_policy([2], [5]), num_steps=8)
-    assert_batch(
-        batch,
-        observations=[0, 1, 0, 1, 2, 0, 1, 0],
-        # env 1's third step returned the reset observation 0 and put 3 in final_obs
-        next_observations=[1, 2, 1, 2, 3, 1, 2, 1],
-        terminated=[F, T, F, F, F, F, T, F],
-        truncated=[F, F, F, F, T, F, F, T],
-        episode_returns=[3, 6, 3],
-        episode_lengths=[2, 3, 2],
-    )
-
-
-def test_vector_sample_trajectories(counter_env_id, stop_policy):
-    sampler = Sampler(make_vector_env(counter_env_id, num_envs=2), seed=0)
-    batch = sampler.sample_trajectories(stop_policy([2], [3]), num_trajectories=3)
-    # env0 ends at steps 2 and 4, env1 at step 3; env1's running episode is thrown away
-    assert_batch(batch, [0, 1, 0, 1, 2, 0, 1], [F, T, F, F, T, F, T], [F] * 7, [3, 6, 3], [2, 3, 2])
-    assert sampler.total_steps == 8
-
-    batch = sampler.sample_trajectories(stop_policy([2], [3]), min_steps=4)
-    assert_batch(batch, [0, 1, 0, 1, 2], [F, T, F, F, T], [F] * 5, [3, 6], [2, 3])
-    assert sampler.total_steps == 8 + 6
-
-    # env0 was 1 step into its next episode, but sample_steps after it starts fresh ones
-    batch = sampler.sample_steps(stop_policy([2], [3]), num_steps=2)
-    assert_batch(batch, [0, 0], [F, F], [T, T], [], [])
-
-
-def test_vector_num_trajectories_drops_the_extra_episodes_ending_together(
-    counter_env_id, stop_policy
-):
-    sampler = Sampler(make_vector_env(counter_env_id, num_envs=2), seed=0)
-    # both envs end their first episode on the same step; only one is asked for
-    batch = sampler.sample_trajectories(stop_policy([2], [2]), num_trajectories=1)
-    assert_batch(batch, [0, 1], [F, T], [F, F], [3], [2])
-
-
-def test_vector_policy_with_the_wrong_number_of_actions_is_an_error(counter_env_id):
-    sampler = Sampler(make_vector_env(counter_env_id, num_envs=2), seed=0)
-    with pytest.raises(ValueError, match=re.escape("shape (2, ...), got an array of shape (3,)")):
-        sampler.sample_steps(lambda obs: np.zeros(3, dtype=np.int64), num_steps=4)
-
-
-def test_vector_env_that_resets_on_the_next_step_is_rejected(counter_env_id):
-    env = SyncVectorEnv(
-        [lambda: gym.make(counter_env_id)] * 2, autoreset_mode=AutoresetMode.NEXT_STEP
-    )
-    with pytest.raises(
-        ValueError, match="expected a vector env with autoreset_mode=AutoresetMode.SAME_STEP"
-    ):
-        Sampler(env)
-
-
 # -------------------------------------------------------------------------------- determinism
 
 
-def _cartpole_batches(seed: int, num_envs: int | None = None) -> list[Batch]:
-    env = (
-        make_env("CartPole-v1", seed=seed)
-        if num_envs is None
-        else make_vector_env("CartPole-v1", num_envs, seed=seed)
-    )
-    sampler = Sampler(env, seed=seed)
+def _cartpole_batches(seed: int) -> list[Batch]:
+    sampler = Sampler(make_env("CartPole-v1", seed=seed), seed=seed)
     rng = np.random.default_rng(seed)
 
     def policy(obs: np.ndarray) -> np.ndarray:
@@ -408,16 +313,14 @@ def _assert_same_batches(first: list[Batch], second: list[Batch]) -> None:
             np.testing.assert_array_equal(getattr(a, field), getattr(b, field), err_msg=field)
 
 
-@pytest.mark.parametrize("num_envs", [None, 3])
-def test_same_seed_same_batches_on_cartpole(num_envs):
-    first = _cartpole_batches(seed=7, num_envs=num_envs)
-    _assert_same_batches(first, _cartpole_batches(seed=7, num_envs=num_envs))
+def test_same_seed_same_batches_on_cartpole():
+    first = _cartpole_batches(seed=7)
+    _assert_same_batches(first, _cartpole_batches(seed=7))
     assert first[0].terminated.any()  # random play drops the pole within 150 steps
 
 
-@pytest.mark.parametrize("num_envs", [None, 3])
-def test_different_seeds_different_batches_on_cartpole(num_envs):
-    first = _cartpole_batches(seed=7, num_envs=num_envs)
-    second = _cartpole_batches(seed=8, num_envs=num_envs)
+def test_different_seeds_different_batches_on_cartpole():
+    first = _cartpole_batches(seed=7)
+    second = _cartpole_batches(seed=8)
     assert not np.array_equal(first[0].observations, second[0].observations)
     assert not np.array_equal(first[0].actions, second[0].actions)

@@ -13,7 +13,7 @@ pytest.importorskip("hw3_q_learning.run")
 
 from hw1_imitation.expert import load_demos, load_expert, read_manifest  # noqa: E402
 from hw1_imitation.tools import record_demos, train_expert  # noqa: E402
-from hw3_q_learning.sac import SavedPolicy  # noqa: E402
+from hw3_q_learning.export import SavedPolicy  # noqa: E402
 from infrastructure.envs import make_env  # noqa: E402
 
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
 
 from hw3_q_learning.config import DQNConfig, SACConfig
+from hw3_q_learning.export import SavedPolicy
 from hw3_q_learning.run import DQNTrainer, SACTrainer, main, parse_args, train
-from hw3_q_learning.sac import SavedPolicy
 from infrastructure.logger import read_progress
 
 DQN_TINY = ["--total-steps", "400", "--learning-starts", "100", "--eval-every", "200"]
@@ -63,6 +64,21 @@ def test_a_resumed_sac_run_continues_from_its_checkpoint(tmp_path):
     assert steps == sorted(steps) and steps[0] == 0 and steps[-1] == 300
     # rows of both parts, none twice: the resumed part does not evaluate at its start again
     assert 200 in steps and len(steps) == len(set(steps))
+
+
+def test_a_checkpoint_of_another_buffer_size_is_refused(tmp_path):
+    config = {"env": "CartPole-v1", "learning_starts": 4, "train_frequency": 4}
+    trainer = DQNTrainer(config)
+    trainer.step()
+    trainer.save_checkpoint(tmp_path / "checkpoint.pt")
+    other = DQNTrainer({**config, "buffer_size": 100})
+    message = (
+        "checkpoint.pt: expected a replay buffer state of capacity 100, got capacity 50000; "
+        "start the run again without --resume"
+    )
+    with pytest.raises(ValueError, match=re.escape(message)):
+        other.load_checkpoint(tmp_path / "checkpoint.pt")
+    assert other.total_steps == 0 and len(other.buffer) == 0
 
 
 def test_trainers_are_built_from_a_dict_and_act_on_a_batch():
