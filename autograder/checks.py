@@ -21,7 +21,7 @@ Kind = Literal["value", "gradient", "update", "statistical", "learning"]
 Visibility = Literal["visible", "hidden", "after_due_date", "after_published"]
 Status = Literal["passed", "failed"]
 Feedback = Literal["full", "property"]
-"""How much of a failed check the student's ``results.json`` shows, a suite's ``FEEDBACK``:
+"""How much of a failed check the student's ``results.json`` shows, a suite's ``feedback``:
 ``full``, what was compared, the first mismatch (input, expected, got) and a hint; ``property``,
 what was compared and how many cases matched (the property that failed), with no input,
 value, hint or text the submission's code produced. Staff always see ``full``."""
@@ -31,6 +31,9 @@ DEFAULT_FEEDBACK: Feedback = "property"
 of a hint tunes the code to the grader instead of finding the bug (the public tests are there
 to debug with)."""
 
+
+DEFAULT_TIMEOUT_S = 30.0
+"""Wall-clock limit of a check that does not say (a fast check: seconds of work)."""
 
 INTERNAL_ERROR = "internal grader error"
 """How staff's view of a grader error begins (``results.json`` tells the student otherwise)."""
@@ -75,7 +78,7 @@ class Check:
     """Judges the student's code through the sandbox; given a generator seeded by the grading
     seed and the check's name, so a regrade with the same seed is identical."""
     visibility: Visibility = "visible"
-    timeout_s: float = 30.0
+    timeout_s: float = DEFAULT_TIMEOUT_S
     """Wall-clock limit of the whole check (each sandbox call gets at most this)."""
     sandbox: Mapping[str, Any] | None = None
     """Options of a sandbox of its own for this check (``cpu_seconds``, ``memory_mb``, ...;

@@ -126,8 +126,8 @@ def _add_grade(commands: _Commands) -> None:
         "not Linux): it then runs with your account's access to this machine, and the reports "
         "say the grading was unconfined. Only for a machine that is itself a sandbox",
     )
-    # For the engine's own tests only: a suite module (dotted name or .py file) defining
-    # PACKAGE and SUITE, used instead of autograder/suites/hwN.py.
+    # For the engine's own tests only: a suite module (dotted name or .py file) defining a
+    # SUITE (an autograder.kit.Suite), used instead of autograder/suites/hwN.py.
     grade.add_argument("--suite", default=None, help=argparse.SUPPRESS)
 
 

@@ -8,11 +8,11 @@ it in a sandbox, and write the reports.
 
     grade_many(paths, "hw2", Path("grading"), jobs=4)  # grading/<name>/results.json, grades.csv
 
-A homework's checks are its hidden suite, ``autograder/suites/hwN.py`` (``PACKAGE`` and
-``SUITE``; see :func:`load_suite`). Each check runs in the grader process with a generator
-seeded by the grading seed and the check's name, against one :class:`~autograder.sandbox.Sandbox`
-per submission, so the same submission graded twice with the same seed gets the same
-``results.json`` (timing fields aside).
+A homework's checks are its hidden suite, the ``SUITE`` of ``autograder/suites/hwN.py`` (an
+:class:`~autograder.kit.Suite`; see :func:`suite_of`). Each check runs in the grader process
+with a generator seeded by the grading seed and the check's name, against one
+:class:`~autograder.sandbox.Sandbox` per submission, so the same submission graded twice with
+the same seed gets the same ``results.json`` (timing fields aside).
 
 Nothing a submission does gets out of the engine as an exception: a missing package, an unsafe
 zip, code that hangs or exits, even a check that breaks, all end as failed rows of a valid
@@ -50,7 +50,6 @@ import numpy as np
 from autograder import report
 from autograder.checks import (
     DEFAULT_FEEDBACK,
-    FEEDBACK_LEVELS,
     INTERNAL_ERROR,
     Check,
     CheckResult,
@@ -60,6 +59,7 @@ from autograder.checks import (
     Status,
     fast_checks,
 )
+from autograder.kit import Suite
 from autograder.sandbox import PROJECT_ROOT, Failure, Result, Sandbox
 
 log = logging.getLogger(__name__)
@@ -97,36 +97,40 @@ def known_homeworks() -> list[str]:
     return sorted(names, key=lambda n: int(n[2:]))
 
 
-def load_suite(hw: str, spec: str | None = None) -> tuple[str, list[Check]]:
-    """The package name and checks of homework ``hw`` (``hw2`` or ``hw2_policy_gradient``).
+def suite_of(hw: str, spec: str | None = None) -> Suite:
+    """The :class:`~autograder.kit.Suite` of homework ``hw`` (``hw2`` or
+    ``hw2_policy_gradient``): the ``SUITE`` of ``autograder/suites/hw2.py``.
 
     ``spec`` (for the engine's own tests only) loads another suite module instead: a dotted
-    module name or a ``.py`` file path, holding ``PACKAGE`` and ``SUITE`` like a real suite.
+    module name or a ``.py`` file path, holding a ``SUITE`` like a real suite.
     """
-    return _suite_of(_suite_module(hw, spec))
+    module = _suite_module(hw, spec)
+    suite = getattr(module, "SUITE", None)
+    if not isinstance(suite, Suite):
+        raise SuiteError(
+            f"expected {module.__name__}.SUITE to be an autograder.kit.Suite, got "
+            f"{type(suite).__name__}"
+        )
+    return suite
+
+
+def load_suite(hw: str, spec: str | None = None) -> tuple[str, list[Check]]:
+    """The package name and every check (fast, then learning) of homework ``hw``'s suite
+    (:func:`suite_of`)."""
+    suite = suite_of(hw, spec)
+    return suite.package, list(suite.all_checks)
 
 
 def suite_sandbox_options(hw: str, spec: str | None = None) -> dict[str, Any]:
-    """Options of the sandboxes a homework's suite grades in (its optional ``SANDBOX``, e.g.
-    ``given``: the grader's own data copied over the submission's); ``{}`` when none."""
-    options = getattr(_suite_module(hw, spec), "SANDBOX", None) or {}
-    if not isinstance(options, Mapping):
-        raise SuiteError(f"expected the suite's SANDBOX to be a dict of options, got {options!r}")
-    return dict(options)
+    """Options of the sandboxes a homework's suite grades in (:attr:`Suite.sandbox
+    <autograder.kit.Suite.sandbox>`); ``{}`` when none."""
+    return dict(suite_of(hw, spec).sandbox)
 
 
 def suite_feedback(hw: str, spec: str | None = None) -> Feedback:
-    """How much of a failed check a homework's students see in ``results.json``: its suite's
-    optional ``FEEDBACK`` (:data:`~autograder.checks.Feedback`), else
-    :data:`~autograder.checks.DEFAULT_FEEDBACK`. Staff always see everything."""
-    level = getattr(_suite_module(hw, spec), "FEEDBACK", DEFAULT_FEEDBACK)
-    if level not in FEEDBACK_LEVELS:
-        raise SuiteError(
-            f"expected the suite's FEEDBACK to be one of {', '.join(FEEDBACK_LEVELS)}, got "
-            f"{level!r}"
-        )
-    feedback: Feedback = level
-    return feedback
+    """How much of a failed check a homework's students see in ``results.json``
+    (:attr:`Suite.feedback <autograder.kit.Suite.feedback>`). Staff always see everything."""
+    return suite_of(hw, spec).feedback
 
 
 def _suite_module(hw: str, spec: str | None) -> ModuleType:
@@ -161,23 +165,6 @@ def _import_spec(spec: str) -> ModuleType:
         raise
     except Exception as error:
         raise SuiteError(f"could not load the suite {spec!r}: {error!r}") from error
-
-
-def _suite_of(module: ModuleType) -> tuple[str, list[Check]]:
-    package = getattr(module, "PACKAGE", None)
-    checks = getattr(module, "SUITE", None)
-    if not isinstance(package, str) or not package.isidentifier():
-        raise SuiteError(
-            f"expected {module.__name__}.PACKAGE to be a package name, got {package!r}"
-        )
-    if checks is None or not all(isinstance(c, Check) for c in checks):
-        raise SuiteError(f"expected {module.__name__}.SUITE to be a list of Check")
-    checks = list(checks)
-    names = [c.name for c in checks]
-    duplicates = sorted({n for n in names if names.count(n) > 1})
-    if duplicates:
-        raise SuiteError(f"expected unique check names in {module.__name__}, got {duplicates}")
-    return package, checks
 
 
 def stable_hash(text: str) -> int:
@@ -730,7 +717,7 @@ def grade_submission(
     """Grade one submission (folder or ``.zip``) and write its two reports to ``out_dir``:
 
     * ``results.json``, the student's (Gradescope reads it): each failed check's feedback as
-      the suite's ``FEEDBACK`` allows (:func:`suite_feedback`), and a check the grader could
+      the suite's feedback level allows (:func:`suite_feedback`), and a check the grader could
       not judge said to be graded again, not failed;
     * ``staff.json``, the same fields with the whole feedback and, for a grader error, what
       went wrong: what this function returns.

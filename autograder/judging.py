@@ -386,36 +386,42 @@ def input_grads(
 
 
 def _clone(x: Any) -> Any:
-    return x.clone() if isinstance(x, torch.Tensor) else x
+    if isinstance(x, torch.Tensor):
+        return x.clone()
+    return x.copy() if isinstance(x, np.ndarray) else x
 
 
 def loss_value_check(
     module: str,
     function: str,
-    reference: Callable[..., torch.Tensor],
+    reference: Callable[..., Any],
     make_cases: Callable[[np.random.Generator], Cases],
     extra: tuple[Any, ...],
     describe: str,
     hint: str,
     what: str = "the loss",
+    *,
+    tensor: bool = True,
+    tolerance: Tolerance = LOSS_TOL,
 ) -> Callable[[Sandbox, np.random.Generator], Outcome]:
-    """The student's ``module.function(*tensors, *extra)`` against ``reference`` on each case;
-    ``what`` names the result in the feedback."""
+    """The student's ``module.function(*inputs, *extra)`` against ``reference`` on each case
+    (``reference`` gets copies of the inputs); ``what`` names the result in the feedback, a
+    tensor when ``tensor``, else a NumPy array, compared within ``tolerance``."""
 
     def run(sandbox: Sandbox, rng: np.random.Generator) -> Outcome:
         cases = make_cases(rng)
         tally = Tally(f"`{function}` with the reference on {len(cases)} {describe}", hint)
         plan = []
-        for summary, tensors in cases:
-            args = (*tensors, *extra)
+        for summary, inputs in cases:
+            args = (*inputs, *extra)
             with torch.no_grad():
-                expected = reference(*(_clone(t) for t in tensors), *extra)
+                expected = reference(*(_clone(x) for x in inputs), *extra)
             plan.append(
                 Planned(
                     summary,
                     lambda a=args: sandbox.call(module, function, a, timeout_s=CALL_TIMEOUT_S),
-                    lambda got, e=expected: compare(got, e, tensor=True, what=what, **LOSS_TOL),
-                    matched_by_nothing(expected, args, **LOSS_TOL),
+                    lambda got, e=expected: compare(got, e, tensor=tensor, what=what, **tolerance),
+                    matched_by_nothing(expected, args, **tolerance),
                 )
             )
         return run_cases(sandbox, tally, plan)
@@ -426,7 +432,7 @@ def loss_value_check(
 def loss_grad_check(
     module: str,
     function: str,
-    reference: Callable[..., torch.Tensor],
+    reference: Callable[..., Any],
     make_cases: Callable[[np.random.Generator], Cases],
     extra: tuple[Any, ...],
     names: tuple[str, ...],

@@ -13,9 +13,10 @@ secret the worker never sees: the student's code never sees the evaluation envir
 
 A milestone is met when the mean evaluation return reaches its threshold and improves on the
 return before training by the threshold's own improvement over random play (weights that
-were good before any training, written by hand, earn nothing). The trainer's own step count
-only paces the evaluations: see :func:`learning_check` for why the grader does not count the
-steps itself, and what bounds them instead. Thresholds come from
+were good before any training, written by hand, earn nothing). Milestones are environment
+steps that the grader counts itself, because the trainer's environments run in the grader's
+process (:mod:`autograder.remote_env`; :func:`learning_check` says what that count proves).
+Thresholds come from
 ``rlhw calibrate hwN`` (:func:`calibrate`), which runs the reference through the very same
 :func:`evaluate` on several seeds and stores, per milestone, the reference's returns and::
 
@@ -132,7 +133,8 @@ class LearningTask:
         del fields["target"]
         del fields["policy"]  # where the weights are read, not how the reference trains
         del fields["env_steps"]  # who counts the steps, not how many the reference takes
-        for name in ("train_until", "data"):  # digests made before these fields stay valid
+        for name in ("train_until", "data"):
+            # left out at their defaults: the calibration of a task without them stays valid
             if not fields[name]:
                 del fields[name]
         if self.data:
@@ -236,16 +238,15 @@ def random_return(task: LearningTask, seed: int) -> float:
 
 
 def learning_tasks(hw: str) -> list[LearningTask]:
-    """The tasks of homework ``hw``'s learning-curve checks (its suite's ``LEARNING_TASKS``).
+    """The tasks of homework ``hw``'s learning-curve checks (its suite's
+    :attr:`~autograder.kit.Suite.tasks`).
 
     Raises:
         SuiteError: an unknown homework.
     """
-    from autograder.grade import load_suite
+    from autograder.grade import suite_of
 
-    load_suite(hw)  # says which homeworks exist when ``hw`` is not one
-    module = importlib.import_module(f"autograder.suites.{hw.split('_')[0]}")
-    return list(getattr(module, "LEARNING_TASKS", []))
+    return suite_of(hw).tasks
 
 
 def calibration_path(hw: str) -> Path:

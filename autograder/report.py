@@ -13,7 +13,7 @@ table, a CSV gradebook.
      "extra_data": {"hw": "hw2", "seed": 0, "view": "student", "feedback": "property"}}
 
 Each grading gives two *views* of the same rows. The student's (``results.json``) shows each
-failed check's feedback as the suite's ``FEEDBACK`` allows (:data:`~autograder.checks.Feedback`),
+failed check's feedback as the suite's ``feedback`` allows (:data:`~autograder.checks.Feedback`),
 and a check the grader could not judge (a grader error: a stale calibration, a check that broke)
 as "not graded yet", never as the student's failure. Staff's (``staff.json``, the terminal
 table, the gradebook) has the whole feedback and what went wrong in the grader.

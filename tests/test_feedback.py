@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from conftest import suite_checks, suite_package
 
 from autograder import report
 from autograder.audit import load_mutants
@@ -23,7 +24,6 @@ from autograder.grade import SuiteError, grade_submission, suite_feedback
 from autograder.judging import PROPERTY_NOTE, Tally
 from autograder.mutants import apply_mutant
 from autograder.sandbox import PROJECT_ROOT, Failure
-from autograder.suites import hw2
 
 
 def _never(sandbox: Any, rng: np.random.Generator) -> Outcome:
@@ -76,10 +76,11 @@ def test_a_tally_says_which_property_failed_without_inputs_values_or_hints() -> 
 def test_every_suite_shows_only_which_property_failed(tmp_path: Path) -> None:
     assert [suite_feedback(hw) for hw in ("hw1", "hw2", "hw3")] == ["property"] * 3
     suite = tmp_path / "suite.py"
-    suite.write_text('PACKAGE = "fakehw"\nSUITE = []\nFEEDBACK = "everything"\n')
-    with pytest.raises(SuiteError, match="FEEDBACK to be one of full, property, got 'everything'"):
+    make = "from autograder.kit import Suite\nSUITE = Suite(hw='fake', package='fakehw', checks=[]"
+    suite.write_text(make + ", feedback='everything')\n")
+    with pytest.raises(SuiteError, match="feedback to be one of full, property, got 'everything'"):
         suite_feedback("fake", str(suite))
-    suite.write_text('PACKAGE = "fakehw"\nSUITE = []\n')
+    suite.write_text(make + ")\n")
     assert suite_feedback("fake", str(suite)) == "property"  # the default
 
 
@@ -87,10 +88,12 @@ def test_the_student_sees_the_property_staff_see_the_first_mismatch_and_hint(
     tmp_path: Path,
 ) -> None:
     mutant = next(m for m in load_mutants("hw2") if m.name == "gae_leaks_across_truncation")
-    boundary = next(c for c in hw2.SUITE if c.name.startswith("compute_gae: two trajectories"))
+    boundary = next(
+        c for c in suite_checks("hw2") if c.name.startswith("compute_gae: two trajectories")
+    )
     submission = apply_mutant(PROJECT_ROOT, mutant, tmp_path / "mutant")
     staff = grade_submission(
-        submission, "hw2", tmp_path / "out", checks=[boundary], package=hw2.PACKAGE
+        submission, "hw2", tmp_path / "out", checks=[boundary], package=suite_package("hw2")
     )
     student = json.loads((tmp_path / "out" / "results.json").read_text())
     seen, full = student["tests"][0]["output"], staff["tests"][0]["output"]
@@ -106,7 +109,7 @@ def test_the_student_sees_the_property_staff_see_the_first_mismatch_and_hint(
         "hw2",
         tmp_path / "full",
         checks=[boundary],
-        package=hw2.PACKAGE,
+        package=suite_package("hw2"),
         feedback="full",
     )
     shown = json.loads((tmp_path / "full" / "results.json").read_text())

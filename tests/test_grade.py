@@ -23,6 +23,7 @@ from typing import Any
 import jsonschema
 import numpy as np
 import pytest
+from conftest import suite_checks, suite_package
 
 from autograder import grade, learning, report
 from autograder.checks import Check, GraderError, Outcome
@@ -44,9 +45,7 @@ SUITE_SOURCE = """
 import numpy as np
 
 from autograder.checks import Check, GraderError, Outcome
-
-PACKAGE = "fakehw"
-FEEDBACK = "full"
+from autograder.kit import Suite
 
 
 def _value(function, reference, timeout_s):
@@ -63,7 +62,7 @@ def _value(function, reference, timeout_s):
     return run
 
 
-SUITE = [
+CHECKS = [
     Check("double: twice the input", "double", "value", 2.0, _value("double", lambda x: 2 * x, 60)),
     Check("square: elementwise", "square", "value", 3.0, _value("square", np.square, 60)),
     Check(
@@ -75,6 +74,7 @@ SUITE = [
         visibility="after_due_date",
     ),
 ]
+SUITE = Suite(hw="fake", package="fakehw", checks=CHECKS, feedback="full")
 """
 
 CORRECT = """
@@ -312,20 +312,19 @@ def test_a_stale_calibration_costs_the_student_nothing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from autograder.mutants import copy_homework
-    from autograder.suites import hw2
     from hw2_policy_gradient.config import PRESETS
 
     monkeypatch.setattr(learning, "CALIBRATION_DIR", tmp_path / "calibration")  # no file there
     config = {**dataclasses.asdict(PRESETS["CartPole-v1"]), "total_steps": 1000}
     task = LearningTask(
-        "CartPole-tiny", f"{hw2.PACKAGE}.run", "Trainer", config, "CartPole-v1", (1000,)
+        "CartPole-tiny", f"{suite_package('hw2')}.run", "Trainer", config, "CartPole-v1", (1000,)
     )
-    normalize = next(c for c in hw2.SUITE if c.function == "normalize")
+    normalize = next(c for c in suite_checks("hw2") if c.function == "normalize")
     checks = [normalize, learning.learning_check_of("hwtest", task, points=10, timeout_s=60)]
-    reference = copy_homework(PROJECT_ROOT, hw2.PACKAGE, tmp_path / "reference")
+    reference = copy_homework(PROJECT_ROOT, suite_package("hw2"), tmp_path / "reference")
     out = tmp_path / "out"
 
-    data = grade_submission(reference, "hwtest", out, checks=checks, package=hw2.PACKAGE)
+    data = grade_submission(reference, "hwtest", out, checks=checks, package=suite_package("hw2"))
 
     learning_row = rows(data)["learning curve: CartPole-tiny"]
     assert learning_row["extra_data"]["grader_error"] is True
@@ -439,9 +438,15 @@ def test_load_suite(tmp_path: Path, suite_file: str) -> None:
     with pytest.raises(SuiteError, match=r"^unknown homework 'hw9'; expected one of "):
         load_suite("hw9")
     twice = tmp_path / "twice.py"
-    twice.write_text(SUITE_SOURCE + "\nSUITE = SUITE + SUITE[:1]\n")
+    twice.write_text(
+        SUITE_SOURCE + "\nSUITE = Suite(hw='fake', package='fakehw', checks=CHECKS * 2)\n"
+    )
     with pytest.raises(SuiteError, match="expected unique check names"):
         load_suite("fake", str(twice))
+    a_list = tmp_path / "a_list.py"
+    a_list.write_text(SUITE_SOURCE + "\nSUITE = CHECKS\n")
+    with pytest.raises(SuiteError, match=r"SUITE to be an autograder.kit.Suite, got list$"):
+        load_suite("fake", str(a_list))
 
 
 def test_expected_files_come_from_the_reference() -> None:
@@ -507,8 +512,7 @@ def test_cli_end_to_end(tmp_path: Path, suite_file: str) -> None:
 
 GRADER_ERROR_SUITE = """
 from autograder.checks import Check, GraderError, Outcome
-
-PACKAGE = "fakehw"
+from autograder.kit import Suite
 
 
 def stale(sandbox, rng):
@@ -520,10 +524,14 @@ def works(sandbox, rng):
     return Outcome(1.0 if result.ok and result.value == 6 else 0.0, "double(3)")
 
 
-SUITE = [
-    Check("learns", "f", "learning", 5.0, stale),
-    Check("doubles", "double", "value", 1.0, works),
-]
+SUITE = Suite(
+    hw="fake",
+    package="fakehw",
+    checks=[
+        Check("learns", "f", "learning", 5.0, stale),
+        Check("doubles", "double", "value", 1.0, works),
+    ],
+)
 """
 
 

@@ -1,2 +1,3 @@
-"""Hidden suites, one module per homework: ``hw2.py`` defines ``PACKAGE`` (the student package
-it grades) and ``SUITE`` (a list of :class:`autograder.checks.Check`)."""
+"""Hidden suites, one module per homework: ``hw2.py`` defines ``SUITE``, an
+:class:`autograder.kit.Suite` (the student package it grades, its checks, its learning-curve
+checks)."""

@@ -47,21 +47,25 @@ from autograder.judging import (
     f32,
     fmt,
     matched_by_nothing,
-    no_gradient,
     reference_module,
     returned,
     state_dict_of,
     torch_seed,
 )
-from autograder.learning import LearningTask, learning_check_of
+from autograder.kit import (
+    FAILURE_RATE,
+    Learning,
+    ModuleCase,
+    Suite,
+    Trainer,
+    load_states,
+    module_check,
+)
+from autograder.learning import LearningTask
 from autograder.sandbox import PROJECT_ROOT, Apply, Attr, Method, Result, Sandbox, Step
 from infrastructure.config import Target
 
 PACKAGE = "hw1_imitation"
-FEEDBACK = "property"
-"""What the student's results.json shows of a failed check (see ``autograder.checks.Feedback``):
-which property failed and how many cases matched. ``"full"`` adds the first mismatch's inputs,
-expected and got values and the hint; staff always see them (staff.json, ``rlhw grade``'s table)."""
 POLICIES = f"{PACKAGE}.policies"
 BC = f"{PACKAGE}.bc"
 DAGGER = f"{PACKAGE}.dagger"
@@ -69,6 +73,7 @@ EXPERT = f"{PACKAGE}.expert"
 RUN = f"{PACKAGE}.run"
 KEPT = "imitation_trainer"  # the name the trainer of a fast check is kept under in the worker
 TRAINER_TIMEOUT_S = 20.0  # building a trainer makes a MuJoCo environment and reads the expert
+TRAINER = Trainer(RUN, "Trainer", KEPT, TRAINER_TIMEOUT_S)
 EXPERT_ENV = "Hopper-v5"
 """The environment of the checks that build the student's Trainer (its expert must ship)."""
 
@@ -147,156 +152,136 @@ def _on_policy(
     )
 
 
-def check_distribution(sandbox: Sandbox, rng: np.random.Generator) -> Outcome:
-    tally = Tally(
-        f"`GaussianMLPPolicy.distribution` with the reference's weights on {len(_POLICY_CASES)} "
-        "networks (log_std away from 0): its mean, stddev, log_prob(actions) (shape (B,)) and "
-        "entropy()",
-        "mean = mean_net(observations), standard deviation exp(log_std) (the parameter is the "
-        "log of sigma); the log-probability of an action vector sums over its dimensions "
-        "(wrap the Normal in Independent(..., 1)), so log_prob has shape (B,).",
-    )
-    for case in tally.each(_POLICY_CASES, per_item=4):
-        summary, init_args, policy = _policy(rng, case)
-        batch = case[-1]
-        observations = f32(rng.normal(size=(batch, case[0])))
-        actions = f32(rng.normal(size=(batch, case[1])))
-        summary += f", B={batch}"
-        with torch.no_grad():
+def _distribution_cases(grad: bool) -> Callable[[np.random.Generator], list[ModuleCase]]:
+    """The policies of :data:`_POLICY_CASES` on a batch each: their distribution's values, or
+    (``grad``) the gradient of its mean log-likelihood."""
+
+    def cases(rng: np.random.Generator) -> list[ModuleCase]:
+        made = []
+        for case in _POLICY_CASES:
+            summary, init_args, policy = _policy(rng, case)
+            batch = case[-1]
+            observations = f32(rng.normal(size=(batch, case[0])))
+            actions = f32(rng.normal(size=(batch, case[1])))
+            summary += f", B={batch}"
             distribution = policy.distribution(observations)
+            if grad:
+                distribution.log_prob(actions).mean().backward()
+                steps = [
+                    Method("distribution", (observations,)),
+                    Method("log_prob", (actions,)),
+                    Method("mean"),
+                ]
+                made.append(ModuleCase(summary, init_args, policy, (), grad_steps=steps))
+                continue
             expected = {
-                "mean": distribution.mean,
-                "stddev": distribution.stddev,
-                "log_prob(actions)": distribution.log_prob(actions),
-                "entropy()": distribution.entropy(),
+                "mean": distribution.mean.detach(),
+                "stddev": distribution.stddev.detach(),
+                "log_prob(actions)": distribution.log_prob(actions).detach(),
+                "entropy()": distribution.entropy().detach(),
             }
-        result = _on_policy(
-            sandbox,
-            init_args,
-            policy,
-            steps=[Method("distribution", (observations,))],
-            fetch={
+            fetch: dict[str, list[Step]] = {
                 "mean": [Attr("mean")],
                 "stddev": [Attr("stddev")],
                 "log_prob(actions)": [Method("log_prob", (actions,))],
                 "entropy()": [Method("entropy")],
-            },
-            label="GaussianMLPPolicy.distribution",
-        )
-        ok, value = returned(result, tally, summary)
-        if not ok:
-            tally.skip(3)
-            continue
-        if type(value) is not dict or set(value) != set(expected):
-            tally.record(summary, "the distribution call returned an unexpected value")
-            tally.skip(3)
-            continue
-        for name, want in expected.items():
-            tally.expect(
-                summary,
-                value[name],
-                want,
-                inputs=(observations, actions),
-                tensor=True,
-                what=name,
-                **LOSS_TOL,
+            }
+            steps = [Method("distribution", (observations,))]
+            made.append(
+                ModuleCase(
+                    summary,
+                    init_args,
+                    policy,
+                    (observations, actions),
+                    steps=steps,
+                    fetch=fetch,
+                    expected=expected,
+                )
             )
-    return tally.outcome()
+        return made
+
+    return cases
 
 
-def check_distribution_grad(sandbox: Sandbox, rng: np.random.Generator) -> Outcome:
-    tally = Tally(
-        f"the gradient of `GaussianMLPPolicy.distribution(observations).log_prob(actions)"
-        f".mean()` w.r.t. every parameter (mean_net and log_std) with the reference's weights "
-        f"on {len(_POLICY_CASES)} networks",
+DISTRIBUTION = module_check(
+    "GaussianMLPPolicy.distribution: mean, stddev, log_prob, entropy",
+    function="GaussianMLPPolicy.distribution",
+    module=POLICIES,
+    cls="GaussianMLPPolicy",
+    cases=_distribution_cases(grad=False),
+    kind="value",
+    points=12,
+    what=(
+        "`GaussianMLPPolicy.distribution` with the reference's weights on {count} networks "
+        "(log_std away from 0): its mean, stddev, log_prob(actions) (shape (B,)) and entropy()"
+    ),
+    hint=(
+        "mean = mean_net(observations), standard deviation exp(log_std) (the parameter is the "
+        "log of sigma); the log-probability of an action vector sums over its dimensions "
+        "(wrap the Normal in Independent(..., 1)), so log_prob has shape (B,)."
+    ),
+)
+DISTRIBUTION_GRAD = module_check(
+    "GaussianMLPPolicy.distribution: gradient of the log-likelihood",
+    function="GaussianMLPPolicy.distribution",
+    module=POLICIES,
+    cls="GaussianMLPPolicy",
+    cases=_distribution_cases(grad=True),
+    kind="gradient",
+    points=8,
+    what=(
+        "the gradient of `GaussianMLPPolicy.distribution(observations).log_prob(actions)"
+        ".mean()` w.r.t. every parameter (mean_net and log_std) with the reference's weights "
+        "on {count} networks"
+    ),
+    hint=(
         "build the distribution from the parameters themselves: mean_net(observations) and "
         "exp(self.log_std), without .detach(), .data or NumPy on the way, so that the gradient "
-        "reaches mean_net and log_std.",
-    )
-    for case in tally.each(_POLICY_CASES):
-        summary, init_args, policy = _policy(rng, case)
-        batch = case[-1]
-        observations = f32(rng.normal(size=(batch, case[0])))
-        actions = f32(rng.normal(size=(batch, case[1])))
-        policy.distribution(observations).log_prob(actions).mean().backward()
-        result = _on_policy(
-            sandbox,
-            init_args,
-            policy,
-            steps=[
-                Method("distribution", (observations,)),
-                Method("log_prob", (actions,)),
-                Method("mean"),
-            ],
-            label="GaussianMLPPolicy.distribution",
-            grad=True,
-        )
-        ok, value = returned(result, tally, f"{summary}, B={batch}")
-        if ok:
-            tally.record(f"{summary}, B={batch}", _judge_parameter_grads(value, policy, ()))
-    return tally.outcome()
+        "reaches mean_net and log_std."
+    ),
+)
 
 
-def _judge_parameter_grads(
-    value: Any, module: torch.nn.Module, constants: Sequence[str]
-) -> str | None:
-    """What differs between the gradients a ``module_grad`` call returned and ``module``'s
-    (``constants``: parameters that must get none)."""
-    if (
-        type(value) is not dict
-        or set(value) != {"loss", "grads"}
-        or type(value["grads"]) is not dict
-    ):
-        return "the gradient call returned an unexpected value"
-    grads = value["grads"]
-    for name, parameter in module.named_parameters():
-        got = grads.get(name)
-        if name in constants:
-            problem = no_gradient(got, what=f"`{name}`")
-        elif got is None:
-            problem = f"no gradient reached parameter `{name}`"
-        else:
-            problem = compare(
-                got, parameter.grad, tensor=True, what=f"the gradient w.r.t. `{name}`", **LOSS_TOL
-            )
-        if problem is not None:
-            return problem
-    return None
-
-
-def check_get_action_deterministic(sandbox: Sandbox, rng: np.random.Generator) -> Outcome:
-    tally = Tally(
-        f"`GaussianMLPPolicy.get_action(observations, deterministic=True)` with the "
-        f"reference's weights on {len(_POLICY_CASES)} networks: a NumPy array, the mean "
-        "mean_net(observations)",
-        "with deterministic=True return the distribution's mean, as a NumPy array of shape "
-        "(B, action_dim) (to_numpy), without a gradient.",
-    )
-    for case in tally.each(_POLICY_CASES):
+def _deterministic_cases(rng: np.random.Generator) -> list[ModuleCase]:
+    made = []
+    for case in _POLICY_CASES:
         summary, init_args, policy = _policy(rng, case)
         batch = case[-1]
         observations = rng.normal(size=(batch, case[0])).astype(np.float32)
         with torch.no_grad():
             expected = policy.mean_net(torch.as_tensor(observations))
-        result = _on_policy(
-            sandbox,
-            init_args,
-            policy,
-            steps=[Method("get_action", (observations,), {"deterministic": True})],
-            label="GaussianMLPPolicy.get_action",
-        )
-        ok, value = returned(result, tally, f"{summary}, B={batch}")
-        if ok:
-            tally.expect(
+        made.append(
+            ModuleCase(
                 f"{summary}, B={batch}",
-                value,
-                expected,
-                inputs=(observations,),
-                tensor=False,
+                init_args,
+                policy,
+                (observations,),
+                steps=[Method("get_action", (observations,), {"deterministic": True})],
+                returns=expected,
                 what="the actions",
-                **LOSS_TOL,
+                tensor=False,
             )
-    return tally.outcome()
+        )
+    return made
+
+
+GET_ACTION_DETERMINISTIC = module_check(
+    "GaussianMLPPolicy.get_action: deterministic actions are the mean",
+    function="GaussianMLPPolicy.get_action",
+    module=POLICIES,
+    cls="GaussianMLPPolicy",
+    cases=_deterministic_cases,
+    kind="value",
+    points=6,
+    what=(
+        "`GaussianMLPPolicy.get_action(observations, deterministic=True)` with the "
+        "reference's weights on {count} networks: a NumPy array, the mean mean_net(observations)"
+    ),
+    hint=(
+        "with deterministic=True return the distribution's mean, as a NumPy array of shape "
+        "(B, action_dim) (to_numpy), without a gradient."
+    ),
+)
 
 
 # Statistical: sampled actions. For n draws of N(mu, sigma^2) in one dimension, the sample mean
@@ -309,12 +294,11 @@ def check_get_action_deterministic(sandbox: Sandbox, rng: np.random.Generator) -
 
 _SAMPLES = 20_000
 _STAT_CASES = [(4, 3, 1, 16, "tanh"), (2, 1, 2, 8, "relu")]
-_FAILURE_RATE = 1e-6
 
 
 def _stat_bounds(n: int, tests: int) -> tuple[float, float, float]:
     """``(z, low, high)``: the mean's bound in standard errors, and the bounds of S^2 / sigma^2."""
-    x = math.log(2.0 * tests / _FAILURE_RATE)
+    x = math.log(2.0 * tests / FAILURE_RATE)
     k = n - 1
     z = math.sqrt(2.0 * x)
     return z, (k - 2.0 * math.sqrt(k * x)) / k, (k + 2.0 * math.sqrt(k * x) + 2.0 * x) / k
@@ -387,7 +371,7 @@ def _judge_samples(
 # Behaviour cloning: the loss, its gradient, and the update
 # ---------------------------------------------------------------------------------------------
 
-_LOSS_CASES = [
+_LOSS_CASES: list[tuple[int, int, int, int, str, int, ref_bc.BCLoss]] = [
     # obs_dim, action_dim, n_layers, size, activation, batch, loss
     (3, 2, 2, 16, "tanh", 9, "nll"),
     (11, 3, 1, 32, "relu", 1, "nll"),
@@ -403,69 +387,66 @@ _LOSS_HINT = (
 )
 
 
-def _loss_case(
-    rng: np.random.Generator, case: tuple[Any, ...]
-) -> tuple[str, tuple[Any, ...], Any, torch.Tensor, torch.Tensor, ref_bc.BCLoss]:
-    *shape, batch, loss = case
-    summary, init_args, policy = _policy(rng, (*shape, batch))
-    observations = f32(rng.normal(size=(batch, shape[0])))
-    actions = f32(rng.normal(size=(batch, shape[1])))
-    return f"{summary}, B={batch}, loss={loss!r}", init_args, policy, observations, actions, loss
+def _loss_cases(grad: bool) -> Callable[[np.random.Generator], list[ModuleCase]]:
+    """The minibatches of :data:`_LOSS_CASES`: ``bc_loss``'s value, or (``grad``) its
+    gradient w.r.t. every parameter (none for log_std under mse)."""
+
+    def cases(rng: np.random.Generator) -> list[ModuleCase]:
+        made = []
+        for obs_dim, action_dim, n_layers, size, activation, batch, loss in _LOSS_CASES:
+            shape = (obs_dim, action_dim, n_layers, size, activation, batch)
+            summary, init_args, policy = _policy(rng, shape)
+            observations = f32(rng.normal(size=(batch, obs_dim)))
+            actions = f32(rng.normal(size=(batch, action_dim)))
+            summary = f"{summary}, B={batch}, loss={loss!r}"
+            steps = [Apply(f"{BC}:bc_loss", (observations, actions, loss))]
+            if grad:
+                ref_bc.bc_loss(policy, observations, actions, loss).backward()
+                constants = ("log_std",) if loss == "mse" else ()
+                case = ModuleCase(
+                    summary, init_args, policy, (), grad_steps=steps, constants=constants
+                )
+            else:
+                with torch.no_grad():
+                    expected = ref_bc.bc_loss(policy, observations, actions, loss)
+                inputs = (observations, actions)
+                case = ModuleCase(
+                    summary, init_args, policy, inputs, steps, returns=expected, what="the loss"
+                )
+            made.append(case)
+        return made
+
+    return cases
 
 
-def check_bc_loss(sandbox: Sandbox, rng: np.random.Generator) -> Outcome:
-    tally = Tally(
-        f"`bc_loss` with the reference's weights on {len(_LOSS_CASES)} minibatches (negative "
-        "log-likelihood and mean squared error, batches of 1 included)",
-        _LOSS_HINT,
-    )
-    for case in tally.each(_LOSS_CASES):
-        summary, init_args, policy, observations, actions, loss = _loss_case(rng, case)
-        with torch.no_grad():
-            expected = ref_bc.bc_loss(policy, observations, actions, loss)
-        result = _on_policy(
-            sandbox,
-            init_args,
-            policy,
-            steps=[Apply(f"{BC}:bc_loss", (observations, actions, loss))],
-            label="bc_loss",
-        )
-        ok, value = returned(result, tally, summary)
-        if ok:
-            tally.expect(
-                summary,
-                value,
-                expected,
-                inputs=(observations, actions),
-                tensor=True,
-                what="the loss",
-                **LOSS_TOL,
-            )
-    return tally.outcome()
-
-
-def check_bc_loss_grad(sandbox: Sandbox, rng: np.random.Generator) -> Outcome:
-    tally = Tally(
-        f"the gradient of `bc_loss` w.r.t. every parameter with the reference's weights on "
-        f"{len(_LOSS_CASES)} minibatches (with mse, log_std must get no gradient)",
-        _LOSS_HINT,
-    )
-    for case in tally.each(_LOSS_CASES):
-        summary, init_args, policy, observations, actions, loss = _loss_case(rng, case)
-        ref_bc.bc_loss(policy, observations, actions, loss).backward()
-        result = _on_policy(
-            sandbox,
-            init_args,
-            policy,
-            steps=[Apply(f"{BC}:bc_loss", (observations, actions, loss))],
-            label="bc_loss",
-            grad=True,
-        )
-        constants = ("log_std",) if loss == "mse" else ()
-        ok, value = returned(result, tally, summary)
-        if ok:
-            tally.record(summary, _judge_parameter_grads(value, policy, constants))
-    return tally.outcome()
+BC_LOSS = module_check(
+    "bc_loss: negative log-likelihood and MSE",
+    function="bc_loss",
+    module=POLICIES,
+    cls="GaussianMLPPolicy",
+    cases=_loss_cases(grad=False),
+    kind="value",
+    points=10,
+    what=(
+        "`bc_loss` with the reference's weights on {count} minibatches (negative "
+        "log-likelihood and mean squared error, batches of 1 included)"
+    ),
+    hint=_LOSS_HINT,
+)
+BC_LOSS_GRAD = module_check(
+    "bc_loss: gradient",
+    function="bc_loss",
+    module=POLICIES,
+    cls="GaussianMLPPolicy",
+    cases=_loss_cases(grad=True),
+    kind="gradient",
+    points=10,
+    what=(
+        "the gradient of `bc_loss` w.r.t. every parameter with the reference's weights on "
+        "{count} minibatches (with mse, log_std must get no gradient)"
+    ),
+    hint=_LOSS_HINT,
+)
 
 
 _UPDATE_CASES: list[tuple[int, int, str, ref_bc.BCLoss, float, int]] = [
@@ -481,30 +462,6 @@ def _trainer_config(**fields: Any) -> dict[str, Any]:
     sandbox, the grader's copy)."""
     config = ref_config.ImitationConfig(env=EXPERT_ENV, expert_dir=None, **fields)
     return dataclasses.asdict(config)
-
-
-def _build(
-    sandbox: Sandbox, tally: Tally, summary: str, config: Mapping[str, Any], state: Any
-) -> bool:
-    """Build the student's Trainer from ``config``, keep it, and load ``state`` into its
-    policy; False (recorded) when it fails."""
-    result = sandbox.call_method(
-        RUN, "Trainer", (dict(config),), keep=KEPT, timeout_s=TRAINER_TIMEOUT_S, label="Trainer"
-    )
-    ok, _ = returned(result, tally, f"{summary} (building the Trainer)")
-    return ok and _load_policy(sandbox, tally, summary, state)
-
-
-def _load_policy(sandbox: Sandbox, tally: Tally, summary: str, state: Any) -> bool:
-    result = sandbox.on(
-        KEPT,
-        [Attr("policy"), Method("load_state_dict", (dict(state),))],
-        fetch={},
-        timeout_s=CALL_TIMEOUT_S,
-        label="Trainer.policy.load_state_dict",
-    )
-    ok, _ = returned(result, tally, f"{summary} (loading the policy's weights)")
-    return ok
 
 
 def check_bc_update(sandbox: Sandbox, rng: np.random.Generator) -> Outcome:
@@ -541,7 +498,7 @@ def check_bc_update(sandbox: Sandbox, rng: np.random.Generator) -> Outcome:
             ref_bc.bc_update(policy, optimizer, f32(o), f32(a), loss)["train/loss"]
             for o, a in batches
         ]
-        if _build(sandbox, tally, summary, config, state):
+        if TRAINER.build(sandbox, tally, summary, config, {("policy",): state}):
             _student_update(sandbox, tally, summary, batches, expected_losses, policy)
     return tally.outcome()
 
@@ -840,7 +797,7 @@ def check_collect_and_relabel(sandbox: Sandbox, rng: np.random.Generator) -> Out
         summary, config, state = _dagger_setup(rng, case)
         seeds = [torch_seed(rng) for _ in range(2)]
         expected = _reference_dagger(config, state, seeds)
-        if not _build(sandbox, tally, summary, config, state):
+        if not TRAINER.build(sandbox, tally, summary, config, {("policy",): state}):
             tally.skip(1)
             continue
         demos = ref_expert.load_demos(ref_expert.demos_path(EXPERT_ENV)).first(1)
@@ -850,7 +807,7 @@ def check_collect_and_relabel(sandbox: Sandbox, rng: np.random.Generator) -> Out
             if tally.stopped:
                 tally.skip(3 - iteration)
                 break
-            if not _load_policy(sandbox, tally, label, state):
+            if not load_states(sandbox, tally, label, kept=KEPT, states={("policy",): state}):
                 tally.skip(2 - iteration)
                 break
             result = sandbox.on(
@@ -916,42 +873,31 @@ def _task(name: str, env: str, dagger: bool, milestones: tuple[int, ...]) -> Lea
     )
 
 
-LEARNING_TASKS = [
-    _task(f"behaviour cloning on {BC_ENV}", BC_ENV, False, (10_000, 20_000)),
-    _task("DAgger on Hopper-v5", "Hopper-v5", True, (10_000, 20_000)),
+LEARNING = [
+    Learning(
+        _task(f"behaviour cloning on {BC_ENV}", BC_ENV, False, (10_000, 20_000)),
+        points=10,
+        timeout_s=300.0,
+    ),
+    Learning(
+        _task("DAgger on Hopper-v5", "Hopper-v5", True, (10_000, 20_000)),
+        points=10,
+        timeout_s=300.0,
+    ),
 ]
 """What ``rlhw calibrate hw1`` runs (milestones in gradient steps, the Trainer's clock); the
 bands are in ``autograder/calibration/hw1.json``, made with the experts of the day: their
 contents are in each task's fingerprint, so new experts ask for a new calibration."""
-LEARNING_TIMEOUT_S = 300.0
 
 
 # ---------------------------------------------------------------------------------------------
 # The suite
 # ---------------------------------------------------------------------------------------------
 
-SUITE: list[Check] = [
-    Check(
-        "GaussianMLPPolicy.distribution: mean, stddev, log_prob, entropy",
-        "GaussianMLPPolicy.distribution",
-        "value",
-        12,
-        check_distribution,
-    ),
-    Check(
-        "GaussianMLPPolicy.distribution: gradient of the log-likelihood",
-        "GaussianMLPPolicy.distribution",
-        "gradient",
-        8,
-        check_distribution_grad,
-    ),
-    Check(
-        "GaussianMLPPolicy.get_action: deterministic actions are the mean",
-        "GaussianMLPPolicy.get_action",
-        "value",
-        6,
-        check_get_action_deterministic,
-    ),
+CHECKS: list[Check] = [
+    DISTRIBUTION,
+    DISTRIBUTION_GRAD,
+    GET_ACTION_DETERMINISTIC,
     Check(
         "GaussianMLPPolicy.get_action: sampled actions' mean and variance",
         "GaussianMLPPolicy.get_action",
@@ -959,8 +905,8 @@ SUITE: list[Check] = [
         6,
         check_get_action_samples,
     ),
-    Check("bc_loss: negative log-likelihood and MSE", "bc_loss", "value", 10, check_bc_loss),
-    Check("bc_loss: gradient", "bc_loss", "gradient", 10, check_bc_loss_grad),
+    BC_LOSS,
+    BC_LOSS_GRAD,
     Check(
         "bc_update: two Adam steps from identical state",
         "bc_update",
@@ -979,14 +925,13 @@ SUITE: list[Check] = [
         check_collect_and_relabel,
         timeout_s=120.0,
     ),
-    *(
-        learning_check_of(
-            "hw1",
-            task,
-            points=10,
-            timeout_s=LEARNING_TIMEOUT_S,
-            function="Trainer",
-        )
-        for task in LEARNING_TASKS
-    ),
 ]
+
+SUITE = Suite(
+    hw="hw1",
+    package=PACKAGE,
+    checks=CHECKS,
+    learning=LEARNING,
+    feedback="property",
+    sandbox=SANDBOX,
+)

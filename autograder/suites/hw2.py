@@ -18,7 +18,6 @@ import dataclasses
 import itertools
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -32,7 +31,7 @@ from autograder.checks import Check, Outcome
 from autograder.judging import (
     CALL_TIMEOUT_S,
     LOSS_TOL,
-    Planned,
+    Cases,
     Tally,
     Tolerance,
     as_float_array,
@@ -41,24 +40,25 @@ from autograder.judging import (
     fmt,
     grad_value,
     input_grads,
-    loss_grad_check,
-    loss_value_check,
-    matched_by_nothing,
     no_gradient,
     reference_module,
     returned,
-    run_cases,
     state_dict_of,
     torch_seed,
 )
-from autograder.learning import LearningTask, learning_check_of
+from autograder.kit import (
+    Learning,
+    ModuleCase,
+    Suite,
+    bernstein_half_width,
+    function_check,
+    gradient_check,
+    module_check,
+)
+from autograder.learning import LearningTask
 from autograder.sandbox import Apply, Method, Sandbox
 
 PACKAGE = "hw2_policy_gradient"
-FEEDBACK = "property"
-"""What the student's results.json shows of a failed check (see ``autograder.checks.Feedback``):
-which property failed and how many cases matched. ``"full"`` adds the first mismatch's inputs,
-expected and got values and the hint; staff always see them (staff.json, ``rlhw grade``'s table)."""
 PG = f"{PACKAGE}.pg"
 POLICIES = f"{PACKAGE}.policies"
 
@@ -67,81 +67,79 @@ POLICIES = f"{PACKAGE}.policies"
 # ---------------------------------------------------------------------------------------------
 
 
-def _return_cases(rng: np.random.Generator) -> list[tuple[np.ndarray, float]]:
+def _return_cases(rng: np.random.Generator) -> Cases:
     cases = [(rng.normal(size=1), 0.99)]  # single-step episode
     for length, gamma in [(2, 1.0), (5, 0.9), (17, 0.99), (40, 0.95), (6, 0.5), (9, 1.0)]:
         cases.append((rng.normal(size=length) * 2.0 + 0.5, gamma))
-    return cases
+    return [
+        (f"rewards={fmt(rewards)} (T={len(rewards)}), gamma={gamma}", (rewards, gamma))
+        for rewards, gamma in cases
+    ]
 
 
 _RETURNS_TOL: Tolerance = {"rtol": 1e-6, "atol": 1e-8}
+_RETURNS = "trajectories (lengths 1 to 40, gamma in {0.5, 0.9, 0.95, 0.99, 1})"
 
-
-def _returns_check(function: str, hint: str) -> Callable[[Sandbox, np.random.Generator], Outcome]:
-    reference = getattr(ref, function)
-
-    def run(sandbox: Sandbox, rng: np.random.Generator) -> Outcome:
-        cases = _return_cases(rng)
-        tally = Tally(
-            f"`{function}` with the reference on {len(cases)} trajectories "
-            "(lengths 1 to 40, gamma in {0.5, 0.9, 0.95, 0.99, 1})",
-            hint,
-        )
-        plan = []
-        for rewards, gamma in cases:
-            expected = reference(rewards.copy(), gamma)
-            summary = f"rewards={fmt(rewards)} (T={len(rewards)}), gamma={gamma}"
-            plan.append(
-                Planned(
-                    summary,
-                    lambda r=rewards, g=gamma: sandbox.call(
-                        PG, function, (r, g), timeout_s=CALL_TIMEOUT_S
-                    ),
-                    lambda got, e=expected: compare(got, e, tensor=False, **_RETURNS_TOL),
-                    matched_by_nothing(expected, (rewards,), **_RETURNS_TOL),
-                )
-            )
-        return run_cases(sandbox, tally, plan)
-
-    return run
-
-
-check_discounted_return = _returns_check(
-    "discounted_return",
-    "every entry is the whole trajectory's discounted return sum_t gamma^t r_t, with the "
-    "first reward undiscounted.",
+DISCOUNTED_RETURN = function_check(
+    "discounted_return: whole-trajectory discounted return",
+    module=PG,
+    function="discounted_return",
+    reference=ref.discounted_return,
+    cases=_return_cases,
+    points=5,
+    describe=_RETURNS,
+    hint=(
+        "every entry is the whole trajectory's discounted return sum_t gamma^t r_t, with the "
+        "first reward undiscounted."
+    ),
+    what="the result",
+    tensor=False,
+    tolerance=_RETURNS_TOL,
 )
-check_reward_to_go = _returns_check(
-    "reward_to_go",
-    "entry t sums the rewards from t to the end, discounted by gamma^(t'-t); run the sum "
-    "backwards from the last step.",
+REWARD_TO_GO = function_check(
+    "reward_to_go: discounted reward-to-go",
+    module=PG,
+    function="reward_to_go",
+    reference=ref.reward_to_go,
+    cases=_return_cases,
+    points=8,
+    describe=_RETURNS,
+    hint=(
+        "entry t sums the rewards from t to the end, discounted by gamma^(t'-t); run the sum "
+        "backwards from the last step."
+    ),
+    what="the result",
+    tensor=False,
+    tolerance=_RETURNS_TOL,
 )
 
 
-def check_normalize(sandbox: Sandbox, rng: np.random.Generator) -> Outcome:
+def _normalize_cases(rng: np.random.Generator) -> Cases:
     cases = [
         ("random batch of 10", rng.normal(size=10) * 5.0 + 3.0),
         ("random batch of 257", rng.normal(size=257) * 0.1 - 2.0),
         ("batch of 1", rng.normal(size=1)),
         ("constant batch of 6", np.full(6, 2.5)),
     ]
-    tally = Tally(
-        "`normalize` with the reference on 4 batches (random, batch of 1, constant batch)",
+    return [(f"{label}: values={fmt(values)}", (values,)) for label, values in cases]
+
+
+NORMALIZE = function_check(
+    "normalize: standardised advantages",
+    module=PG,
+    function="normalize",
+    reference=ref.normalize,
+    cases=_normalize_cases,
+    points=5,
+    describe="batches (random, batch of 1, constant batch)",
+    hint=(
         "subtract the batch mean, divide by the batch standard deviation (NumPy's default, "
-        "ddof=0) plus eps.",
-    )
-    plan = []
-    for label, values in cases:
-        expected = ref.normalize(values.copy())
-        plan.append(
-            Planned(
-                f"{label}: values={fmt(values)}",
-                lambda v=values: sandbox.call(PG, "normalize", (v,), timeout_s=CALL_TIMEOUT_S),
-                lambda got, e=expected: compare(got, e, tensor=False, rtol=1e-6, atol=1e-6),
-                matched_by_nothing(expected, (values,), rtol=1e-6, atol=1e-6),
-            )
-        )
-    return run_cases(sandbox, tally, plan)
+        "ddof=0) plus eps."
+    ),
+    what="the result",
+    tensor=False,
+    tolerance={"rtol": 1e-6, "atol": 1e-6},
+)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -149,32 +147,9 @@ def check_normalize(sandbox: Sandbox, rng: np.random.Generator) -> Outcome:
 # ---------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class _GaeCase:
-    rewards: np.ndarray
-    values: np.ndarray
-    next_values: np.ndarray
-    terminated: np.ndarray
-    dones: np.ndarray
-    gamma: float
-    lam: float
-    summary: str
-
-    def args(self) -> tuple[Any, ...]:
-        return (
-            self.rewards,
-            self.values,
-            self.next_values,
-            self.terminated,
-            self.dones,
-            self.gamma,
-            self.lam,
-        )
-
-
 def _gae_case(
     rng: np.random.Generator, ends: Sequence[tuple[int, str]], gamma: float, lam: float
-) -> _GaeCase:
+) -> tuple[str, tuple[Any, ...]]:
     """Trajectories laid end to end; each ``(length, "terminated" | "truncated")``. The value
     after each trajectory's last step is a random non-zero number (the true next observation's
     value, which a terminal step must ignore and a truncated step must bootstrap from)."""
@@ -193,52 +168,42 @@ def _gae_case(
     pieces = " + ".join(
         f"{length} step{'s' if length > 1 else ''} ending {end}" for length, end in ends
     )
-    return _GaeCase(
-        np.concatenate(rewards),
-        np.concatenate(values),
-        np.concatenate(next_values),
-        np.concatenate(terminated),
-        np.concatenate(dones),
-        gamma,
-        lam,
-        f"{pieces}; gamma={gamma}, lambda={lam}",
+    arrays = [np.concatenate(x) for x in (rewards, values, next_values, terminated, dones)]
+    summary = (
+        f"{pieces}; gamma={gamma}, lambda={lam}"
+        f"\n  rewards={fmt(arrays[0])}\n  values={fmt(arrays[1])}"
+        f"\n  next_values={fmt(arrays[2])}"
+        f"\n  terminated={arrays[3].astype(int).tolist()}"
+        f"\n  dones={arrays[4].astype(int).tolist()}"
     )
-
-
-def _gae_detail(case: _GaeCase) -> str:
-    return (
-        f"\n  rewards={fmt(case.rewards)}\n  values={fmt(case.values)}"
-        f"\n  next_values={fmt(case.next_values)}"
-        f"\n  terminated={case.terminated.astype(int).tolist()}"
-        f"\n  dones={case.dones.astype(int).tolist()}"
-    )
+    return summary, (*arrays, gamma, lam)
 
 
 def _gae_check(
-    describe: str, hint: str, make_cases: Callable[[np.random.Generator], list[_GaeCase]]
-) -> Callable[[Sandbox, np.random.Generator], Outcome]:
-    def run(sandbox: Sandbox, rng: np.random.Generator) -> Outcome:
-        cases = make_cases(rng)
-        tally = Tally(f"`compute_gae` with the reference on {len(cases)} {describe}", hint)
-        plan = []
-        for case in cases:
-            expected = ref.compute_gae(*case.args())
-            plan.append(
-                Planned(
-                    case.summary + _gae_detail(case),
-                    lambda c=case: sandbox.call(
-                        PG, "compute_gae", c.args(), timeout_s=CALL_TIMEOUT_S
-                    ),
-                    lambda got, e=expected: compare(got, e, tensor=False, **_RETURNS_TOL),
-                    matched_by_nothing(expected, case.args(), **_RETURNS_TOL),
-                )
-            )
-        return run_cases(sandbox, tally, plan)
-
-    return run
+    name: str,
+    points: float,
+    describe: str,
+    hint: str,
+    cases: Callable[[np.random.Generator], Cases],
+) -> Check:
+    return function_check(
+        name,
+        module=PG,
+        function="compute_gae",
+        reference=ref.compute_gae,
+        cases=cases,
+        points=points,
+        describe=describe,
+        hint=hint,
+        what="the result",
+        tensor=False,
+        tolerance=_RETURNS_TOL,
+    )
 
 
-check_gae_terminated = _gae_check(
+GAE_TERMINATED = _gae_check(
+    "compute_gae: terminated end (no bootstrap)",
+    5,
     "trajectories that end in a terminal state",
     "a terminated step has no future: its TD error is r_t - V(s_t), without gamma V(s_{t+1}); "
     "mask with terminated, not with dones.",
@@ -248,7 +213,9 @@ check_gae_terminated = _gae_check(
         _gae_case(rng, [(9, "terminated")], 1.0, 1.0),
     ],
 )
-check_gae_truncated = _gae_check(
+GAE_TRUNCATED = _gae_check(
+    "compute_gae: truncated end (bootstrap)",
+    5,
     "trajectories cut by a time limit (truncated)",
     "a truncated step still bootstraps: delta_t = r_t + gamma V(s_{t+1}) - V(s_t) with the true "
     "next observation's value; only terminated removes that term.",
@@ -258,7 +225,9 @@ check_gae_truncated = _gae_check(
         _gae_case(rng, [(12, "truncated")], 1.0, 0.95),
     ],
 )
-check_gae_boundary = _gae_check(
+GAE_BOUNDARY = _gae_check(
+    "compute_gae: two trajectories end to end (no leak)",
+    5,
     "batches of two trajectories laid end to end",
     "the backward sum restarts at every trajectory end (terminated or truncated): multiply "
     "the running advantage by (1 - done_t), not by (1 - terminated_t).",
@@ -271,7 +240,7 @@ check_gae_boundary = _gae_check(
 )
 
 
-def _lambda_cases(rng: np.random.Generator) -> list[_GaeCase]:
+def _lambda_cases(rng: np.random.Generator) -> Cases:
     cases = []
     for lam, gamma in [(0.0, 0.99), (0.95, 0.99), (1.0, 0.99), (0.0, 1.0), (0.95, 1.0), (1.0, 1.0)]:
         ends = [
@@ -282,7 +251,9 @@ def _lambda_cases(rng: np.random.Generator) -> list[_GaeCase]:
     return cases
 
 
-check_gae_lambda = _gae_check(
+GAE_LAMBDA = _gae_check(
+    "compute_gae: lambda in {0, 0.95, 1}",
+    6,
     "batches with lambda in {0, 0.95, 1}",
     "A_t = delta_t + gamma * lambda * (1 - done_t) * A_{t+1}: lambda=0 gives the one-step TD "
     "error, lambda=1 the discounted Monte-Carlo return minus V(s_t).",
@@ -310,14 +281,15 @@ def _pg_cases(rng: np.random.Generator) -> list[tuple[str, tuple[torch.Tensor, .
     return cases
 
 
-check_pg_loss_value = loss_value_check(
-    PG,
-    "policy_gradient_loss",
-    ref.policy_gradient_loss,
-    _pg_cases,
-    (),
-    "batches (B = 1, 8, 64)",
-    "the loss is minus the batch mean of log_probs * advantages, a scalar (shape ()).",
+PG_LOSS_VALUE = function_check(
+    "policy_gradient_loss: value",
+    module=PG,
+    function="policy_gradient_loss",
+    reference=ref.policy_gradient_loss,
+    cases=_pg_cases,
+    points=4,
+    describe="batches (B = 1, 8, 64)",
+    hint="the loss is minus the batch mean of log_probs * advantages, a scalar (shape ()).",
 )
 
 
@@ -331,14 +303,15 @@ def _value_loss_cases(rng: np.random.Generator) -> list[tuple[str, tuple[torch.T
     return cases
 
 
-check_value_loss_value = loss_value_check(
-    PG,
-    "value_loss",
-    ref.value_loss,
-    _value_loss_cases,
-    (),
-    "batches (B = 1, 7, 50)",
-    "the mean (not the sum) of the squared differences, a scalar (shape ()).",
+VALUE_LOSS_VALUE = function_check(
+    "value_loss: value",
+    module=PG,
+    function="value_loss",
+    reference=ref.value_loss,
+    cases=_value_loss_cases,
+    points=3,
+    describe="batches (B = 1, 7, 50)",
+    hint="the mean (not the sum) of the squared differences, a scalar (shape ()).",
 )
 
 _CLIP = 0.2
@@ -376,15 +349,19 @@ def _ppo_cases(rng: np.random.Generator) -> list[tuple[str, tuple[torch.Tensor, 
     return cases
 
 
-check_ppo_loss_value = loss_value_check(
-    PG,
-    "ppo_clip_loss",
-    ref.ppo_clip_loss,
-    _ppo_cases,
-    (_CLIP,),
-    "batches with probability ratios inside and outside the clip range",
-    "ratio = exp(log_probs - old_log_probs); the loss is minus the batch mean of "
-    "min(ratio * A, clip(ratio, 1 - eps, 1 + eps) * A): the pessimistic (smaller) of the two.",
+PPO_LOSS_VALUE = function_check(
+    "ppo_clip_loss: value inside and outside the clip range",
+    module=PG,
+    function="ppo_clip_loss",
+    reference=ref.ppo_clip_loss,
+    cases=_ppo_cases,
+    points=5,
+    describe="batches with probability ratios inside and outside the clip range",
+    hint=(
+        "ratio = exp(log_probs - old_log_probs); the loss is minus the batch mean of "
+        "min(ratio * A, clip(ratio, 1 - eps, 1 + eps) * A): the pessimistic (smaller) of the two."
+    ),
+    extra=(_CLIP,),
 )
 
 
@@ -393,28 +370,33 @@ check_ppo_loss_value = loss_value_check(
 # ---------------------------------------------------------------------------------------------
 
 
-check_pg_loss_grad = loss_grad_check(
-    PG,
-    "policy_gradient_loss",
-    ref.policy_gradient_loss,
-    _pg_cases,
-    (),
-    ("log_probs", "advantages"),
-    ("advantages",),
-    "batches (B = 1, 8, 64)",
-    "d loss / d log_probs_t = -advantages_t / B; the advantages are constants (detach them).",
+PG_LOSS_GRAD = gradient_check(
+    "policy_gradient_loss: gradient (log_probs only)",
+    module=PG,
+    function="policy_gradient_loss",
+    reference=ref.policy_gradient_loss,
+    cases=_pg_cases,
+    wrt=("log_probs", "advantages"),
+    constants=("advantages",),
+    points=5,
+    describe="batches (B = 1, 8, 64)",
+    hint="d loss / d log_probs_t = -advantages_t / B; the advantages are constants (detach them).",
 )
-check_ppo_loss_grad = loss_grad_check(
-    PG,
-    "ppo_clip_loss",
-    ref.ppo_clip_loss,
-    _ppo_cases,
-    (_CLIP,),
-    ("log_probs", "old_log_probs", "advantages"),
-    ("old_log_probs", "advantages"),
-    "batches with probability ratios inside and outside the clip range",
-    "where the clipped term is the minimum, its gradient is zero; only log_probs carries a "
-    "gradient (detach old_log_probs and advantages).",
+PPO_LOSS_GRAD = gradient_check(
+    "ppo_clip_loss: gradient",
+    module=PG,
+    function="ppo_clip_loss",
+    reference=ref.ppo_clip_loss,
+    cases=_ppo_cases,
+    wrt=("log_probs", "old_log_probs", "advantages"),
+    constants=("old_log_probs", "advantages"),
+    points=5,
+    describe="batches with probability ratios inside and outside the clip range",
+    hint=(
+        "where the clipped term is the minimum, its gradient is zero; only log_probs carries a "
+        "gradient (detach old_log_probs and advantages)."
+    ),
+    extra=(_CLIP,),
 )
 
 
@@ -423,109 +405,77 @@ check_ppo_loss_grad = loss_grad_check(
 # ---------------------------------------------------------------------------------------------
 
 
-def _distribution_check(
+def _distribution_cases(
     cls_name: str,
     make_cases: Callable[
         [np.random.Generator], list[tuple[str, tuple[Any, ...], torch.Tensor, torch.Tensor]]
     ],
-    hint: str,
-) -> Callable[[Sandbox, np.random.Generator], Outcome]:
+) -> Callable[[np.random.Generator], list[ModuleCase]]:
+    """``make_cases`` with the reference's module of each (a non-zero log_std for the Gaussian,
+    so that sigma matters), its log-probabilities' mean backpropagated."""
     cls = getattr(ref_policies, cls_name)
 
-    def run(sandbox: Sandbox, rng: np.random.Generator) -> Outcome:
-        cases = make_cases(rng)
-        tally = Tally(
-            f"`{cls_name}.distribution` with the reference's weights on {len(cases)} "
-            "networks: log_prob(actions) (shape (B,)), entropy() and the gradient of "
-            "log_prob(actions).mean() w.r.t. every parameter",
-            hint,
-        )
-        for index, (summary, init_args, observations, actions) in enumerate(cases):
-            if tally.stopped:
-                tally.skip(3 * (len(cases) - index))
-                break
+    def cases(rng: np.random.Generator) -> list[ModuleCase]:
+        made = []
+        for summary, init_args, observations, actions in make_cases(rng):
             module: Any = reference_module(cls, init_args, torch_seed(rng))
             if cls_name == "GaussianPolicy":
-                with torch.no_grad():  # a non-zero log_std, so that sigma matters
+                with torch.no_grad():
                     module.log_std.copy_(f32(rng.uniform(-0.7, 0.5, size=module.log_std.shape)))
-            state = state_dict_of(module)
             distribution = module.distribution(observations)
-            expected_log_prob = distribution.log_prob(actions)
-            expected_entropy = distribution.entropy().detach()
-            expected_log_prob.mean().backward()
-            expected_log_prob = expected_log_prob.detach()
-
-            result = sandbox.call_method(
-                POLICIES,
-                cls_name,
-                init_args,
-                state_dict=state,
-                steps=[Method("distribution", (observations,))],
-                fetch={
-                    "log_prob": [Method("log_prob", (actions,))],
-                    "entropy": [Method("entropy")],
-                },
-                timeout_s=CALL_TIMEOUT_S,
-            )
-            ok, value = returned(result, tally, summary)
-            if not ok:
-                tally.skip(2)
-                continue
-            if type(value) is not dict or set(value) != {"log_prob", "entropy"}:
-                tally.record(summary, "the distribution call returned an unexpected value")
-                tally.skip(2)
-                continue
-            for key, what, expected in (
-                ("log_prob", "log_prob(actions)", expected_log_prob),
-                ("entropy", "entropy()", expected_entropy),
-            ):
-                tally.expect(
+            log_prob = distribution.log_prob(actions)
+            expected = {
+                "log_prob(actions)": log_prob.detach(),
+                "entropy()": distribution.entropy().detach(),
+            }
+            log_prob.mean().backward()
+            made.append(
+                ModuleCase(
                     summary,
-                    value[key],
-                    expected,
-                    inputs=(observations, actions),
-                    tensor=True,
-                    what=what,
-                    **LOSS_TOL,
+                    init_args,
+                    module,
+                    (observations, actions),
+                    steps=[Method("distribution", (observations,))],
+                    fetch={
+                        "log_prob(actions)": [Method("log_prob", (actions,))],
+                        "entropy()": [Method("entropy")],
+                    },
+                    expected=expected,
+                    grad_steps=[
+                        Method("distribution", (observations,)),
+                        Method("log_prob", (actions,)),
+                        Method("mean"),
+                    ],
                 )
-            result = sandbox.module_grad(
-                POLICIES,
-                cls_name,
-                init_args,
-                state_dict=state,
-                steps=[
-                    Method("distribution", (observations,)),
-                    Method("log_prob", (actions,)),
-                    Method("mean"),
-                ],
-                timeout_s=CALL_TIMEOUT_S,
             )
-            ok, value = returned(result, tally, summary)
-            if not ok:
-                continue
-            parsed = grad_value(value, tally, summary, None)
-            if parsed is None:
-                continue
-            _, grads = parsed
-            problem = None
-            for name, parameter in module.named_parameters():
-                got = grads.get(name)
-                if got is None:
-                    problem = f"no gradient reached parameter `{name}`"
-                else:
-                    problem = compare(
-                        got,
-                        parameter.grad,
-                        tensor=True,
-                        what=f"the gradient w.r.t. `{name}`",
-                        **LOSS_TOL,
-                    )
-                if problem is not None:
-                    break
-            tally.record(summary, problem)
-        return tally.outcome()
+        return made
 
-    return run
+    return cases
+
+
+def _distribution_check(
+    cls_name: str,
+    points: float,
+    make_cases: Callable[
+        [np.random.Generator], list[tuple[str, tuple[Any, ...], torch.Tensor, torch.Tensor]]
+    ],
+    hint: str,
+) -> Check:
+    return module_check(
+        f"{cls_name}.distribution: log_prob, entropy, gradients",
+        function=f"{cls_name}.distribution",
+        module=POLICIES,
+        cls=cls_name,
+        cases=_distribution_cases(cls_name, make_cases),
+        kind="gradient",
+        points=points,
+        what=(
+            f"`{cls_name}.distribution` with the reference's weights on {{count}} networks: "
+            "log_prob(actions) (shape (B,)), entropy() and the gradient of "
+            "log_prob(actions).mean() w.r.t. every parameter"
+        ),
+        hint=hint,
+    )
 
 
 def _categorical_cases(
@@ -571,13 +521,15 @@ def _gaussian_cases(
     return cases
 
 
-check_categorical = _distribution_check(
+CATEGORICAL = _distribution_check(
     "CategoricalPolicy",
+    8,
     _categorical_cases,
     "build the Categorical from the network's logits (logits=..., not probs=...).",
 )
-check_gaussian = _distribution_check(
+GAUSSIAN = _distribution_check(
     "GaussianPolicy",
+    10,
     _gaussian_cases,
     "mean from mean_net, standard deviation exp(log_std); the log-probability of an action "
     "vector sums over its dimensions (wrap the Normal in Independent(..., 1)), so log_prob "
@@ -760,7 +712,6 @@ _S_THETA = np.array([[0.4, -0.3], [-0.5, 0.6]])
 _S_H = 3
 _S_GAMMA = 0.9
 _S_N = 100_000
-_FAILURE_RATE = 1e-6
 
 
 def _policy_probs() -> np.ndarray:
@@ -811,15 +762,6 @@ def _sample_trajectories(
         scores[rows, t, states[:, t], :] -= pi[states[:, t]]
         scores[rows, t, states[:, t], actions[:, t]] += 1.0
     return rewards, log_probs, scores.reshape(n, _S_H, 4)
-
-
-def _bernstein_bound(samples: np.ndarray, value_range: float, tests: int) -> np.ndarray:
-    """Half-width per component that the mean of ``samples`` (n, K) stays within, around its
-    expectation, with probability 1 - 1e-6 over all ``tests`` components together."""
-    n = len(samples)
-    log_term = math.log(4.0 * tests / _FAILURE_RATE)
-    variance = samples.var(axis=0, ddof=1)
-    return np.sqrt(2.0 * variance * log_term / n) + 7.0 * value_range * log_term / (3.0 * (n - 1))
 
 
 def _student_weights(
@@ -902,7 +844,7 @@ def check_pg_unbiased(sandbox: Sandbox, rng: np.random.Generator) -> Outcome:
     weights = -batch * array.reshape(_S_N, _S_H)
     estimates = np.einsum("nt,ntk->nk", weights, scores)
     value_range = 2.0 * sum(_S_GAMMA**t * (t + 1) for t in range(_S_H))
-    bound = _bernstein_bound(estimates, value_range, tests=4)
+    bound = bernstein_half_width(estimates, value_range, tests=4)
     tally.record(summary, _judge_mean(estimates, exact, bound, "grad_theta J"))
     return tally.outcome()
 
@@ -927,7 +869,7 @@ def check_returns_same_expectation(sandbox: Sandbox, rng: np.random.Generator) -
     whole_estimates = np.einsum("nt,ntk->nk", whole, scores)
     whole_range = 2.0 * _S_H * sum(_S_GAMMA**t for t in range(_S_H))
     # two families of 4 tests each share the 1e-6 budget
-    bound = _bernstein_bound(whole_estimates, whole_range, tests=8)
+    bound = bernstein_half_width(whole_estimates, whole_range, tests=8)
     tally.record(
         "weights G(tau) from `discounted_return`",
         _judge_mean(whole_estimates, exact, bound, "grad_theta J"),
@@ -937,7 +879,7 @@ def check_returns_same_expectation(sandbox: Sandbox, rng: np.random.Generator) -
     to_go_estimates = np.einsum("nt,ntk->nk", to_go * _S_GAMMA ** np.arange(_S_H), scores)
     difference = whole_estimates - to_go_estimates
     to_go_range = 2.0 * sum(_S_GAMMA**t * (t + 1) for t in range(_S_H))
-    bound = _bernstein_bound(difference, whole_range + to_go_range, tests=8)
+    bound = bernstein_half_width(difference, whole_range + to_go_range, tests=8)
     tally.record(
         "G(tau) weights minus gamma^t * reward-to-go weights, same trajectories",
         _judge_mean(difference, np.zeros(4), bound, "the difference of the two estimators"),
@@ -945,16 +887,6 @@ def check_returns_same_expectation(sandbox: Sandbox, rng: np.random.Generator) -
     )
     return tally.outcome()
 
-
-# TODO(learning-curve): the learning-curve check goes here: run the student's
-# `python -m hw2_policy_gradient.run` for a small budget with fixed seeds in the sandbox, ask
-# the worker only for actions at milestones, run the evaluation episodes in the grader's own
-# environment, and give credit by milestones met against the bands of `rlhw calibrate hw2`.
-
-
-# ---------------------------------------------------------------------------------------------
-# The suite
-# ---------------------------------------------------------------------------------------------
 
 # ---------------------------------------------------------------------------------------------
 # Learning curves: the student's Trainer trains, the grader evaluates in its own environments
@@ -969,71 +901,32 @@ def _task(env: str, milestones: tuple[int, ...]) -> LearningTask:
     return LearningTask(env, run, "Trainer", config, env, milestones, target=target, policy=policy)
 
 
-LEARNING_TASKS = [
-    _task("CartPole-v1", (40_000, 50_000)),
-    _task("InvertedPendulum-v5", (80_000, 120_000)),
+LEARNING = [
+    Learning(_task("CartPole-v1", (40_000, 50_000)), points=10, timeout_s=150.0),
+    Learning(_task("InvertedPendulum-v5", (80_000, 120_000)), points=10, timeout_s=300.0),
 ]
 """What ``rlhw calibrate hw2`` runs; the bands are in ``autograder/calibration/hw2.json``."""
-LEARNING_TIMEOUTS_S = {"CartPole-v1": 150.0, "InvertedPendulum-v5": 300.0}
 
 
-SUITE: list[Check] = [
-    Check(
-        "discounted_return: whole-trajectory discounted return",
-        "discounted_return",
-        "value",
-        5,
-        check_discounted_return,
-    ),
-    Check("reward_to_go: discounted reward-to-go", "reward_to_go", "value", 8, check_reward_to_go),
-    Check("normalize: standardised advantages", "normalize", "value", 5, check_normalize),
-    Check(
-        "compute_gae: terminated end (no bootstrap)",
-        "compute_gae",
-        "value",
-        5,
-        check_gae_terminated,
-    ),
-    Check("compute_gae: truncated end (bootstrap)", "compute_gae", "value", 5, check_gae_truncated),
-    Check(
-        "compute_gae: two trajectories end to end (no leak)",
-        "compute_gae",
-        "value",
-        5,
-        check_gae_boundary,
-    ),
-    Check("compute_gae: lambda in {0, 0.95, 1}", "compute_gae", "value", 6, check_gae_lambda),
-    Check("policy_gradient_loss: value", "policy_gradient_loss", "value", 4, check_pg_loss_value),
-    Check("value_loss: value", "value_loss", "value", 3, check_value_loss_value),
-    Check(
-        "ppo_clip_loss: value inside and outside the clip range",
-        "ppo_clip_loss",
-        "value",
-        5,
-        check_ppo_loss_value,
-    ),
-    Check(
-        "policy_gradient_loss: gradient (log_probs only)",
-        "policy_gradient_loss",
-        "gradient",
-        5,
-        check_pg_loss_grad,
-    ),
-    Check(
-        "CategoricalPolicy.distribution: log_prob, entropy, gradients",
-        "CategoricalPolicy.distribution",
-        "gradient",
-        8,
-        check_categorical,
-    ),
-    Check(
-        "GaussianPolicy.distribution: log_prob, entropy, gradients",
-        "GaussianPolicy.distribution",
-        "gradient",
-        10,
-        check_gaussian,
-    ),
-    Check("ppo_clip_loss: gradient", "ppo_clip_loss", "gradient", 5, check_ppo_loss_grad),
+# ---------------------------------------------------------------------------------------------
+# The suite
+# ---------------------------------------------------------------------------------------------
+
+CHECKS: list[Check] = [
+    DISCOUNTED_RETURN,
+    REWARD_TO_GO,
+    NORMALIZE,
+    GAE_TERMINATED,
+    GAE_TRUNCATED,
+    GAE_BOUNDARY,
+    GAE_LAMBDA,
+    PG_LOSS_VALUE,
+    VALUE_LOSS_VALUE,
+    PPO_LOSS_VALUE,
+    PG_LOSS_GRAD,
+    CATEGORICAL,
+    GAUSSIAN,
+    PPO_LOSS_GRAD,
     Check(
         "value_loss: one Adam step of the baseline",
         "value_loss",
@@ -1055,10 +948,6 @@ SUITE: list[Check] = [
         5,
         check_returns_same_expectation,
     ),
-    *(
-        learning_check_of(
-            "hw2", task, points=10, timeout_s=LEARNING_TIMEOUTS_S[task.name], function="Trainer"
-        )
-        for task in LEARNING_TASKS
-    ),
 ]
+
+SUITE = Suite(hw="hw2", package=PACKAGE, checks=CHECKS, learning=LEARNING, feedback="property")

@@ -35,34 +35,45 @@ import hw3_q_learning.sac as ref_sac
 from autograder.checks import Check, Outcome
 from autograder.judging import (
     CALL_TIMEOUT_S,
-    LOSS_TOL,
     Cases,
     Planned,
     Tally,
-    compare,
     f32,
     fmt,
-    loss_grad_check,
-    loss_value_check,
     matched_by_nothing,
     returned,
     run_cases,
     torch_seed,
 )
-from autograder.learning import LearningTask, learning_check_of
+from autograder.kit import (
+    FAILURE_RATE,
+    AgentCase,
+    Learning,
+    Stepped,
+    Suite,
+    Trainer,
+    agent_method_check,
+    agent_update_check,
+    bernstein_half_width,
+    function_check,
+    gradient_check,
+    metrics_problem,
+    parameters,
+    tensors_problem,
+    without_grads,
+)
+from autograder.learning import LearningTask
 from autograder.sandbox import Attr, Method, Result, Sandbox, Step
 from infrastructure.config import Target
 
 PACKAGE = "hw3_q_learning"
-FEEDBACK = "property"
-"""What the student's results.json shows of a failed check (see ``autograder.checks.Feedback``):
-which property failed and how many cases matched. ``"full"`` adds the first mismatch's inputs,
-expected and got values and the hint; staff always see them (staff.json, ``rlhw grade``'s table)."""
 DQN = f"{PACKAGE}.dqn"
 SAC = f"{PACKAGE}.sac"
 RUN = f"{PACKAGE}.run"
 KEPT = "agent_trainer"  # the name the trainer of an agent check is kept under in the worker
 TRAINER_TIMEOUT_S = 20.0  # building a trainer makes an environment (MuJoCo's import included)
+DQN_TRAINER = Trainer(RUN, "DQNTrainer", KEPT, TRAINER_TIMEOUT_S)
+SAC_TRAINER = Trainer(RUN, "SACTrainer", KEPT, TRAINER_TIMEOUT_S)
 CPU = torch.device("cpu")
 
 Run = Callable[[Sandbox, np.random.Generator], Outcome]
@@ -194,26 +205,32 @@ def _double_dqn_cases(rng: np.random.Generator) -> Cases:
     return cases
 
 
-check_dqn_target = loss_value_check(
-    DQN,
-    "dqn_target",
-    ref_dqn.dqn_target,
-    _dqn_target_cases,
-    (),
-    "batches of transitions, terminal and truncated ones among them",
-    "y = r + gamma * (1 - terminated) * max_a' Q_target(s', a'): the max over actions (dim 1), "
-    "and only a terminal transition drops the bootstrap term; a truncated one keeps it.",
+DQN_TARGET = function_check(
+    "dqn_target: terminal vs truncated transitions",
+    module=DQN,
+    function="dqn_target",
+    reference=ref_dqn.dqn_target,
+    cases=_dqn_target_cases,
+    points=6,
+    describe="batches of transitions, terminal and truncated ones among them",
+    hint=(
+        "y = r + gamma * (1 - terminated) * max_a' Q_target(s', a'): the max over actions (dim 1), "
+        "and only a terminal transition drops the bootstrap term; a truncated one keeps it."
+    ),
     what="the targets",
 )
-check_double_dqn_target = loss_value_check(
-    DQN,
-    "double_dqn_target",
-    ref_dqn.double_dqn_target,
-    _double_dqn_cases,
-    (),
-    "batches where the online and the target networks prefer different next actions",
-    "the online network chooses a* = argmax_a' Q_online(s', a'), the target network values "
-    "it: y = r + gamma * (1 - terminated) * Q_target(s', a*).",
+DOUBLE_DQN_TARGET = function_check(
+    "double_dqn_target: online network chooses, target network values",
+    module=DQN,
+    function="double_dqn_target",
+    reference=ref_dqn.double_dqn_target,
+    cases=_double_dqn_cases,
+    points=6,
+    describe="batches where the online and the target networks prefer different next actions",
+    hint=(
+        "the online network chooses a* = argmax_a' Q_online(s', a'), the target network values "
+        "it: y = r + gamma * (1 - terminated) * Q_target(s', a*)."
+    ),
     what="the targets",
 )
 
@@ -232,27 +249,33 @@ def _huber_cases(rng: np.random.Generator) -> Cases:
     return cases
 
 
-check_huber_value = loss_value_check(
-    DQN,
-    "huber_loss",
-    ref_dqn.huber_loss,
-    _huber_cases,
-    (),
-    "batches with TD errors inside and outside [-delta, delta]",
-    "0.5 x^2 where |x| <= delta, delta * (|x| - 0.5 delta) beyond; the mean over the batch, a "
-    "scalar.",
+HUBER_VALUE = function_check(
+    "huber_loss: value",
+    module=DQN,
+    function="huber_loss",
+    reference=ref_dqn.huber_loss,
+    cases=_huber_cases,
+    points=3,
+    describe="batches with TD errors inside and outside [-delta, delta]",
+    hint=(
+        "0.5 x^2 where |x| <= delta, delta * (|x| - 0.5 delta) beyond; the mean over the batch, a "
+        "scalar."
+    ),
 )
-check_huber_grad = loss_grad_check(
-    DQN,
-    "huber_loss",
-    ref_dqn.huber_loss,
-    _huber_cases,
-    (),
-    ("q_values", "targets"),
-    ("targets",),
-    "batches with TD errors inside and outside [-delta, delta]",
-    "d loss / d q_t = clip(q_t - y_t, -delta, delta) / B; the targets are constants (detach "
-    "them), so no gradient may reach them.",
+HUBER_GRAD = gradient_check(
+    "huber_loss: gradient (targets constant)",
+    module=DQN,
+    function="huber_loss",
+    reference=ref_dqn.huber_loss,
+    cases=_huber_cases,
+    wrt=("q_values", "targets"),
+    constants=("targets",),
+    points=4,
+    describe="batches with TD errors inside and outside [-delta, delta]",
+    hint=(
+        "d loss / d q_t = clip(q_t - y_t, -delta, delta) / B; the targets are constants (detach "
+        "them), so no gradient may reach them."
+    ),
 )
 
 
@@ -280,26 +303,27 @@ _TANH_HINT = (
     "log(1 - tanh(u)^2) = 2 (log 2 - u - softplus(-2u)), which stays finite where tanh(u)^2 "
     "rounds to 1."
 )
-check_tanh_value = loss_value_check(
-    SAC,
-    "tanh_gaussian_log_prob",
-    ref_sac.tanh_gaussian_log_prob,
-    lambda rng: _tanh_cases(rng, [(7, 1, 1.0), (5, 3, 1.5), (1, 2, 1.0), (6, 2, 6.0)]),
-    (),
-    "batches (action_dim 1 to 3; one with |u| up to about 15, where tanh saturates)",
-    _TANH_HINT,
+TANH_VALUE = function_check(
+    "tanh_gaussian_log_prob: value (tanh correction)",
+    module=SAC,
+    function="tanh_gaussian_log_prob",
+    reference=ref_sac.tanh_gaussian_log_prob,
+    cases=lambda rng: _tanh_cases(rng, [(7, 1, 1.0), (5, 3, 1.5), (1, 2, 1.0), (6, 2, 6.0)]),
+    points=4,
+    describe="batches (action_dim 1 to 3; one with |u| up to about 15, where tanh saturates)",
+    hint=_TANH_HINT,
     what="the log-probabilities",
 )
-check_tanh_grad = loss_grad_check(
-    SAC,
-    "tanh_gaussian_log_prob",
-    ref_sac.tanh_gaussian_log_prob,
-    lambda rng: _tanh_cases(rng, [(1, 1, 1.0), (1, 2, 1.5), (1, 3, 2.0)]),
-    (),
-    ("pre_tanh_actions", "means", "log_stds"),
-    (),
-    "single actions (action_dim 1 to 3)",
-    _TANH_HINT,
+TANH_GRAD = gradient_check(
+    "tanh_gaussian_log_prob: gradient",
+    module=SAC,
+    function="tanh_gaussian_log_prob",
+    reference=ref_sac.tanh_gaussian_log_prob,
+    cases=lambda rng: _tanh_cases(rng, [(1, 1, 1.0), (1, 2, 1.5), (1, 3, 2.0)]),
+    wrt=("pre_tanh_actions", "means", "log_stds"),
+    points=4,
+    describe="single actions (action_dim 1 to 3)",
+    hint=_TANH_HINT,
     compare_loss=True,
 )
 
@@ -320,15 +344,18 @@ def _reduce_cases(rng: np.random.Generator) -> Cases:
     return cases
 
 
-check_reduce_q_values = loss_value_check(
-    SAC,
-    "reduce_q_values",
-    ref_sac.reduce_q_values,
-    _reduce_cases,
-    (),
-    "stacks of critics' values, with each reduction",
-    "reduce over the critics (dim 0): 'min' takes the smallest value of each column (clipped "
-    "double-Q), 'mean' their average, 'single' the first critic's row.",
+REDUCE_Q_VALUES = function_check(
+    "reduce_q_values: min, mean, single",
+    module=SAC,
+    function="reduce_q_values",
+    reference=ref_sac.reduce_q_values,
+    cases=_reduce_cases,
+    points=3,
+    describe="stacks of critics' values, with each reduction",
+    hint=(
+        "reduce over the critics (dim 0): 'min' takes the smallest value of each column (clipped "
+        "double-Q), 'mean' their average, 'single' the first critic's row."
+    ),
     what="the reduced values",
 )
 
@@ -357,15 +384,18 @@ def _sac_target_cases(rng: np.random.Generator) -> Cases:
     return cases
 
 
-check_sac_target = loss_value_check(
-    SAC,
-    "sac_target",
-    ref_sac.sac_target,
-    _sac_target_cases,
-    (),
-    "batches with each backup strategy (min, mean, single), terminal and truncated ends",
-    "y = r + gamma * (1 - terminated) * (reduce_i Q_i(s', a') - alpha * log pi(a' | s')): the "
-    "entropy bonus is minus alpha times the log-probability, inside the bootstrap term.",
+SAC_TARGET = function_check(
+    "sac_target: soft targets with each backup strategy",
+    module=SAC,
+    function="sac_target",
+    reference=ref_sac.sac_target,
+    cases=_sac_target_cases,
+    points=6,
+    describe="batches with each backup strategy (min, mean, single), terminal and truncated ends",
+    hint=(
+        "y = r + gamma * (1 - terminated) * (reduce_i Q_i(s', a') - alpha * log pi(a' | s')): the "
+        "entropy bonus is minus alpha times the log-probability, inside the bootstrap term."
+    ),
     what="the targets",
 )
 
@@ -380,30 +410,35 @@ def _actor_cases(rng: np.random.Generator) -> Cases:
     return cases
 
 
-check_actor_reparameterize = loss_grad_check(
-    SAC,
-    "actor_loss_reparameterize",
-    ref_sac.actor_loss_reparameterize,
-    _actor_cases,
-    (),
-    ("log_probs", "q_values"),
-    (),
-    "batches (loss and gradients)",
-    "L = mean(alpha * log_probs - q_values): d L / d log_probs = alpha / B and d L / d q = -1 / "
-    "B; nothing is detached, the gradient flows through the sampled actions.",
+ACTOR_REPARAMETERIZE = gradient_check(
+    "actor_loss_reparameterize: loss and gradient",
+    module=SAC,
+    function="actor_loss_reparameterize",
+    reference=ref_sac.actor_loss_reparameterize,
+    cases=_actor_cases,
+    wrt=("log_probs", "q_values"),
+    points=4,
+    describe="batches (loss and gradients)",
+    hint=(
+        "L = mean(alpha * log_probs - q_values): d L / d log_probs = alpha / B and "
+        "d L / d q = -1 / B; nothing is detached, the gradient flows through the sampled actions."
+    ),
     compare_loss=True,
 )
-check_actor_reinforce = loss_grad_check(
-    SAC,
-    "actor_loss_reinforce",
-    ref_sac.actor_loss_reinforce,
-    _actor_cases,
-    (),
-    ("log_probs", "q_values"),
-    ("q_values",),
-    "batches (loss and gradients)",
-    "L = mean(log_probs * w) with the weight w = alpha * log_probs - q_values held constant "
-    "(detached): d L / d log_probs = w / B, and no gradient reaches q_values.",
+ACTOR_REINFORCE = gradient_check(
+    "actor_loss_reinforce: loss and gradient (weights constant)",
+    module=SAC,
+    function="actor_loss_reinforce",
+    reference=ref_sac.actor_loss_reinforce,
+    cases=_actor_cases,
+    wrt=("log_probs", "q_values"),
+    constants=("q_values",),
+    points=4,
+    describe="batches (loss and gradients)",
+    hint=(
+        "L = mean(log_probs * w) with the weight w = alpha * log_probs - q_values held constant "
+        "(detached): d L / d log_probs = w / B, and no gradient reaches q_values."
+    ),
     compare_loss=True,
 )
 
@@ -421,18 +456,21 @@ def _temperature_cases(rng: np.random.Generator) -> Cases:
     return cases
 
 
-check_temperature = loss_grad_check(
-    SAC,
-    "temperature_loss",
-    ref_sac.temperature_loss,
-    _temperature_cases,
-    (),
-    ("log_alpha", "log_probs"),
-    ("log_probs",),
-    "batches (loss and gradients)",
-    "L = -mean(log_alpha * (log_probs + target_entropy)), in log_alpha itself (not alpha), "
-    "with the log-probabilities detached: its gradient raises alpha when the entropy "
-    "-mean(log_probs) is below the target.",
+TEMPERATURE = gradient_check(
+    "temperature_loss: loss and gradient",
+    module=SAC,
+    function="temperature_loss",
+    reference=ref_sac.temperature_loss,
+    cases=_temperature_cases,
+    wrt=("log_alpha", "log_probs"),
+    constants=("log_probs",),
+    points=4,
+    describe="batches (loss and gradients)",
+    hint=(
+        "L = -mean(log_alpha * (log_probs + target_entropy)), in log_alpha itself (not alpha), "
+        "with the log-probabilities detached: its gradient raises alpha when the entropy "
+        "-mean(log_probs) is below the target."
+    ),
     compare_loss=True,
 )
 
@@ -452,14 +490,6 @@ check_temperature = loss_grad_check(
 
 _DENSITY_N = 100_000
 _DENSITY_CASES = ((0.0, 0.0), (0.8, -0.7), (-1.2, -1.0), (0.3, 0.4))  # (mu, log sigma)
-_FAILURE_RATE = 1e-6
-
-
-def _bernstein_half_width(samples: np.ndarray, value_range: float, tests: int) -> float:
-    n = len(samples)
-    log_term = math.log(4.0 * tests / _FAILURE_RATE)
-    variance = float(samples.var(ddof=1))
-    return math.sqrt(2.0 * variance * log_term / n) + 7.0 * value_range * log_term / (3.0 * (n - 1))
 
 
 def _reference_density(actions: np.ndarray, mu: float, log_sigma: float) -> np.ndarray:
@@ -513,7 +543,7 @@ def check_tanh_density(sandbox: Sandbox, rng: np.random.Generator) -> Outcome:
             ("the integral", samples, 1.0, value_range),
             ("the mean action", samples * actions, mean, 2.0 * value_range),
         ):
-            bound = _bernstein_half_width(estimates, spread, tests=tests)
+            bound = float(bernstein_half_width(estimates, spread, tests=tests))
             estimate = float(estimates.mean())
             if problem is None and abs(estimate - expected) > bound:
                 problem = (
@@ -558,100 +588,12 @@ def _perturbed(state: Mapping[str, torch.Tensor], rng: np.random.Generator) -> d
     }
 
 
-def _load_steps(path: Sequence[str], state: Mapping[str, Any]) -> list[Step]:
-    return [*(Attr(p) for p in path), Method("load_state_dict", (dict(state),))]
-
-
-def _build(
-    sandbox: Sandbox,
-    tally: Tally,
-    summary: str,
-    trainer: str,
-    config: Mapping[str, Any],
-    states: Mapping[tuple[str, ...], Mapping[str, Any]],
-) -> bool:
-    """Build the student's ``trainer`` from ``config``, keep it, and load ``states`` (network
-    path from the trainer -> state dict) into its agent; False (recorded) when it fails."""
-    result = sandbox.call_method(
-        RUN, trainer, (dict(config),), keep=KEPT, timeout_s=TRAINER_TIMEOUT_S, label=trainer
-    )
-    ok, _ = returned(result, tally, f"{summary} (building {trainer})")
-    for path, state in states.items():
-        if not ok:
-            break
-        result = sandbox.on(
-            KEPT,
-            _load_steps(path, state),
-            fetch={},
-            timeout_s=CALL_TIMEOUT_S,
-            label=f"{'.'.join(path)}.load_state_dict",
-        )
-        ok, _ = returned(result, tally, f"{summary} (loading the reference's weights)")
-    return ok
-
-
 def _on_agent(
     sandbox: Sandbox, steps: Sequence[Step], *, seed: int | None = None, label: str
 ) -> Result:
     return sandbox.on(
         KEPT, [Attr("agent"), *steps], seed=seed, timeout_s=CALL_TIMEOUT_S, label=label
     )
-
-
-def _fetch_parameters(
-    sandbox: Sandbox, path: Sequence[str], names: Sequence[str], grads: bool
-) -> Result:
-    """``{name: parameter}`` (and ``{"grad " + name: its .grad}``) of a network of the kept
-    trainer."""
-    fetch: dict[str, list[Step]] = {}
-    for name in names:
-        fetch[name] = [Method("get_parameter", (name,)), Method("detach")]
-        if grads:
-            fetch[f"grad {name}"] = [Method("get_parameter", (name,)), Attr("grad")]
-    return sandbox.on(
-        KEPT, [Attr(p) for p in path], fetch=fetch, timeout_s=CALL_TIMEOUT_S, label="parameters"
-    )
-
-
-def _compare_tensors(
-    got: Any, expected: Mapping[str, torch.Tensor | None], what: str
-) -> str | None:
-    """The first of ``expected`` (name -> tensor; None: must have no gradient) that ``got``
-    (a fetched dict) does not match."""
-    if type(got) is not dict or set(got) != set(expected):
-        return f"{what}: the call returned an unexpected value"
-    for name, want in expected.items():
-        label = f"{what} `{name}`"
-        if want is None:
-            if got[name] is not None:
-                return f"{label} should be None"
-            continue
-        if got[name] is None:
-            return f"{label} is None: no gradient reached it"
-        problem = compare(got[name], want, tensor=True, what=label, **LOSS_TOL)
-        if problem is not None:
-            return problem
-    return None
-
-
-def _parameters(module: torch.nn.Module, grads: bool = False) -> dict[str, torch.Tensor | None]:
-    out: dict[str, torch.Tensor | None] = {}
-    for name, parameter in module.named_parameters():
-        out[name] = parameter.detach().clone()
-        if grads:
-            out[f"grad {name}"] = None if parameter.grad is None else parameter.grad.clone()
-    return out
-
-
-def _compare_tuple(got: Any, expected: Sequence[torch.Tensor], names: Sequence[str]) -> str | None:
-    if type(got) is not tuple or len(got) != len(expected):
-        kind = f"a tuple of {len(got)}" if type(got) is tuple else f"a {type(got).__name__}"
-        return f"returned {kind}, expected a tuple ({', '.join(names)})"
-    for value, want, name in zip(got, expected, names, strict=True):
-        problem = compare(value, want, tensor=True, what=name, **LOSS_TOL)
-        if problem is not None:
-            return problem
-    return None
 
 
 def _batch(
@@ -740,167 +682,111 @@ def _dqn_setup(
     return summary, config, agent, states, batch
 
 
-def check_dqn_compute_loss(sandbox: Sandbox, rng: np.random.Generator) -> Outcome:
-    tally = Tally(
+def _dqn_case(rng: np.random.Generator, case: tuple[Any, ...]) -> AgentCase:
+    summary, config, agent, states, batch = _dqn_setup(rng, case)
+    return AgentCase(summary, config, states, agent, _batch_tensors(batch))
+
+
+DQN_COMPUTE_LOSS = agent_method_check(
+    "DQNAgent.compute_loss: loss, Q(s, a) and targets",
+    function="DQNAgent.compute_loss",
+    trainer=DQN_TRAINER,
+    method="compute_loss",
+    cases=_DQN_CASES,
+    setup=_dqn_case,
+    outputs=("the loss", "q_values", "targets"),
+    points=6,
+    what=(
         f"`DQNAgent.compute_loss` with the reference's weights (online and target networks "
         f"differ) on {len(_DQN_CASES)} minibatches, double DQN on and off: the loss, "
-        "Q(s, a) of the actions taken, and the targets",
+        "Q(s, a) of the actions taken, and the targets"
+    ),
+    hint=(
         "Q(s, a) gathers each row's taken action; the targets come from the target network "
         "(double DQN: the online network picks a*, the target network values it) under "
-        "torch.no_grad(); the loss is huber_loss with config.huber_delta.",
-    )
-    for case in tally.each(_DQN_CASES):
-        summary, config, agent, states, batch = _dqn_setup(rng, case)
-        if not _build(sandbox, tally, summary, "DQNTrainer", config, states):
-            continue
-        inputs = _batch_tensors(batch)
-        expected = agent.compute_loss(*inputs)
-        ok, value = returned(
-            _on_agent(sandbox, [Method("compute_loss", inputs)], label="DQNAgent.compute_loss"),
-            tally,
-            summary,
-        )
-        if ok:
-            tally.record(
-                summary, _compare_tuple(value, expected, ("the loss", "q_values", "targets"))
-            )
-    return tally.outcome()
+        "torch.no_grad(); the loss is huber_loss with config.huber_delta."
+    ),
+    timeout_s=60.0,
+)
 
 
-@dataclasses.dataclass
-class _Stepped:
-    """One ``update`` of the student's agent and of the reference's, from the same state."""
-
-    summary: str
-    metrics: Any
-    """What the student's ``update`` returned."""
-    expected_metrics: dict[str, float]
-    fetched: dict[str, Any]
-    """Network name -> what :func:`_fetch_parameters` returned after the update."""
-    before: dict[tuple[str, ...], Any]
-    """The state dicts loaded before the update, by network path."""
-    agent: Any
-    """The reference agent after its update."""
-
-
-def _step(
-    sandbox: Sandbox,
-    tally: Tally,
-    summary: str,
-    agent: Any,
-    batch: dict[str, np.ndarray],
-    states: dict[tuple[str, ...], Any],
-    networks: Mapping[str, Sequence[str]],
-    seed: int | None,
-) -> _Stepped | None:
-    """``update(batch)`` on the kept trainer's agent, then its networks' parameters (with
-    gradients for ``networks``, without for the other loaded ones); the reference's the same."""
-    ok, metrics = returned(
-        _on_agent(sandbox, [Method("update", (batch,))], seed=seed, label="update"),
-        tally,
-        summary,
-    )
-    fetched: dict[str, Any] = {}
-    wanted: list[tuple[str, tuple[str, ...], list[str], bool]] = [
-        (name, ("agent", name), list(names), True) for name, names in networks.items()
-    ]
-    wanted += [
-        (p[-1], p, list(state), False) for p, state in states.items() if p[-1] not in networks
-    ]
-    for name, path, names, grads in wanted:
-        if not ok:
-            return None
-        ok, fetched[name] = returned(_fetch_parameters(sandbox, path, names, grads), tally, summary)
-    if not ok:
-        return None
-    with torch.random.fork_rng(devices=[]):
-        if seed is not None:
-            torch.manual_seed(seed)
-        expected_metrics = agent.update(batch)
-    return _Stepped(summary, metrics, expected_metrics, fetched, states, agent)
-
-
-def _dqn_step(
-    sandbox: Sandbox, rng: np.random.Generator, tally: Tally, case: tuple[Any, ...]
-) -> _Stepped | None:
-    """One ``update`` of the student's DQN agent and of the reference's from the same state
-    (target_update_period 1: a hard update follows the gradient step)."""
+def _dqn_update_case(rng: np.random.Generator, case: tuple[Any, ...]) -> AgentCase:
+    """target_update_period 1: a hard update follows the gradient step."""
     summary, config, agent, states, batch = _dqn_setup(rng, case, target_update_period=1)
-    if not _build(sandbox, tally, summary, "DQNTrainer", config, states):
-        return None
-    names = [name for name, _ in agent.q_network.named_parameters()]
-    return _step(sandbox, tally, summary, agent, batch, states, {"q_network": names}, None)
+    return AgentCase(summary, config, states, agent, (batch,))
 
 
-def _compare_metrics(got: Any, expected: Mapping[str, float], keys: Sequence[str]) -> str | None:
-    if type(got) is not dict:
-        return f"update returned a {type(got).__name__}, expected a dict of metrics"
-    for key in keys:
-        value = got.get(key)
-        if type(value) is not float or not math.isclose(
-            value, expected[key], rel_tol=1e-4, abs_tol=1e-6
-        ):
-            return f"the metric {key!r} is {value!r}, expected {expected[key]:.6g}"
-    return None
+def _q_network(agent: Any) -> dict[str, list[str]]:
+    return {"q_network": [name for name, _ in agent.q_network.named_parameters()]}
 
 
-def check_dqn_update(sandbox: Sandbox, rng: np.random.Generator) -> Outcome:
-    tally = Tally(
+def _judge_dqn_update(stepped: Stepped) -> str | None:
+    keys = ("train/loss_critic", "train/grad_norm")
+    problem = metrics_problem(stepped.metrics, stepped.expected_metrics, keys)
+    return problem or tensors_problem(
+        stepped.fetched["q_network"],
+        parameters(stepped.agent.q_network, grads=True),
+        "after the step, parameter",
+    )
+
+
+def _judge_hard_update(stepped: Stepped) -> str | None:
+    """Isolated from the rest of the update: the target network must hold the student's own
+    online weights, and the online network must not have been overwritten by the old target
+    weights."""
+    online = without_grads(stepped.fetched["q_network"])
+    problem = tensors_problem(
+        stepped.fetched["target_network"], online, "the target network's (expected: online)"
+    )
+    old_target = stepped.before["agent", "target_network"]
+    if problem is None and all(np.allclose(online[k], old_target[k]) for k in online):
+        problem = (
+            "the online network now holds the old target weights: the copy went the wrong "
+            "way (the arguments are (target, source))"
+        )
+    return problem
+
+
+DQN_UPDATE = agent_update_check(
+    "DQNAgent.gradient_step: one DQN update from identical state",
+    function="DQNAgent.gradient_step",
+    trainer=DQN_TRAINER,
+    cases=_DQN_CASES,
+    setup=_dqn_update_case,
+    networks=_q_network,
+    judge=_judge_dqn_update,
+    points=6,
+    what=(
         f"one `DQNAgent.update` (your compute_loss and gradient_step) from the reference's "
         f"weights on {len(_DQN_CASES)} minibatches: the loss and the gradient norm it reports, "
-        "every parameter's gradient after clipping, and the parameters after the Adam step",
+        "every parameter's gradient after clipping, and the parameters after the Adam step"
+    ),
+    hint=(
         "gradient_step zeroes the old gradients, backpropagates the loss, clips the gradient "
         "norm to config.max_grad_norm (not at all when None) before optimizer.step(), and "
-        "returns the norm before clipping.",
-    )
-    for case in tally.each(_DQN_CASES):
-        stepped = _dqn_step(sandbox, rng, tally, case)
-        if stepped is None:
-            continue
-        problem = _compare_metrics(
-            stepped.metrics, stepped.expected_metrics, ("train/loss_critic", "train/grad_norm")
-        )
-        if problem is None:
-            problem = _compare_tensors(
-                stepped.fetched["q_network"],
-                _parameters(stepped.agent.q_network, grads=True),
-                "after the step, parameter",
-            )
-        tally.record(stepped.summary, problem)
-    return tally.outcome()
-
-
-def _without_grads(fetched: Mapping[str, Any]) -> dict[str, Any]:
-    return {name: value for name, value in fetched.items() if not name.startswith("grad ")}
-
-
-def check_hard_update(sandbox: Sandbox, rng: np.random.Generator) -> Outcome:
-    """Isolated from the rest of the update: after one update with target_update_period 1, the
-    target network must hold the student's own online weights, and the online network must not
-    have been overwritten by the old target weights."""
-    cases = _DQN_CASES[:2]
-    tally = Tally(
-        f"the target network after one `DQNAgent.update` with target_update_period=1 on "
-        f"{len(cases)} networks against your own online network after the step",
+        "returns the norm before clipping."
+    ),
+    timeout_s=60.0,
+)
+HARD_UPDATE = agent_update_check(
+    "hard_update: target network after an update",
+    function="hard_update",
+    trainer=DQN_TRAINER,
+    cases=_DQN_CASES[:2],
+    setup=_dqn_update_case,
+    networks=_q_network,
+    judge=_judge_hard_update,
+    points=3,
+    what=(
+        "the target network after one `DQNAgent.update` with target_update_period=1 on "
+        "2 networks against your own online network after the step"
+    ),
+    hint=(
         "hard_update(target, source) copies every parameter of source into target in place "
-        "(target_param.copy_(param)); source, the online network, is left unchanged.",
-    )
-    for case in tally.each(cases):
-        stepped = _dqn_step(sandbox, rng, tally, case)
-        if stepped is None:
-            continue
-        online = _without_grads(stepped.fetched["q_network"])
-        problem = _compare_tensors(
-            stepped.fetched["target_network"], online, "the target network's (expected: online)"
-        )
-        old_target = stepped.before["agent", "target_network"]
-        if problem is None and all(np.allclose(online[k], old_target[k]) for k in online):
-            problem = (
-                "the online network now holds the old target weights: the copy went the wrong "
-                "way (the arguments are (target, source))"
-            )
-        tally.record(stepped.summary, problem)
-    return tally.outcome()
+        "(target_param.copy_(param)); source, the online network, is left unchanged."
+    ),
+    timeout_s=60.0,
+)
 
 
 # -- epsilon-greedy: statistical ----------------------------------------------------------------
@@ -921,7 +807,7 @@ def check_epsilon_greedy(sandbox: Sandbox, rng: np.random.Generator) -> Outcome:
     summary, config, agent, states, _ = _dqn_setup(rng, case)
     num_actions = 3
     tests = len(_EPSILONS) * (num_actions + 1)
-    half_width = math.sqrt(math.log(2.0 * tests / _FAILURE_RATE) / (2.0 * _EPS_N))
+    half_width = math.sqrt(math.log(2.0 * tests / FAILURE_RATE) / (2.0 * _EPS_N))
     tally = Tally(
         f"the action frequencies of `DQNAgent.act` (your epsilon_greedy) on {_EPS_N} "
         f"observations ({num_actions} actions, greedy actions known) for epsilon in "
@@ -931,7 +817,7 @@ def check_epsilon_greedy(sandbox: Sandbox, rng: np.random.Generator) -> Outcome:
         "actions (the greedy one included), else the argmax; one random draw per state, not "
         "one for the whole batch.",
     )
-    if not _build(sandbox, tally, summary, "DQNTrainer", config, states):
+    if not DQN_TRAINER.build(sandbox, tally, summary, config, states):
         tally.skip(len(_EPSILONS) - 1)
         return tally.outcome()
     distinct = rng.normal(size=(8, 6)).astype(np.float32)
@@ -1036,46 +922,54 @@ def _cloned(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return {name: tensor.detach().clone() for name, tensor in state.items()}
 
 
-def _sac_value_check(method: str, describe: str, names: tuple[str, ...], hint: str) -> Run:
-    def run(sandbox: Sandbox, rng: np.random.Generator) -> Outcome:
-        tally = Tally(
+def _sac_case(method: str) -> Callable[[np.random.Generator, tuple[Any, ...]], AgentCase]:
+    def setup(rng: np.random.Generator, case: tuple[Any, ...]) -> AgentCase:
+        summary, config, agent, states, batch = _sac_setup(rng, case)
+        inputs = _batch_tensors(batch)
+        return AgentCase(
+            summary, config, states, agent, inputs[:1] if method == "actor_loss" else inputs
+        )
+
+    return setup
+
+
+def _sac_method_check(
+    name: str, method: str, points: float, describe: str, outputs: tuple[str, ...], hint: str
+) -> Check:
+    return agent_method_check(
+        name,
+        function=f"SACAgent.{method}",
+        trainer=SAC_TRAINER,
+        method=method,
+        cases=_SAC_CASES,
+        setup=_sac_case(method),
+        outputs=outputs,
+        points=points,
+        what=(
             f"`SACAgent.{method}` with the reference's weights (the target critics differ from "
             f"the critics) and the same torch seed on {len(_SAC_CASES)} minibatches "
-            f"({describe}): {', '.join(names)}",
-            hint,
-        )
-        for case in tally.each(_SAC_CASES):
-            summary, config, agent, states, batch = _sac_setup(rng, case)
-            if not _build(sandbox, tally, summary, "SACTrainer", config, states):
-                continue
-            inputs = _batch_tensors(batch)
-            if method == "actor_loss":
-                inputs = inputs[:1]
-            seed = torch_seed(rng)
-            with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(seed)
-                expected = getattr(agent, method)(*inputs)
-            result = _on_agent(
-                sandbox, [Method(method, inputs)], seed=seed, label=f"SACAgent.{method}"
-            )
-            ok, value = returned(result, tally, summary)
-            if ok:
-                tally.record(summary, _compare_tuple(value, expected, names))
-        return tally.outcome()
-
-    return run
+            f"({describe}): {', '.join(outputs)}"
+        ),
+        hint=hint,
+        seeded=True,
+        timeout_s=60.0,
+    )
 
 
-check_sac_critic_loss = _sac_value_check(
+SAC_CRITIC_LOSS = _sac_method_check(
+    "SACAgent.critic_loss: loss and Q-values",
     "critic_loss",
+    5,
     "min, mean and single backups",
     ("the loss", "q_values"),
     "sample a' from the actor at s', value it with every target critic, and build the target "
     "with sac_target (config.critic_target, the current alpha) under torch.no_grad(); the loss "
     "sums over the critics the mean squared error of each.",
 )
-check_sac_actor_loss = _sac_value_check(
+SAC_ACTOR_LOSS = _sac_method_check(
+    "SACAgent.actor_loss: loss and log-probabilities",
     "actor_loss",
+    4,
     "reparameterised and REINFORCE, 1 and 4 samples per state",
     ("the loss", "log_probs"),
     "repeat the observations num_actor_samples times, sample actions (reparameterised only for "
@@ -1084,78 +978,81 @@ check_sac_actor_loss = _sac_value_check(
 )
 
 
-def _sac_step(
-    sandbox: Sandbox, rng: np.random.Generator, tally: Tally, case: tuple[Any, ...]
-) -> _Stepped | None:
-    """One ``update`` of the student's SAC agent and of the reference's, same state and seed;
-    ``fetched["log_alpha"]`` holds log alpha and its gradient after it."""
+def _sac_update_case(rng: np.random.Generator, case: tuple[Any, ...]) -> AgentCase:
     summary, config, agent, states, batch = _sac_setup(rng, case)
-    if not _build(sandbox, tally, summary, "SACTrainer", config, states):
-        return None
-    networks = {
+    return AgentCase(summary, config, states, agent, (batch,))
+
+
+def _critics_and_actor(agent: Any) -> dict[str, list[str]]:
+    return {
         "critics": [name for name, _ in agent.critics.named_parameters()],
         "actor": [name for name, _ in agent.actor.named_parameters()],
     }
-    stepped = _step(sandbox, tally, summary, agent, batch, states, networks, torch_seed(rng))
-    if stepped is None:
-        return None
-    result = sandbox.on(
-        KEPT,
-        [Attr("agent")],
-        fetch={
-            "log_alpha": [Attr("log_alpha"), Method("detach")],
-            "grad log_alpha": [Attr("log_alpha"), Attr("grad")],
-        },
-        timeout_s=CALL_TIMEOUT_S,
-        label="log_alpha",
-    )
-    ok, stepped.fetched["log_alpha"] = returned(result, tally, summary)
-    return stepped if ok else None
 
 
-def _sac_step_check(what: str, hint: str, judge: Callable[[_Stepped], str | None]) -> Run:
-    def run(sandbox: Sandbox, rng: np.random.Generator) -> Outcome:
-        tally = Tally(
+_LOG_ALPHA: dict[str, dict[str, list[Step]]] = {
+    "log_alpha": {
+        "log_alpha": [Attr("log_alpha"), Method("detach")],
+        "grad log_alpha": [Attr("log_alpha"), Attr("grad")],
+    }
+}
+
+
+def _sac_update_check(
+    name: str,
+    function: str,
+    points: float,
+    what: str,
+    hint: str,
+    judge: Callable[[Stepped], str | None],
+) -> Check:
+    return agent_update_check(
+        name,
+        function=function,
+        trainer=SAC_TRAINER,
+        cases=_SAC_CASES,
+        setup=_sac_update_case,
+        networks=_critics_and_actor,
+        judge=judge,
+        points=points,
+        what=(
             f"one `SACAgent.update` from the reference's weights and the same torch seed on "
-            f"{len(_SAC_CASES)} minibatches: {what}",
-            hint,
-        )
-        for case in tally.each(_SAC_CASES):
-            stepped = _sac_step(sandbox, rng, tally, case)
-            if stepped is not None:
-                tally.record(stepped.summary, judge(stepped))
-        return tally.outcome()
-
-    return run
+            f"{len(_SAC_CASES)} minibatches: {what}"
+        ),
+        hint=hint,
+        seeded=True,
+        fetch=_LOG_ALPHA,
+        timeout_s=60.0,
+    )
 
 
-def _judge_critic_step(stepped: _Stepped) -> str | None:
-    problem = _compare_metrics(stepped.metrics, stepped.expected_metrics, ("train/loss_critic",))
-    return problem or _compare_tensors(
+def _judge_critic_step(stepped: Stepped) -> str | None:
+    problem = metrics_problem(stepped.metrics, stepped.expected_metrics, ("train/loss_critic",))
+    return problem or tensors_problem(
         stepped.fetched["critics"],
-        _parameters(stepped.agent.critics, grads=True),
+        parameters(stepped.agent.critics, grads=True),
         "after the step, critic parameter",
     )
 
 
-def _judge_actor_step(stepped: _Stepped) -> str | None:
+def _judge_actor_step(stepped: Stepped) -> str | None:
     agent = stepped.agent
-    problem = _compare_metrics(stepped.metrics, stepped.expected_metrics, ("train/loss_actor",))
-    problem = problem or _compare_tensors(
-        stepped.fetched["actor"], _parameters(agent.actor, grads=True), "after the step, actor"
+    problem = metrics_problem(stepped.metrics, stepped.expected_metrics, ("train/loss_actor",))
+    problem = problem or tensors_problem(
+        stepped.fetched["actor"], parameters(agent.actor, grads=True), "after the step, actor"
     )
     log_alpha = {
         "log_alpha": agent.log_alpha.detach().clone(),
         "grad log_alpha": agent.log_alpha.grad,
     }
-    return problem or _compare_tensors(stepped.fetched["log_alpha"], log_alpha, "after the step,")
+    return problem or tensors_problem(stepped.fetched["log_alpha"], log_alpha, "after the step,")
 
 
-def _judge_soft_update(stepped: _Stepped) -> str | None:
+def _judge_soft_update(stepped: Stepped) -> str | None:
     """The target critics against tau * (the student's own critics after the step) + (1 - tau)
     * (the target critics before): soft_update alone, whatever the losses did."""
     tau = stepped.agent.config.tau
-    online = _without_grads(stepped.fetched["critics"])
+    online = without_grads(stepped.fetched["critics"])
     before = stepped.before["agent", "target_critics"]
     got = stepped.fetched["target_critics"]
     if type(online) is not dict or set(online) != set(before):
@@ -1163,7 +1060,7 @@ def _judge_soft_update(stepped: _Stepped) -> str | None:
     expected = {
         name: torch.lerp(before[name], torch.as_tensor(online[name]), tau) for name in before
     }
-    problem = _compare_tensors(
+    problem = tensors_problem(
         got, expected, "target critic (expected tau * critic + (1 - tau) * target)"
     )
     if problem is None:
@@ -1171,13 +1068,19 @@ def _judge_soft_update(stepped: _Stepped) -> str | None:
     return f"{problem}\n  (tau={tau:.4f})"
 
 
-check_sac_critic_step = _sac_step_check(
+SAC_CRITIC_STEP = _sac_update_check(
+    "SACAgent.critic_loss: one SAC update of the critics from identical state",
+    "SACAgent.critic_loss",
+    5,
     "the critic loss it reports, every critic parameter's gradient and value after the step",
     "the critics' gradient is that of your critic_loss: the targets (target critics, next "
     "actions from the actor, alpha) must carry no gradient.",
     _judge_critic_step,
 )
-check_sac_actor_step = _sac_step_check(
+SAC_ACTOR_STEP = _sac_update_check(
+    "SACAgent.actor_loss: one SAC update of the actor and temperature from identical state",
+    "SACAgent.actor_loss",
+    5,
     "the actor loss it reports, every actor parameter's gradient and value after the step, "
     "log alpha and its gradient after the temperature step",
     "with 'reparameterize' the gradient reaches the actor through the sampled actions and the "
@@ -1185,7 +1088,10 @@ check_sac_actor_step = _sac_step_check(
     "the log-probabilities returned by actor_loss.",
     _judge_actor_step,
 )
-check_soft_update = _sac_step_check(
+SOFT_UPDATE = _sac_update_check(
+    "soft_update: Polyak averaging of the target critics",
+    "soft_update",
+    4,
     "the target critics after the step, against tau * (your critics after the step) + "
     "(1 - tau) * (the target critics before)",
     "Polyak averaging, in place: target <- tau * online + (1 - tau) * target, with tau the "
@@ -1226,34 +1132,40 @@ def _task(
     )
 
 
-LEARNING_TASKS = [
-    _task(
-        "DQNTrainer",
-        ref_config.DQN_PRESETS,
-        ref_config.DQN_TARGETS,
-        "CartPole-v1",
-        (40_000, 50_000),
-        "agent.q_network",
+LEARNING = [
+    Learning(
+        _task(
+            "DQNTrainer",
+            ref_config.DQN_PRESETS,
+            ref_config.DQN_TARGETS,
+            "CartPole-v1",
+            (40_000, 50_000),
+            "agent.q_network",
+        ),
+        points=10,
+        timeout_s=300.0,
     ),
-    _task(
-        "SACTrainer",
-        ref_config.SAC_PRESETS,
-        ref_config.SAC_TARGETS,
-        "InvertedPendulum-v5",
-        (15_000, 20_000),
-        "agent.actor",
+    Learning(
+        _task(
+            "SACTrainer",
+            ref_config.SAC_PRESETS,
+            ref_config.SAC_TARGETS,
+            "InvertedPendulum-v5",
+            (15_000, 20_000),
+            "agent.actor",
+        ),
+        points=10,
+        timeout_s=420.0,
     ),
 ]
 """What ``rlhw calibrate hw3`` runs; the bands are in ``autograder/calibration/hw3.json``."""
-LEARNING_TIMEOUTS_S = {"CartPole-v1": 300.0, "InvertedPendulum-v5": 420.0}
-LEARNING_FUNCTIONS = {"CartPole-v1": "DQNTrainer", "InvertedPendulum-v5": "SACTrainer"}
 
 
 # ---------------------------------------------------------------------------------------------
 # The suite
 # ---------------------------------------------------------------------------------------------
 
-SUITE: list[Check] = [
+CHECKS: list[Check] = [
     # DQN
     Check("linear_schedule: epsilon decay", "linear_schedule", "value", 4, check_linear_schedule),
     Check(
@@ -1264,57 +1176,16 @@ SUITE: list[Check] = [
         check_epsilon_greedy,
         timeout_s=60.0,
     ),
-    Check(
-        "dqn_target: terminal vs truncated transitions", "dqn_target", "value", 6, check_dqn_target
-    ),
-    Check(
-        "double_dqn_target: online network chooses, target network values",
-        "double_dqn_target",
-        "value",
-        6,
-        check_double_dqn_target,
-    ),
-    Check("huber_loss: value", "huber_loss", "value", 3, check_huber_value),
-    Check("huber_loss: gradient (targets constant)", "huber_loss", "gradient", 4, check_huber_grad),
-    Check(
-        "DQNAgent.compute_loss: loss, Q(s, a) and targets",
-        "DQNAgent.compute_loss",
-        "value",
-        6,
-        check_dqn_compute_loss,
-        timeout_s=60.0,
-    ),
-    Check(
-        "DQNAgent.gradient_step: one DQN update from identical state",
-        "DQNAgent.gradient_step",
-        "update",
-        6,
-        check_dqn_update,
-        timeout_s=60.0,
-    ),
-    Check(
-        "hard_update: target network after an update",
-        "hard_update",
-        "update",
-        3,
-        check_hard_update,
-        timeout_s=60.0,
-    ),
+    DQN_TARGET,
+    DOUBLE_DQN_TARGET,
+    HUBER_VALUE,
+    HUBER_GRAD,
+    DQN_COMPUTE_LOSS,
+    DQN_UPDATE,
+    HARD_UPDATE,
     # SAC
-    Check(
-        "tanh_gaussian_log_prob: value (tanh correction)",
-        "tanh_gaussian_log_prob",
-        "value",
-        4,
-        check_tanh_value,
-    ),
-    Check(
-        "tanh_gaussian_log_prob: gradient",
-        "tanh_gaussian_log_prob",
-        "gradient",
-        4,
-        check_tanh_grad,
-    ),
+    TANH_VALUE,
+    TANH_GRAD,
     Check(
         "tanh_gaussian_log_prob: the squashed density integrates to 1",
         "tanh_gaussian_log_prob",
@@ -1322,81 +1193,16 @@ SUITE: list[Check] = [
         3,
         check_tanh_density,
     ),
-    Check(
-        "reduce_q_values: min, mean, single", "reduce_q_values", "value", 3, check_reduce_q_values
-    ),
-    Check(
-        "sac_target: soft targets with each backup strategy",
-        "sac_target",
-        "value",
-        6,
-        check_sac_target,
-    ),
-    Check(
-        "actor_loss_reparameterize: loss and gradient",
-        "actor_loss_reparameterize",
-        "gradient",
-        4,
-        check_actor_reparameterize,
-    ),
-    Check(
-        "actor_loss_reinforce: loss and gradient (weights constant)",
-        "actor_loss_reinforce",
-        "gradient",
-        4,
-        check_actor_reinforce,
-    ),
-    Check(
-        "temperature_loss: loss and gradient", "temperature_loss", "gradient", 4, check_temperature
-    ),
-    Check(
-        "SACAgent.critic_loss: loss and Q-values",
-        "SACAgent.critic_loss",
-        "value",
-        5,
-        check_sac_critic_loss,
-        timeout_s=60.0,
-    ),
-    Check(
-        "SACAgent.actor_loss: loss and log-probabilities",
-        "SACAgent.actor_loss",
-        "value",
-        4,
-        check_sac_actor_loss,
-        timeout_s=60.0,
-    ),
-    Check(
-        "SACAgent.critic_loss: one SAC update of the critics from identical state",
-        "SACAgent.critic_loss",
-        "update",
-        5,
-        check_sac_critic_step,
-        timeout_s=60.0,
-    ),
-    Check(
-        "SACAgent.actor_loss: one SAC update of the actor and temperature from identical state",
-        "SACAgent.actor_loss",
-        "update",
-        5,
-        check_sac_actor_step,
-        timeout_s=60.0,
-    ),
-    Check(
-        "soft_update: Polyak averaging of the target critics",
-        "soft_update",
-        "update",
-        4,
-        check_soft_update,
-        timeout_s=60.0,
-    ),
-    *(
-        learning_check_of(
-            "hw3",
-            task,
-            points=10,
-            timeout_s=LEARNING_TIMEOUTS_S[task.name],
-            function=LEARNING_FUNCTIONS[task.name],
-        )
-        for task in LEARNING_TASKS
-    ),
+    REDUCE_Q_VALUES,
+    SAC_TARGET,
+    ACTOR_REPARAMETERIZE,
+    ACTOR_REINFORCE,
+    TEMPERATURE,
+    SAC_CRITIC_LOSS,
+    SAC_ACTOR_LOSS,
+    SAC_CRITIC_STEP,
+    SAC_ACTOR_STEP,
+    SOFT_UPDATE,
 ]
+
+SUITE = Suite(hw="hw3", package=PACKAGE, checks=CHECKS, learning=LEARNING, feedback="property")

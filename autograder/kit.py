@@ -1,0 +1,688 @@
+"""The check kit: what every hidden suite is made of.
+
+A homework's hidden suite (``autograder/suites/hwN.py``) defines one :class:`Suite`, named
+``SUITE``: its package, its fast checks in order, its learning-curve checks as
+:class:`Learning` specifications (the engine builds their checks), how much of a failure its
+students see, and the options of its sandboxes::
+
+    SUITE = Suite(hw="hw2", package="hw2_policy_gradient", checks=[REWARD_TO_GO, ...],
+                  learning=[Learning(cartpole_task, points=10, timeout_s=150.0)])
+
+Each kind of check is a function that returns a :class:`~autograder.checks.Check` from keyword
+arguments: the cases, the reference, what is compared, the hint, the points. The engine's
+loop (cases, skipping after a failure that leaves the worker unusable, the tally, the
+feedback) is written once, here and in :mod:`autograder.judging`:
+
+==========================  ===========================================================
+:func:`function_check`      a pure function's value against the reference's, per case
+:func:`gradient_check`      its gradient w.r.t. named inputs (some must get none)
+:func:`module_check`        a module's methods with the reference's weights loaded: fetched
+                            values, the value they end in, the parameters' gradients
+:func:`agent_method_check`  a method of the student's agent, built by its trainer with the
+                            reference's weights, against the reference agent's
+:func:`agent_update_check`  one ``update`` of that agent: what it reports, the networks'
+                            parameters and gradients after it
+==========================  ===========================================================
+
+A check that fits none of these is a ``Check`` with a ``run`` of its own, built from the
+pieces below: :meth:`Trainer.build`, :func:`expect_fetched`, :func:`parameter_grads_problem`,
+:func:`tensors_problem`, and for statistics :data:`FAILURE_RATE` and
+:func:`bernstein_half_width`.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from autograder.checks import (
+    DEFAULT_FEEDBACK,
+    DEFAULT_TIMEOUT_S,
+    FEEDBACK_LEVELS,
+    Check,
+    Feedback,
+    Kind,
+    Outcome,
+)
+from autograder.judging import (
+    CALL_TIMEOUT_S,
+    LOSS_TOL,
+    Cases,
+    Tally,
+    Tolerance,
+    compare,
+    loss_grad_check,
+    loss_value_check,
+    no_gradient,
+    returned,
+    state_dict_of,
+    torch_seed,
+)
+from autograder.learning import LearningTask, learning_check_of
+from autograder.sandbox import Attr, Method, Result, Sandbox, Step
+
+FAILURE_RATE = 1e-6
+"""How often a statistical check may fail a correct submission, at most, over all its tests
+together: less than once in a million gradings."""
+
+
+@dataclass(frozen=True)
+class Learning:
+    """A learning-curve check of a suite: its task, points and wall-clock limit."""
+
+    task: LearningTask
+    points: float
+    timeout_s: float
+    """The whole run's limit (the check's sandbox gets CPU time for twice as long)."""
+
+
+@dataclass(frozen=True)
+class Suite:
+    """A homework's hidden suite: what the engine grades and how."""
+
+    hw: str
+    """The homework, e.g. ``hw2``: its calibration file is ``autograder/calibration/hw2.json``."""
+    package: str
+    """The student's package, e.g. ``hw2_policy_gradient``."""
+    checks: Sequence[Check]
+    """The fast checks, in the order they run and are reported."""
+    learning: Sequence[Learning] = ()
+    """The learning-curve checks, run after the fast ones (left out by ``--fast``)."""
+    feedback: Feedback = DEFAULT_FEEDBACK
+    """How much of a failed check the student's ``results.json`` shows
+    (:data:`~autograder.checks.Feedback`): ``"property"``, which property failed and how many
+    cases matched; ``"full"`` adds the first mismatch's inputs, expected and got values and
+    the hint. Staff always see everything (``staff.json``, ``rlhw grade``'s table)."""
+    sandbox: Mapping[str, Any] = field(default_factory=dict)
+    """Options of every sandbox of the suite (:class:`~autograder.sandbox.Sandbox`), e.g.
+    ``given``: the grader's own data copied over the submission's."""
+
+    def __post_init__(self) -> None:
+        if not self.package.isidentifier():
+            raise ValueError(f"expected a package name, got {self.package!r}")
+        if self.feedback not in FEEDBACK_LEVELS:
+            raise ValueError(
+                f"expected feedback to be one of {', '.join(FEEDBACK_LEVELS)}, got "
+                f"{self.feedback!r}"
+            )
+        if not all(isinstance(check, Check) for check in self.checks):
+            raise ValueError("expected checks to be a list of Check")
+        if not all(isinstance(spec, Learning) for spec in self.learning):
+            raise ValueError("expected learning to be a list of Learning")
+        names = [check.name for check in self.all_checks]
+        duplicates = sorted({name for name in names if names.count(name) > 1})
+        if duplicates:
+            raise ValueError(f"expected unique check names, got {duplicates}")
+
+    @functools.cached_property
+    def all_checks(self) -> list[Check]:
+        """The fast checks, then one learning-curve check per :attr:`learning` entry, graded
+        by the trainer's class (the function a failure names)."""
+        return [
+            *self.checks,
+            *(
+                learning_check_of(
+                    self.hw,
+                    spec.task,
+                    points=spec.points,
+                    timeout_s=spec.timeout_s,
+                    function=spec.task.trainer,
+                )
+                for spec in self.learning
+            ),
+        ]
+
+    @property
+    def tasks(self) -> list[LearningTask]:
+        """What ``rlhw calibrate`` runs: the learning checks' tasks."""
+        return [spec.task for spec in self.learning]
+
+
+# ------------------------------------------------------------------------------- statistics
+
+
+def bernstein_half_width(samples: np.ndarray, value_range: float, tests: int) -> np.ndarray:
+    """Half-width, per component of ``samples`` (n, ...), that their mean stays within around
+    its expectation, with probability at least 1 - :data:`FAILURE_RATE` over all ``tests``
+    components together (the empirical Bernstein bound of Maurer and Pontil, 2009, both
+    sides, a union bound over the tests); ``value_range`` bounds each sample's range."""
+    n = len(samples)
+    log_term = math.log(4.0 * tests / FAILURE_RATE)
+    variance = samples.var(axis=0, ddof=1)
+    return np.sqrt(2.0 * variance * log_term / n) + 7.0 * value_range * log_term / (3.0 * (n - 1))
+
+
+# ------------------------------------------------------------------------------- trainers
+
+
+def load_states(
+    sandbox: Sandbox,
+    tally: Tally,
+    summary: str,
+    *,
+    kept: str,
+    states: Mapping[tuple[str, ...], Mapping[str, Any]],
+) -> bool:
+    """Load each of ``states`` (see :meth:`Trainer.build`) into the trainer kept under
+    ``kept``; False, recorded in ``tally``, at the first that fails."""
+    for path, state in states.items():
+        result = sandbox.on(
+            kept,
+            [*(Attr(p) for p in path), Method("load_state_dict", (dict(state),))],
+            fetch={},
+            timeout_s=CALL_TIMEOUT_S,
+            label=f"{'.'.join(path)}.load_state_dict",
+        )
+        ok, _ = returned(result, tally, f"{summary} (loading the reference's weights)")
+        if not ok:
+            return False
+    return True
+
+
+# ------------------------------------------------------------------------------- fetched values
+
+
+def expect_fetched(
+    tally: Tally,
+    summary: str,
+    value: Any,
+    expected: Mapping[str, Any],
+    *,
+    inputs: Sequence[Any] = (),
+    call: str = "the call",
+) -> None:
+    """One case per entry of ``expected`` (a name, such as ``log_prob(actions)``, to the
+    reference's tensor) against the same entry of ``value``, a dict the sandbox fetched; when
+    ``value`` is not such a dict, the first case fails (``call`` returned an unexpected value)
+    and the others are skipped."""
+    if type(value) is not dict or set(value) != set(expected):
+        tally.record(summary, f"{call} returned an unexpected value")
+        tally.skip(len(expected) - 1)
+        return
+    for name, want in expected.items():
+        tally.expect(summary, value[name], want, inputs=inputs, tensor=True, what=name, **LOSS_TOL)
+
+
+def parameter_grads_problem(
+    value: Any, module: nn.Module, constants: Sequence[str] = ()
+) -> str | None:
+    """What differs between the gradients a ``module_grad`` call returned (``value``) and the
+    ``.grad`` of ``module``'s parameters after the reference's backward pass; None when
+    nothing does. Parameters named in ``constants`` must get no gradient."""
+    if (
+        type(value) is not dict
+        or set(value) != {"loss", "grads"}
+        or type(value["grads"]) is not dict
+    ):
+        return "the gradient call returned an unexpected value"
+    grads = value["grads"]
+    for name, parameter in module.named_parameters():
+        got = grads.get(name)
+        if name in constants:
+            problem = no_gradient(got, what=f"`{name}`")
+        elif got is None:
+            problem = f"no gradient reached parameter `{name}`"
+        else:
+            what = f"the gradient w.r.t. `{name}`"
+            problem = compare(got, parameter.grad, tensor=True, what=what, **LOSS_TOL)
+        if problem is not None:
+            return problem
+    return None
+
+
+# ------------------------------------------------------------------------------- kinds of check
+
+
+def function_check(
+    name: str,
+    *,
+    module: str,
+    function: str,
+    reference: Callable[..., Any],
+    cases: Callable[[np.random.Generator], Cases],
+    points: float,
+    describe: str,
+    hint: str,
+    extra: tuple[Any, ...] = (),
+    what: str = "the loss",
+    tensor: bool = True,
+    tolerance: Tolerance = LOSS_TOL,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+) -> Check:
+    """A value check of a pure function: the student's ``module.function(*inputs, *extra)``
+    against ``reference`` on each of ``cases(rng)`` (``(summary, inputs)`` pairs); the result
+    is a tensor (``tensor``) or a NumPy array, compared within ``tolerance`` (float32's by
+    default); ``what`` names it in the feedback, ``describe`` the cases."""
+    run = loss_value_check(
+        module,
+        function,
+        reference,
+        cases,
+        extra,
+        describe,
+        hint,
+        what,
+        tensor=tensor,
+        tolerance=tolerance,
+    )
+    return Check(name, function, "value", points, run, timeout_s=timeout_s)
+
+
+def gradient_check(
+    name: str,
+    *,
+    module: str,
+    function: str,
+    reference: Callable[..., Any],
+    cases: Callable[[np.random.Generator], Cases],
+    wrt: tuple[str, ...],
+    points: float,
+    describe: str,
+    hint: str,
+    constants: tuple[str, ...] = (),
+    extra: tuple[Any, ...] = (),
+    compare_loss: bool = False,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+) -> Check:
+    """A gradient check of a pure function: the gradient of the student's
+    ``module.function`` w.r.t. each input named in ``wrt`` (the first ``len(wrt)`` inputs of
+    a case) against ``reference``'s; those in ``constants`` must get none. With
+    ``compare_loss``, the value is compared too."""
+    run = loss_grad_check(
+        module, function, reference, cases, extra, wrt, constants, describe, hint, compare_loss
+    )
+    return Check(name, function, "gradient", points, run, timeout_s=timeout_s)
+
+
+@dataclass(frozen=True)
+class Trainer:
+    """Where a suite's agent checks build the student's trainer: ``module.cls(config)``, kept
+    in the worker under ``kept``, its agent at the attribute ``agent``."""
+
+    module: str
+    cls: str
+    kept: str
+    timeout_s: float
+    """Building one may make an environment (MuJoCo's import included) or read an expert."""
+    agent: str = "agent"
+
+    def build(
+        self,
+        sandbox: Sandbox,
+        tally: Tally,
+        summary: str,
+        config: Mapping[str, Any],
+        states: Mapping[tuple[str, ...], Mapping[str, Any]],
+    ) -> bool:
+        """Build the student's trainer from ``config``, keep it in the worker, and load each
+        of ``states`` (a path of attributes from the trainer, such as ``("agent",
+        "critics")``, to the reference's state dict) into it; False, recorded in ``tally``,
+        when any of it fails."""
+        result = sandbox.call_method(
+            self.module,
+            self.cls,
+            (dict(config),),
+            keep=self.kept,
+            timeout_s=self.timeout_s,
+            label=self.cls,
+        )
+        ok, _ = returned(result, tally, f"{summary} (building {self.cls})")
+        return ok and load_states(sandbox, tally, summary, kept=self.kept, states=states)
+
+
+@dataclass(frozen=True)
+class AgentCase:
+    """One case of an agent check: the trainer's config, the reference's weights to load into
+    it, the reference's agent holding the same weights, and the method's inputs."""
+
+    summary: str
+    config: Mapping[str, Any]
+    states: Mapping[tuple[str, ...], Mapping[str, Any]]
+    agent: Any
+    inputs: tuple[Any, ...]
+
+
+def tuple_problem(got: Any, expected: Sequence[torch.Tensor], names: Sequence[str]) -> str | None:
+    """What differs between ``got`` and the reference's tuple of tensors ``expected`` (named
+    ``names`` in the feedback); None when nothing does."""
+    if type(got) is not tuple or len(got) != len(expected):
+        kind = f"a tuple of {len(got)}" if type(got) is tuple else f"a {type(got).__name__}"
+        return f"returned {kind}, expected a tuple ({', '.join(names)})"
+    for value, want, name in zip(got, expected, names, strict=True):
+        problem = compare(value, want, tensor=True, what=name, **LOSS_TOL)
+        if problem is not None:
+            return problem
+    return None
+
+
+def agent_method_check(
+    name: str,
+    *,
+    function: str,
+    trainer: Trainer,
+    method: str,
+    cases: Sequence[Any],
+    setup: Callable[[np.random.Generator, Any], AgentCase],
+    outputs: tuple[str, ...],
+    points: float,
+    what: str,
+    hint: str,
+    seeded: bool = False,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+) -> Check:
+    """A value check of an agent's method: for each of ``cases``, ``setup`` makes an
+    :class:`AgentCase`; the student's trainer is built with its config and the reference's
+    weights, and ``agent.method(*inputs)`` returns a tuple of tensors (named ``outputs``)
+    compared with the reference agent's. ``seeded``: both run under the same torch seed (a
+    method that samples). ``what`` says what was compared, for the feedback."""
+
+    def run(sandbox: Sandbox, rng: np.random.Generator) -> Outcome:
+        tally = Tally(what, hint)
+        for case in tally.each(cases):
+            agent_case = setup(rng, case)
+            summary = agent_case.summary
+            if not trainer.build(sandbox, tally, summary, agent_case.config, agent_case.states):
+                continue
+            seed = torch_seed(rng) if seeded else None
+            with torch.random.fork_rng(devices=[]):
+                if seed is not None:
+                    torch.manual_seed(seed)
+                expected = getattr(agent_case.agent, method)(*agent_case.inputs)
+            result = sandbox.on(
+                trainer.kept,
+                [Attr(trainer.agent), Method(method, agent_case.inputs)],
+                seed=seed,
+                timeout_s=CALL_TIMEOUT_S,
+                label=function,
+            )
+            ok, value = returned(result, tally, summary)
+            if ok:
+                tally.record(summary, tuple_problem(value, expected, outputs))
+        return tally.outcome()
+
+    return Check(name, function, "value", points, run, timeout_s=timeout_s)
+
+
+# ------------------------------------------------------------------------------- updates
+
+
+def fetch_parameters(
+    sandbox: Sandbox, kept: str, path: Sequence[str], names: Sequence[str], grads: bool
+) -> Result:
+    """``{name: parameter}`` (and ``{"grad " + name: its .grad}``) of the network at ``path``
+    (attributes from the trainer kept under ``kept``)."""
+    fetch: dict[str, list[Step]] = {}
+    for name in names:
+        fetch[name] = [Method("get_parameter", (name,)), Method("detach")]
+        if grads:
+            fetch[f"grad {name}"] = [Method("get_parameter", (name,)), Attr("grad")]
+    return sandbox.on(
+        kept, [Attr(p) for p in path], fetch=fetch, timeout_s=CALL_TIMEOUT_S, label="parameters"
+    )
+
+
+def parameters(module: nn.Module, grads: bool = False) -> dict[str, torch.Tensor | None]:
+    """``module``'s parameters as :func:`fetch_parameters` fetches them, for comparison."""
+    out: dict[str, torch.Tensor | None] = {}
+    for name, parameter in module.named_parameters():
+        out[name] = parameter.detach().clone()
+        if grads:
+            out[f"grad {name}"] = None if parameter.grad is None else parameter.grad.clone()
+    return out
+
+
+def without_grads(fetched: Mapping[str, Any]) -> dict[str, Any]:
+    """A fetch of :func:`fetch_parameters` without its gradients."""
+    return {name: value for name, value in fetched.items() if not name.startswith("grad ")}
+
+
+def tensors_problem(got: Any, expected: Mapping[str, torch.Tensor | None], what: str) -> str | None:
+    """The first of ``expected`` (name -> tensor; None: must have no gradient) that ``got``
+    (a fetched dict) does not match; None when all do."""
+    if type(got) is not dict or set(got) != set(expected):
+        return f"{what}: the call returned an unexpected value"
+    for name, want in expected.items():
+        label = f"{what} `{name}`"
+        if want is None:
+            if got[name] is not None:
+                return f"{label} should be None"
+            continue
+        if got[name] is None:
+            return f"{label} is None: no gradient reached it"
+        problem = compare(got[name], want, tensor=True, what=label, **LOSS_TOL)
+        if problem is not None:
+            return problem
+    return None
+
+
+def metrics_problem(got: Any, expected: Mapping[str, float], keys: Sequence[str]) -> str | None:
+    """What differs between the metrics dict an update returned and the reference's, on
+    ``keys``; None when nothing does."""
+    if type(got) is not dict:
+        return f"update returned a {type(got).__name__}, expected a dict of metrics"
+    for key in keys:
+        value = got.get(key)
+        if type(value) is not float or not math.isclose(
+            value, expected[key], rel_tol=1e-4, abs_tol=1e-6
+        ):
+            return f"the metric {key!r} is {value!r}, expected {expected[key]:.6g}"
+    return None
+
+
+@dataclass
+class Stepped:
+    """One ``update`` of the student's agent and of the reference's, from the same state."""
+
+    summary: str
+    metrics: Any
+    """What the student's ``update`` returned."""
+    expected_metrics: Any
+    """What the reference's returned."""
+    fetched: dict[str, Any]
+    """Network name -> what :func:`fetch_parameters` returned after the update, and each of
+    the check's ``fetch`` entries -> what it fetched from the agent."""
+    before: Mapping[tuple[str, ...], Any]
+    """The state dicts loaded before the update, by network path."""
+    agent: Any
+    """The reference agent after its update."""
+
+
+def agent_update_check(
+    name: str,
+    *,
+    function: str,
+    trainer: Trainer,
+    cases: Sequence[Any],
+    setup: Callable[[np.random.Generator, Any], AgentCase],
+    networks: Callable[[Any], Mapping[str, Sequence[str]]],
+    judge: Callable[[Stepped], str | None],
+    points: float,
+    what: str,
+    hint: str,
+    seeded: bool = False,
+    fetch: Mapping[str, Mapping[str, Sequence[Step]]] | None = None,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+) -> Check:
+    """An update check of an agent: for each of ``cases``, the student's trainer is built
+    with the config and weights of ``setup``'s :class:`AgentCase` and its agent's
+    ``update(*inputs)`` runs once (under the same torch seed as the reference's when
+    ``seeded``). Then the grader fetches the parameters of every loaded network (with their
+    gradients for those ``networks(reference agent)`` names: network -> parameter names) and
+    each of ``fetch`` (name -> steps on the agent), and ``judge`` compares the
+    :class:`Stepped` with the reference's update."""
+
+    def run(sandbox: Sandbox, rng: np.random.Generator) -> Outcome:
+        tally = Tally(what, hint)
+        for case in tally.each(cases):
+            agent_case = setup(rng, case)
+            summary = agent_case.summary
+            if not trainer.build(sandbox, tally, summary, agent_case.config, agent_case.states):
+                continue
+            seed = torch_seed(rng) if seeded else None
+            stepped = _update(sandbox, tally, trainer, agent_case, networks, fetch or {}, seed)
+            if stepped is not None:
+                tally.record(stepped.summary, judge(stepped))
+        return tally.outcome()
+
+    return Check(name, function, "update", points, run, timeout_s=timeout_s)
+
+
+def _update(
+    sandbox: Sandbox,
+    tally: Tally,
+    trainer: Trainer,
+    case: AgentCase,
+    networks: Callable[[Any], Mapping[str, Sequence[str]]],
+    fetch: Mapping[str, Mapping[str, Sequence[Step]]],
+    seed: int | None,
+) -> Stepped | None:
+    """``update(*inputs)`` on the kept trainer's agent, then what :func:`agent_update_check`
+    fetches; the reference's the same. None (recorded) when a call fails."""
+    summary = case.summary
+    update: list[Step] = [Attr(trainer.agent), Method("update", case.inputs)]
+    result = sandbox.on(trainer.kept, update, seed=seed, timeout_s=CALL_TIMEOUT_S, label="update")
+    ok, metrics = returned(result, tally, summary)
+    with_grads = networks(case.agent)
+    wanted: list[tuple[str, tuple[str, ...], list[str], bool]] = [
+        (n, (trainer.agent, n), list(names), True) for n, names in with_grads.items()
+    ]
+    wanted += [
+        (p[-1], p, list(state), False)
+        for p, state in case.states.items()
+        if p[-1] not in with_grads
+    ]
+    fetched: dict[str, Any] = {}
+    for network, path, names, grads in wanted:
+        if not ok:
+            return None
+        result = fetch_parameters(sandbox, trainer.kept, path, names, grads)
+        ok, fetched[network] = returned(result, tally, summary)
+    if not ok:
+        return None
+    with torch.random.fork_rng(devices=[]):
+        if seed is not None:
+            torch.manual_seed(seed)
+        expected_metrics = case.agent.update(*case.inputs)
+    for key, steps in fetch.items():
+        result = sandbox.on(
+            trainer.kept,
+            [Attr(trainer.agent)],
+            fetch={k: list(v) for k, v in steps.items()},
+            timeout_s=CALL_TIMEOUT_S,
+            label=key,
+        )
+        ok, fetched[key] = returned(result, tally, summary)
+        if not ok:
+            return None
+    return Stepped(summary, metrics, expected_metrics, fetched, case.states, case.agent)
+
+
+# ------------------------------------------------------------------------------- modules
+
+
+@dataclass(frozen=True)
+class ModuleCase:
+    """One case of a module check: the student's ``cls(*init_args)`` gets the weights of
+    ``reference`` (the reference's module), runs ``steps``, and each of ``fetch`` (a name,
+    such as ``log_prob(actions)``, to steps from there) is compared with ``expected``'s
+    entry; then, when ``grad_steps`` is given, the gradient of the number they end in w.r.t.
+    every parameter is compared with ``reference``'s ``.grad`` (filled by the case's maker)."""
+
+    summary: str
+    init_args: tuple[Any, ...]
+    reference: nn.Module
+    inputs: tuple[Any, ...]
+    """The inputs of ``steps``: a case whose answer is one of them unchanged is trivial."""
+    steps: Sequence[Step] = ()
+    fetch: Mapping[str, Sequence[Step]] = field(default_factory=dict)
+    expected: Mapping[str, Any] = field(default_factory=dict)
+    returns: Any = None
+    """Without ``fetch``: what ``steps`` must end in (a tensor, or with ``tensor`` False a
+    NumPy array), named ``what`` in the feedback; None compares no value."""
+    what: str = "the result"
+    tensor: bool = True
+    grad_steps: Sequence[Step] = ()
+    constants: tuple[str, ...] = ()
+    """Parameters that must get no gradient (the log-std under a loss of the mean only)."""
+
+    @property
+    def items(self) -> int:
+        """How many cases of the check's tally this one makes."""
+        return len(self.fetch) + (self.returns is not None) + bool(self.grad_steps)
+
+
+def module_check(
+    name: str,
+    *,
+    function: str,
+    module: str,
+    cls: str,
+    cases: Callable[[np.random.Generator], Sequence[ModuleCase]],
+    kind: Kind,
+    points: float,
+    what: str,
+    hint: str,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+) -> Check:
+    """A check of a module's methods with the reference's weights loaded into the student's
+    ``module.cls``: one case per fetched value and one for the parameters' gradients of each
+    :class:`ModuleCase` (all made first, from ``cases(rng)``). ``{count}`` in ``what`` becomes
+    the number of cases."""
+
+    def run(sandbox: Sandbox, rng: np.random.Generator) -> Outcome:
+        made = cases(rng)
+        tally = Tally(what.replace("{count}", str(len(made))), hint)
+        per_case = made[0].items if made else 1
+        for case in tally.each(made, per_case):
+            state = state_dict_of(case.reference)
+            if case.fetch or case.returns is not None:
+                result = sandbox.call_method(
+                    module,
+                    cls,
+                    case.init_args,
+                    state_dict=state,
+                    steps=case.steps,
+                    fetch=case.fetch or None,
+                    timeout_s=CALL_TIMEOUT_S,
+                    label=function,
+                )
+                ok, value = returned(result, tally, case.summary)
+                if not ok:
+                    tally.skip(case.items - 1)
+                    continue
+                if case.fetch:
+                    expect_fetched(tally, case.summary, value, case.expected, inputs=case.inputs)
+                else:
+                    tally.expect(
+                        case.summary,
+                        value,
+                        case.returns,
+                        inputs=case.inputs,
+                        tensor=case.tensor,
+                        what=case.what,
+                        **LOSS_TOL,
+                    )
+            if case.grad_steps:
+                result = sandbox.module_grad(
+                    module,
+                    cls,
+                    case.init_args,
+                    state_dict=state,
+                    steps=case.grad_steps,
+                    timeout_s=CALL_TIMEOUT_S,
+                    label=function,
+                )
+                ok, value = returned(result, tally, case.summary)
+                if ok:
+                    problem = parameter_grads_problem(value, case.reference, case.constants)
+                    tally.record(case.summary, problem)
+        return tally.outcome()
+
+    return Check(name, function, kind, points, run, timeout_s=timeout_s)
