@@ -34,11 +34,12 @@ demo: $(STAMP)
 	@echo "Gradescope bundle:  dist/hw2/autograder/autograder.zip"
 	@echo "results:            runs/demo/starter/results.json  runs/demo/reference/results.json"
 
-## test: the project's tests, long trainings left out (under 20 minutes on 2 cores)
+## test: the project's tests, the long trainings and whole audits left out (`make test-slow`)
 test: $(STAMP)
 	$(PY) -m pytest
 
-## test-slow: only the long trainings (the handout's targets)
+## test-slow: only the long ones: trainings to the handouts' targets, learning checks on their
+## real budgets, and each suite's whole audit (every mutant on every check, three grading seeds)
 test-slow: $(STAMP)
 	$(PY) -m pytest -m slow
 

@@ -1,18 +1,33 @@
 """What the audit test of every hidden suite asserts (``tests/test_suite_hwN.py``): the
 reference gets full marks, the bare starter zero with clear feedback, and every mutant patches
-one place of a solution region and is killed by a check of its function."""
+one place of a solution region and is killed by a check of its function.
+
+``make test`` reads an audit that grades the reference under one seed and each mutant on the
+checks of its own function only (:func:`make_test_audit`: the same verdicts, in about half the
+time); the whole audit, every mutant on every check and the reference under every seed, is
+:func:`assert_whole_audit_passes`'s, in ``make test-slow``.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
 
-from autograder.audit import AuditReport
+from autograder.audit import AuditReport, audit_homework
 from autograder.checks import Check
 from autograder.mutants import Mutant, patch_source
 from autograder.release import find_regions
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+SEEDS = (0, 1, 12345)
+"""The whole audit's grading seeds; ``make test`` grades the reference under the first."""
+
+
+def make_test_audit(hw: str) -> AuditReport:
+    """``make test``'s audit of ``hw``, without the learning-curve checks (the
+    ``tests/test_hwN_learning.py`` files grade those): the reference under ``SEEDS[0]``, each
+    mutant on the checks of its own function only."""
+    return audit_homework(hw, seeds=SEEDS[:1], jobs=2, fast=True, own_checks_only=True)
 
 
 def assert_reference_full_marks(audited: AuditReport, seed: int, checks: int) -> None:
@@ -65,3 +80,17 @@ def assert_killed(audited: AuditReport, mutant: Mutant) -> None:
     for feedback in result.feedback.values():  # feedback names what went wrong, never the source
         assert "First mismatch" in feedback and "Hint:" in feedback
         assert "### BEGIN SOLUTION" not in feedback
+
+
+def assert_whole_audit_passes(hw: str, mutants: Sequence[Mutant], checks: int) -> None:
+    """The whole audit of ``hw`` less its learning-curve checks: the reference under every one
+    of :data:`SEEDS`, and every mutant graded on every check, killed by one of its function's
+    (never only by another function's) with clear feedback from every check it fails."""
+    audited = audit_homework(hw, seeds=SEEDS, jobs=2, fast=True)
+    for seed in SEEDS:
+        assert_reference_full_marks(audited, seed, checks)
+    assert_starter_gets_zero(audited, checks)
+    assert len(audited.mutants) == len(mutants)
+    for mutant in mutants:
+        assert_killed(audited, mutant)
+    assert audited.ok and audited.exit_code == 0

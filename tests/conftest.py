@@ -1,17 +1,31 @@
-"""Fixtures shared by the tests of ``infrastructure/``.
+"""Fixtures shared by the tests.
 
 The sampler and replay-buffer tests run on :class:`CounterEnv`, an environment small enough
-that every batch it produces can be written down by hand.
+that every batch it produces can be written down by hand. The release tests share
+:func:`released`: each homework's student tree is released once per test run.
+
+The tests read the hidden suites through :func:`suite_checks`, :func:`fast_suite_checks`,
+:func:`learning_tasks` and :func:`suite_package` only, and change their learning tasks through
+:func:`set_learning_tasks` (``from conftest import ...``), so that how a suite is written can
+change in one place.
 """
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
 import pytest
+
+from autograder import learning
+from autograder.checks import Check, fast_checks
+from autograder.grade import suite_of
+from autograder.learning import LearningTask
+from autograder.release import release_student
 
 COUNTER_ENV_ID = "RlhwTestCounter-v0"
 
@@ -47,6 +61,38 @@ class CounterEnv(gym.Env):
         self._t += 1
         terminated = int(action) == 1 or self._t >= self.terminate_at
         return self._obs(), float(self._t), terminated, False, {}
+
+
+def suite_checks(hw: str) -> list[Check]:
+    """Every check of homework ``hw``'s hidden suite, in grading order: the fast ones, then
+    the learning-curve ones."""
+    return list(suite_of(hw).all_checks)
+
+
+def fast_suite_checks(hw: str) -> list[Check]:
+    """The checks of ``hw``'s suite that ``--fast`` grades: all but the learning-curve ones."""
+    return fast_checks(suite_checks(hw))
+
+
+def learning_tasks(hw: str) -> list[LearningTask]:
+    """The runs of ``hw``'s learning-curve checks, which ``rlhw calibrate hw`` calibrates."""
+    return list(suite_of(hw).tasks)
+
+
+def set_learning_tasks(
+    monkeypatch: pytest.MonkeyPatch, hw: str, tasks: Sequence[LearningTask]
+) -> None:
+    """For one test, the engine sees ``tasks`` as ``hw``'s learning tasks (as calibration and
+    the stale-calibration check read them); the other homeworks keep theirs."""
+    read = learning.learning_tasks
+    monkeypatch.setattr(
+        learning, "learning_tasks", lambda name: list(tasks) if name == hw else read(name)
+    )
+
+
+def suite_package(hw: str) -> str:
+    """The student's package that ``hw``'s suite grades, e.g. ``hw2_policy_gradient``."""
+    return suite_of(hw).package
 
 
 if COUNTER_ENV_ID not in gym.registry:
@@ -110,3 +156,25 @@ def stop_policy() -> Callable[..., Callable[[np.ndarray], np.ndarray]]:
 def constant_policy() -> Callable[[int], Callable[[np.ndarray], np.ndarray]]:
     """:func:`always`, as a fixture."""
     return always
+
+
+@pytest.fixture(scope="session")
+def released(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
+    """``released("hw2")``: the student tree of a homework as ``rlhw release`` writes it,
+    ``DIST/hw2/student``, in a folder of its own for the caller to change at will.
+
+    Each homework is released once per test run (hw2's release takes seconds: nbgrader, the
+    stale-calibration check, the leak check) and each call gets a copy of its whole
+    ``DIST/hw2`` folder, so that what the release left next to the tree shows too.
+    """
+    trees: dict[str, Path] = {}
+
+    def release(hw: str) -> Path:
+        if hw not in trees:
+            trees[hw] = release_student(hw, tmp_path_factory.mktemp(f"release-{hw}"))
+        tree = trees[hw]
+        copy = tmp_path_factory.mktemp("dist") / tree.parent.name
+        shutil.copytree(tree.parent, copy, symlinks=True)
+        return copy / tree.name
+
+    return release

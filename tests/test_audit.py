@@ -8,6 +8,7 @@ import io
 import json
 
 import pytest
+from conftest import fast_suite_checks, suite_checks
 
 from autograder import audit, cli
 from autograder.audit import Graded, Row
@@ -89,6 +90,23 @@ def _row(check: str, function: str, score: float, points: float = 2.0, text: str
 
 def _graded(role: audit.Role, rows: list[Row], error: str = "") -> Graded:
     return Graded(role, role, 0, rows, 1.0, error)
+
+
+def test_own_checks_only_grades_a_mutant_on_the_checks_of_its_function_alone(monkeypatch):
+    graded_on: list[list[str]] = []
+
+    def run_checks(root, checks, seed, **options):
+        graded_on.append([check.function for check in checks])
+        return []
+
+    monkeypatch.setattr(audit, "run_checks", run_checks)
+    (gae,) = [m for m in MUTANTS if m.name == "gae_lambda_ignored"]
+    audit.grade_one("hw2", "mutant", gae.name, 0, gae, fast=True, own_checks_only=True)
+    audit.grade_one("hw2", "mutant", gae.name, 0, gae, fast=True)
+    audit.grade_one("hw2", "starter", "bare starter", 0, fast=True, own_checks_only=True)
+    own, every, starter = graded_on
+    assert own == [c.function for c in suite_checks("hw2") if c.function == "compute_gae"] != []
+    assert every == starter == [c.function for c in fast_suite_checks("hw2")]
 
 
 def test_a_mutant_caught_only_by_another_functions_check_is_not_killed():

@@ -17,6 +17,7 @@ import stat
 import subprocess
 import sys
 import zipfile
+from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 
 import jsonschema
@@ -24,7 +25,6 @@ import pytest
 
 from autograder import report
 from autograder.bundle import BundleError, write_bundle
-from autograder.release import release_student
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SCRIPTS = ("setup.sh", "run_autograder")
@@ -240,12 +240,39 @@ def test_the_bundle_grades_with_its_own_engine(ag: Path) -> None:
     assert Path(found.stdout.strip()) == (ag / "source").resolve()
 
 
-def test_gradescope_end_to_end_reference_gets_full_marks(ag: Path) -> None:
+def reference_submission(ag: Path) -> None:
+    """The reference solution, uploaded as Gradescope unpacks it."""
     shutil.copytree(
         REPO_ROOT / "hw2_policy_gradient",
         ag / "submission" / "hw2_policy_gradient",
         ignore=shutil.ignore_patterns("__pycache__", "figures"),
     )
+
+
+def test_the_bundles_engine_gives_the_reference_full_marks_on_the_fast_checks(ag: Path) -> None:
+    # what run_autograder runs, less the learning-curve checks (the slow test below has them)
+    reference_submission(ag)
+    out = ag / "results"
+    done = subprocess.run(
+        [sys.executable, "-m", "autograder.cli", "grade", "hw2", str(ag / "submission")]
+        + ["--out", str(out), "--fast"],
+        cwd=ag / "source",
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    data = validate(out / "results.json")
+    failed = [t["name"] + ": " + t["output"] for t in data["tests"] if t["status"] != "passed"]
+    assert not failed, "\n".join(failed)
+    assert data["score"] == data["max_score"] == 100
+
+
+# slow: its learning-curve checks train hw2's reference for their real budgets (about a minute)
+@pytest.mark.slow
+def test_gradescope_end_to_end_reference_gets_full_marks(ag: Path) -> None:
+    reference_submission(ag)
     done = run_autograder(ag)
     assert done.returncode == 0, done.stdout + done.stderr
     data = validate(ag / "results" / "results.json")
@@ -255,8 +282,8 @@ def test_gradescope_end_to_end_reference_gets_full_marks(ag: Path) -> None:
     assert data["extra_data"]["hw"] == "hw2"
 
 
-def test_gradescope_end_to_end_starter_gets_zero(ag: Path, tmp_path: Path) -> None:
-    student = release_student("hw2", tmp_path / "release")
+def test_gradescope_end_to_end_starter_gets_zero(ag: Path, released: Callable[[str], Path]) -> None:
+    student = released("hw2")
     # a student who uploads the whole starter tree, as Gradescope unpacks it
     shutil.copytree(student, ag / "submission", dirs_exist_ok=True)
     done = run_autograder(ag)

@@ -16,19 +16,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import learning_tasks, set_learning_tasks
 
 import hw1_imitation.config as hw1_config
 import hw2_policy_gradient.config as hw2_config
 import hw3_q_learning.config as hw3_config
 from autograder import audit, cli, learning
-from autograder.suites import hw1 as hw1_suite
-from autograder.suites import hw2 as hw2_suite
-from autograder.suites import hw3 as hw3_suite
 from hw1_imitation.expert import expert_return
 from infrastructure.config import Target
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-SUITES = {"hw1": hw1_suite, "hw2": hw2_suite, "hw3": hw3_suite}
+HOMEWORKS = ("hw1", "hw2", "hw3")
 
 # ------------------------------------------------------------------------------- staleness
 
@@ -37,10 +35,10 @@ SUITES = {"hw1": hw1_suite, "hw2": hw2_suite, "hw3": hw3_suite}
 def cartpole_retuned(monkeypatch: pytest.MonkeyPatch) -> str:
     """hw2's CartPole preset with another learning rate, as an instructor might retune it;
     returns the command that remakes its calibration."""
-    cartpole, pendulum = hw2_suite.LEARNING_TASKS
+    cartpole, pendulum = learning_tasks("hw2")
     config = {**cartpole.config, "learning_rate": 2 * cartpole.config["learning_rate"]}
     retuned = dataclasses.replace(cartpole, config=config)
-    monkeypatch.setattr(hw2_suite, "LEARNING_TASKS", [retuned, pendulum])
+    set_learning_tasks(monkeypatch, "hw2", [retuned, pendulum])
     seeds = " ".join(map(str, range(10)))  # those its stale entry was made with
     return f"rlhw calibrate hw2 --seeds {seeds} --tasks CartPole-v1"
 
@@ -81,7 +79,7 @@ def test_audit_refuses_a_stale_calibration_before_grading(
     assert list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.parametrize("hw", sorted(SUITES))
+@pytest.mark.parametrize("hw", HOMEWORKS)
 def test_the_shipped_calibrations_are_fresh(hw: str) -> None:
     """What lets ``rlhw release`` and ``rlhw audit`` of every homework go on."""
     assert learning.stale_calibration(hw) == []
@@ -92,7 +90,7 @@ def test_the_shipped_calibrations_are_fresh(hw: str) -> None:
 
 
 def shipped_runs() -> list[tuple[str, learning.LearningTask]]:
-    return [(hw, task) for hw, suite in sorted(SUITES.items()) for task in suite.LEARNING_TASKS]
+    return [(hw, task) for hw in HOMEWORKS for task in learning_tasks(hw)]
 
 
 @pytest.mark.parametrize(
@@ -108,13 +106,13 @@ def test_every_shipped_calibration_meets_its_target(hw: str, task: learning.Lear
 
 
 def test_the_suites_hold_the_reference_to_the_presets_targets() -> None:
-    for task in hw2_suite.LEARNING_TASKS:
+    for task in learning_tasks("hw2"):
         assert task.target == hw2_config.TARGETS[task.env]
-    dqn, sac = hw3_suite.LEARNING_TASKS
+    dqn, sac = learning_tasks("hw3")
     assert dqn.target == hw3_config.DQN_TARGETS[dqn.env]
     assert sac.target == hw3_config.SAC_TARGETS[sac.env]
     shares = hw1_config.EXPERT_SHARE_TARGETS
-    bc, dagger = hw1_suite.LEARNING_TASKS
+    bc, dagger = learning_tasks("hw1")
     for task, share in ((bc, shares["behaviour cloning"]), (dagger, shares["DAgger"])):
         preset = hw1_config.preset(task.env)
         within = preset.n_iter * preset.train_steps_per_iter  # the preset's 10 iterations

@@ -38,12 +38,12 @@ import jsonschema
 import numpy as np
 import pytest
 import torch
+from conftest import suite_checks
 from test_sandbox import failure, value
 
 from autograder import cli, grade, isolation, report
 from autograder import sandbox as sandbox_module
 from autograder.sandbox import PROJECT_ROOT, Sandbox
-from autograder.suites import hw2
 
 IS_ROOT = os.geteuid() == 0
 NOBODY = 65534
@@ -520,7 +520,9 @@ def test_unconfined_grading_says_so_in_the_reports(monkeypatch, tmp_path):
 
     def spy(*args: Any, **kwargs: Any) -> dict[str, Any]:
         seen.update(kwargs)
-        check = next(c for c in hw2.SUITE if c.function == "reward_to_go" and c.kind == "value")
+        check = next(
+            c for c in suite_checks("hw2") if c.function == "reward_to_go" and c.kind == "value"
+        )
         return real(*args[:3], checks=[check], package=PACKAGE, **kwargs)
 
     monkeypatch.setattr(grade, "grade_submission", spy)

@@ -11,17 +11,17 @@ from __future__ import annotations
 import json
 import shutil
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from conftest import suite_checks, suite_package
 from test_bundle import run_autograder, unpack, validate
 
 from autograder import report
 from autograder.bundle import write_bundle
 from autograder.grade import STARTER, SubmissionError, find_package, grade_submission
-from autograder.release import release_student
 from autograder.sandbox import PROJECT_ROOT
-from autograder.suites import hw2
 
 CORE = "def double(x):\n    return 2 * x\n"
 HELPERS = "SCALE = 2  # given\n"
@@ -166,19 +166,23 @@ def flat_reference(folder: Path) -> Path:
     """Homework 2's reference as a student would upload it to Gradescope: the two files."""
     folder.mkdir(parents=True)
     for name in ("pg.py", "policies.py"):
-        shutil.copyfile(PROJECT_ROOT / hw2.PACKAGE / name, folder / name)
+        shutil.copyfile(PROJECT_ROOT / suite_package("hw2") / name, folder / name)
     return folder
 
 
 def test_rlhw_grade_takes_flat_files_and_says_from_where(tmp_path: Path) -> None:
     checks = [
-        c for c in hw2.SUITE if c.function in ("reward_to_go", "CategoricalPolicy.distribution")
+        c
+        for c in suite_checks("hw2")
+        if c.function in ("reward_to_go", "CategoricalPolicy.distribution")
     ]
     archive = tmp_path / "bob.zip"
     with zipfile.ZipFile(archive, "w") as zf:
         for path in flat_reference(tmp_path / "flat").iterdir():
             zf.write(path, path.name)
-    staff = grade_submission(archive, "hw2", tmp_path / "out", checks=checks, package=hw2.PACKAGE)
+    staff = grade_submission(
+        archive, "hw2", tmp_path / "out", checks=checks, package=suite_package("hw2")
+    )
     assert staff["score"] == staff["max_score"] > 0, staff["output"]
     student = json.loads((tmp_path / "out" / "results.json").read_text())
     graded = (
@@ -190,18 +194,20 @@ def test_rlhw_grade_takes_flat_files_and_says_from_where(tmp_path: Path) -> None
     assert graded in " ".join(report.format_table(staff).split())  # the TA's table says it too
 
 
-def test_the_gradescope_bundle_takes_flat_files(tmp_path: Path) -> None:
+def test_the_gradescope_bundle_takes_flat_files(
+    tmp_path: Path, released: Callable[[str], Path]
+) -> None:
     # the bare starter's two files, uploaded flat: graded check by check, not refused
     ag = tmp_path / "ag"
     unpack(write_bundle("hw2", tmp_path / "dist"), ag / "source")
-    student_tree = release_student("hw2", tmp_path / "release")
+    student_tree = released("hw2")
     (ag / "submission").mkdir()
     for name in ("pg.py", "policies.py"):
-        shutil.copyfile(student_tree / hw2.PACKAGE / name, ag / "submission" / name)
+        shutil.copyfile(student_tree / suite_package("hw2") / name, ag / "submission" / name)
     done = run_autograder(ag)
     assert done.returncode == 0, done.stdout + done.stderr
     data = validate(ag / "results" / "results.json")
-    assert data["max_score"] == 120 and len(data["tests"]) == len(hw2.SUITE)
+    assert data["max_score"] == 120 and len(data["tests"]) == len(suite_checks("hw2"))
     assert "Graded `pg.py` from `pg.py` and `policies.py` from `policies.py`" in data["output"]
     for test in data["tests"]:
         assert "NotImplementedError" in test["output"], test["output"]

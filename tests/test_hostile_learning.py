@@ -16,7 +16,9 @@ Every submission is a copy of the reference package with its ``run.py`` edited (
 
 Each earns 0: the grader never asks for ``act()``, evaluates the weights in its own copy of the
 network on seeds it draws from a secret, and asks for an improvement over the policy before
-training. The cases that train do so for the check's 50k steps, about 20 s each.
+training. The two cases that train for the check's 50k steps (about 20 s each) are ``slow``;
+``make test`` keeps every attack in its cheapest form: the real check on a trainer that takes
+no step, or the check on a budget of 2000 steps.
 """
 
 from __future__ import annotations
@@ -26,15 +28,15 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import learning_tasks, suite_checks, suite_package
 
 from autograder import learning
 from autograder.checks import Check
 from autograder.grade import run_checks
 from autograder.mutants import copy_homework
-from autograder.suites import hw2 as hw2_suite
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-PACKAGE = hw2_suite.PACKAGE
+PACKAGE = suite_package("hw2")
 CHECK_NAME = "learning curve: CartPole-v1"
 GRADING_SEED = 7
 
@@ -142,7 +144,7 @@ def hostile(tmp_path: Path, edits: list[tuple[str, str]]) -> Path:
 
 
 def real_check() -> Check:
-    (check,) = [c for c in hw2_suite.SUITE if c.name == CHECK_NAME]
+    (check,) = [c for c in suite_checks("hw2") if c.name == CHECK_NAME]
     return check
 
 
@@ -178,6 +180,7 @@ def test_hand_written_weights_at_construction_earn_nothing(tmp_path: Path) -> No
     assert before > 300.0, feedback  # the weights balance before any training
 
 
+@pytest.mark.slow  # attack 3 trains for 50k steps; make test has its untrained form above
 def test_hand_written_weights_that_then_train_earn_nothing(tmp_path: Path) -> None:
     score, feedback = grade(hostile(tmp_path, HAND_WRITTEN), real_check())
     assert score == 0.0, feedback
@@ -189,7 +192,7 @@ def test_hand_written_weights_that_then_train_earn_nothing(tmp_path: Path) -> No
 def tiny_check(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Check:
     """The real check on a budget of 2000 steps, its bar low enough for an untrained policy
     (every CartPole episode lasts 8 steps or more)."""
-    real = next(t for t in hw2_suite.LEARNING_TASKS if t.name == "CartPole-v1")
+    real = next(t for t in learning_tasks("hw2") if t.name == "CartPole-v1")
     config = {**real.config, "batch_size": 500, "total_steps": 2000}
     task = dataclasses.replace(real, name="CartPole-tiny", config=config, milestones=(1000, 2000))
     folder = tmp_path / "calibration"
@@ -225,6 +228,7 @@ def test_a_network_that_never_trains_while_another_acts_earns_nothing(
     assert score == 0.0, feedback
 
 
+@pytest.mark.slow  # attack 4 for 50k steps; make test has it on a budget of 2000 steps above
 def test_a_network_that_never_trains_earns_nothing_on_the_real_check(tmp_path: Path) -> None:
     score, feedback = grade(hostile(tmp_path, SHADOW), real_check())
     assert score == 0.0, feedback

@@ -15,17 +15,17 @@ import dataclasses
 from pathlib import Path
 
 import pytest
+from conftest import learning_tasks, suite_checks, suite_package
 
 from autograder import learning
 from autograder.grade import run_checks, suite_sandbox_options
 from autograder.learning import LearningTask, load_calibration
 from autograder.mutants import copy_homework
-from autograder.suites import hw1 as hw1_suite
 from hw1_imitation.expert import expert_path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 needs_experts = pytest.mark.skipif(
-    not all(expert_path(task.env).is_file() for task in hw1_suite.LEARNING_TASKS),
+    not all(expert_path(task.env).is_file() for task in learning_tasks("hw1")),
     reason="the learning checks' experts are not in hw1_imitation/experts yet",
 )
 
@@ -34,7 +34,7 @@ needs_experts = pytest.mark.skipif(
 def test_the_calibration_file_matches_the_suite_and_the_experts():
     """Grading reads autograder/calibration/hw1.json; a changed preset, milestone, expert or
     set of demonstrations makes it stale, and `rlhw calibrate hw1` must be run again."""
-    for task in hw1_suite.LEARNING_TASKS:
+    for task in learning_tasks("hw1"):
         entry = load_calibration("hw1", task)
         assert entry["milestones"] == list(task.milestones)
         assert len(entry["thresholds"]) == len(task.milestones)
@@ -43,13 +43,13 @@ def test_the_calibration_file_matches_the_suite_and_the_experts():
 
 
 def test_the_learning_tasks_train_from_the_graders_experts():
-    for task in hw1_suite.LEARNING_TASKS:
+    for task in learning_tasks("hw1"):
         assert task.config["expert_dir"] is None  # the package's own: the grader's copy
         assert task.data == (
             f"hw1_imitation/experts/{task.env}.npz",
             f"hw1_imitation/experts/{task.env}_demos.npz",
         )
-    assert [task.config["dagger"] for task in hw1_suite.LEARNING_TASKS] == [False, True]
+    assert [task.config["dagger"] for task in learning_tasks("hw1")] == [False, True]
 
 
 def test_a_tasks_fingerprint_changes_with_its_data_files(tmp_path, monkeypatch):
@@ -68,8 +68,8 @@ def test_a_tasks_fingerprint_changes_with_its_data_files(tmp_path, monkeypatch):
 
 
 def grade_learning(tmp_path: Path, name: str, seed: int) -> tuple[float, float, str]:
-    (check,) = [c for c in hw1_suite.SUITE if c.name == f"learning curve: {name}"]
-    root = copy_homework(REPO_ROOT, hw1_suite.PACKAGE, tmp_path / "reference")
+    (check,) = [c for c in suite_checks("hw1") if c.name == f"learning curve: {name}"]
+    root = copy_homework(REPO_ROOT, suite_package("hw1"), tmp_path / "reference")
     options = suite_sandbox_options("hw1")
     (result,) = run_checks(root, [check], seed, sandbox_options=options)
     return result.score, check.points, result.output
@@ -78,7 +78,7 @@ def grade_learning(tmp_path: Path, name: str, seed: int) -> tuple[float, float, 
 @needs_experts
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", [0, 1])
-@pytest.mark.parametrize("name", [task.name for task in hw1_suite.LEARNING_TASKS])
+@pytest.mark.parametrize("name", [task.name for task in learning_tasks("hw1")])
 def test_the_reference_passes_the_learning_checks(tmp_path, name, seed):
     score, points, feedback = grade_learning(tmp_path, name, seed)
     assert score == points, feedback

@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 import shlex
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,7 +24,7 @@ import pytest
 from packaging.requirements import Requirement
 
 from autograder import bundle
-from autograder.release import REPO_ROOT, TORCH_INDEX, release_student, torch_pin
+from autograder.release import REPO_ROOT, TORCH_INDEX, torch_pin
 
 # A Linux machine, where PyPI's torch is a CUDA build.
 LINUX = {"platform_system": "Linux", "sys_platform": "linux", "platform_machine": "x86_64"}
@@ -176,8 +177,8 @@ def conda_pip_list(text: str) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def student(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return release_student("hw2", tmp_path_factory.mktemp("dist"))
+def student(released: Callable[[str], Path]) -> Path:
+    return released("hw2")
 
 
 def routes(student: Path) -> dict[str, list[str]]:

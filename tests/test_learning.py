@@ -5,7 +5,8 @@ calibration follows its rule and refuses a reference seed below its target, a st
 names the command that remakes it, and the check gives credit by milestones met over the
 policy before training, failing cleanly on a broken trainer or weights that do not fit.
 
-The end-to-end cases train hw2's reference on CartPole for a few thousand steps only.
+The end-to-end cases train hw2's reference on CartPole for a few thousand steps only, and hw1's
+and hw3's on budgets as small, once each, through their own paths of the engine.
 """
 
 from __future__ import annotations
@@ -21,16 +22,14 @@ import gymnasium as gym
 import numpy as np
 import pytest
 import torch
+from conftest import learning_tasks, set_learning_tasks, suite_package
 
 from autograder import cli, learning
-from autograder.grade import run_checks
+from autograder.grade import run_checks, suite_sandbox_options
 from autograder.learning import LearningTask, check_actions, evaluate
 from autograder.mutants import copy_homework
 from autograder.release import strip_solutions
 from autograder.sandbox import Attr, Failure, Method, Sandbox, Success
-from autograder.suites import hw1 as hw1_suite
-from autograder.suites import hw2 as hw2_suite
-from autograder.suites import hw3 as hw3_suite
 from hw2_policy_gradient.config import PRESETS
 from infrastructure.config import Target
 
@@ -235,11 +234,7 @@ def test_weights_that_do_not_fit_the_graders_copy_are_refused_with_what_is_wrong
     policy.close()
 
 
-ALL_TASKS = [
-    (hw, task)
-    for hw, suite in (("hw1", hw1_suite), ("hw2", hw2_suite), ("hw3", hw3_suite))
-    for task in suite.LEARNING_TASKS
-]
+ALL_TASKS = [(hw, task) for hw in ("hw1", "hw2", "hw3") for task in learning_tasks(hw)]
 
 
 @pytest.mark.parametrize(("hw", "task"), ALL_TASKS, ids=[f"{hw}-{t.name}" for hw, t in ALL_TASKS])
@@ -424,7 +419,7 @@ def parsed_fix(command: str) -> tuple[list[int] | None, list[str]]:
 def test_stale_tasks_are_named_with_the_commands_that_remake_only_them(
     calibration_dir: Path,
 ) -> None:
-    bc, dagger = (task.name for task in hw1_suite.LEARNING_TASKS)
+    bc, dagger = (task.name for task in learning_tasks("hw1"))
     assert " " in bc  # names a shell would split
     data = json.loads((SHIPPED / "hw1.json").read_text())
     (calibration_dir / "hw1.json").write_text(json.dumps(data))
@@ -465,7 +460,7 @@ def test_stale_tasks_are_named_with_the_commands_that_remake_only_them(
 def test_a_homework_without_learning_tasks_is_never_stale(
     calibration_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(hw2_suite, "LEARNING_TASKS", [])
+    set_learning_tasks(monkeypatch, "hw2", [])
     assert not (calibration_dir / "hw2.json").exists()
     assert learning.stale_calibration("hw2") == []
     assert learning.stale_calibration_message("hw2") is None
@@ -629,6 +624,44 @@ def test_steps_in_an_environment_of_the_trainers_own_are_not_counted(
     assert "3 calls of Trainer.step() in a row took no step in the grader's CartPole-v1" in (
         feedback
     ), feedback
+
+
+# hw1: milestones on the trainer's clock (gradient steps), DAgger relabelling with the grader's
+# expert; hw3: one train_until call per milestone. hw2's path (step() until a milestone, the
+# steps counted by the grader) is the tiny task's above.
+ENGINE_PATHS = {
+    "hw1": (
+        "DAgger on Hopper-v5",
+        {"n_iter": 2, "train_steps_per_iter": 100, "dagger_batch_size": 200},
+        (100, 200),
+    ),
+    "hw3": ("CartPole-v1", {"total_steps": 1500, "eval_every": 1500}, (1000, 1500)),
+}
+
+
+@pytest.mark.parametrize("hw", sorted(ENGINE_PATHS))
+def test_each_engine_path_grades_the_reference_on_a_tiny_budget(
+    tmp_path: Path, calibration_dir: Path, hw: str
+) -> None:
+    """The suite's own task, on a budget of seconds and a bar any policy clears: the path from
+    the trainer to the grader's evaluation works; that the reference learns is ``slow``'s
+    (``tests/test_hwN_learning.py``)."""
+    name, config, milestones = ENGINE_PATHS[hw]
+    (real,) = [task for task in learning_tasks(hw) if task.name == name]
+    task = dataclasses.replace(
+        real,
+        name=f"{name} (tiny)",
+        config={**real.config, **config},
+        milestones=milestones,
+        episodes=2,
+        target=None,
+    )
+    write_calibration(calibration_dir, task, [-1e9] * len(milestones))
+    check = learning.learning_check_of("hwtest", task, points=10, timeout_s=120)
+    root = copy_homework(REPO_ROOT, suite_package(hw), tmp_path / "reference")
+    (result,) = run_checks(root, [check], 0, sandbox_options=suite_sandbox_options(hw))
+    assert result.score == 10.0, result.output
+    assert milestone_steps(result.output) == list(milestones), result.output
 
 
 def test_grading_the_same_run_twice_gives_the_same_returns(

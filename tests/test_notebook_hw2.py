@@ -14,7 +14,7 @@ import pytest
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
-from autograder.release import REPO_ROOT, release_student
+from autograder.release import REPO_ROOT
 from infrastructure.logger import Logger
 
 NOTEBOOK = Path("hw2_policy_gradient") / "analysis.ipynb"
@@ -40,8 +40,8 @@ SUMMARY = [
 
 
 @pytest.fixture(scope="module")
-def student_notebook(tmp_path_factory) -> Path:
-    return release_student("hw2", tmp_path_factory.mktemp("dist")) / NOTEBOOK
+def student_notebook(released) -> Path:
+    return released("hw2") / NOTEBOOK
 
 
 @pytest.fixture

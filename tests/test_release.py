@@ -289,8 +289,8 @@ def test_multi_line_strings_inside_a_region_may_start_at_column_zero():
 
 
 @pytest.fixture(scope="module")
-def student(tmp_path_factory) -> Path:
-    return release_student("hw2", tmp_path_factory.mktemp("dist"))
+def student(released) -> Path:
+    return released("hw2")
 
 
 def student_env(student_dir: Path) -> dict[str, str]:
@@ -392,16 +392,16 @@ def test_the_student_tree_has_its_own_readme_makefile_and_environment(student):
     assert placeholder.startswith("# Homework 3: Q-learning and actor-critic\n\nNot part of this")
 
 
-def test_a_homework_without_a_notebook_installs_no_jupyter(tmp_path):
-    student = release_student("hw3", tmp_path / "dist")
+def test_a_homework_without_a_notebook_installs_no_jupyter(released):
+    student = released("hw3")
     assert 'pip install --quiet -e ".[check]"' in (student / "Makefile").read_text()
     assert "jupyter" not in (student / "README.md").read_text().lower()
     handout = (student / "hw3_q_learning" / "README.md").read_text()
     assert "bench/" not in handout and STAFF_BEGIN not in handout
 
 
-def test_the_hw1_handout_ships_without_its_staff_section(tmp_path):
-    student = release_student("hw1", tmp_path / "dist")
+def test_the_hw1_handout_ships_without_its_staff_section(released):
+    student = released("hw1")
     handout = (student / "hw1_imitation" / "README.md").read_text()
     assert "For instructors" not in handout and "hw1_imitation/tools" not in handout
     assert "STAFF ONLY" not in handout

@@ -12,10 +12,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import suite_checks
 
 from autograder.checks import summarize_checks
-from autograder.release import GRADING_FILE, ReleaseError, check_no_leaks, release_student
-from autograder.suites import hw2
+from autograder.release import GRADING_FILE, ReleaseError, check_no_leaks
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 HIDDEN_LINE = (
@@ -38,13 +38,13 @@ def rlhw_check(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.fixture(scope="module")
-def student(tmp_path_factory) -> Path:
-    return release_student("hw2", tmp_path_factory.mktemp("dist"))
+def student(released) -> Path:
+    return released("hw2")
 
 
 def test_the_release_ships_the_counts_and_nothing_else(student):
     grading = json.loads((student / "hw2_policy_gradient" / GRADING_FILE).read_text())
-    assert grading == summarize_checks(hw2.SUITE)
+    assert grading == summarize_checks(suite_checks("hw2"))
     assert grading == {
         "hidden_checks": 19,
         "hidden_points": 120.0,
@@ -145,13 +145,17 @@ def test_the_leak_check_allows_only_counts_in_grading_json(student, tmp_path):
     shutil.copytree(student, copy)
     grading = copy / "hw2_policy_gradient" / GRADING_FILE
     check_no_leaks(copy, REPO_ROOT, "hw2")
-    grading.write_text(json.dumps({**summarize_checks(hw2.SUITE), "names": ["reward_to_go"]}))
+    grading.write_text(
+        json.dumps({**summarize_checks(suite_checks("hw2")), "names": ["reward_to_go"]})
+    )
     with pytest.raises(ReleaseError, match="grading summary with other fields than counts"):
         check_no_leaks(copy, REPO_ROOT, "hw2")
-    grading.write_text(json.dumps({**summarize_checks(hw2.SUITE), "kinds": {"value": "ten"}}))
+    grading.write_text(
+        json.dumps({**summarize_checks(suite_checks("hw2")), "kinds": {"value": "ten"}})
+    )
     with pytest.raises(ReleaseError, match="grading summary holding more than counts"):
         check_no_leaks(copy, REPO_ROOT, "hw2")
     grading.unlink()
-    (copy / GRADING_FILE).write_text(json.dumps(summarize_checks(hw2.SUITE)))
+    (copy / GRADING_FILE).write_text(json.dumps(summarize_checks(suite_checks("hw2"))))
     with pytest.raises(ReleaseError, match="a grading summary outside"):
         check_no_leaks(copy, REPO_ROOT, "hw2")

@@ -20,11 +20,10 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-
-from autograder.release import release_student
 
 # hw2 first: its tree installs the environment (with Jupyter, for its notebook).
 HOMEWORKS = ("hw2", "hw1", "hw3")
@@ -111,9 +110,8 @@ def run_command(command: str, cwd: Path, env: dict[str, str], timeout: float = 3
 
 
 @pytest.fixture(scope="module")
-def trees(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    dist = tmp_path_factory.mktemp("dist")
-    return {hw: release_student(hw, dist) for hw in HOMEWORKS}
+def trees(released: Callable[[str], Path]) -> dict[str, Path]:
+    return {hw: released(hw) for hw in HOMEWORKS}
 
 
 def activated(venv: Path, home: Path) -> dict[str, str]:

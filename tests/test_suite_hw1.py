@@ -1,6 +1,6 @@
-"""The hidden suite of homework 1, audited: the reference gets full marks under several grading
-seeds, the bare starter gets zero with clear feedback, and every mutant (a realistic student
-bug, :mod:`autograder.mutants.hw1`) loses points on a check that names the buggy function.
+"""The hidden suite of homework 1, audited: the reference gets full marks, the bare starter
+gets zero with clear feedback, and every mutant (a realistic student bug,
+:mod:`autograder.mutants.hw1`) loses points on a check that names the buggy function.
 
 Also: the experts the checks use are the grader's, whatever a submission ships; the released
 student tree ships the experts but not the instructor tools, and its bare starter, graded as a
@@ -8,29 +8,33 @@ student would hand it in, scores zero (the worker imports the student's copy of 
 never the reference's).
 
 The grading is ``rlhw audit``'s (:func:`autograder.audit.audit_homework`), run once for the
-module. Everything here needs the experts in ``hw1_imitation/experts/``: skipped until they
-are installed.
+module as :func:`audit_checks.make_test_audit` says (the whole audit is ``slow``). Everything
+here needs the experts in ``hw1_imitation/experts/``: skipped until they are installed.
 """
 
 from __future__ import annotations
 
 import shutil
 import zipfile
+from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 
 import numpy as np
 import pytest
 import torch
 from audit_checks import (
+    SEEDS,
     assert_killed,
     assert_patches_one_solution_place,
     assert_reference_full_marks,
     assert_starter_gets_zero,
+    assert_whole_audit_passes,
+    make_test_audit,
 )
+from conftest import fast_suite_checks, suite_checks, suite_package
 
-from autograder.audit import AuditReport, audit_homework
+from autograder.audit import AuditReport
 from autograder.bundle import write_bundle
-from autograder.checks import fast_checks
 from autograder.grade import grade_submission, run_checks, suite_sandbox_options
 from autograder.mutants import copy_homework
 from autograder.mutants.hw1 import MUTANTS
@@ -39,31 +43,29 @@ from autograder.release import (
     check_no_leaks,
     forbidden_reason,
     release_settings,
-    release_student,
 )
 from autograder.sandbox import Sandbox
 from autograder.suites import hw1
 from hw1_imitation.expert import ExpertPolicy, expert_path, load_expert, save_expert
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-SEEDS = (0, 1, 12345)
 EXPERT_FILE = expert_path(hw1.EXPERT_ENV)
 pytestmark = pytest.mark.skipif(
     not EXPERT_FILE.is_file(),
     reason=f"no {hw1.EXPERT_ENV} expert in hw1_imitation/experts yet (installed with the experts)",
 )
 
-FAST = fast_checks(hw1.SUITE)
+FAST = fast_suite_checks("hw1")
 
 
 def test_the_suite_is_well_formed():
-    assert hw1.PACKAGE == "hw1_imitation"
+    assert suite_package("hw1") == "hw1_imitation"
     assert sum(check.points for check in FAST) == pytest.approx(100.0)
-    assert sum(check.points for check in hw1.SUITE) == pytest.approx(120.0)
-    assert len({check.name for check in hw1.SUITE}) == len(hw1.SUITE)
-    kinds = {check.kind for check in hw1.SUITE}
+    assert sum(check.points for check in suite_checks("hw1")) == pytest.approx(120.0)
+    assert len({check.name for check in suite_checks("hw1")}) == len(suite_checks("hw1"))
+    kinds = {check.kind for check in suite_checks("hw1")}
     assert kinds == {"value", "gradient", "update", "statistical", "learning"}
-    learning = [check for check in hw1.SUITE if check.kind == "learning"]
+    learning = [check for check in suite_checks("hw1") if check.kind == "learning"]
     assert [check.name for check in learning] == [
         "learning curve: behaviour cloning on HalfCheetah-v5",
         "learning curve: DAgger on Hopper-v5",
@@ -74,13 +76,11 @@ def test_the_suite_is_well_formed():
 
 @pytest.fixture(scope="module")
 def audited() -> AuditReport:
-    # the fast part: tests/test_hw1_learning.py grades the learning-curve checks
-    return audit_homework("hw1", seeds=SEEDS, jobs=2, fast=True)
+    return make_test_audit("hw1")
 
 
-@pytest.mark.parametrize("seed", SEEDS)
-def test_the_reference_gets_full_marks(audited, seed):
-    assert_reference_full_marks(audited, seed, len(FAST))
+def test_the_reference_gets_full_marks(audited):
+    assert_reference_full_marks(audited, SEEDS[0], len(FAST))
 
 
 def test_the_bare_starter_gets_zero_with_clear_feedback(audited):
@@ -93,7 +93,7 @@ def test_mutant_names_are_unique():
 
 @pytest.mark.parametrize("mutant", MUTANTS, ids=lambda m: m.name)
 def test_each_mutant_patches_one_place_inside_a_solution_region(mutant):
-    assert_patches_one_solution_place(mutant, hw1.SUITE)
+    assert_patches_one_solution_place(mutant, suite_checks("hw1"))
 
 
 @pytest.mark.parametrize("mutant", MUTANTS, ids=lambda m: m.name)
@@ -109,21 +109,28 @@ def test_kill_rate(audited, capsys):
     assert audited.ok and audited.exit_code == 0
 
 
+@pytest.mark.slow
+def test_the_whole_audit_passes():
+    assert_whole_audit_passes("hw1", MUTANTS, len(FAST))
+
+
 # ------------------------------------------------------------------------------- the experts
 
 
 def test_a_submission_that_ships_its_own_expert_is_graded_with_the_graders(tmp_path):
     """A submission whose expert acts otherwise: DAgger's relabelling in the sandbox must still
     use the grader's expert (copied over the submission's), so the reference code passes."""
-    root = copy_homework(REPO_ROOT, hw1.PACKAGE, tmp_path / "submission")
-    swapped = expert_path(hw1.EXPERT_ENV, root / hw1.PACKAGE / "experts")
+    root = copy_homework(REPO_ROOT, suite_package("hw1"), tmp_path / "submission")
+    swapped = expert_path(hw1.EXPERT_ENV, root / suite_package("hw1") / "experts")
     expert = load_expert(swapped)
     with torch.no_grad():
         for parameter in expert.mean_net.parameters():
             parameter.mul_(-1.0)
     save_expert(expert, swapped)
     assert swapped.read_bytes() != EXPERT_FILE.read_bytes()
-    (check,) = [c for c in hw1.SUITE if c.function == "collect_and_relabel" and c.kind == "value"]
+    (check,) = [
+        c for c in suite_checks("hw1") if c.function == "collect_and_relabel" and c.kind == "value"
+    ]
     (result,) = run_checks(root, [check], 0, sandbox_options=suite_sandbox_options("hw1"))
     assert result.score == check.points, result.output
     # without the grader's copy, the sandbox relabels with the swapped expert: the check fails
@@ -144,8 +151,8 @@ def test_the_relabel_judge_uses_the_graders_expert():
 
 
 @pytest.fixture(scope="module")
-def student_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return release_student("hw1", tmp_path_factory.mktemp("dist"))
+def student_tree(released: Callable[[str], Path]) -> Path:
+    return released("hw1")
 
 
 def test_the_release_ships_the_experts_but_not_the_instructor_tools(student_tree):

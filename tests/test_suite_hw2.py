@@ -1,9 +1,10 @@
-"""The hidden suite of homework 2, audited: the reference gets full marks under several grading
-seeds, the bare starter gets zero with clear feedback, and every mutant (a realistic student
-bug, :mod:`autograder.mutants.hw2`) loses points on a check that names the buggy function.
+"""The hidden suite of homework 2, audited: the reference gets full marks, the bare starter
+gets zero with clear feedback, and every mutant (a realistic student bug,
+:mod:`autograder.mutants.hw2`) loses points on a check that names the buggy function.
 
 The grading is ``rlhw audit``'s (:func:`autograder.audit.audit_homework`, one sandbox per
-submission, two at a time), run once for the module; the tests below read its report.
+submission, two at a time), run once for the module as :func:`audit_checks.make_test_audit`
+says; the tests below read its report. The whole audit is ``slow``.
 """
 
 from __future__ import annotations
@@ -14,32 +15,35 @@ import numpy as np
 import pytest
 import torch
 from audit_checks import (
+    SEEDS,
     assert_killed,
     assert_patches_one_solution_place,
     assert_reference_full_marks,
     assert_starter_gets_zero,
+    assert_whole_audit_passes,
+    make_test_audit,
 )
+from conftest import fast_suite_checks, suite_checks, suite_package
 
-from autograder.audit import AuditReport, audit_homework
+from autograder.audit import AuditReport
 from autograder.mutants import patch_source
 from autograder.mutants.hw2 import MUTANTS
 from autograder.suites import hw2
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-SEEDS = (0, 1, 12345)
 
 
-FAST = [check for check in hw2.SUITE if check.kind != "learning"]
+FAST = fast_suite_checks("hw2")
 
 
 def test_the_suite_is_well_formed():
-    assert hw2.PACKAGE == "hw2_policy_gradient"
+    assert suite_package("hw2") == "hw2_policy_gradient"
     assert sum(check.points for check in FAST) == pytest.approx(100.0)
-    assert sum(check.points for check in hw2.SUITE) == pytest.approx(120.0)
-    assert len({check.name for check in hw2.SUITE}) == len(hw2.SUITE)
-    kinds = {check.kind for check in hw2.SUITE}
+    assert sum(check.points for check in suite_checks("hw2")) == pytest.approx(120.0)
+    assert len({check.name for check in suite_checks("hw2")}) == len(suite_checks("hw2"))
+    kinds = {check.kind for check in suite_checks("hw2")}
     assert kinds == {"value", "gradient", "update", "statistical", "learning"}
-    learning = [check for check in hw2.SUITE if check.kind == "learning"]
+    learning = [check for check in suite_checks("hw2") if check.kind == "learning"]
     assert [check.name for check in learning] == [
         "learning curve: CartPole-v1",
         "learning curve: InvertedPendulum-v5",
@@ -48,13 +52,11 @@ def test_the_suite_is_well_formed():
 
 @pytest.fixture(scope="module")
 def audited() -> AuditReport:
-    # the fast part: tests/test_hw2_learning.py grades the learning-curve checks
-    return audit_homework("hw2", seeds=SEEDS, jobs=2, fast=True)
+    return make_test_audit("hw2")
 
 
-@pytest.mark.parametrize("seed", SEEDS)
-def test_the_reference_gets_full_marks(audited, seed):
-    assert_reference_full_marks(audited, seed, len(FAST))
+def test_the_reference_gets_full_marks(audited):
+    assert_reference_full_marks(audited, SEEDS[0], len(FAST))
 
 
 def test_the_bare_starter_gets_zero_with_clear_feedback(audited):
@@ -67,7 +69,7 @@ def test_mutant_names_are_unique():
 
 @pytest.mark.parametrize("mutant", MUTANTS, ids=lambda m: m.name)
 def test_each_mutant_patches_one_place_inside_a_solution_region(mutant):
-    assert_patches_one_solution_place(mutant, hw2.SUITE)
+    assert_patches_one_solution_place(mutant, suite_checks("hw2"))
 
 
 def test_a_patch_whose_old_text_is_not_unique_is_refused():
@@ -87,6 +89,11 @@ def test_kill_rate(audited, capsys):
     assert len(audited.mutants) == len(MUTANTS)
     assert audited.killed == len(MUTANTS)
     assert audited.ok and audited.exit_code == 0
+
+
+@pytest.mark.slow
+def test_the_whole_audit_passes():
+    assert_whole_audit_passes("hw2", MUTANTS, len(FAST))
 
 
 def test_the_exact_gradient_of_the_tabular_mdp_matches_finite_differences():

@@ -1,9 +1,10 @@
-"""The hidden suite of homework 3, audited: the reference gets full marks under several grading
-seeds, the bare starter gets zero with clear feedback, and every mutant (a realistic student
-bug, :mod:`autograder.mutants.hw3`) loses points on a check that names the buggy function.
+"""The hidden suite of homework 3, audited: the reference gets full marks, the bare starter
+gets zero with clear feedback, and every mutant (a realistic student bug,
+:mod:`autograder.mutants.hw3`) loses points on a check that names the buggy function.
 
 The grading is ``rlhw audit``'s (:func:`autograder.audit.audit_homework`, one sandbox per
-submission, two at a time), run once for the module; the tests below read its report.
+submission, two at a time), run once for the module as :func:`audit_checks.make_test_audit`
+says; the tests below read its report. The whole audit is ``slow``.
 """
 
 from __future__ import annotations
@@ -17,32 +18,36 @@ import numpy as np
 import pytest
 import torch
 from audit_checks import (
+    SEEDS,
     assert_killed,
     assert_patches_one_solution_place,
     assert_reference_full_marks,
     assert_starter_gets_zero,
+    assert_whole_audit_passes,
+    make_test_audit,
 )
+from conftest import fast_suite_checks, suite_checks, suite_package
 
-from autograder.audit import AuditReport, audit_homework
+from autograder.audit import AuditReport
+from autograder.kit import bernstein_half_width
 from autograder.mutants.hw3 import MUTANTS
 from autograder.sandbox import Success
 from autograder.suites import hw3
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-SEEDS = (0, 1, 12345)
 
 
-FAST = [check for check in hw3.SUITE if check.kind != "learning"]
+FAST = fast_suite_checks("hw3")
 
 
 def test_the_suite_is_well_formed():
-    assert hw3.PACKAGE == "hw3_q_learning"
+    assert suite_package("hw3") == "hw3_q_learning"
     assert sum(check.points for check in FAST) == pytest.approx(100.0)
-    assert sum(check.points for check in hw3.SUITE) == pytest.approx(120.0)
-    assert len({check.name for check in hw3.SUITE}) == len(hw3.SUITE)
-    kinds = {check.kind for check in hw3.SUITE}
+    assert sum(check.points for check in suite_checks("hw3")) == pytest.approx(120.0)
+    assert len({check.name for check in suite_checks("hw3")}) == len(suite_checks("hw3"))
+    kinds = {check.kind for check in suite_checks("hw3")}
     assert kinds == {"value", "gradient", "update", "statistical", "learning"}
-    learning = [check for check in hw3.SUITE if check.kind == "learning"]
+    learning = [check for check in suite_checks("hw3") if check.kind == "learning"]
     assert [(check.name, check.function) for check in learning] == [
         ("learning curve: CartPole-v1", "DQNTrainer"),
         ("learning curve: InvertedPendulum-v5", "SACTrainer"),
@@ -51,13 +56,11 @@ def test_the_suite_is_well_formed():
 
 @pytest.fixture(scope="module")
 def audited() -> AuditReport:
-    # the fast part: tests/test_hw3_learning.py grades the learning-curve checks
-    return audit_homework("hw3", seeds=SEEDS, jobs=2, fast=True)
+    return make_test_audit("hw3")
 
 
-@pytest.mark.parametrize("seed", SEEDS)
-def test_the_reference_gets_full_marks(audited, seed):
-    assert_reference_full_marks(audited, seed, len(FAST))
+def test_the_reference_gets_full_marks(audited):
+    assert_reference_full_marks(audited, SEEDS[0], len(FAST))
 
 
 def test_the_bare_starter_gets_zero_with_clear_feedback(audited):
@@ -70,7 +73,7 @@ def test_mutant_names_are_unique():
 
 @pytest.mark.parametrize("mutant", MUTANTS, ids=lambda m: m.name)
 def test_each_mutant_patches_one_place_inside_a_solution_region(mutant):
-    assert_patches_one_solution_place(mutant, hw3.SUITE)
+    assert_patches_one_solution_place(mutant, suite_checks("hw3"))
 
 
 @pytest.mark.parametrize("mutant", MUTANTS, ids=lambda m: m.name)
@@ -84,6 +87,11 @@ def test_kill_rate(audited, capsys):
     assert len(audited.mutants) == len(MUTANTS)
     assert audited.killed == len(MUTANTS)
     assert audited.ok and audited.exit_code == 0
+
+
+@pytest.mark.slow
+def test_the_whole_audit_passes():
+    assert_whole_audit_passes("hw3", MUTANTS, len(FAST))
 
 
 # ------------------------------------------------------------------------------- the bounds
@@ -110,7 +118,7 @@ def test_the_bernstein_bound_holds_for_the_reference_and_catches_a_small_bias():
     for _ in range(20):
         actions = rng.uniform(-1.0, 1.0, size=hw3._DENSITY_N)
         samples = 2.0 * hw3._reference_density(actions, mu, log_sigma)
-        bound = hw3._bernstein_half_width(samples, value_range, tests=4)
+        bound = float(bernstein_half_width(samples, value_range, tests=4))
         assert abs(samples.mean() - 1.0) <= bound
         assert bound < 0.1
 
