@@ -34,7 +34,8 @@ demo: $(STAMP)
 	@echo "Gradescope bundle:  dist/hw2/autograder/autograder.zip"
 	@echo "results:            runs/demo/starter/results.json  runs/demo/reference/results.json"
 
-## test: the project's tests, the long trainings and whole audits left out (`make test-slow`)
+## test: the project's tests, the long trainings and whole audits left out (`make test-slow`);
+## about 8.5 minutes on a fresh clone with 2 cores, install included
 test: $(STAMP)
 	$(PY) -m pytest
 
