@@ -42,6 +42,9 @@ class Tolerance(TypedDict):
 
 LOSS_TOL: Tolerance = {"rtol": 1e-5, "atol": 1e-6}
 """Tolerances for float32 losses and gradients."""
+SINGLE_TOL: Tolerance = {"rtol": 1e-5, "atol": 1e-6}
+"""The least tolerance a single-precision result is held to; ``atol`` is per unit of the
+largest expected magnitude (see :func:`compare`)."""
 Cases = list[tuple[str, tuple[Any, ...]]]
 """``(summary, inputs)`` of a loss check's cases: tensors, then any plain arguments."""
 NOTHING_NOTE = (
@@ -90,11 +93,20 @@ def compare(
     atol: float,
     what: str = "the result",
 ) -> str | None:
-    """``None`` when ``got`` matches ``expected``; otherwise what is wrong, for the feedback."""
+    """``None`` when ``got`` matches ``expected``; otherwise what is wrong, for the feedback.
+
+    A result in single precision (float32 or float16) is held to at least single precision's
+    tolerances (:data:`SINGLE_TOL`, ``atol`` scaled by the largest expected magnitude): a
+    correct computation in float32 rounds every step, and a check that asks for no dtype
+    must accept it. A mismatch names the entry that differs most, with enough digits to
+    show the difference."""
     expected = np.asarray(
         expected.detach().cpu().numpy() if isinstance(expected, torch.Tensor) else expected,
         dtype=np.float64,
     )
+    if _single_precision(got):
+        scale = float(np.max(np.abs(expected), initial=1.0))
+        rtol, atol = max(rtol, SINGLE_TOL["rtol"]), max(atol, SINGLE_TOL["atol"] * scale)
     array, why = as_float_array(got, tensor=tensor, what=what)
     if array is None:
         return why
@@ -103,11 +115,23 @@ def compare(
     if not np.all(np.isfinite(array)):
         return f"{what} holds non-finite values: {fmt(array)}"
     if not np.allclose(array, expected, rtol=rtol, atol=atol):
-        diff = np.abs(array - expected) - rtol * np.abs(expected)
-        where = np.unravel_index(int(np.argmax(diff)), diff.shape) if diff.ndim else ()
-        at = f" (largest difference at index {tuple(int(i) for i in where)})" if where else ""
-        return f"{what} differs{at}:\n  expected {fmt(expected)}\n  got      {fmt(array)}"
+        excess = np.abs(array - expected) - (atol + rtol * np.abs(expected))
+        where = np.unravel_index(int(np.argmax(excess)), excess.shape) if excess.ndim else ()
+        index = tuple(int(i) for i in where)
+        at = f" (largest difference at index {index})" if where else ""
+        want, have = float(expected[index]), float(array[index])
+        return (
+            f"{what} differs{at}:\n  expected {fmt(expected)}\n  got      {fmt(array)}\n"
+            f"  {f'at index {index}: ' if where else ''}expected {want:.10g}, got {have:.10g} "
+            f"(a difference of {abs(have - want):.3g}, more than the "
+            f"{atol + rtol * abs(want):.3g} allowed)"
+        )
     return None
+
+
+def _single_precision(x: Any) -> bool:
+    dtype = x.dtype if isinstance(x, torch.Tensor | np.ndarray | np.generic) else None
+    return dtype in (np.float32, np.float16, torch.float32, torch.float16, torch.bfloat16)
 
 
 def _numbers(x: Any) -> np.ndarray | None:
