@@ -108,6 +108,13 @@ MUTANTS: list[Mutant] = [
         "DQNAgent.compute_loss",
     ),
     Mutant(
+        "compute_loss_ignores_double",
+        DQN,
+        "            if cfg.double:\n",
+        "            if False:  # the online network never chooses a*\n",
+        "DQNAgent.compute_loss",
+    ),
+    Mutant(
         "gradient_step_never_clips",
         DQN,
         'max_norm if max_norm is not None else float("inf")',

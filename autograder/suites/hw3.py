@@ -588,6 +588,19 @@ def _perturbed(state: Mapping[str, torch.Tensor], rng: np.random.Generator) -> d
     }
 
 
+def _actions_shifted(state: dict[str, Any]) -> dict[str, Any]:
+    """A Q-network's weights whose output for action a is the one for action a + 1 (mod the
+    number of actions): the target network then prefers another next action than the online
+    network in every state, so that choosing a* with the wrong network (or not with the
+    online one) always shows in a double-DQN target."""
+    weight = [name for name in state if name.endswith(".weight")][-1]  # the output layer's
+    bias = weight.removesuffix("weight") + "bias"
+    return {
+        name: torch.roll(tensor, 1, dims=0) if name in (weight, bias) else tensor
+        for name, tensor in state.items()
+    }
+
+
 def _on_agent(
     sandbox: Sandbox, steps: Sequence[Step], *, seed: int | None = None, label: str
 ) -> Result:
@@ -665,7 +678,7 @@ def _dqn_setup(
             CPU,
             np.random.default_rng(0),
         )
-    target = _perturbed(agent.target_network.state_dict(), rng)
+    target = _actions_shifted(_perturbed(agent.target_network.state_dict(), rng))
     agent.target_network.load_state_dict(target)
     states: dict[tuple[str, ...], Any] = {
         ("agent", "q_network"): {k: v.clone() for k, v in agent.q_network.state_dict().items()},
