@@ -53,6 +53,22 @@ MUTANTS: list[Mutant] = [
         "actions = dist.sample()",
         "GaussianMLPPolicy.get_action",
     ),
+    Mutant(
+        "get_action_noise_shared_across_dimensions",
+        POLICIES,
+        "actions = dist.mean if deterministic else dist.sample()",
+        "actions = dist.mean if deterministic else "
+        "dist.mean + dist.stddev * torch.randn_like(dist.mean[:, :1])",
+        "GaussianMLPPolicy.get_action",
+    ),
+    Mutant(
+        "get_action_same_draw_every_call",
+        POLICIES,
+        "actions = dist.mean if deterministic else dist.sample()",
+        "actions = dist.mean if deterministic else dist.mean + dist.stddev * "
+        "torch.randn(dist.mean.shape, generator=torch.Generator().manual_seed(0))",
+        "GaussianMLPPolicy.get_action",
+    ),
     # the loss and the step
     Mutant(
         "nll_summed_over_the_batch",

@@ -62,7 +62,7 @@ from autograder.kit import (
     module_check,
 )
 from autograder.learning import LearningTask
-from autograder.sandbox import PROJECT_ROOT, Apply, Attr, Method, Result, Sandbox, Step
+from autograder.sandbox import PROJECT_ROOT, Apply, Attr, Method, Sandbox, Step
 from infrastructure.config import Target
 
 PACKAGE = "hw1_imitation"
@@ -113,43 +113,6 @@ def _policy(rng: np.random.Generator, case: tuple[Any, ...]) -> tuple[str, tuple
         f"size={size}, activation={activation!r}), log_std={fmt(policy.log_std)}"
     )
     return summary, init_args, policy
-
-
-def _on_policy(
-    sandbox: Sandbox,
-    init_args: tuple[Any, ...],
-    policy: torch.nn.Module,
-    *,
-    steps: Sequence[Step],
-    label: str,
-    fetch: Mapping[str, Sequence[Step]] | None = None,
-    seed: int | None = None,
-    grad: bool = False,
-) -> Result:
-    """``steps`` (and ``fetch``) on the student's GaussianMLPPolicy built with ``init_args`` and
-    ``policy``'s weights; with ``grad``, the gradient of the loss they end in."""
-    if grad:
-        return sandbox.module_grad(
-            POLICIES,
-            "GaussianMLPPolicy",
-            init_args,
-            state_dict=state_dict_of(policy),
-            steps=steps,
-            timeout_s=CALL_TIMEOUT_S,
-            seed=seed,
-            label=label,
-        )
-    return sandbox.call_method(
-        POLICIES,
-        "GaussianMLPPolicy",
-        init_args,
-        state_dict=state_dict_of(policy),
-        steps=steps,
-        fetch=fetch,
-        timeout_s=CALL_TIMEOUT_S,
-        seed=seed,
-        label=label,
-    )
 
 
 def _distribution_cases(grad: bool) -> Callable[[np.random.Generator], list[ModuleCase]]:
@@ -304,16 +267,26 @@ def _stat_bounds(n: int, tests: int) -> tuple[float, float, float]:
     return z, (k - 2.0 * math.sqrt(k * x)) / k, (k + 2.0 * math.sqrt(k * x) + 2.0 * x) / k
 
 
+def _sample_tests(action_dim: int) -> int:
+    """The bounds a network's judging tests: in each of 2 states, each dimension's mean and
+    variance in each of the 2 calls, and the variance of the standardised sum and difference
+    of each pair of dimensions (first call) and of each dimension across the two calls."""
+    pairs = action_dim * (action_dim - 1) // 2
+    return 2 * (2 * 2 * action_dim + 2 * pairs + 2 * action_dim)
+
+
 def check_get_action_samples(sandbox: Sandbox, rng: np.random.Generator) -> Outcome:
-    tests = sum(2 * 2 * case[1] for case in _STAT_CASES)  # 2 states x action_dim x (mean, var)
+    tests = sum(_sample_tests(case[1]) for case in _STAT_CASES)
     z, low, high = _stat_bounds(_SAMPLES // 2, tests)
     tally = Tally(
-        f"`GaussianMLPPolicy.get_action(observations)` (sampling) with the reference's weights: "
-        f"the mean and variance of {_SAMPLES // 2} actions in each of two states, for "
-        f"{len(_STAT_CASES)} networks, against mu and sigma^2 (bounds a correct sampler misses "
-        "less than once in a million gradings)",
+        f"`GaussianMLPPolicy.get_action(observations)` (sampling) with the reference's weights, "
+        f"called twice on {_SAMPLES // 2} copies of each of two states, for {len(_STAT_CASES)} "
+        "networks: each dimension's mean and variance against mu and sigma^2, the dimensions "
+        "uncorrelated, and the two calls independent (bounds a correct sampler misses less "
+        "than once in a million gradings)",
         "without deterministic, draw a sample of N(mu, sigma^2) (distribution.sample()) with "
-        "sigma = exp(log_std): every call a new draw, independent across rows.",
+        "sigma = exp(log_std): every call a new draw, independent across rows and across "
+        "action dimensions.",
     )
     for obs_dim, action_dim, n_layers, size, activation in tally.each(_STAT_CASES):
         case = (obs_dim, action_dim, n_layers, size, activation, 0)
@@ -323,11 +296,14 @@ def check_get_action_samples(sandbox: Sandbox, rng: np.random.Generator) -> Outc
         with torch.no_grad():
             means = policy.mean_net(torch.as_tensor(states)).double().numpy()
             sigmas = policy.log_std.exp().double().numpy()
-        result = _on_policy(
-            sandbox,
+        draw = [Method("get_action", (observations,))]
+        result = sandbox.call_method(
+            POLICIES,
+            "GaussianMLPPolicy",
             init_args,
-            policy,
-            steps=[Method("get_action", (observations,))],
+            state_dict=state_dict_of(policy),
+            fetch={"first": draw, "second": draw},
+            timeout_s=CALL_TIMEOUT_S,
             seed=torch_seed(rng),
             label="GaussianMLPPolicy.get_action",
         )
@@ -340,19 +316,82 @@ def check_get_action_samples(sandbox: Sandbox, rng: np.random.Generator) -> Outc
 def _judge_samples(
     value: Any, means: np.ndarray, sigmas: np.ndarray, z: float, low: float, high: float
 ) -> str | None:
+    """What is wrong with two calls' sampled actions (``value``: ``first`` and ``second``),
+    ``n`` rows per state: each call's marginals, the first call's dimensions pairwise, and the
+    two calls against each other. Standardised with the true mu and sigma, independent
+    N(0, 1) variables u and v have (u + v) / sqrt(2) and (u - v) / sqrt(2) independent N(0, 1)
+    too, so their sample variances obey the same chi-square bounds as a dimension's; shared
+    noise (v = u) makes the difference's variance 0, a repeated draw makes the calls' 0."""
     n = _SAMPLES // 2
-    if type(value) is not np.ndarray or value.dtype.kind != "f":
-        kind = f"an array of dtype {value.dtype}" if type(value) is np.ndarray else type(value)
-        return f"the actions are {kind}, expected a floating-point NumPy array"
-    if value.shape != (2 * n, len(sigmas)):
-        return f"the actions have shape {value.shape}, expected {(2 * n, len(sigmas))}"
-    if not np.all(np.isfinite(value)):
-        return "the actions hold non-finite values"
+    if type(value) is not dict or set(value) != {"first", "second"}:
+        return "the sampling calls returned an unexpected value"
+    standardised = []
+    for call in ("first", "second"):
+        actions = value[call]
+        if type(actions) is not np.ndarray or actions.dtype.kind != "f":
+            kind = (
+                f"an array of dtype {actions.dtype}"
+                if type(actions) is np.ndarray
+                else type(actions)
+            )
+            return f"the actions are {kind}, expected a floating-point NumPy array"
+        if actions.shape != (2 * n, len(sigmas)):
+            return f"the actions have shape {actions.shape}, expected {(2 * n, len(sigmas))}"
+        if not np.all(np.isfinite(actions)):
+            return "the actions hold non-finite values"
+        problem = _judge_marginals(actions, means, sigmas, z, low, high, call)
+        if problem is not None:
+            return problem
+        standardised.append((actions - np.repeat(means, n, axis=0)) / sigmas)
+    first, second = standardised
+    action_dim = len(sigmas)
     for state in range(2):
-        samples = value[state * n : (state + 1) * n].astype(np.float64)
+        rows = slice(state * n, (state + 1) * n)
+        combinations = [
+            (
+                f"action dimensions {j} and {k}",
+                "the same noise in both",
+                first[rows, j],
+                first[rows, k],
+            )
+            for j in range(action_dim)
+            for k in range(j + 1, action_dim)
+        ] + [
+            (
+                f"action dimension {j} in two calls",
+                "the same draw in both calls",
+                first[rows, j],
+                second[rows, j],
+            )
+            for j in range(action_dim)
+        ]
+        for where, cause, u, v in combinations:
+            for sign, name in ((1.0, "sum"), (-1.0, "difference")):
+                variance = float(((u + sign * v) / math.sqrt(2.0)).var(ddof=1))
+                if not low <= variance <= high:
+                    return (
+                        f"state {state}, {where}: the variance of the standardised {name} is "
+                        f"{variance:.4f}, expected 1 within [{low:.4f}, {high:.4f}] for "
+                        f"independent draws ({'correlated' if variance else cause})"
+                    )
+    return None
+
+
+def _judge_marginals(
+    actions: np.ndarray,
+    means: np.ndarray,
+    sigmas: np.ndarray,
+    z: float,
+    low: float,
+    high: float,
+    call: str,
+) -> str | None:
+    n = _SAMPLES // 2
+    for state in range(2):
+        samples = actions[state * n : (state + 1) * n].astype(np.float64)
         mean, variance = samples.mean(axis=0), samples.var(axis=0, ddof=1)
         for j, (mu, sigma) in enumerate(zip(means[state], sigmas, strict=True)):
-            where = f"state {state}, action dimension {j}"
+            where = f"{call} call, state {state}, action dimension {j}"
             if abs(mean[j] - mu) > z * sigma / math.sqrt(n):
                 return (
                     f"{where}: the mean of the sampled actions is {mean[j]:.4f}, expected mu = "
