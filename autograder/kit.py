@@ -347,6 +347,10 @@ class AgentCase:
     states: Mapping[tuple[str, ...], Mapping[str, Any]]
     agent: Any
     inputs: tuple[Any, ...]
+    more_inputs: tuple[tuple[Any, ...], ...] = ()
+    """For an update check, the inputs of the updates that follow the first, in order: state
+    that an update carries to the next (the optimizer's moments, a clipped gradient's scale)
+    shows only from the second on."""
 
 
 def tuple_problem(got: Any, expected: Sequence[torch.Tensor], names: Sequence[str]) -> str | None:
@@ -512,11 +516,12 @@ def agent_update_check(
 ) -> Check:
     """An update check of an agent: for each of ``cases``, the student's trainer is built
     with the config and weights of ``setup``'s :class:`AgentCase` and its agent's
-    ``update(*inputs)`` runs once (under the same torch seed as the reference's when
-    ``seeded``). Then the grader fetches the parameters of every loaded network (with their
-    gradients for those ``networks(reference agent)`` names: network -> parameter names) and
-    each of ``fetch`` (name -> steps on the agent), and ``judge`` compares the
-    :class:`Stepped` with the reference's update."""
+    ``update(*inputs)`` runs, then once more for each of ``more_inputs`` (each under the same
+    torch seed as the reference's when ``seeded``). Then the grader fetches the parameters of
+    every loaded network (with their gradients for those ``networks(reference agent)`` names:
+    network -> parameter names) and each of ``fetch`` (name -> steps on the agent), and
+    ``judge`` compares the :class:`Stepped` (the last update's metrics) with the reference's
+    updates."""
 
     def run(sandbox: Sandbox, rng: np.random.Generator) -> Outcome:
         tally = Tally(what, hint)
@@ -546,9 +551,17 @@ def _update(
     """``update(*inputs)`` on the kept trainer's agent, then what :func:`agent_update_check`
     fetches; the reference's the same. None (recorded) when a call fails."""
     summary = case.summary
-    update: list[Step] = [Attr(trainer.agent), Method("update", case.inputs)]
-    result = sandbox.on(trainer.kept, update, seed=seed, timeout_s=CALL_TIMEOUT_S, label="update")
-    ok, metrics = returned(result, tally, summary)
+    updates = [case.inputs, *case.more_inputs]
+    seeds = [None if seed is None else seed + i for i in range(len(updates))]
+    ok, metrics = True, None
+    for inputs, update_seed in zip(updates, seeds, strict=True):
+        update: list[Step] = [Attr(trainer.agent), Method("update", inputs)]
+        result = sandbox.on(
+            trainer.kept, update, seed=update_seed, timeout_s=CALL_TIMEOUT_S, label="update"
+        )
+        ok, metrics = returned(result, tally, summary)
+        if not ok:
+            return None
     with_grads = networks(case.agent)
     wanted: list[tuple[str, tuple[str, ...], list[str], bool]] = [
         (n, (trainer.agent, n), list(names), True) for n, names in with_grads.items()
@@ -566,10 +579,11 @@ def _update(
         ok, fetched[network] = returned(result, tally, summary)
     if not ok:
         return None
-    with torch.random.fork_rng(devices=[]):
-        if seed is not None:
-            torch.manual_seed(seed)
-        expected_metrics = case.agent.update(*case.inputs)
+    for inputs, update_seed in zip(updates, seeds, strict=True):
+        with torch.random.fork_rng(devices=[]):
+            if update_seed is not None:
+                torch.manual_seed(update_seed)
+            expected_metrics = case.agent.update(*inputs)
     for key, steps in fetch.items():
         result = sandbox.on(
             trainer.kept,

@@ -13,6 +13,13 @@ from autograder.mutants import Mutant
 DQN = "hw3_q_learning/dqn.py"
 SAC = "hw3_q_learning/sac.py"
 
+_CLIP = (
+    "        grad_norm = nn.utils.clip_grad_norm_(\n"
+    "            self.q_network.parameters(), "
+    'max_norm if max_norm is not None else float("inf")\n'
+    "        )\n"
+)
+
 MUTANTS: list[Mutant] = [
     # exploration
     Mutant(
@@ -119,6 +126,13 @@ MUTANTS: list[Mutant] = [
         DQN,
         'max_norm if max_norm is not None else float("inf")',
         'float("inf")',
+        "DQNAgent.gradient_step",
+    ),
+    Mutant(
+        "gradient_step_clips_after_the_step",
+        DQN,
+        _CLIP + "        self.optimizer.step()\n",
+        "        self.optimizer.step()\n" + _CLIP,
         "DQNAgent.gradient_step",
     ),
     Mutant(

@@ -724,9 +724,13 @@ DQN_COMPUTE_LOSS = agent_method_check(
 
 
 def _dqn_update_case(rng: np.random.Generator, case: tuple[Any, ...]) -> AgentCase:
-    """target_update_period 1: a hard update follows the gradient step."""
+    """Two updates on two minibatches, target_update_period 1: a hard update follows each
+    gradient step. Adam's first step hardly depends on the gradient's scale; the second
+    weighs it against the first, so clipping in the wrong place shows."""
     summary, config, agent, states, batch = _dqn_setup(rng, case, target_update_period=1)
-    return AgentCase(summary, config, states, agent, (batch,))
+    obs_dim = batch["observations"].shape[1]
+    second = _batch(rng, len(batch["rewards"]), obs_dim, agent.num_actions)
+    return AgentCase(summary + ", two updates", config, states, agent, (batch,), ((second,),))
 
 
 def _q_network(agent: Any) -> dict[str, list[str]]:
@@ -761,7 +765,7 @@ def _judge_hard_update(stepped: Stepped) -> str | None:
 
 
 DQN_UPDATE = agent_update_check(
-    "DQNAgent.gradient_step: one DQN update from identical state",
+    "DQNAgent.gradient_step: two DQN updates from identical state",
     function="DQNAgent.gradient_step",
     trainer=DQN_TRAINER,
     cases=_DQN_CASES,
@@ -770,9 +774,10 @@ DQN_UPDATE = agent_update_check(
     judge=_judge_dqn_update,
     points=6,
     what=(
-        f"one `DQNAgent.update` (your compute_loss and gradient_step) from the reference's "
-        f"weights on {len(_DQN_CASES)} minibatches: the loss and the gradient norm it reports, "
-        "every parameter's gradient after clipping, and the parameters after the Adam step"
+        f"two `DQNAgent.update` calls (your compute_loss and gradient_step) from the reference's "
+        f"weights on {len(_DQN_CASES)} pairs of minibatches: the loss and the gradient norm the "
+        "second reports, every parameter's gradient after clipping, and the parameters after "
+        "the second Adam step"
     ),
     hint=(
         "gradient_step zeroes the old gradients, backpropagates the loss, clips the gradient "
@@ -791,8 +796,8 @@ HARD_UPDATE = agent_update_check(
     judge=_judge_hard_update,
     points=3,
     what=(
-        "the target network after one `DQNAgent.update` with target_update_period=1 on "
-        "2 networks against your own online network after the step"
+        "the target network after two `DQNAgent.update` calls with target_update_period=1 on "
+        "2 networks against your own online network after the second step"
     ),
     hint=(
         "hard_update(target, source) copies every parameter of source into target in place "
