@@ -211,6 +211,13 @@ MUTANTS: list[Mutant] = [
     ),
     # SAC: actor and temperature
     Mutant(
+        "actor_loss_initial_temperature",
+        SAC,
+        "        alpha = self.alpha\n        repeated = ",
+        "        alpha = cfg.init_temperature  # not the learned one\n        repeated = ",
+        "SACAgent.actor_loss",
+    ),
+    Mutant(
         "actor_reparameterize_wrong_sign_of_alpha",
         SAC,
         "return (alpha * log_probs - q_values).mean()",

@@ -997,6 +997,16 @@ SAC_ACTOR_LOSS = _sac_method_check(
 
 
 def _sac_update_case(rng: np.random.Generator, case: tuple[Any, ...]) -> AgentCase:
+    """Two updates on two minibatches: what the first leaves to the second (Adam's moments,
+    the learned temperature, the target critics) shows in the second."""
+    summary, config, agent, states, batch = _sac_setup(rng, case)
+    obs_dim, act_dim = batch["observations"].shape[1], batch["actions"].shape[1]
+    second = _batch(rng, len(batch["rewards"]), obs_dim, None, act_dim)
+    return AgentCase(summary + ", two updates", config, states, agent, (batch,), ((second,),))
+
+
+def _sac_soft_update_case(rng: np.random.Generator, case: tuple[Any, ...]) -> AgentCase:
+    """One update: the target critics are judged against those loaded before it."""
     summary, config, agent, states, batch = _sac_setup(rng, case)
     return AgentCase(summary, config, states, agent, (batch,))
 
@@ -1016,6 +1026,10 @@ _LOG_ALPHA: dict[str, dict[str, list[Step]]] = {
 }
 
 
+_ONE_SAC_UPDATE = "one `SACAgent.update` on a minibatch"
+_TWO_SAC_UPDATES = "two `SACAgent.update` calls, each on a minibatch of its own,"
+
+
 def _sac_update_check(
     name: str,
     function: str,
@@ -1023,19 +1037,21 @@ def _sac_update_check(
     what: str,
     hint: str,
     judge: Callable[[Stepped], str | None],
+    setup: Callable[[np.random.Generator, tuple[Any, ...]], AgentCase] = _sac_update_case,
 ) -> Check:
     return agent_update_check(
         name,
         function=function,
         trainer=SAC_TRAINER,
         cases=_SAC_CASES,
-        setup=_sac_update_case,
+        setup=setup,
         networks=_critics_and_actor,
         judge=judge,
         points=points,
         what=(
-            f"one `SACAgent.update` from the reference's weights and the same torch seed on "
-            f"{len(_SAC_CASES)} minibatches: {what}"
+            f"{_ONE_SAC_UPDATE if setup is _sac_soft_update_case else _TWO_SAC_UPDATES} "
+            f"from the reference's weights and the same torch seeds, in {len(_SAC_CASES)} "
+            f"cases: {what}"
         ),
         hint=hint,
         seeded=True,
@@ -1087,7 +1103,7 @@ def _judge_soft_update(stepped: Stepped) -> str | None:
 
 
 SAC_CRITIC_STEP = _sac_update_check(
-    "SACAgent.critic_loss: one SAC update of the critics from identical state",
+    "SACAgent.critic_loss: two SAC updates of the critics from identical state",
     "SACAgent.critic_loss",
     5,
     "the critic loss it reports, every critic parameter's gradient and value after the step",
@@ -1096,7 +1112,7 @@ SAC_CRITIC_STEP = _sac_update_check(
     _judge_critic_step,
 )
 SAC_ACTOR_STEP = _sac_update_check(
-    "SACAgent.actor_loss: one SAC update of the actor and temperature from identical state",
+    "SACAgent.actor_loss: two SAC updates of the actor and temperature from identical state",
     "SACAgent.actor_loss",
     5,
     "the actor loss it reports, every actor parameter's gradient and value after the step, "
@@ -1115,6 +1131,7 @@ SOFT_UPDATE = _sac_update_check(
     "Polyak averaging, in place: target <- tau * online + (1 - tau) * target, with tau the "
     "small weight of the online network (target.lerp_(online, tau)).",
     _judge_soft_update,
+    _sac_soft_update_case,
 )
 
 
