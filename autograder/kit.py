@@ -32,9 +32,10 @@ pieces below: :meth:`Trainer.build`, :func:`expect_fetched`, :func:`parameter_gr
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -353,6 +354,33 @@ class AgentCase:
     shows only from the second on."""
 
 
+def _built(
+    sandbox: Sandbox,
+    rng: np.random.Generator,
+    tally: Tally,
+    trainer: Trainer,
+    cases: Sequence[Any],
+    setup: Callable[[np.random.Generator, Any], AgentCase],
+    seeded: bool,
+) -> Iterator[tuple[AgentCase, int | None]]:
+    """Each of ``cases`` that ``tally`` still runs, made by ``setup``, with the student's
+    trainer built and loaded for it (a build that fails is recorded and its case skipped),
+    and the torch seed its calls run under (None unless ``seeded``)."""
+    for case in tally.each(cases):
+        agent_case = setup(rng, case)
+        if trainer.build(sandbox, tally, agent_case.summary, agent_case.config, agent_case.states):
+            yield agent_case, torch_seed(rng) if seeded else None
+
+
+@contextlib.contextmanager
+def _torch_seeded(seed: int | None) -> Iterator[None]:
+    """Torch's generator seeded with ``seed`` (left alone when None) inside, restored after."""
+    with torch.random.fork_rng(devices=[]):
+        if seed is not None:
+            torch.manual_seed(seed)
+        yield
+
+
 def tuple_problem(got: Any, expected: Sequence[torch.Tensor], names: Sequence[str]) -> str | None:
     """What differs between ``got`` and the reference's tuple of tensors ``expected`` (named
     ``names`` in the feedback); None when nothing does."""
@@ -389,15 +417,9 @@ def agent_method_check(
 
     def run(sandbox: Sandbox, rng: np.random.Generator) -> Outcome:
         tally = Tally(what, hint)
-        for case in tally.each(cases):
-            agent_case = setup(rng, case)
+        for agent_case, seed in _built(sandbox, rng, tally, trainer, cases, setup, seeded):
             summary = agent_case.summary
-            if not trainer.build(sandbox, tally, summary, agent_case.config, agent_case.states):
-                continue
-            seed = torch_seed(rng) if seeded else None
-            with torch.random.fork_rng(devices=[]):
-                if seed is not None:
-                    torch.manual_seed(seed)
+            with _torch_seeded(seed):
                 expected = getattr(agent_case.agent, method)(*agent_case.inputs)
             result = sandbox.on(
                 trainer.kept,
@@ -525,12 +547,7 @@ def agent_update_check(
 
     def run(sandbox: Sandbox, rng: np.random.Generator) -> Outcome:
         tally = Tally(what, hint)
-        for case in tally.each(cases):
-            agent_case = setup(rng, case)
-            summary = agent_case.summary
-            if not trainer.build(sandbox, tally, summary, agent_case.config, agent_case.states):
-                continue
-            seed = torch_seed(rng) if seeded else None
+        for agent_case, seed in _built(sandbox, rng, tally, trainer, cases, setup, seeded):
             stepped = _update(sandbox, tally, trainer, agent_case, networks, fetch or {}, seed)
             if stepped is not None:
                 tally.record(stepped.summary, judge(stepped))
@@ -580,9 +597,7 @@ def _update(
     if not ok:
         return None
     for inputs, update_seed in zip(updates, seeds, strict=True):
-        with torch.random.fork_rng(devices=[]):
-            if update_seed is not None:
-                torch.manual_seed(update_seed)
+        with _torch_seeded(update_seed):
             expected_metrics = case.agent.update(*inputs)
     for key, steps in fetch.items():
         result = sandbox.on(

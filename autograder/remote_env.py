@@ -144,10 +144,14 @@ class _Served:
 
     def __init__(self, env: Any):
         self.env = env
+        self.spaces = {  # as the MAKE reply describes them to the worker
+            "observation_space": describe_space(env.observation_space),
+            "action_space": describe_space(env.action_space),
+        }
         self.obs_dtype, self.obs_shape = _wire_layout(env.observation_space)
         self.act_dtype, self.act_shape = _wire_layout(env.action_space)
         self.act_bytes = self.act_dtype.itemsize * math.prod(self.act_shape)
-        self.discrete = describe_space(env.action_space)["type"] == "discrete"
+        self.discrete = self.spaces["action_space"]["type"] == "discrete"
 
     def observation(self, obs: Any) -> bytes:
         array = np.asarray(obs, dtype=self.obs_dtype)
@@ -227,8 +231,7 @@ class EnvService:
             )
         if op == RESET:
             seed = _json_object(payload).get("seed")
-            if seed is not None and (type(seed) is not int or not 0 <= seed < 2**63):
-                raise TypeError(f"expected a seed that is None or an int >= 0, got {seed!r}")
+            _check_count("seed", seed)
             obs, info = served.env.reset(seed=seed)
             return served.observation(obs) + _info_bytes(info)
         del envs[handle]  # CLOSE
@@ -245,9 +248,8 @@ class EnvService:
             raise ValueError(f"at most {MAX_ENVS} environments may be open at once")
         seed, steps = request.get("seed"), request.get("max_episode_steps")
         frame_stack, kwargs = request.get("frame_stack", 4), request.get("kwargs", {})
-        for name, value in (("seed", seed), ("max_episode_steps", steps)):
-            if value is not None and (type(value) is not int or not 0 <= value < 2**63):
-                raise ValueError(f"expected {name} to be None or an int >= 0, got {value!r}")
+        _check_count("seed", seed)
+        _check_count("max_episode_steps", steps)
         if type(frame_stack) is not int or not 1 <= frame_stack <= 16:
             raise ValueError(f"expected frame_stack from 1 to 16, got {frame_stack!r}")
         if type(kwargs) is not dict or any(
@@ -260,16 +262,18 @@ class EnvService:
         env = make_env(env_id, seed, max_episode_steps=steps, frame_stack=frame_stack, **kwargs)
         try:
             served = _Served(env)
-            spaces = {
-                "observation_space": describe_space(env.observation_space),
-                "action_space": describe_space(env.action_space),
-            }
         except Exception:
             _close_quietly(env)
             raise
         handle = next(h for h in range(1, MAX_ENVS + 2) if h not in envs)
         envs[handle] = served
-        return json.dumps({"handle": handle, **spaces}).encode()
+        return json.dumps({"handle": handle, **served.spaces}).encode()
+
+
+def _check_count(name: str, value: Any) -> None:
+    """Refuse ``value`` unless it is None or an int from 0 to 2^63 - 1 (a seed, a limit)."""
+    if value is not None and (type(value) is not int or not 0 <= value < 2**63):
+        raise ValueError(f"expected {name} to be None or an int >= 0, got {value!r}")
 
 
 def _json_object(payload: bytes) -> dict[str, Any]:

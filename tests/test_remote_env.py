@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -90,27 +91,10 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
 
 
 def local_rollout(env_id: str, steps: int, wrapper: str | None = None) -> list:
-    """The same rollout with the grader's own environment, for comparison."""
-    import gymnasium as gym
-    import numpy as np
-
-    from infrastructure.envs import make_env
-
-    env = make_env(env_id, 0)
-    if wrapper == "clip":
-        env = gym.wrappers.ClipAction(env)
-    elif wrapper == "rescale":
-        env = gym.wrappers.RescaleAction(env, np.float32(-1.0), np.float32(1.0))
-    env.action_space.seed(1)
-    obs, _ = env.reset(seed=2)
-    seen = [obs]
-    for _ in range(steps):
-        action = env.action_space.sample() * (3 if wrapper == "clip" else 1)
-        obs, reward, terminated, truncated, _ = env.step(action)
-        seen.append(np.concatenate([obs, [reward, terminated, truncated]]))
-        if terminated or truncated:
-            seen.append(env.reset()[0])
-    return [np.asarray(x, dtype=np.float64) for x in seen]
+    """The same rollout, the student's own code, run in the grader with its own environments."""
+    namespace: dict[str, Any] = {}
+    exec(STUDENT, namespace)
+    return namespace["rollout"](env_id, steps, wrapper)
 
 
 @pytest.mark.parametrize(
