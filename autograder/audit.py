@@ -15,6 +15,9 @@ mutant of a homework with its hidden suite, and says whether the suite can be tr
   check must fail with a message of its own, never an internal grader error.
 - Every mutant (:mod:`autograder.mutants`) must lose points, and one of its failing checks must
   test the function the bug is in; otherwise it *survived* or was *caught by the wrong check*.
+- Every correct alternative (:mod:`autograder.alternatives`: the same functions written
+  another correct way), graded under each seed, must get full marks: a lost point is a false
+  failure too.
 
 Each submission is graded by :func:`~autograder.grade.run_checks` in its own sandbox, in a pool
 of ``jobs`` processes (a sandbox stays in the one process that started it).
@@ -34,6 +37,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from autograder import learning, report
+from autograder.alternatives import Alternative
 from autograder.checks import Check, fast_checks
 from autograder.grade import load_suite, run_checks, suite_sandbox_options
 from autograder.mutants import Mutant, apply_mutant, copy_homework
@@ -45,7 +49,7 @@ STARTER_MAX_SHARE = 0.05
 """The bare starter may score at most this share of the points."""
 INTERNAL_ERROR = "internal grader error"
 
-Role = Literal["reference", "starter", "mutant"]
+Role = Literal["reference", "starter", "mutant", "alternative"]
 Verdict = Literal["killed", "survived", "caught by the wrong check", "grader error"]
 
 
@@ -114,13 +118,16 @@ class AuditReport:
     seeds: list[int]
     max_score: float
     false_failures: list[dict[str, Any]]
-    """``{"seed", "check", "function", "points_lost", "feedback"}`` for each check the
-    reference lost points on (or an ``"error"`` entry when its grading broke down)."""
+    """``{"submission", "seed", "check", "function", "points_lost", "feedback"}`` for each
+    check the reference or a correct alternative lost points on (or an ``"error"`` entry when
+    its grading broke down)."""
     reference: list[Graded]
     starter: Graded
     starter_problems: list[str]
     mutants: list[MutantResult]
     seconds: float
+    alternatives: list[Graded] = field(default_factory=list)
+    """Each correct alternative under each seed."""
 
     @property
     def killed(self) -> int:
@@ -156,11 +163,28 @@ def load_mutants(hw: str) -> list[Mutant]:
     return list(module.MUTANTS)
 
 
-def select_mutants(mutants: Sequence[Mutant], names: Sequence[str] | None) -> list[Mutant]:
-    """``mutants`` narrowed to ``names`` (all of them when ``names`` is None), in catalog order.
+def load_alternatives(hw: str) -> list[Alternative]:
+    """The correct alternatives of homework ``hw`` (``autograder/alternatives/hwN.py``,
+    ``ALTERNATIVES``)."""
+    package, _ = load_suite(hw)
+    module_name = f"autograder.alternatives.{package.split('_')[0]}"
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as error:
+        if error.name != module_name:
+            raise
+        return []
+    return list(module.ALTERNATIVES)
+
+
+def select_mutants(
+    mutants: Sequence[Mutant], names: Sequence[str] | None, what: str = "mutant"
+) -> list[Mutant]:
+    """``mutants`` (or alternatives) narrowed to ``names`` (all of them when ``names`` is None),
+    in catalog order.
 
     Raises:
-        AuditError: a name that is not a mutant's, listing the known ones.
+        AuditError: a name that is not one of theirs, listing the known ones.
     """
     if names is None:
         return list(mutants)
@@ -168,7 +192,7 @@ def select_mutants(mutants: Sequence[Mutant], names: Sequence[str] | None) -> li
     unknown = [n for n in names if n not in known]
     if unknown:
         raise AuditError(
-            f"unknown mutant(s) {', '.join(unknown)}; expected some of: {', '.join(sorted(known))}"
+            f"unknown {what}(s) {', '.join(unknown)}; expected some of: {', '.join(sorted(known))}"
         )
     return [m for m in mutants if m.name in set(names)]
 
@@ -188,9 +212,10 @@ def starter_root(reference_root: Path, package: str, dest: Path) -> Path:
 
 def audited_checks(checks: Sequence[Check], role: Role, fast: bool) -> list[Check]:
     """The checks a submission of the audit is graded on: all of them, except the
-    learning-curve checks for a mutant (its bug sits in one function, which the fast checks
-    test; training every mutant would take an hour and prove nothing more) or with ``fast``."""
-    return fast_checks(checks) if fast or role == "mutant" else list(checks)
+    learning-curve checks for a mutant or an alternative (its change sits in one function,
+    which the fast checks test; training each would take an hour and prove nothing more) or
+    with ``fast``."""
+    return fast_checks(checks) if fast or role in ("mutant", "alternative") else list(checks)
 
 
 def own_checks(checks: Sequence[Check], mutant: Mutant) -> list[Check]:
@@ -215,7 +240,8 @@ def grade_one(
     own_checks_only: bool = False,
 ) -> Graded:
     """Grade one submission of the audit in this process (its own sandbox, its own folder); a
-    mutant on :func:`own_checks` only with ``own_checks_only``."""
+    mutant or an alternative (``mutant``: its patch) on :func:`own_checks` only with
+    ``own_checks_only``."""
     package, checks = load_suite(hw)
     checks = audited_checks(checks, role, fast)
     if own_checks_only and mutant is not None:
@@ -223,9 +249,9 @@ def grade_one(
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix=f"rlhw-audit-{role}-") as scratch:
         dest = Path(scratch)
-        if role == "mutant":
+        if role in ("mutant", "alternative"):
             if mutant is None:
-                raise ValueError("expected a mutant to grade, got None")
+                raise ValueError(f"expected a patch to grade as {role}, got None")
             root = apply_mutant(PROJECT_ROOT, mutant, dest)
         elif role == "starter":
             root = starter_root(PROJECT_ROOT, package, dest)
@@ -265,15 +291,25 @@ def _grade_all(
 # ------------------------------------------------------------------------------- judging
 
 
-def false_failures(reference: Sequence[Graded]) -> list[dict[str, Any]]:
-    """Every point the reference lost, with the seed, check and feedback."""
+def false_failures(correct: Sequence[Graded]) -> list[dict[str, Any]]:
+    """Every point a correct submission (the reference, an alternative) lost, with the
+    submission, seed, check and feedback."""
     found: list[dict[str, Any]] = []
-    for graded in reference:
+    for graded in correct:
+        submission = "reference" if graded.role == "reference" else graded.name
         if graded.error:
-            found.append({"seed": graded.seed, "check": None, "error": graded.error})
+            found.append(
+                {
+                    "submission": submission,
+                    "seed": graded.seed,
+                    "check": None,
+                    "error": graded.error,
+                }
+            )
         for row in graded.failed:
             found.append(
                 {
+                    "submission": submission,
                     "seed": graded.seed,
                     "check": row.check,
                     "function": row.function,
@@ -331,16 +367,18 @@ def audit_homework(
     seeds: Sequence[int] = DEFAULT_SEEDS,
     mutants: Sequence[Mutant] | None = None,
     *,
+    alternatives: Sequence[Alternative] | None = None,
     jobs: int = 2,
     fast: bool = False,
     own_checks_only: bool = False,
 ) -> AuditReport:
-    """Grade the reference under each of ``seeds``, the bare starter (seed ``seeds[0]``) and
-    each mutant (default: the homework's whole catalog; seed ``seeds[0]``), ``jobs`` at a time.
-    Mutants skip the learning-curve checks; with ``fast``, everyone does
-    (:func:`audited_checks`). With ``own_checks_only``, each mutant is graded on the checks of
-    its own function only (:func:`own_checks`: the same verdicts, in a fraction of the time);
-    the reference and the starter still get every check.
+    """Grade the reference under each of ``seeds``, the bare starter (seed ``seeds[0]``), each
+    mutant (default: the homework's whole catalog; seed ``seeds[0]``) and each correct
+    alternative (default: the whole corpus; every seed), ``jobs`` at a time. Mutants and
+    alternatives skip the learning-curve checks; with ``fast``, everyone does
+    (:func:`audited_checks`). With ``own_checks_only``, each mutant and alternative is graded
+    on the checks of its own function only (:func:`own_checks`: the same verdicts, in a
+    fraction of the time); the reference and the starter still get every check.
 
     Raises:
         AuditError: no seed, ``jobs`` < 1, or a stale calibration (refused with or without
@@ -356,15 +394,22 @@ def audit_homework(
     if stale := learning.stale_calibration_message(hw):
         raise AuditError(stale)
     catalog = load_mutants(hw) if mutants is None else list(mutants)
+    corpus = load_alternatives(hw) if alternatives is None else list(alternatives)
     first = seeds[0]
     tasks: list[tuple[Role, str, int, Mutant | None]] = [
         # the long ones first (the reference trains), so that the pool stays full to the end
         *(("reference", f"reference (seed {s})", s, None) for s in seeds),
         *(("mutant", m.name, first, m) for m in catalog),
+        *(("alternative", a.name, s, a) for a in corpus for s in seeds),
         ("starter", "bare starter", first, None),
     ]
     graded = _grade_all(hw, tasks, jobs, fast, own_checks_only)
-    by_role: dict[str, list[Graded]] = {"reference": [], "starter": [], "mutant": []}
+    by_role: dict[str, list[Graded]] = {
+        "reference": [],
+        "starter": [],
+        "mutant": [],
+        "alternative": [],
+    }
     for item in graded:
         by_role[item.role].append(item)
     starter = by_role["starter"][0]
@@ -373,8 +418,9 @@ def audit_homework(
         package=package,
         seeds=list(seeds),
         max_score=round(sum(c.points for c in audited_checks(checks, "reference", fast)), 4),
-        false_failures=false_failures(by_role["reference"]),
+        false_failures=false_failures([*by_role["reference"], *by_role["alternative"]]),
         reference=by_role["reference"],
+        alternatives=by_role["alternative"],
         starter=starter,
         starter_problems=starter_problems(starter),
         mutants=[judge_mutant(m, g) for m, g in zip(catalog, by_role["mutant"], strict=True)],
@@ -393,9 +439,11 @@ def kill_rate_line(audit: AuditReport) -> str:
 
 def false_failures_line(audit: AuditReport) -> str:
     n, seeds = len(audit.false_failures), len(audit.seeds)
+    alternatives = len({g.name for g in audit.alternatives})
     return (
         f"{n} false {'failure' if n == 1 else 'failures'} over {seeds} "
-        f"{'seed' if seeds == 1 else 'seeds'}"
+        f"{'seed' if seeds == 1 else 'seeds'} (the reference and {alternatives} correct "
+        f"{'alternative' if alternatives == 1 else 'alternatives'})"
     )
 
 
@@ -433,11 +481,12 @@ def format_report(audit: AuditReport) -> str:
     lines.append(false_failures_line(audit))
     for f in audit.false_failures:
         if f.get("error"):
-            lines.append(f"  - seed {f['seed']}: {f['error']}")
+            lines.append(f"  - {f['submission']}, seed {f['seed']}: {f['error']}")
         else:
             feedback = textwrap.indent(f["feedback"].strip(), "      ")
             lines.append(
-                f"  - seed {f['seed']}: {f['check']} lost {f['points_lost']:g}\n{feedback}"
+                f"  - {f['submission']}, seed {f['seed']}: {f['check']} lost "
+                f"{f['points_lost']:g}\n{feedback}"
             )
     lines.append(starter_line(audit))
     lines.append(f"audit of {audit.hw} took {audit.seconds:.0f} s")
@@ -470,6 +519,10 @@ def report_json(audit: AuditReport) -> dict[str, Any]:
             "problems": audit.starter_problems,
         },
         "mutants": [asdict(m) for m in audit.mutants],
+        "alternatives": [
+            {"name": g.name, "seed": g.seed, "score": g.score, "max_score": g.max_score}
+            for g in audit.alternatives
+        ],
     }
 
 

@@ -136,8 +136,9 @@ def _add_audit(commands: _Commands) -> None:
         "audit",
         help="(instructors) test a homework's hidden suite on the reference, starter and mutants",
         description="Grade the reference under each seed (full marks every time: a lost point "
-        "is a false failure), the bare starter (near zero, every check failing with a message) "
-        "and every mutant, a realistic bug (must lose points on a check of the buggy function). "
+        "is a false failure), the bare starter (near zero, every check failing with a message), "
+        "every mutant, a realistic bug (must lose points on a check of the buggy function), and "
+        "every correct alternative under each seed (full marks, like the reference). "
         "Prints the mutant table, the kill rate and the false failures, and writes "
         "OUT/audit.json. Exits 0 only when every mutant is killed, no false failure occurred "
         "and the starter check holds.",
@@ -152,7 +153,18 @@ def _add_audit(commands: _Commands) -> None:
         help="grading seeds of the reference (default: 0 1 2)",
     )
     audit.add_argument(
-        "--mutants", nargs="+", default=None, metavar="NAME", help="only these mutants"
+        "--mutants",
+        nargs="*",
+        default=None,
+        metavar="NAME",
+        help="only these mutants (none with no NAME)",
+    )
+    audit.add_argument(
+        "--alternatives",
+        nargs="*",
+        default=None,
+        metavar="NAME",
+        help="only these correct alternatives (none with no NAME)",
     )
     audit.add_argument(
         "--jobs", type=_positive_int, default=2, help="submissions graded at once (default: 2)"
@@ -328,7 +340,17 @@ def _audit(args: argparse.Namespace) -> int:
 
     try:
         mutants = audit.select_mutants(audit.load_mutants(args.hw), args.mutants)
-        result = audit.audit_homework(args.hw, args.seeds, mutants, jobs=args.jobs, fast=args.fast)
+        alternatives = audit.select_mutants(
+            audit.load_alternatives(args.hw), args.alternatives, "alternative"
+        )
+        result = audit.audit_homework(
+            args.hw,
+            args.seeds,
+            mutants,
+            alternatives=alternatives,
+            jobs=args.jobs,
+            fast=args.fast,
+        )
     except (SuiteError, audit.AuditError) as error:
         print(f"rlhw audit: {error}", file=sys.stderr)
         return 2

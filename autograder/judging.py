@@ -92,8 +92,13 @@ def compare(
     rtol: float,
     atol: float,
     what: str = "the result",
+    dtype: str | None = None,
+    number: bool = False,
 ) -> str | None:
     """``None`` when ``got`` matches ``expected``; otherwise what is wrong, for the feedback.
+    ``got`` is a tensor (``tensor``), a NumPy array, or with ``number`` a real number (a
+    Python or NumPy float or int). ``dtype`` (e.g. ``"float32"``): the dtype the docstring
+    asks for, which ``got`` must have.
 
     A result in single precision (float32 or float16) is held to at least single precision's
     tolerances (:data:`SINGLE_TOL`, ``atol`` scaled by the largest expected magnitude): a
@@ -107,9 +112,16 @@ def compare(
     if _single_precision(got):
         scale = float(np.max(np.abs(expected), initial=1.0))
         rtol, atol = max(rtol, SINGLE_TOL["rtol"]), max(atol, SINGLE_TOL["atol"] * scale)
+    if number:
+        if type(got) not in (float, int) and not isinstance(got, np.floating | np.integer):
+            return f"{what} is a {type(got).__name__}, expected a number"
+        got = np.asarray(got, dtype=np.float64)
+        tensor = False
     array, why = as_float_array(got, tensor=tensor, what=what)
     if array is None:
         return why
+    if dtype is not None and str(got.dtype).removeprefix("torch.") != dtype:
+        return f"{what} has dtype {got.dtype}, expected {dtype} (as the docstring asks)"
     if array.shape != expected.shape:
         return f"{what} has shape {array.shape}, expected {expected.shape}"
     if not np.all(np.isfinite(array)):
@@ -265,10 +277,13 @@ class Tally:
         rtol: float,
         atol: float,
         what: str = "the result",
+        dtype: str | None = None,
     ) -> bool:
         """Record one case: ``got`` against ``expected`` (:func:`compare`), trivial when
         zeros, ones or one of the call's ``inputs`` unchanged would match it too."""
-        problem = compare(got, expected, tensor=tensor, rtol=rtol, atol=atol, what=what)
+        problem = compare(
+            got, expected, tensor=tensor, rtol=rtol, atol=atol, what=what, dtype=dtype
+        )
         trivial = matched_by_nothing(expected, inputs, rtol=rtol, atol=atol)
         return self.record(summary, problem, trivial=trivial)
 
@@ -426,11 +441,13 @@ def loss_value_check(
     what: str = "the loss",
     *,
     tensor: bool = True,
+    number: bool = False,
     tolerance: Tolerance = LOSS_TOL,
 ) -> Callable[[Sandbox, np.random.Generator], Outcome]:
     """The student's ``module.function(*inputs, *extra)`` against ``reference`` on each case
     (``reference`` gets copies of the inputs); ``what`` names the result in the feedback, a
-    tensor when ``tensor``, else a NumPy array, compared within ``tolerance``."""
+    tensor when ``tensor``, a number with ``number``, else a NumPy array, compared within
+    ``tolerance``."""
 
     def run(sandbox: Sandbox, rng: np.random.Generator) -> Outcome:
         cases = make_cases(rng)
@@ -444,7 +461,9 @@ def loss_value_check(
                 Planned(
                     summary,
                     lambda a=args: sandbox.call(module, function, a, timeout_s=CALL_TIMEOUT_S),
-                    lambda got, e=expected: compare(got, e, tensor=tensor, what=what, **tolerance),
+                    lambda got, e=expected: compare(
+                        got, e, tensor=tensor, number=number, what=what, **tolerance
+                    ),
                     matched_by_nothing(expected, args, **tolerance),
                 )
             )

@@ -198,9 +198,11 @@ def expect_fetched(
     *,
     inputs: Sequence[Any] = (),
     call: str = "the call",
+    tensor: bool = True,
 ) -> None:
     """One case per entry of ``expected`` (a name, such as ``log_prob(actions)``, to the
-    reference's tensor) against the same entry of ``value``, a dict the sandbox fetched; when
+    reference's tensor, or NumPy array unless ``tensor``) against the same entry of ``value``,
+    a dict the sandbox fetched; when
     ``value`` is not such a dict, the first case fails (``call`` returned an unexpected value)
     and the others are skipped."""
     if type(value) is not dict or set(value) != set(expected):
@@ -208,7 +210,9 @@ def expect_fetched(
         tally.skip(len(expected) - 1)
         return
     for name, want in expected.items():
-        tally.expect(summary, value[name], want, inputs=inputs, tensor=True, what=name, **LOSS_TOL)
+        tally.expect(
+            summary, value[name], want, inputs=inputs, tensor=tensor, what=name, **LOSS_TOL
+        )
 
 
 def parameter_grads_problem(
@@ -254,13 +258,15 @@ def function_check(
     extra: tuple[Any, ...] = (),
     what: str = "the loss",
     tensor: bool = True,
+    number: bool = False,
     tolerance: Tolerance = LOSS_TOL,
     timeout_s: float = DEFAULT_TIMEOUT_S,
 ) -> Check:
     """A value check of a pure function: the student's ``module.function(*inputs, *extra)``
     against ``reference`` on each of ``cases(rng)`` (``(summary, inputs)`` pairs); the result
-    is a tensor (``tensor``) or a NumPy array, compared within ``tolerance`` (float32's by
-    default); ``what`` names it in the feedback, ``describe`` the cases."""
+    is a tensor (``tensor``), a number (``number``) or a NumPy array, compared within
+    ``tolerance`` (float32's by default); ``what`` names it in the feedback, ``describe`` the
+    cases."""
     run = loss_value_check(
         module,
         function,
@@ -271,6 +277,7 @@ def function_check(
         hint,
         what,
         tensor=tensor,
+        number=number,
         tolerance=tolerance,
     )
     return Check(name, function, "value", points, run, timeout_s=timeout_s)
@@ -305,14 +312,19 @@ def gradient_check(
 @dataclass(frozen=True)
 class Trainer:
     """Where a suite's agent checks build the student's trainer: ``module.cls(config)``, kept
-    in the worker under ``kept``, its agent at the attribute ``agent``."""
+    in the worker under ``kept``, its agent at the attributes ``agent`` (none: the trainer is
+    the agent, its ``update`` the one checked)."""
 
     module: str
     cls: str
     kept: str
     timeout_s: float
     """Building one may make an environment (MuJoCo's import included) or read an expert."""
-    agent: str = "agent"
+    agent: tuple[str, ...] = ("agent",)
+
+    def on_agent(self, *steps: Step) -> list[Step]:
+        """``steps`` from the kept trainer's agent."""
+        return [*(Attr(name) for name in self.agent), *steps]
 
     def build(
         self,
@@ -423,7 +435,7 @@ def agent_method_check(
                 expected = getattr(agent_case.agent, method)(*agent_case.inputs)
             result = sandbox.on(
                 trainer.kept,
-                [Attr(trainer.agent), Method(method, agent_case.inputs)],
+                trainer.on_agent(Method(method, agent_case.inputs)),
                 seed=seed,
                 timeout_s=CALL_TIMEOUT_S,
                 label=function,
@@ -515,7 +527,8 @@ class Stepped:
     """Network name -> what :func:`fetch_parameters` returned after the update, and each of
     the check's ``fetch`` entries -> what it fetched from the agent."""
     before: Mapping[tuple[str, ...], Any]
-    """The state dicts loaded before the update, by network path."""
+    """The reference's state dicts before this update, by the network paths of the case's
+    ``states`` (those loaded before the first)."""
     agent: Any
     """The reference agent after its update."""
 
@@ -537,80 +550,89 @@ def agent_update_check(
     timeout_s: float = DEFAULT_TIMEOUT_S,
 ) -> Check:
     """An update check of an agent: for each of ``cases``, the student's trainer is built
-    with the config and weights of ``setup``'s :class:`AgentCase` and its agent's
+    with the config and weights of ``setup``'s :class:`AgentCase`, and its agent's
     ``update(*inputs)`` runs, then once more for each of ``more_inputs`` (each under the same
-    torch seed as the reference's when ``seeded``). Then the grader fetches the parameters of
-    every loaded network (with their gradients for those ``networks(reference agent)`` names:
-    network -> parameter names) and each of ``fetch`` (name -> steps on the agent), and
-    ``judge`` compares the :class:`Stepped` (the last update's metrics) with the reference's
-    updates."""
+    torch seed as the reference's when ``seeded``). After every update the grader fetches the
+    parameters of every loaded network (with their gradients for those ``networks(reference
+    agent)`` names: network -> parameter names) and each of ``fetch`` (name -> steps on the
+    agent), and ``judge`` compares that :class:`Stepped` with the reference's after the same
+    update: the whole state, after each one, so that what an update leaves to the next (the
+    optimizer's moments, a target network, a learned temperature) is judged as it goes."""
 
     def run(sandbox: Sandbox, rng: np.random.Generator) -> Outcome:
         tally = Tally(what, hint)
         for agent_case, seed in _built(sandbox, rng, tally, trainer, cases, setup, seeded):
-            stepped = _update(sandbox, tally, trainer, agent_case, networks, fetch or {}, seed)
-            if stepped is not None:
-                tally.record(stepped.summary, judge(stepped))
+            judged = _updates(sandbox, tally, trainer, agent_case, networks, fetch, judge, seed)
+            if judged is not None:
+                tally.record(*judged)
         return tally.outcome()
 
     return Check(name, function, "update", points, run, timeout_s=timeout_s)
 
 
-def _update(
+def _updates(
     sandbox: Sandbox,
     tally: Tally,
     trainer: Trainer,
     case: AgentCase,
     networks: Callable[[Any], Mapping[str, Sequence[str]]],
-    fetch: Mapping[str, Mapping[str, Sequence[Step]]],
+    fetch: Mapping[str, Mapping[str, Sequence[Step]]] | None,
+    judge: Callable[[Stepped], str | None],
     seed: int | None,
-) -> Stepped | None:
-    """``update(*inputs)`` on the kept trainer's agent, then what :func:`agent_update_check`
-    fetches; the reference's the same. None (recorded) when a call fails."""
-    summary = case.summary
+) -> tuple[str, str | None] | None:
+    """Each ``update`` of ``case`` on the kept trainer's agent and on the reference's, judged
+    after each: the summary and the first problem (None when every update matched); None when
+    a call failed (recorded in ``tally``)."""
     updates = [case.inputs, *case.more_inputs]
-    seeds = [None if seed is None else seed + i for i in range(len(updates))]
-    ok, metrics = True, None
-    for inputs, update_seed in zip(updates, seeds, strict=True):
-        update: list[Step] = [Attr(trainer.agent), Method("update", inputs)]
-        result = sandbox.on(
-            trainer.kept, update, seed=update_seed, timeout_s=CALL_TIMEOUT_S, label="update"
-        )
-        ok, metrics = returned(result, tally, summary)
-        if not ok:
-            return None
     with_grads = networks(case.agent)
-    wanted: list[tuple[str, tuple[str, ...], list[str], bool]] = [
-        (n, (trainer.agent, n), list(names), True) for n, names in with_grads.items()
-    ]
+    reference_path = len(trainer.agent)  # the reference agent holds the networks itself
+    wanted = [(n, (*trainer.agent, n), list(names), True) for n, names in with_grads.items()]
     wanted += [
         (p[-1], p, list(state), False)
         for p, state in case.states.items()
         if p[-1] not in with_grads
     ]
-    fetched: dict[str, Any] = {}
-    for network, path, names, grads in wanted:
-        if not ok:
-            return None
-        result = fetch_parameters(sandbox, trainer.kept, path, names, grads)
-        ok, fetched[network] = returned(result, tally, summary)
-    if not ok:
-        return None
-    for inputs, update_seed in zip(updates, seeds, strict=True):
-        with _torch_seeded(update_seed):
-            expected_metrics = case.agent.update(*inputs)
-    for key, steps in fetch.items():
+    for index, inputs in enumerate(updates):
+        summary = case.summary if len(updates) == 1 else f"{case.summary}; update {index + 1}"
+        update_seed = None if seed is None else seed + index
         result = sandbox.on(
             trainer.kept,
-            [Attr(trainer.agent)],
-            fetch={k: list(v) for k, v in steps.items()},
+            trainer.on_agent(Method("update", inputs)),
+            seed=update_seed,
             timeout_s=CALL_TIMEOUT_S,
-            label=key,
+            label="update",
         )
-        ok, fetched[key] = returned(result, tally, summary)
+        ok, metrics = returned(result, tally, summary)
+        fetched: dict[str, Any] = {}
+        for network, path, names, grads in wanted:
+            if ok:
+                result = fetch_parameters(sandbox, trainer.kept, path, names, grads)
+                ok, fetched[network] = returned(result, tally, summary)
+        for key, steps in (fetch or {}).items():
+            if ok:
+                result = sandbox.on(
+                    trainer.kept,
+                    trainer.on_agent(),
+                    fetch={k: list(v) for k, v in steps.items()},
+                    timeout_s=CALL_TIMEOUT_S,
+                    label=key,
+                )
+                ok, fetched[key] = returned(result, tally, summary)
         if not ok:
             return None
-    return Stepped(summary, metrics, expected_metrics, fetched, case.states, case.agent)
+        before = {path: _state_at(case.agent, path[reference_path:]) for path in case.states}
+        with _torch_seeded(update_seed):
+            expected_metrics = case.agent.update(*inputs)
+        problem = judge(Stepped(summary, metrics, expected_metrics, fetched, before, case.agent))
+        if problem is not None:
+            return summary, problem
+    return case.summary, None
+
+
+def _state_at(agent: Any, path: Sequence[str]) -> dict[str, torch.Tensor]:
+    """A copy of the state dict of the reference's network at ``path`` from ``agent``."""
+    network = functools.reduce(getattr, path, agent)
+    return {name: tensor.detach().clone() for name, tensor in network.state_dict().items()}
 
 
 # ------------------------------------------------------------------------------- modules
@@ -618,15 +640,16 @@ def _update(
 
 @dataclass(frozen=True)
 class ModuleCase:
-    """One case of a module check: the student's ``cls(*init_args)`` gets the weights of
-    ``reference`` (the reference's module), runs ``steps``, and each of ``fetch`` (a name,
-    such as ``log_prob(actions)``, to steps from there) is compared with ``expected``'s
-    entry; then, when ``grad_steps`` is given, the gradient of the number they end in w.r.t.
-    every parameter is compared with ``reference``'s ``.grad`` (filled by the case's maker)."""
+    """One case of a module check: the student's ``cls(*init_args, **init_kwargs)`` gets the
+    weights of ``reference`` (the reference's module; None: an object without weights, built
+    by its arguments alone), runs ``steps``, and each of ``fetch`` (a name, such as
+    ``log_prob(actions)``, to steps from there) is compared with ``expected``'s entry; then,
+    when ``grad_steps`` is given, the gradient of the number they end in w.r.t. every
+    parameter is compared with ``reference``'s ``.grad`` (filled by the case's maker)."""
 
     summary: str
     init_args: tuple[Any, ...]
-    reference: nn.Module
+    reference: nn.Module | None
     inputs: tuple[Any, ...]
     """The inputs of ``steps``: a case whose answer is one of them unchanged is trivial."""
     steps: Sequence[Step] = ()
@@ -637,6 +660,9 @@ class ModuleCase:
     NumPy array), named ``what`` in the feedback; None compares no value."""
     what: str = "the result"
     tensor: bool = True
+    dtype: str | None = None
+    """The dtype the docstring asks ``returns`` in (or each fetched value in), if any."""
+    init_kwargs: Mapping[str, Any] = field(default_factory=dict)
     grad_steps: Sequence[Step] = ()
     constants: tuple[str, ...] = ()
     """Parameters that must get no gradient (the log-std under a loss of the mean only)."""
@@ -670,12 +696,13 @@ def module_check(
         tally = Tally(what.replace("{count}", str(len(made))), hint)
         per_case = made[0].items if made else 1
         for case in tally.each(made, per_case):
-            state = state_dict_of(case.reference)
+            state = None if case.reference is None else state_dict_of(case.reference)
             if case.fetch or case.returns is not None:
                 result = sandbox.call_method(
                     module,
                     cls,
                     case.init_args,
+                    dict(case.init_kwargs),
                     state_dict=state,
                     steps=case.steps,
                     fetch=case.fetch or None,
@@ -687,7 +714,14 @@ def module_check(
                     tally.skip(case.items - 1)
                     continue
                 if case.fetch:
-                    expect_fetched(tally, case.summary, value, case.expected, inputs=case.inputs)
+                    expect_fetched(
+                        tally,
+                        case.summary,
+                        value,
+                        case.expected,
+                        inputs=case.inputs,
+                        tensor=case.tensor,
+                    )
                 else:
                     tally.expect(
                         case.summary,
@@ -696,9 +730,10 @@ def module_check(
                         inputs=case.inputs,
                         tensor=case.tensor,
                         what=case.what,
+                        dtype=case.dtype,
                         **LOSS_TOL,
                     )
-            if case.grad_steps:
+            if case.grad_steps and case.reference is not None:
                 result = sandbox.module_grad(
                     module,
                     cls,

@@ -43,10 +43,10 @@ from autograder.judging import (
     CALL_TIMEOUT_S,
     LOSS_TOL,
     Tally,
+    Tolerance,
     compare,
     f32,
     fmt,
-    matched_by_nothing,
     reference_module,
     returned,
     state_dict_of,
@@ -54,12 +54,18 @@ from autograder.judging import (
 )
 from autograder.kit import (
     FAILURE_RATE,
+    AgentCase,
     Learning,
     ModuleCase,
+    Stepped,
     Suite,
     Trainer,
+    agent_update_check,
     load_states,
+    metrics_problem,
     module_check,
+    parameters,
+    tensors_problem,
 )
 from autograder.learning import LearningTask
 from autograder.sandbox import PROJECT_ROOT, Apply, Attr, Method, Sandbox, Step
@@ -503,96 +509,73 @@ def _trainer_config(**fields: Any) -> dict[str, Any]:
     return dataclasses.asdict(config)
 
 
-def check_bc_update(sandbox: Sandbox, rng: np.random.Generator) -> Outcome:
-    tally = Tally(
+@dataclasses.dataclass
+class _ReferenceLearner:
+    """What ``Trainer.update`` does, with the reference's ``bc_update``."""
+
+    policy: Any
+    optimizer: torch.optim.Optimizer
+    loss: ref_bc.BCLoss
+
+    def update(self, observations: np.ndarray, actions: np.ndarray) -> dict[str, float]:
+        return ref_bc.bc_update(
+            self.policy, self.optimizer, f32(observations), f32(actions), self.loss
+        )
+
+
+def _update_case(rng: np.random.Generator, case: tuple[Any, ...]) -> AgentCase:
+    n_layers, size, activation, loss, learning_rate, batch = case
+    config = _trainer_config(
+        n_layers=n_layers,
+        layer_size=size,
+        activation=activation,
+        loss=loss,
+        learning_rate=learning_rate,
+        seed=int(rng.integers(1_000)),
+    )
+    obs_dim, action_dim = _env_dims()
+    summary, _, policy = _policy(rng, (obs_dim, action_dim, n_layers, size, activation, batch))
+    summary += f", loss={loss!r}, Adam lr={learning_rate}, B={batch}"
+    state = state_dict_of(policy)
+    batches = [
+        (
+            rng.normal(size=(batch, obs_dim)).astype(np.float32),
+            rng.uniform(-1.0, 1.0, size=(batch, action_dim)).astype(np.float32),
+        )
+        for _ in range(2)
+    ]
+    optimizer = torch.optim.Adam(policy.parameters(), lr=learning_rate)
+    learner = _ReferenceLearner(policy, optimizer, loss)
+    return AgentCase(summary, config, {("policy",): state}, learner, batches[0], (batches[1],))
+
+
+def _judge_bc_update(stepped: Stepped) -> str | None:
+    problem = metrics_problem(stepped.metrics, stepped.expected_metrics, ("train/loss",))
+    return problem or tensors_problem(
+        stepped.fetched["policy"], parameters(stepped.agent.policy), "after the step, parameter"
+    )
+
+
+BC_UPDATE = agent_update_check(
+    "bc_update: two Adam steps from identical state",
+    function="bc_update",
+    trainer=dataclasses.replace(TRAINER, agent=()),
+    cases=_UPDATE_CASES,
+    setup=_update_case,
+    networks=lambda learner: {},
+    judge=_judge_bc_update,
+    points=12,
+    what=(
         f"two `bc_update` steps of the Trainer's Adam optimizer (Trainer.update) from the "
-        f"reference's weights on {len(_UPDATE_CASES)} pairs of minibatches: the loss each step "
-        "reports (before it) and every parameter after the second",
+        f"reference's weights on {len(_UPDATE_CASES)} pairs of minibatches: after each, the "
+        "loss it reports (before the step) and every parameter"
+    ),
+    hint=(
         "zero the old gradients, backpropagate the loss, then take the optimizer's step, once "
-        "per call; report the loss computed before the step.",
-    )
-    for n_layers, size, activation, loss, learning_rate, batch in tally.each(_UPDATE_CASES):
-        config = _trainer_config(
-            n_layers=n_layers,
-            layer_size=size,
-            activation=activation,
-            loss=loss,
-            learning_rate=learning_rate,
-            seed=int(rng.integers(1_000)),
-        )
-        obs_dim, action_dim = _env_dims()
-        case = (obs_dim, action_dim, n_layers, size, activation, batch)
-        summary, init_args, policy = _policy(rng, case)
-        summary += f", loss={loss!r}, Adam lr={learning_rate}, B={batch}"
-        state = state_dict_of(policy)
-        batches = [
-            (
-                rng.normal(size=(batch, obs_dim)).astype(np.float32),
-                rng.uniform(-1.0, 1.0, size=(batch, action_dim)).astype(np.float32),
-            )
-            for _ in range(2)
-        ]
-        optimizer = torch.optim.Adam(policy.parameters(), lr=learning_rate)
-        expected_losses = [
-            ref_bc.bc_update(policy, optimizer, f32(o), f32(a), loss)["train/loss"]
-            for o, a in batches
-        ]
-        if TRAINER.build(sandbox, tally, summary, config, {("policy",): state}):
-            _student_update(sandbox, tally, summary, batches, expected_losses, policy)
-    return tally.outcome()
-
-
-def _student_update(
-    sandbox: Sandbox,
-    tally: Tally,
-    summary: str,
-    batches: Sequence[tuple[np.ndarray, np.ndarray]],
-    expected_losses: Sequence[float],
-    policy: torch.nn.Module,
-) -> None:
-    """Two ``Trainer.update`` calls of the kept trainer, judged against the reference's
-    losses and parameters (``policy``, after its own two steps); one case of ``tally``."""
-    for step, ((observations, actions), want) in enumerate(
-        zip(batches, expected_losses, strict=True), start=1
-    ):
-        result = sandbox.on(
-            KEPT,
-            [Method("update", (observations, actions))],
-            timeout_s=CALL_TIMEOUT_S,
-            label="bc_update",
-        )
-        ok, value = returned(result, tally, f"{summary}, step {step}")
-        if not ok:
-            return
-        got = value.get("train/loss") if type(value) is dict else None
-        if type(got) is not float or not math.isclose(got, want, rel_tol=1e-5, abs_tol=1e-6):
-            wrong = f"the reported loss is {got!r}, expected {want:.6g}"
-            tally.record(f"{summary}, step {step}", wrong)
-            return
-    names = [name for name, _ in policy.named_parameters()]
-    result = sandbox.on(
-        KEPT,
-        [Attr("policy")],
-        fetch={name: [Method("get_parameter", (name,)), Method("detach")] for name in names},
-        timeout_s=CALL_TIMEOUT_S,
-        label="the policy's parameters",
-    )
-    ok, value = returned(result, tally, summary)
-    if not ok:
-        return
-    if type(value) is not dict or set(value) != set(names):
-        tally.record(summary, "the policy's parameters could not be read")
-        return
-    problem: str | None = None
-    for name, parameter in policy.named_parameters():
-        problem = problem or compare(
-            value[name],
-            parameter.detach(),
-            tensor=True,
-            what=f"`{name}` after two steps",
-            **LOSS_TOL,
-        )
-    tally.record(summary, problem)
+        "per call; report the loss computed before the step."
+    ),
+    timeout_s=90.0,
+)
 
 
 @functools.cache
@@ -632,84 +615,89 @@ def _random_expert(rng: np.random.Generator, obs_dim: int, action_dim: int) -> d
     }
 
 
-def check_relabel(sandbox: Sandbox, rng: np.random.Generator) -> Outcome:
-    cases = [(4, 2, 7), (11, 3, 1), (6, 1, 20)]
-    tally = Tally(
-        f"`relabel` with {len(cases)} experts of random weights (ExpertPolicy) on batches of "
-        "states: the expert's actions, float32",
-        "ask the expert: actions = expert(observations), one row per state, as a float32 array.",
-    )
-    for obs_dim, action_dim, batch in tally.each(cases):
+def _relabel_cases(rng: np.random.Generator) -> list[ModuleCase]:
+    made = []
+    for obs_dim, action_dim, batch in [(4, 2, 7), (11, 3, 1), (6, 1, 20)]:
         arguments = _random_expert(rng, obs_dim, action_dim)
-        expert = ref_expert.ExpertPolicy(**arguments)
         observations = rng.normal(size=(batch, obs_dim)).astype(np.float32)
-        summary = f"an expert from {obs_dim} to {action_dim} dimensions, B={batch}"
-        result = sandbox.call_method(
-            EXPERT,
-            "ExpertPolicy",
-            (),
-            arguments,
-            steps=[Apply(f"{DAGGER}:relabel", (observations,))],
-            timeout_s=CALL_TIMEOUT_S,
-            label="relabel",
-        )
-        ok, value = returned(result, tally, summary)
-        if not ok:
-            continue
-        expected = expert(observations)
-        problem = compare(value, expected, tensor=False, what="the actions", **LOSS_TOL)
-        if problem is None and value.dtype != np.float32:
-            problem = f"the actions have dtype {value.dtype}, expected float32"
-        trivial = matched_by_nothing(expected, (observations,), **LOSS_TOL)
-        tally.record(summary, problem, trivial=trivial)
-    return tally.outcome()
-
-
-def check_aggregate(sandbox: Sandbox, rng: np.random.Generator) -> Outcome:
-    cases = [(5, 3, 4, 2), (1, 1, 3, 1), (12, 7, 2, 4)]
-    tally = Tally(
-        f"`aggregate` on {len(cases)} datasets and new pairs: the new dataset's observations "
-        "and actions (the old pairs, then the new ones), and the old dataset afterwards",
-        "return a new Dataset holding every old pair followed by every new one "
-        "(np.concatenate along the first axis); leave the old dataset as it was.",
-    )
-    for old, new, obs_dim, action_dim in tally.each(cases):
-        arrays = [
-            rng.normal(size=shape).astype(np.float32)
-            for shape in ((old, obs_dim), (old, action_dim), (new, obs_dim), (new, action_dim))
-        ]
-        summary = f"{old} old pairs and {new} new ones, obs_dim={obs_dim}, action_dim={action_dim}"
-        aggregated = Apply(f"{DAGGER}:aggregate", (arrays[2], arrays[3]))
-        result = sandbox.call_method(
-            DAGGER,
-            "Dataset",
-            (arrays[0], arrays[1]),
-            fetch={
-                "observations": [aggregated, Attr("observations")],
-                "actions": [aggregated, Attr("actions")],
-                "old observations": [Attr("observations")],
-            },
-            timeout_s=CALL_TIMEOUT_S,
-            label="aggregate",
-        )
-        ok, value = returned(result, tally, summary)
-        if not ok:
-            continue
-        if type(value) is not dict or len(value) != 3:
-            tally.record(summary, "the aggregate call returned an unexpected value")
-            continue
-        expected = {
-            "observations": np.concatenate([arrays[0], arrays[2]]),
-            "actions": np.concatenate([arrays[1], arrays[3]]),
-            "old observations": arrays[0],
-        }
-        problem = None
-        for name, want in expected.items():
-            problem = problem or compare(
-                value[name], want, tensor=False, what=f"the dataset's {name}", **LOSS_TOL
+        made.append(
+            ModuleCase(
+                f"an expert from {obs_dim} to {action_dim} dimensions, B={batch}",
+                (),
+                None,
+                (observations,),
+                steps=[Apply(f"{DAGGER}:relabel", (observations,))],
+                returns=ref_expert.ExpertPolicy(**arguments)(observations),
+                what="the actions",
+                tensor=False,
+                dtype="float32",
+                init_kwargs=arguments,
             )
-        tally.record(summary, problem)
-    return tally.outcome()
+        )
+    return made
+
+
+RELABEL = module_check(
+    "relabel: the expert's actions",
+    function="relabel",
+    module=EXPERT,
+    cls="ExpertPolicy",
+    cases=_relabel_cases,
+    kind="value",
+    points=6,
+    what=(
+        "`relabel` with {count} experts of random weights (ExpertPolicy) on batches of "
+        "states: the expert's actions, float32"
+    ),
+    hint="ask the expert: actions = expert(observations), one row per state, as a float32 array.",
+)
+
+
+def _aggregate_cases(rng: np.random.Generator) -> list[ModuleCase]:
+    made = []
+    for old, new, obs_dim, action_dim in [(5, 3, 4, 2), (1, 1, 3, 1), (12, 7, 2, 4)]:
+        shapes = ((old, obs_dim), (old, action_dim), (new, obs_dim), (new, action_dim))
+        arrays = [rng.normal(size=shape).astype(np.float32) for shape in shapes]
+        aggregated = Apply(f"{DAGGER}:aggregate", (arrays[2], arrays[3]))
+        made.append(
+            ModuleCase(
+                f"{old} old pairs and {new} new ones, obs_dim={obs_dim}, action_dim={action_dim}",
+                (arrays[0], arrays[1]),
+                None,
+                tuple(arrays),
+                fetch={
+                    "the new dataset's observations": [aggregated, Attr("observations")],
+                    "the new dataset's actions": [aggregated, Attr("actions")],
+                    "the old dataset's observations": [Attr("observations")],
+                },
+                expected={
+                    "the new dataset's observations": np.concatenate([arrays[0], arrays[2]]),
+                    "the new dataset's actions": np.concatenate([arrays[1], arrays[3]]),
+                    "the old dataset's observations": arrays[0],
+                },
+                tensor=False,
+            )
+        )
+    return made
+
+
+AGGREGATE = module_check(
+    "aggregate: old pairs, then new ones",
+    function="aggregate",
+    module=DAGGER,
+    cls="Dataset",
+    cases=_aggregate_cases,
+    kind="value",
+    points=10,
+    what=(
+        "`aggregate` on {count} datasets and new pairs: the new dataset's observations and "
+        "actions (the old pairs, then the new ones), and the old dataset afterwards"
+    ),
+    hint=(
+        "return a new Dataset holding every old pair followed by every new one "
+        "(np.concatenate along the first axis); leave the old dataset as it was."
+    ),
+)
 
 
 # Two rounds of DAgger's collection (Trainer.collect: steps 2 to 4) of the student's Trainer
@@ -725,7 +713,7 @@ _DAGGER_CASES = [
     (40, 45, 2, 8, "relu"),
 ]
 _LEARNER_LOG_STD = -30.0
-_STATE_TOL: dict[str, float] = {"rtol": 1e-4, "atol": 1e-4}
+_STATE_TOL: Tolerance = {"rtol": 1e-4, "atol": 1e-4}
 
 
 def _dagger_setup(
@@ -946,16 +934,9 @@ CHECKS: list[Check] = [
     ),
     BC_LOSS,
     BC_LOSS_GRAD,
-    Check(
-        "bc_update: two Adam steps from identical state",
-        "bc_update",
-        "update",
-        12,
-        check_bc_update,
-        timeout_s=90.0,
-    ),
-    Check("relabel: the expert's actions", "relabel", "value", 6, check_relabel),
-    Check("aggregate: old pairs, then new ones", "aggregate", "value", 10, check_aggregate),
+    BC_UPDATE,
+    RELABEL,
+    AGGREGATE,
     Check(
         "collect_and_relabel: two rounds of DAgger's collection",
         "collect_and_relabel",

@@ -36,13 +36,10 @@ from autograder.checks import Check, Outcome
 from autograder.judging import (
     CALL_TIMEOUT_S,
     Cases,
-    Planned,
     Tally,
     f32,
     fmt,
-    matched_by_nothing,
     returned,
-    run_cases,
     torch_seed,
 )
 from autograder.kit import (
@@ -84,52 +81,37 @@ Run = Callable[[Sandbox, np.random.Generator], Outcome]
 # ---------------------------------------------------------------------------------------------
 
 
-def _compare_number(got: Any, expected: float, what: str = "the result") -> str | None:
-    """``None`` when ``got`` is a real number close to ``expected``."""
-    if type(got) not in (float, int) and not isinstance(got, np.floating | np.integer):
-        return f"{what} is a {type(got).__name__}, expected a float"
-    value = float(got)
-    if not math.isfinite(value):
-        return f"{what} is {value}"
-    if not math.isclose(value, expected, rel_tol=1e-6, abs_tol=1e-9):
-        return f"{what} differs: expected {expected:.6g}, got {value:.6g}"
-    return None
-
-
-def check_linear_schedule(sandbox: Sandbox, rng: np.random.Generator) -> Outcome:
+def _schedule_cases(rng: np.random.Generator) -> Cases:
     duration = int(rng.integers(5_000, 20_000))
-    cases = [
-        (0, 1.0, 0.05, duration),
-        (duration // 4, 1.0, 0.05, duration),
-        (duration // 2 + 1, 1.0, 0.05, duration),
-        (duration, 1.0, 0.05, duration),
-        (3 * duration, 1.0, 0.05, duration),
-        (7, 0.5, 0.1, 10),
-        (1, 1.0, 0.0, 1),
-        (25, 0.0, 1.0, 100),
+    steps = (0, duration // 4, duration // 2 + 1, duration, 3 * duration)
+    return [
+        (f"linear_schedule(step={step}, start={start}, end={end}, duration={length})", arguments)
+        for arguments in [
+            *((step, 1.0, 0.05, duration) for step in steps),
+            (7, 0.5, 0.1, 10),
+            (1, 1.0, 0.0, 1),
+            (25, 0.0, 1.0, 100),
+        ]
+        for step, start, end, length in [arguments]
     ]
-    tally = Tally(
-        f"`linear_schedule` with the reference at {len(cases)} steps (the start, inside the "
-        "decay, its end, and long after)",
+
+
+LINEAR_SCHEDULE = function_check(
+    "linear_schedule: epsilon decay",
+    module=DQN,
+    function="linear_schedule",
+    reference=ref_dqn.linear_schedule,
+    cases=_schedule_cases,
+    points=4,
+    describe="steps (the start, inside the decay, its end, and long after)",
+    hint=(
         "epsilon_t = start + min(t / T, 1) * (end - start): it decays every step until T, then "
-        "stays at end.",
-    )
-    plan = []
-    for step, start, end, length in cases:
-        expected = ref_dqn.linear_schedule(step, start, end, length)
-        arguments = (step, start, end, length)
-        plan.append(
-            Planned(
-                f"linear_schedule(step={step}, start={start}, end={end}, duration={length})",
-                lambda a=arguments: sandbox.call(
-                    DQN, "linear_schedule", a, timeout_s=CALL_TIMEOUT_S
-                ),
-                lambda got, e=expected: _compare_number(got, e),
-                # at the start and from the end on, epsilon is an argument (start or end)
-                matched_by_nothing(expected, arguments, rtol=1e-6, atol=1e-9),
-            )
-        )
-    return run_cases(sandbox, tally, plan)
+        "stays at end."
+    ),
+    what="epsilon",
+    number=True,
+    tolerance={"rtol": 1e-6, "atol": 1e-9},
+)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1202,7 +1184,7 @@ LEARNING = [
 
 CHECKS: list[Check] = [
     # DQN
-    Check("linear_schedule: epsilon decay", "linear_schedule", "value", 4, check_linear_schedule),
+    LINEAR_SCHEDULE,
     Check(
         "epsilon_greedy: action frequencies (via DQNAgent.act)",
         "epsilon_greedy",
