@@ -26,8 +26,9 @@ feedback) is written once, here and in :mod:`autograder.judging`:
 
 A check that fits none of these is a ``Check`` with a ``run`` of its own, built from the
 pieces below: :meth:`Trainer.build`, :func:`expect_fetched`, :func:`parameter_grads_problem`,
-:func:`tensors_problem`, and for statistics :data:`FAILURE_RATE` and
-:func:`bernstein_half_width`.
+:func:`tensors_problem`, :func:`replay_batch`, and for statistics :data:`FAILURE_RATE`,
+:func:`bernstein_half_width`, :func:`hoeffding_half_width`, :func:`chi_square_bounds` and
+:func:`mean_problem`.
 """
 
 from __future__ import annotations
@@ -59,6 +60,8 @@ from autograder.judging import (
     Tally,
     Tolerance,
     compare,
+    f32,
+    fmt,
     loss_grad_check,
     loss_value_check,
     no_gradient,
@@ -158,6 +161,203 @@ def bernstein_half_width(samples: np.ndarray, value_range: float, tests: int) ->
     log_term = math.log(4.0 * tests / FAILURE_RATE)
     variance = samples.var(axis=0, ddof=1)
     return np.sqrt(2.0 * variance * log_term / n) + 7.0 * value_range * log_term / (3.0 * (n - 1))
+
+
+def hoeffding_half_width(n: int, tests: int) -> float:
+    """Half-width that the mean of ``n`` independent indicators (values in [0, 1]) stays
+    within around its expectation, with probability at least 1 - :data:`FAILURE_RATE` over
+    all ``tests`` such means together (Hoeffding, both sides, a union bound)."""
+    return math.sqrt(math.log(2.0 * tests / FAILURE_RATE) / (2.0 * n))
+
+
+def chi_square_bounds(n: int, tests: int) -> tuple[float, float, float]:
+    """``(z, low, high)`` for ``n`` draws of a Gaussian, over ``tests`` tests together: the
+    sample mean stays within ``z`` standard errors of mu, and the sample variance S^2 within
+    ``[low, high]`` times sigma^2, each with probability at least 1 - :data:`FAILURE_RATE` /
+    ``tests``. The mean is exactly N(mu, sigma^2 / n), so |mean - mu| > z sigma / sqrt(n)
+    with probability at most 2 exp(-z^2 / 2); (n - 1) S^2 / sigma^2 is chi-square with k =
+    n - 1 degrees of freedom, and for X of that law (Laurent and Massart, 2000, Lemma 1)
+    P(X >= k + 2 sqrt(k x) + 2 x) <= exp(-x) and P(X <= k - 2 sqrt(k x)) <= exp(-x)."""
+    x = math.log(2.0 * tests / FAILURE_RATE)
+    k = n - 1
+    return (
+        math.sqrt(2.0 * x),
+        (k - 2.0 * math.sqrt(k * x)) / k,
+        (k + 2.0 * math.sqrt(k * x) + 2.0 * x) / k,
+    )
+
+
+def mean_problem(
+    estimates: np.ndarray, expected: np.ndarray, half_width: np.ndarray, what: str
+) -> str | None:
+    """What is wrong with the mean of ``estimates`` (n, ...) against ``expected`` within
+    ``half_width`` (a bound of :func:`bernstein_half_width` or its kind); None when it is
+    within."""
+    mean = estimates.mean(axis=0)
+    if np.all(np.abs(mean - expected) <= half_width):
+        return None
+    return (
+        f"{what}: the mean over {len(estimates)} samples is {fmt(mean)}, expected "
+        f"{fmt(expected)} within +-{fmt(half_width)} (a correct submission is outside these "
+        "bounds less than once in a million gradings)"
+    )
+
+
+def gaussian_sample_tests(states: int, action_dim: int) -> int:
+    """The bounds :func:`gaussian_samples_problem` tests for ``states`` states of
+    ``action_dim`` dimensions: in each state, each dimension's mean and variance in each of
+    the two calls, and the variance of the standardised sum and difference of each pair of
+    dimensions (first call) and of each dimension across the two calls."""
+    pairs = action_dim * (action_dim - 1) // 2
+    return states * (2 * 2 * action_dim + 2 * pairs + 2 * action_dim)
+
+
+def gaussian_samples_problem(
+    value: Any, means: np.ndarray, sigmas: np.ndarray, tests: int
+) -> str | None:
+    """What is wrong with two calls' samples of N(mu, diag(sigma^2)) (``value``: ``first`` and
+    ``second``, each ``(S * n, D)``: ``n`` rows for each of the ``S`` states of ``means``
+    (S, D); ``sigmas`` (D,)): each call's marginals, the first call's dimensions pairwise,
+    and the two calls against each other, within :func:`chi_square_bounds` over ``tests``
+    tests in all (:func:`gaussian_sample_tests` per network). Standardised with the true mu
+    and sigma, independent N(0, 1) variables u and v have (u + v) / sqrt(2) and (u - v) /
+    sqrt(2) independent N(0, 1) too, so their sample variances obey the same chi-square
+    bounds as a dimension's: shared noise (v = u) makes the difference's variance 0, a
+    repeated draw makes the calls' 0."""
+    states, dims = means.shape
+    if type(value) is not dict or set(value) != {"first", "second"}:
+        return "the sampling calls returned an unexpected value"
+    standardised = []
+    for call in ("first", "second"):
+        samples = value[call]
+        if type(samples) is not np.ndarray or samples.dtype.kind != "f":
+            kind = f"dtype {samples.dtype}" if type(samples) is np.ndarray else type(samples)
+            return f"the samples are {kind}, expected a floating-point NumPy array"
+        if samples.ndim != 2 or samples.shape[1] != dims or len(samples) % states:
+            return f"the samples have shape {samples.shape}, expected (N, {dims})"
+        if not np.all(np.isfinite(samples)):
+            return "the samples hold non-finite values"
+        n = len(samples) // states
+        standardised.append((samples - np.repeat(means, n, axis=0)) / sigmas)
+    z, low, high = chi_square_bounds(n, tests)
+    first, second = standardised
+    for state in range(states):
+        rows = slice(state * n, (state + 1) * n)
+        for call, samples in (("first", first), ("second", second)):
+            mean, variance = samples[rows].mean(axis=0), samples[rows].var(axis=0, ddof=1)
+            for j in range(dims):
+                where = f"{call} call, state {state}, dimension {j}"
+                if abs(mean[j]) > z / math.sqrt(n):
+                    mu, width = means[state, j], z * sigmas[j] / math.sqrt(n)
+                    got = mu + mean[j] * sigmas[j]
+                    return (
+                        f"{where}: the mean of the samples is {got:.4f}, expected mu = "
+                        f"{mu:.4f} within +-{width:.4f}"
+                    )
+                if not low <= variance[j] <= high:
+                    s2 = sigmas[j] ** 2
+                    return (
+                        f"{where}: the variance of the samples is {variance[j] * s2:.4f}, "
+                        f"expected sigma^2 = {s2:.4f} within [{low * s2:.4f}, {high * s2:.4f}]"
+                    )
+        pairs = [
+            (f"dimensions {j} and {k}", first, j, k)
+            for j in range(dims)
+            for k in range(j + 1, dims)
+        ]
+        calls = [(f"dimension {j} in two calls", second, j, j) for j in range(dims)]
+        combinations = [
+            (
+                where,
+                "the same noise in both" if other is first else "the same draw in both calls",
+                first[rows, j],
+                other[rows, k],
+            )
+            for where, other, j, k in pairs + calls
+        ]
+        for where, cause, u, v in combinations:
+            for sign, name in ((1.0, "sum"), (-1.0, "difference")):
+                variance = float(((u + sign * v) / math.sqrt(2.0)).var(ddof=1))
+                if not low <= variance <= high:
+                    return (
+                        f"state {state}, {where}: the variance of the standardised {name} is "
+                        f"{variance:.4f}, expected 1 within [{low:.4f}, {high:.4f}] for "
+                        f"independent draws ({'correlated' if variance else cause})"
+                    )
+    return None
+
+
+def frequencies_problem(samples: Any, probabilities: np.ndarray, half_width: float) -> str | None:
+    """What is wrong with ``samples`` (N,), one draw per row of a categorical law whose
+    probabilities are ``probabilities`` (N, A): the frequency of each action, and of each
+    row's most likely action, against their expectations within ``half_width``
+    (:func:`hoeffding_half_width` over A + 1 tests per call)."""
+    rows, actions = probabilities.shape
+    if type(samples) is not np.ndarray or samples.shape != (rows,):
+        got = f"{type(samples).__name__} {getattr(samples, 'shape', '')}"
+        return f"the call returned {got}, expected an array of shape {(rows,)}"
+    if samples.dtype.kind not in "iu" or np.any(samples < 0) or np.any(samples >= actions):
+        return f"the call returned {samples.dtype} values outside the integers [0, {actions})"
+    likeliest = probabilities.argmax(axis=1)
+    tests = [("the most likely action", samples == likeliest, probabilities.max(axis=1).mean())]
+    tests += [(f"action {a}", samples == a, probabilities[:, a].mean()) for a in range(actions)]
+    for what, hits, expected in tests:
+        frequency = float(hits.mean())
+        if abs(frequency - expected) > half_width:
+            return (
+                f"{what} was drawn {frequency:.4f} of the time, expected {expected:.4f} "
+                f"+- {half_width:.4f} (a correct sampler is outside these bounds less than "
+                "once in a million gradings)"
+            )
+    return None
+
+
+# ------------------------------------------------------------------------------- minibatches
+
+
+def replay_batch(
+    rng: np.random.Generator, size: int, obs_dim: int, actions: int | None, act_dim: int = 0
+) -> dict[str, np.ndarray]:
+    """A replay minibatch of ``size`` transitions, NumPy arrays: ``actions`` discrete
+    actions, or continuous ones of ``act_dim`` in [-1, 1]; the first transition terminated,
+    the last not, so that both kinds of end are in every batch."""
+    if actions is not None:
+        action_array = rng.integers(actions, size=size).astype(np.int64)
+    else:
+        action_array = rng.uniform(-1.0, 1.0, size=(size, act_dim)).astype(np.float32)
+    terminated = rng.random(size) < 0.3
+    terminated[0], terminated[-1] = True, False
+    return {
+        "observations": rng.normal(size=(size, obs_dim)).astype(np.float32),
+        "actions": action_array,
+        "rewards": rng.normal(size=size).astype(np.float32),
+        "next_observations": rng.normal(size=(size, obs_dim)).astype(np.float32),
+        "terminated": terminated.astype(np.float32),
+    }
+
+
+def batch_tensors(batch: Mapping[str, np.ndarray]) -> tuple[torch.Tensor, ...]:
+    """``(observations, actions, rewards, next_observations, terminated)`` of a
+    :func:`replay_batch`, as tensors (continuous actions float32, discrete int64)."""
+    actions = torch.as_tensor(batch["actions"])
+    return (
+        torch.as_tensor(batch["observations"]),
+        actions if actions.dtype == torch.int64 else actions.float(),
+        torch.as_tensor(batch["rewards"]),
+        torch.as_tensor(batch["next_observations"]),
+        torch.as_tensor(batch["terminated"]),
+    )
+
+
+def perturbed(
+    state: Mapping[str, torch.Tensor], rng: np.random.Generator, scale: float = 0.1
+) -> dict[str, torch.Tensor]:
+    """Other weights of the same shapes as ``state``: a target network that differs from its
+    online network."""
+    return {
+        name: (tensor + f32(rng.normal(size=tuple(tensor.shape)) * scale)).detach().clone()
+        for name, tensor in state.items()
+    }
 
 
 # ------------------------------------------------------------------------------- trainers
@@ -527,8 +727,9 @@ class Stepped:
     """Network name -> what :func:`fetch_parameters` returned after the update, and each of
     the check's ``fetch`` entries -> what it fetched from the agent."""
     before: Mapping[tuple[str, ...], Any]
-    """The reference's state dicts before this update, by the network paths of the case's
-    ``states`` (those loaded before the first)."""
+    """The student's networks before this update, by the paths of the case's ``states``: those
+    loaded before the first, then what the update before left (so that a judge of one rule,
+    such as a target network's, sees the student's own state, whatever the rest did)."""
     agent: Any
     """The reference agent after its update."""
 
@@ -585,7 +786,7 @@ def _updates(
     a call failed (recorded in ``tally``)."""
     updates = [case.inputs, *case.more_inputs]
     with_grads = networks(case.agent)
-    reference_path = len(trainer.agent)  # the reference agent holds the networks itself
+    before: Mapping[tuple[str, ...], Any] = case.states
     wanted = [(n, (*trainer.agent, n), list(names), True) for n, names in with_grads.items()]
     wanted += [
         (p[-1], p, list(state), False)
@@ -620,19 +821,13 @@ def _updates(
                 ok, fetched[key] = returned(result, tally, summary)
         if not ok:
             return None
-        before = {path: _state_at(case.agent, path[reference_path:]) for path in case.states}
         with _torch_seeded(update_seed):
             expected_metrics = case.agent.update(*inputs)
         problem = judge(Stepped(summary, metrics, expected_metrics, fetched, before, case.agent))
         if problem is not None:
             return summary, problem
+        before = {path: without_grads(fetched[path[-1]]) for path in case.states}
     return case.summary, None
-
-
-def _state_at(agent: Any, path: Sequence[str]) -> dict[str, torch.Tensor]:
-    """A copy of the state dict of the reference's network at ``path`` from ``agent``."""
-    network = functools.reduce(getattr, path, agent)
-    return {name: tensor.detach().clone() for name, tensor in network.state_dict().items()}
 
 
 # ------------------------------------------------------------------------------- modules

@@ -29,7 +29,7 @@ from audit_checks import (
 from conftest import fast_suite_checks, suite_checks, suite_package
 
 from autograder.audit import AuditReport
-from autograder.kit import bernstein_half_width
+from autograder.kit import bernstein_half_width, frequencies_problem
 from autograder.mutants.hw3 import MUTANTS
 from autograder.sandbox import Success
 from autograder.suites import hw3
@@ -150,12 +150,18 @@ def test_the_epsilon_greedy_judge_accepts_the_reference_and_refuses_one_coin_per
     rng = np.random.default_rng(1)
     greedy = rng.integers(3, size=hw3._EPS_N)
     half_width = 0.02
+
+    def probabilities(epsilon: float) -> np.ndarray:
+        return (1.0 - epsilon) * np.eye(3)[greedy] + epsilon / 3
+
     for epsilon in hw3._EPSILONS:
         explore = rng.random(hw3._EPS_N) < epsilon
         actions = np.where(explore, rng.integers(3, size=hw3._EPS_N), greedy)
-        assert hw3._judge_frequencies(actions, greedy, epsilon, half_width) is None
+        assert frequencies_problem(actions, probabilities(epsilon), half_width) is None
     one_coin = np.full(hw3._EPS_N, 1) if rng.random() < 0.3 else greedy
-    assert hw3._judge_frequencies(one_coin, greedy, 0.3, half_width) is not None
-    assert "shape" in hw3._judge_frequencies(greedy[:5], greedy, 0.3, half_width)
+    assert frequencies_problem(one_coin, probabilities(0.3), half_width) is not None
+    assert "shape" in str(frequencies_problem(greedy[:5], probabilities(0.3), half_width))
     floats = torch.as_tensor(greedy).float().numpy()
-    assert "outside the integers" in hw3._judge_frequencies(floats, greedy, 0.3, half_width)
+    assert "outside the integers" in str(
+        frequencies_problem(floats, probabilities(0.3), half_width)
+    )

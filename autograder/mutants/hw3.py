@@ -142,6 +142,13 @@ MUTANTS: list[Mutant] = [
         "param.copy_(target_param)",
         "hard_update",
     ),
+    Mutant(
+        "hard_update_shares_the_online_tensors",
+        DQN,
+        "target_param.copy_(param)",
+        "target_param.data = param.data",
+        "hard_update",
+    ),
     # SAC: the squashed Gaussian
     Mutant(
         "tanh_correction_forgotten",

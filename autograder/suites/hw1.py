@@ -25,9 +25,8 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import math
 import random
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -53,7 +52,6 @@ from autograder.judging import (
     torch_seed,
 )
 from autograder.kit import (
-    FAILURE_RATE,
     AgentCase,
     Learning,
     ModuleCase,
@@ -61,6 +59,8 @@ from autograder.kit import (
     Suite,
     Trainer,
     agent_update_check,
+    gaussian_sample_tests,
+    gaussian_samples_problem,
     load_states,
     metrics_problem,
     module_check,
@@ -253,37 +253,12 @@ GET_ACTION_DETERMINISTIC = module_check(
 )
 
 
-# Statistical: sampled actions. For n draws of N(mu, sigma^2) in one dimension, the sample mean
-# is exactly N(mu, sigma^2 / n): |mean - mu| > z sigma / sqrt(n) with probability at most
-# 2 exp(-z^2 / 2). The sample variance S^2 has (n - 1) S^2 / sigma^2 ~ chi^2 with k = n - 1
-# degrees of freedom, and (Laurent and Massart, 2000, Lemma 1) for X ~ chi^2_k,
-#     P(X >= k + 2 sqrt(k x) + 2 x) <= exp(-x),    P(X <= k - 2 sqrt(k x)) <= exp(-x).
-# Each bound gets failure probability 1e-6 / (the number of tests): a correct sampler fails the
-# check less than once in a million gradings.
-
 _SAMPLES = 20_000
 _STAT_CASES = [(4, 3, 1, 16, "tanh"), (2, 1, 2, 8, "relu")]
 
 
-def _stat_bounds(n: int, tests: int) -> tuple[float, float, float]:
-    """``(z, low, high)``: the mean's bound in standard errors, and the bounds of S^2 / sigma^2."""
-    x = math.log(2.0 * tests / FAILURE_RATE)
-    k = n - 1
-    z = math.sqrt(2.0 * x)
-    return z, (k - 2.0 * math.sqrt(k * x)) / k, (k + 2.0 * math.sqrt(k * x) + 2.0 * x) / k
-
-
-def _sample_tests(action_dim: int) -> int:
-    """The bounds a network's judging tests: in each of 2 states, each dimension's mean and
-    variance in each of the 2 calls, and the variance of the standardised sum and difference
-    of each pair of dimensions (first call) and of each dimension across the two calls."""
-    pairs = action_dim * (action_dim - 1) // 2
-    return 2 * (2 * 2 * action_dim + 2 * pairs + 2 * action_dim)
-
-
 def check_get_action_samples(sandbox: Sandbox, rng: np.random.Generator) -> Outcome:
-    tests = sum(_sample_tests(case[1]) for case in _STAT_CASES)
-    z, low, high = _stat_bounds(_SAMPLES // 2, tests)
+    tests = sum(gaussian_sample_tests(2, case[1]) for case in _STAT_CASES)
     tally = Tally(
         f"`GaussianMLPPolicy.get_action(observations)` (sampling) with the reference's weights, "
         f"called twice on {_SAMPLES // 2} copies of each of two states, for {len(_STAT_CASES)} "
@@ -315,101 +290,8 @@ def check_get_action_samples(sandbox: Sandbox, rng: np.random.Generator) -> Outc
         )
         ok, value = returned(result, tally, summary)
         if ok:
-            tally.record(summary, _judge_samples(value, means, sigmas, z, low, high))
+            tally.record(summary, gaussian_samples_problem(value, means, sigmas, tests))
     return tally.outcome()
-
-
-def _judge_samples(
-    value: Any, means: np.ndarray, sigmas: np.ndarray, z: float, low: float, high: float
-) -> str | None:
-    """What is wrong with two calls' sampled actions (``value``: ``first`` and ``second``),
-    ``n`` rows per state: each call's marginals, the first call's dimensions pairwise, and the
-    two calls against each other. Standardised with the true mu and sigma, independent
-    N(0, 1) variables u and v have (u + v) / sqrt(2) and (u - v) / sqrt(2) independent N(0, 1)
-    too, so their sample variances obey the same chi-square bounds as a dimension's; shared
-    noise (v = u) makes the difference's variance 0, a repeated draw makes the calls' 0."""
-    n = _SAMPLES // 2
-    if type(value) is not dict or set(value) != {"first", "second"}:
-        return "the sampling calls returned an unexpected value"
-    standardised = []
-    for call in ("first", "second"):
-        actions = value[call]
-        if type(actions) is not np.ndarray or actions.dtype.kind != "f":
-            kind = (
-                f"an array of dtype {actions.dtype}"
-                if type(actions) is np.ndarray
-                else type(actions)
-            )
-            return f"the actions are {kind}, expected a floating-point NumPy array"
-        if actions.shape != (2 * n, len(sigmas)):
-            return f"the actions have shape {actions.shape}, expected {(2 * n, len(sigmas))}"
-        if not np.all(np.isfinite(actions)):
-            return "the actions hold non-finite values"
-        problem = _judge_marginals(actions, means, sigmas, z, low, high, call)
-        if problem is not None:
-            return problem
-        standardised.append((actions - np.repeat(means, n, axis=0)) / sigmas)
-    first, second = standardised
-    action_dim = len(sigmas)
-    for state in range(2):
-        rows = slice(state * n, (state + 1) * n)
-        combinations = [
-            (
-                f"action dimensions {j} and {k}",
-                "the same noise in both",
-                first[rows, j],
-                first[rows, k],
-            )
-            for j in range(action_dim)
-            for k in range(j + 1, action_dim)
-        ] + [
-            (
-                f"action dimension {j} in two calls",
-                "the same draw in both calls",
-                first[rows, j],
-                second[rows, j],
-            )
-            for j in range(action_dim)
-        ]
-        for where, cause, u, v in combinations:
-            for sign, name in ((1.0, "sum"), (-1.0, "difference")):
-                variance = float(((u + sign * v) / math.sqrt(2.0)).var(ddof=1))
-                if not low <= variance <= high:
-                    return (
-                        f"state {state}, {where}: the variance of the standardised {name} is "
-                        f"{variance:.4f}, expected 1 within [{low:.4f}, {high:.4f}] for "
-                        f"independent draws ({'correlated' if variance else cause})"
-                    )
-    return None
-
-
-def _judge_marginals(
-    actions: np.ndarray,
-    means: np.ndarray,
-    sigmas: np.ndarray,
-    z: float,
-    low: float,
-    high: float,
-    call: str,
-) -> str | None:
-    n = _SAMPLES // 2
-    for state in range(2):
-        samples = actions[state * n : (state + 1) * n].astype(np.float64)
-        mean, variance = samples.mean(axis=0), samples.var(axis=0, ddof=1)
-        for j, (mu, sigma) in enumerate(zip(means[state], sigmas, strict=True)):
-            where = f"{call} call, state {state}, action dimension {j}"
-            if abs(mean[j] - mu) > z * sigma / math.sqrt(n):
-                return (
-                    f"{where}: the mean of the sampled actions is {mean[j]:.4f}, expected mu = "
-                    f"{mu:.4f} within +-{z * sigma / math.sqrt(n):.4f}"
-                )
-            if not low * sigma**2 <= variance[j] <= high * sigma**2:
-                return (
-                    f"{where}: the variance of the sampled actions is {variance[j]:.4f}, "
-                    f"expected sigma^2 = {sigma**2:.4f} within [{low * sigma**2:.4f}, "
-                    f"{high * sigma**2:.4f}]"
-                )
-    return None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -700,12 +582,15 @@ AGGREGATE = module_check(
 )
 
 
-# Two rounds of DAgger's collection (Trainer.collect: steps 2 to 4) of the student's Trainer
-# against the reference's, from the same state: the learner's weights are loaded before each,
-# with log_std = -30, so that its sampled actions are its mean to float32 precision whatever
-# way they are drawn, and its rollouts are the same as the reference's. The expert's actions
-# expected in the new states are the grader's expert's on the states the student's code
-# returned.
+# Two rounds of DAgger's collection (Trainer.collect: steps 2 to 4) of the student's Trainer,
+# from the reference's state: the learner's weights are loaded before each, with log_std = -30,
+# so that its sampled actions are its mean to float32 precision whatever way they are drawn.
+# The first episode of the first round starts from the same reset as the reference's, so its
+# states must be the reference's; later episodes may start elsewhere, as validly (a sampler
+# called once per episode resets the environment once more per episode than one called once
+# for them all), so they are judged by what must hold of any correct collection: whole
+# rounds of at least dagger_batch_size new pairs after the old ones, unchanged, and the
+# grader's expert's actions in the states the student's code returned.
 
 _DAGGER_CASES = [
     # max_episode_steps, dagger_batch_size, n_layers, size, activation
@@ -744,36 +629,43 @@ def _dagger_setup(
     return summary, config, state_dict_of(learner)
 
 
-def _reference_dagger(
-    config: Mapping[str, Any], state: Mapping[str, torch.Tensor], seeds: Sequence[int]
-) -> list[tuple[np.ndarray, np.ndarray]]:
-    """The reference Trainer's dataset after each round of collection (the grader's expert), with
-    the learner's weights loaded before each and torch seeded as the worker seeds it."""
+def _reference_first_episode(
+    config: Mapping[str, Any], state: Mapping[str, torch.Tensor], seed: int
+) -> np.ndarray:
+    """The states of the first episode of the reference Trainer's first round of collection
+    (the grader's expert), with the learner's weights loaded and torch seeded as the worker
+    seeds it."""
     np_state, py_state = np.random.get_state(), random.getstate()  # noqa: NPY002 (seed_everything)
     try:
         with torch.random.fork_rng(devices=[]):
             trainer = ref_run.Trainer(dict(config))
-            datasets = []
-            for seed in seeds:
-                trainer.policy.load_state_dict(dict(state))
-                torch.manual_seed(seed)
-                trainer.collect()
-                datasets.append((trainer.dataset.observations, trainer.dataset.actions))
+            trainer.policy.load_state_dict(dict(state))
+            rollouts: list[Any] = []
+            sample = trainer.sampler.sample_trajectories
+
+            def recorded(*args: Any, **kwargs: Any) -> Any:
+                rollouts.append(sample(*args, **kwargs))
+                return rollouts[-1]
+
+            trainer.sampler.sample_trajectories = recorded  # type: ignore[method-assign]
+            torch.manual_seed(seed)
+            size = len(trainer.dataset)
+            trainer.collect()
             trainer.close()
     finally:
         np.random.set_state(np_state)  # noqa: NPY002
         random.setstate(py_state)
-    return datasets
+    return trainer.dataset.observations[size:][rollouts[0].trajectory_slices()[0]]
 
 
 def _judge_iteration(
     value: Any,
     before: tuple[np.ndarray, np.ndarray],
-    after: tuple[np.ndarray, np.ndarray],
+    first_episode: np.ndarray | None,
     min_steps: int,
 ) -> str | None:
-    """The student's dataset ``value`` after one iteration, against the dataset ``before`` it
-    and the reference's ``after`` it."""
+    """The student's dataset ``value`` after one round, against its own dataset ``before``
+    it; in the first round, its first new states against the reference's first episode's."""
     if type(value) is not dict or set(value) != {"observations", "actions"}:
         return "the Trainer's dataset could not be read"
     observations, actions = value["observations"], value["actions"]
@@ -781,11 +673,11 @@ def _judge_iteration(
         if type(array) is not np.ndarray or array.dtype.kind != "f" or array.ndim != 2:
             return f"the dataset's {name} are not a 2-D floating-point NumPy array"
     old = len(before[0])
-    if len(observations) < old + min_steps:
+    if len(observations) < old + min_steps or len(actions) != len(observations):
         return (
-            f"the dataset holds {len(observations)} pairs after the iteration, expected the "
-            f"{old} it held before plus at least {min_steps} new ones (the reference's: "
-            f"{len(after[0])})"
+            f"the dataset holds {len(observations)} states and {len(actions)} actions after the "
+            f"round, expected as many of each: the {old} pairs it held before plus at least "
+            f"{min_steps} new ones"
         )
     for name, got, want in (
         ("observations", observations[:old], before[0]),
@@ -795,14 +687,14 @@ def _judge_iteration(
         if problem is not None:
             return f"the old pairs must come first, unchanged: {problem}"
     new_observations = observations[old:]
-    problem = compare(
-        new_observations, after[0][old:], tensor=False, what="the new states", **_STATE_TOL
-    )
-    if problem is not None:
-        return (
-            f"{problem}\n  (expected the states of the learner's own rollouts, those the "
-            "reference's Trainer visits with the same learner)"
-        )
+    if first_episode is not None:
+        got = new_observations[: len(first_episode)]
+        problem = compare(got, first_episode, tensor=False, what="the new states", **_STATE_TOL)
+        if problem is not None:
+            return (
+                f"{problem}\n  (expected the states of the learner's own rollout, first of "
+                "all the episode the reference's Trainer plays with the same learner)"
+            )
     expected = grader_expert()(new_observations.astype(np.float32))
     problem = compare(actions[old:], expected, tensor=False, what="the new actions", **_STATE_TOL)
     if problem is not None:
@@ -810,57 +702,65 @@ def _judge_iteration(
     return None
 
 
+def _collected(
+    sandbox: Sandbox, tally: Tally, label: str, state: Mapping[str, torch.Tensor], seed: int
+) -> Any:
+    """One round of ``Trainer.collect`` of the kept trainer with the learner's weights loaded
+    first, and the dataset after it; None (recorded) when a call fails."""
+    if not load_states(sandbox, tally, label, kept=KEPT, states={("policy",): state}):
+        return None
+    result = sandbox.on(
+        KEPT,
+        [Method("collect")],
+        seed=seed,
+        timeout_s=CALL_TIMEOUT_S,
+        label="Trainer.collect (collect_and_relabel)",
+    )
+    ok, _ = returned(result, tally, label)
+    if not ok:
+        return None
+    result = sandbox.on(
+        KEPT,
+        [Attr("dataset")],
+        fetch={"observations": [Attr("observations")], "actions": [Attr("actions")]},
+        timeout_s=CALL_TIMEOUT_S,
+        label="Trainer.dataset",
+    )
+    ok, value = returned(result, tally, label)
+    return value if ok else None
+
+
 def check_collect_and_relabel(sandbox: Sandbox, rng: np.random.Generator) -> Outcome:
     tally = Tally(
-        f"two rounds of `Trainer.collect` (collect_and_relabel) against the reference's, with "
-        "the same learner "
-        f"(loaded before each; its actions are its mean), on {len(_DAGGER_CASES)} runs: after "
-        "each, the dataset's size, its old pairs (first, unchanged), its new states (the "
-        "learner's rollouts) and their actions (the grader's expert's in those states)",
+        f"two rounds of `Trainer.collect` (collect_and_relabel) with a learner whose weights "
+        f"are loaded before each (its actions are its mean), on {len(_DAGGER_CASES)} runs: "
+        "after each, the dataset's size, its old pairs (first, unchanged), its new states (the "
+        "first episode the reference's, with the same learner) and their actions (the grader's "
+        "expert's in those states)",
         "roll out the learner (sampler.sample_trajectories(learner, min_steps=...)), label its "
         "states with the expert's actions (relabel), and aggregate them after the old pairs.",
     )
     for case in tally.each(_DAGGER_CASES, per_item=2):
         summary, config, state = _dagger_setup(rng, case)
         seeds = [torch_seed(rng) for _ in range(2)]
-        expected = _reference_dagger(config, state, seeds)
+        first_episode: np.ndarray | None = _reference_first_episode(config, state, seeds[0])
         if not TRAINER.build(sandbox, tally, summary, config, {("policy",): state}):
             tally.skip(1)
             continue
         demos = ref_expert.load_demos(ref_expert.demos_path(EXPERT_ENV)).first(1)
         before = (demos.observations, demos.actions)
-        for iteration, (seed, after) in enumerate(zip(seeds, expected, strict=True), start=1):
-            label = f"{summary}; round {iteration}"
-            if tally.stopped:
-                tally.skip(3 - iteration)
+        for round_, seed in enumerate(seeds, start=1):
+            label = f"{summary}; round {round_}"
+            value = _collected(sandbox, tally, label, state, seed) if not tally.stopped else None
+            if value is None:
+                tally.skip(2 - round_)
                 break
-            if not load_states(sandbox, tally, label, kept=KEPT, states={("policy",): state}):
-                tally.skip(2 - iteration)
+            min_steps = int(config["dagger_batch_size"])
+            tally.record(label, _judge_iteration(value, before, first_episode, min_steps))
+            if type(value) is not dict or set(value) != {"observations", "actions"}:
+                tally.skip(2 - round_)
                 break
-            result = sandbox.on(
-                KEPT,
-                [Method("collect")],
-                seed=seed,
-                timeout_s=CALL_TIMEOUT_S,
-                label="Trainer.collect (collect_and_relabel)",
-            )
-            ok, _ = returned(result, tally, label)
-            if ok:
-                result = sandbox.on(
-                    KEPT,
-                    [Attr("dataset")],
-                    fetch={"observations": [Attr("observations")], "actions": [Attr("actions")]},
-                    timeout_s=CALL_TIMEOUT_S,
-                    label="Trainer.dataset",
-                )
-                ok, value = returned(result, tally, label)
-            if not ok:
-                tally.skip(2 - iteration)
-                break
-            tally.record(
-                label, _judge_iteration(value, before, after, int(config["dagger_batch_size"]))
-            )
-            before = after
+            before, first_episode = (value["observations"], value["actions"]), None
     return tally.outcome()
 
 

@@ -22,7 +22,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch import nn
 
 import hw2_policy_gradient.config as ref_config
 import hw2_policy_gradient.pg as ref
@@ -30,20 +29,15 @@ import hw2_policy_gradient.policies as ref_policies
 from autograder.checks import Check, Outcome
 from autograder.judging import (
     CALL_TIMEOUT_S,
-    LOSS_TOL,
     Cases,
     Tally,
     Tolerance,
     as_float_array,
-    compare,
     f32,
     fmt,
     grad_value,
-    input_grads,
-    no_gradient,
     reference_module,
     returned,
-    state_dict_of,
     torch_seed,
 )
 from autograder.kit import (
@@ -53,10 +47,11 @@ from autograder.kit import (
     bernstein_half_width,
     function_check,
     gradient_check,
+    mean_problem,
     module_check,
 )
 from autograder.learning import LearningTask
-from autograder.sandbox import Apply, Method, Sandbox
+from autograder.sandbox import Apply, Method, Sandbox, Step
 
 PACKAGE = "hw2_policy_gradient"
 PG = f"{PACKAGE}.pg"
@@ -538,145 +533,74 @@ GAUSSIAN = _distribution_check(
 
 
 # ---------------------------------------------------------------------------------------------
-# Update: one Adam step of the baseline
+# The baseline's loss: its gradients, judged directly (an optimizer's step would hide a scale:
+# Adam's first step moves each parameter by about its learning rate, whatever the gradient's size)
 # ---------------------------------------------------------------------------------------------
 
-_BASELINE_LR = 1e-2
 
-
-def check_baseline_update(sandbox: Sandbox, rng: np.random.Generator) -> Outcome:
-    """One Adam step of ``ValueCritic`` on the student's ``value_loss``, from identical weights.
-
-    The gradients are computed in the sandbox (``module_grad``: the student's ``value_loss``
-    on the given ``ValueCritic`` loaded with the reference's weights) and the Adam step is
-    taken here, in the grader, with those gradients: no trusted helper has to run inside the
-    worker, and the optimizer is the grader's own. A second part asks for the gradient of
-    ``value_loss`` w.r.t. its values, which must be the reference's, and w.r.t. its targets,
-    which must be none (they are constants): a loss with no gradient at all would pass the
-    targets' half alone."""
-    tally = Tally(
-        "one Adam step (lr 1e-2) of ValueCritic on your `value_loss` from the reference's "
-        "weights, parameters after the step; and the gradient of `value_loss` w.r.t. the "
-        "values, with none reaching the targets",
-        "value_loss is the mean squared error (values - targets)^2 with the targets detached; "
-        "a wrong sign or a missing square moves the parameters the wrong way.",
-    )
-    cases = [(3, 2, 16, "tanh", 12), (2, 1, 8, "relu", 1), (4, 0, 8, "tanh", 5)]
-    for index, (obs_dim, n_layers, size, activation, batch) in enumerate(cases):
-        if tally.stopped:
-            tally.skip(2 * (len(cases) - index))
-            break
+def _baseline_cases(rng: np.random.Generator) -> list[ModuleCase]:
+    made = []
+    for obs_dim, n_layers, size, activation, batch in [
+        (3, 2, 16, "tanh", 12),
+        (2, 1, 8, "relu", 1),
+        (4, 0, 8, "tanh", 5),
+    ]:
         init_args = (obs_dim, n_layers, size, activation)
+        critic = reference_module(ref_policies.ValueCritic, init_args, torch_seed(rng))
+        observations = f32(rng.normal(size=(batch, obs_dim)))
+        targets = f32(rng.normal(size=batch) * 2.0)
+        ref.value_loss(critic(observations), targets).backward()
+        steps: list[Step] = [
+            Method("forward", (observations,)),
+            Apply(f"{PG}:value_loss", (targets,)),
+        ]
         summary = (
             f"ValueCritic(obs_dim={obs_dim}, n_layers={n_layers}, size={size}, "
             f"activation={activation!r}), B={batch}"
         )
-        critic = reference_module(ref_policies.ValueCritic, init_args, torch_seed(rng))
-        state = state_dict_of(critic)
-        observations = f32(rng.normal(size=(batch, obs_dim)))
-        targets = f32(rng.normal(size=batch) * 2.0)
-        expected = _adam_step(critic, ref.value_loss(critic(observations), targets))
-
-        result = sandbox.module_grad(
-            POLICIES,
-            "ValueCritic",
-            init_args,
-            state_dict=state,
-            steps=[Method("forward", (observations,)), Apply(f"{PG}:value_loss", (targets,))],
-            timeout_s=CALL_TIMEOUT_S,
-            label="value_loss",
-        )
-        ok, value = returned(result, tally, summary)
-        parsed = grad_value(value, tally, summary, None) if ok else None
-        if parsed is not None:
-            _, grads = parsed
-            tally.record(summary, _after_student_step(state, init_args, grads, *expected))
-
-        if tally.stopped:
-            tally.skip(1 + 2 * (len(cases) - index - 1))
-            break
-        values = f32(rng.normal(size=batch))
-        _, (expected_grad, _) = input_grads(ref.value_loss, (values, targets), ())
-        result = sandbox.grad(
-            PG, "value_loss", (values, targets), wrt=[0, 1], timeout_s=CALL_TIMEOUT_S
-        )
-        ok, value = returned(result, tally, summary + " (gradient w.r.t. values and targets)")
-        parsed = grad_value(value, tally, summary, 2) if ok else None
-        if parsed is not None:
-            values_grad, targets_grad = parsed[1]
-            problem = (
-                "no gradient reached values"
-                if values_grad is None
-                else compare(
-                    values_grad,
-                    expected_grad,
-                    tensor=True,
-                    what="the gradient w.r.t. values",
-                    **LOSS_TOL,
-                )
-            )
-            tally.record(
-                f"value_loss(values={fmt(values)}, targets={fmt(targets)})",
-                problem or no_gradient(targets_grad, what="targets"),
-            )
-    return tally.outcome()
+        made.append(ModuleCase(summary, init_args, critic, (), grad_steps=steps))
+    return made
 
 
-def _adam_step(
-    critic: nn.Module, loss: torch.Tensor
-) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
-    """One Adam step of ``critic`` on ``loss``: its gradients, and its parameters after."""
-    optimizer = torch.optim.Adam(critic.parameters(), lr=_BASELINE_LR)
-    optimizer.zero_grad()
-    loss.backward()
-    optimizer.step()
-    parameters = dict(critic.named_parameters())
-    grads = {name: p.grad.detach().clone() for name, p in parameters.items() if p.grad is not None}
-    return grads, {name: p.detach().clone() for name, p in parameters.items()}
+BASELINE_GRAD = module_check(
+    "value_loss: the baseline's parameter gradients",
+    function="value_loss",
+    module=POLICIES,
+    cls="ValueCritic",
+    cases=_baseline_cases,
+    kind="gradient",
+    points=5,
+    what=(
+        "the gradient of your `value_loss` of ValueCritic's values w.r.t. every parameter of "
+        "the critic, with the reference's weights, on {count} minibatches"
+    ),
+    hint=(
+        "value_loss is the mean squared error (values - targets)^2 with the targets detached; "
+        "a wrong sign, a sum instead of a mean or a missing square changes every gradient."
+    ),
+)
 
 
-def _after_student_step(
-    state: dict[str, torch.Tensor],
-    init_args: tuple[Any, ...],
-    grads: dict[str, Any],
-    expected_grads: dict[str, torch.Tensor],
-    expected_after: dict[str, torch.Tensor],
-) -> str | None:
-    """Take the Adam step here with the student's gradients; what differs from the reference.
+def _value_loss_grad_cases(rng: np.random.Generator) -> Cases:
+    return [
+        (f"B={batch}, values={fmt(values)}, targets={fmt(targets)}", (values, targets))
+        for batch in (12, 1, 5)
+        for values, targets in [(f32(rng.normal(size=batch)), f32(rng.normal(size=batch) * 2.0))]
+    ]
 
-    The gradients are compared first: Adam's first step is blind to a loss's scale (each
-    parameter moves by about lr times the sign of its gradient), so a loss that is only
-    proportional to the right one (``values`` itself, for a batch of one) would pass the
-    step alone."""
-    critic = ref_policies.ValueCritic(*init_args)
-    critic.load_state_dict(state)
-    for name, parameter in critic.named_parameters():
-        got = grads.get(name)
-        if got is None:
-            return f"no gradient reached parameter `{name}`: did you detach the values?"
-        array, why = as_float_array(got, tensor=True, what=f"the gradient w.r.t. `{name}`")
-        if array is None:
-            return why
-        if array.shape != tuple(parameter.shape) or not np.all(np.isfinite(array)):
-            return f"the gradient w.r.t. `{name}` has shape {array.shape} or non-finite values"
-        what = f"the gradient w.r.t. `{name}`"
-        problem = compare(array, expected_grads[name], tensor=False, what=what, **LOSS_TOL)
-        if problem is not None:
-            return problem
-        parameter.grad = torch.as_tensor(array, dtype=parameter.dtype)
-    torch.optim.Adam(critic.parameters(), lr=_BASELINE_LR).step()
-    for name, parameter in critic.named_parameters():
-        problem = compare(
-            parameter.detach(),
-            expected_after[name],
-            tensor=True,
-            what=f"`{name}` after the step",
-            rtol=1e-5,
-            atol=1e-6,
-        )
-        if problem is not None:
-            return problem
-    return None
+
+VALUE_LOSS_GRAD = gradient_check(
+    "value_loss: gradient (values only)",
+    module=PG,
+    function="value_loss",
+    reference=ref.value_loss,
+    cases=_value_loss_grad_cases,
+    wrt=("values", "targets"),
+    constants=("targets",),
+    points=3,
+    describe="batches (B = 12, 1, 5)",
+    hint="d loss / d values_t = 2 (values_t - targets_t) / B; the targets are constants.",
+)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -789,19 +713,6 @@ def _student_weights(
     return out[np.asarray(inverse).reshape(-1)]
 
 
-def _judge_mean(
-    estimates: np.ndarray, target: np.ndarray, bound: np.ndarray, label: str
-) -> str | None:
-    mean = estimates.mean(axis=0)
-    if np.all(np.abs(mean - target) <= bound):
-        return None
-    return (
-        f"{label}: the mean over {len(estimates)} trajectories is {fmt(mean)}, expected "
-        f"{fmt(target)} within +-{fmt(bound)} (a correct estimator is outside these bounds "
-        f"less than once in a million gradings)"
-    )
-
-
 def check_pg_unbiased(sandbox: Sandbox, rng: np.random.Generator) -> Outcome:
     tally = Tally(
         f"the mean of the policy-gradient estimator built from your `reward_to_go` and "
@@ -845,7 +756,7 @@ def check_pg_unbiased(sandbox: Sandbox, rng: np.random.Generator) -> Outcome:
     estimates = np.einsum("nt,ntk->nk", weights, scores)
     value_range = 2.0 * sum(_S_GAMMA**t * (t + 1) for t in range(_S_H))
     bound = bernstein_half_width(estimates, value_range, tests=4)
-    tally.record(summary, _judge_mean(estimates, exact, bound, "grad_theta J"))
+    tally.record(summary, mean_problem(estimates, exact, bound, "grad_theta J"))
     return tally.outcome()
 
 
@@ -872,7 +783,7 @@ def check_returns_same_expectation(sandbox: Sandbox, rng: np.random.Generator) -
     bound = bernstein_half_width(whole_estimates, whole_range, tests=8)
     tally.record(
         "weights G(tau) from `discounted_return`",
-        _judge_mean(whole_estimates, exact, bound, "grad_theta J"),
+        mean_problem(whole_estimates, exact, bound, "grad_theta J"),
     )
     if to_go is None:
         return tally.outcome()
@@ -882,7 +793,7 @@ def check_returns_same_expectation(sandbox: Sandbox, rng: np.random.Generator) -
     bound = bernstein_half_width(difference, whole_range + to_go_range, tests=8)
     tally.record(
         "G(tau) weights minus gamma^t * reward-to-go weights, same trajectories",
-        _judge_mean(difference, np.zeros(4), bound, "the difference of the two estimators"),
+        mean_problem(difference, np.zeros(4), bound, "the difference of the two estimators"),
         trivial=True,  # any two functions that give the same weights, zeros say, pass it
     )
     return tally.outcome()
@@ -927,13 +838,8 @@ CHECKS: list[Check] = [
     CATEGORICAL,
     GAUSSIAN,
     PPO_LOSS_GRAD,
-    Check(
-        "value_loss: one Adam step of the baseline",
-        "value_loss",
-        "update",
-        8,
-        check_baseline_update,
-    ),
+    BASELINE_GRAD,
+    VALUE_LOSS_GRAD,
     Check(
         "reward_to_go + policy_gradient_loss: unbiased gradient estimator",
         "reward_to_go",

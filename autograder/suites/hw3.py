@@ -40,10 +40,10 @@ from autograder.judging import (
     f32,
     fmt,
     returned,
+    state_dict_of,
     torch_seed,
 )
 from autograder.kit import (
-    FAILURE_RATE,
     AgentCase,
     Learning,
     Stepped,
@@ -51,11 +51,16 @@ from autograder.kit import (
     Trainer,
     agent_method_check,
     agent_update_check,
+    batch_tensors,
     bernstein_half_width,
+    frequencies_problem,
     function_check,
     gradient_check,
+    hoeffding_half_width,
     metrics_problem,
     parameters,
+    perturbed,
+    replay_batch,
     tensors_problem,
     without_grads,
 )
@@ -562,14 +567,6 @@ def _spaces(env: str, discrete: bool) -> tuple[gym.Space, gym.Space]:
     return observation, gym.spaces.Box(-1.0, 1.0, (act,), np.float32)
 
 
-def _perturbed(state: Mapping[str, torch.Tensor], rng: np.random.Generator) -> dict[str, Any]:
-    """Other weights of the same shapes: target networks that differ from the online ones."""
-    return {
-        name: (tensor + f32(rng.normal(size=tuple(tensor.shape)) * 0.1)).detach().clone()
-        for name, tensor in state.items()
-    }
-
-
 def _actions_shifted(state: dict[str, Any]) -> dict[str, Any]:
     """A Q-network's weights whose output for action a is the one for action a + 1 (mod the
     number of actions): the target network then prefers another next action than the online
@@ -588,36 +585,6 @@ def _on_agent(
 ) -> Result:
     return sandbox.on(
         KEPT, [Attr("agent"), *steps], seed=seed, timeout_s=CALL_TIMEOUT_S, label=label
-    )
-
-
-def _batch(
-    rng: np.random.Generator, size: int, obs_dim: int, actions: int | None, act_dim: int = 0
-) -> dict[str, np.ndarray]:
-    """A replay minibatch; ``actions`` discrete actions, or continuous ones of ``act_dim``."""
-    if actions is not None:
-        action_array = rng.integers(actions, size=size).astype(np.int64)
-    else:
-        action_array = rng.uniform(-1.0, 1.0, size=(size, act_dim)).astype(np.float32)
-    terminated = rng.random(size) < 0.3
-    terminated[0], terminated[-1] = True, False
-    return {
-        "observations": rng.normal(size=(size, obs_dim)).astype(np.float32),
-        "actions": action_array,
-        "rewards": rng.normal(size=size).astype(np.float32),
-        "next_observations": rng.normal(size=(size, obs_dim)).astype(np.float32),
-        "terminated": terminated.astype(np.float32),
-    }
-
-
-def _batch_tensors(batch: Mapping[str, np.ndarray]) -> tuple[torch.Tensor, ...]:
-    actions = torch.as_tensor(batch["actions"])
-    return (
-        torch.as_tensor(batch["observations"]),
-        actions if actions.dtype == torch.int64 else actions.float(),
-        torch.as_tensor(batch["rewards"]),
-        torch.as_tensor(batch["next_observations"]),
-        torch.as_tensor(batch["terminated"]),
     )
 
 
@@ -660,14 +627,14 @@ def _dqn_setup(
             CPU,
             np.random.default_rng(0),
         )
-    target = _actions_shifted(_perturbed(agent.target_network.state_dict(), rng))
+    target = _actions_shifted(perturbed(agent.target_network.state_dict(), rng))
     agent.target_network.load_state_dict(target)
     states: dict[tuple[str, ...], Any] = {
-        ("agent", "q_network"): {k: v.clone() for k, v in agent.q_network.state_dict().items()},
+        ("agent", "q_network"): state_dict_of(agent.q_network),
         ("agent", "target_network"): target,
     }
     obs_dim = int(observation_space.shape[0])  # type: ignore[index]
-    batch = _batch(rng, batch_size, obs_dim, action_space.n)  # type: ignore[attr-defined]
+    batch = replay_batch(rng, batch_size, obs_dim, action_space.n)  # type: ignore[attr-defined]
     summary = (
         f"{env} (obs_dim {obs_dim}, {action_space.n} actions), double={double}, "  # type: ignore[attr-defined]
         f"n_layers={n_layers}, size={size}, {activation}, gamma={config['gamma']}, "
@@ -679,7 +646,7 @@ def _dqn_setup(
 
 def _dqn_case(rng: np.random.Generator, case: tuple[Any, ...]) -> AgentCase:
     summary, config, agent, states, batch = _dqn_setup(rng, case)
-    return AgentCase(summary, config, states, agent, _batch_tensors(batch))
+    return AgentCase(summary, config, states, agent, batch_tensors(batch))
 
 
 DQN_COMPUTE_LOSS = agent_method_check(
@@ -705,14 +672,20 @@ DQN_COMPUTE_LOSS = agent_method_check(
 )
 
 
-def _dqn_update_case(rng: np.random.Generator, case: tuple[Any, ...]) -> AgentCase:
-    """Two updates on two minibatches, target_update_period 1: a hard update follows each
-    gradient step. Adam's first step hardly depends on the gradient's scale; the second
-    weighs it against the first, so clipping in the wrong place shows."""
-    summary, config, agent, states, batch = _dqn_setup(rng, case, target_update_period=1)
+def _dqn_update_case(
+    rng: np.random.Generator, case: tuple[Any, ...], period: int = 1, updates: int = 2
+) -> AgentCase:
+    """``updates`` updates, each on a minibatch of its own, with a hard update every
+    ``period`` gradient steps. Adam's first step hardly depends on the gradient's scale; the
+    second weighs it against the first, so clipping in the wrong place shows."""
+    summary, config, agent, states, batch = _dqn_setup(rng, case, target_update_period=period)
     obs_dim = batch["observations"].shape[1]
-    second = _batch(rng, len(batch["rewards"]), obs_dim, agent.num_actions)
-    return AgentCase(summary + ", two updates", config, states, agent, (batch,), ((second,),))
+    more = tuple(
+        (replay_batch(rng, len(batch["rewards"]), obs_dim, agent.num_actions),)
+        for _ in range(updates - 1)
+    )
+    summary += f", target_update_period={period}, {updates} updates"
+    return AgentCase(summary, config, states, agent, (batch,), more)
 
 
 def _q_network(agent: Any) -> dict[str, list[str]]:
@@ -730,14 +703,23 @@ def _judge_dqn_update(stepped: Stepped) -> str | None:
 
 
 def _judge_hard_update(stepped: Stepped) -> str | None:
-    """Isolated from the rest of the update: the target network must hold the student's own
-    online weights, and the online network must not have been overwritten by the old target
-    weights."""
+    """Isolated from the rest of the update: after a copy, the target network holds the
+    student's own online weights, and the online network was not overwritten by the old
+    target; between copies, the target network stays as it was (a target that shares the
+    online network's tensors moves with every step)."""
     online = without_grads(stepped.fetched["q_network"])
+    old_target = stepped.before["agent", "target_network"]
+    agent = stepped.agent
+    if agent.num_updates % agent.config.target_update_period != 0:
+        return tensors_problem(
+            stepped.fetched["target_network"],
+            old_target,
+            f"between copies (update {agent.num_updates}, period "
+            f"{agent.config.target_update_period}), the target network's",
+        )
     problem = tensors_problem(
         stepped.fetched["target_network"], online, "the target network's (expected: online)"
     )
-    old_target = stepped.before["agent", "target_network"]
     if problem is None and all(np.allclose(online[k], old_target[k]) for k in online):
         problem = (
             "the online network now holds the old target weights: the copy went the wrong "
@@ -769,21 +751,23 @@ DQN_UPDATE = agent_update_check(
     timeout_s=60.0,
 )
 HARD_UPDATE = agent_update_check(
-    "hard_update: target network after an update",
+    "hard_update: the target network, copied every period and still between copies",
     function="hard_update",
     trainer=DQN_TRAINER,
     cases=_DQN_CASES[:2],
-    setup=_dqn_update_case,
+    setup=lambda rng, case: _dqn_update_case(rng, case, period=2, updates=3),
     networks=_q_network,
     judge=_judge_hard_update,
     points=3,
     what=(
-        "the target network after two `DQNAgent.update` calls with target_update_period=1 on "
-        "2 networks against your own online network after the second step"
+        "the target network after each of three `DQNAgent.update` calls with "
+        "target_update_period=2 on 2 networks: unchanged after the first, your own online "
+        "network after the second (a copy), and still that copy after the third"
     ),
     hint=(
         "hard_update(target, source) copies every parameter of source into target in place "
-        "(target_param.copy_(param)); source, the online network, is left unchanged."
+        "(target_param.copy_(param)): target keeps tensors of its own, so that the online "
+        "network's later steps leave it alone; source is left unchanged."
     ),
     timeout_s=60.0,
 )
@@ -791,12 +775,9 @@ HARD_UPDATE = agent_update_check(
 
 # -- epsilon-greedy: statistical ----------------------------------------------------------------
 #
-# The student's DQNAgent.act(observations, epsilon) (which calls epsilon_greedy) on N draws from
-# K states whose greedy actions are known (the reference's weights). For each epsilon and each
-# of the A actions, the indicator [action_i == a] has mean (1 - eps) [greedy(s_i) == a] + eps / A
-# averaged over i; and [action_i == greedy(s_i)] has mean 1 - eps + eps / A. Hoeffding (each
-# indicator in [0, 1], independent across i): P(|mean - E| >= t) <= 2 exp(-2 N t^2); each of
-# the tests gets a Bonferroni share of 1e-6.
+# The student's DQNAgent.act(observations, epsilon) (which calls epsilon_greedy) on N states whose
+# greedy actions are known (the reference's weights): each action a has probability
+# (1 - eps) [greedy(s_i) == a] + eps / A in row i, judged by kit.frequencies_problem.
 
 _EPS_N = 30_000
 _EPSILONS = (0.0, 0.3, 1.0)
@@ -807,7 +788,7 @@ def check_epsilon_greedy(sandbox: Sandbox, rng: np.random.Generator) -> Outcome:
     summary, config, agent, states, _ = _dqn_setup(rng, case)
     num_actions = 3
     tests = len(_EPSILONS) * (num_actions + 1)
-    half_width = math.sqrt(math.log(2.0 * tests / FAILURE_RATE) / (2.0 * _EPS_N))
+    half_width = hoeffding_half_width(_EPS_N, tests)
     tally = Tally(
         f"the action frequencies of `DQNAgent.act` (your epsilon_greedy) on {_EPS_N} "
         f"observations ({num_actions} actions, greedy actions known) for epsilon in "
@@ -824,6 +805,7 @@ def check_epsilon_greedy(sandbox: Sandbox, rng: np.random.Generator) -> Outcome:
     observations = distinct[rng.integers(len(distinct), size=_EPS_N)]
     with torch.no_grad():
         greedy = agent.q_network(torch.as_tensor(observations)).argmax(dim=1).numpy()
+    one_hot = np.eye(num_actions)[greedy]
     for epsilon in tally.each(_EPSILONS):
         label = f"epsilon={epsilon}"
         ok, actions = returned(
@@ -832,32 +814,9 @@ def check_epsilon_greedy(sandbox: Sandbox, rng: np.random.Generator) -> Outcome:
             label,
         )
         if ok:
-            tally.record(label, _judge_frequencies(actions, greedy, epsilon, half_width))
+            probabilities = (1.0 - epsilon) * one_hot + epsilon / num_actions
+            tally.record(label, frequencies_problem(actions, probabilities, half_width))
     return tally.outcome()
-
-
-def _judge_frequencies(
-    actions: Any, greedy: np.ndarray, epsilon: float, half_width: float
-) -> str | None:
-    num_actions = 3
-    if type(actions) is not np.ndarray or actions.shape != greedy.shape:
-        what = f"{type(actions).__name__} {getattr(actions, 'shape', '')}"
-        return f"act returned {what}, expected an array of shape {greedy.shape}"
-    if actions.dtype.kind not in "iu" or np.any(actions < 0) or np.any(actions >= num_actions):
-        return f"act returned {actions.dtype} actions outside the integers [0, {num_actions})"
-    tests = [("the greedy action", actions == greedy, 1.0 - epsilon + epsilon / num_actions)]
-    for a in range(num_actions):
-        expected = float(np.mean((1.0 - epsilon) * (greedy == a) + epsilon / num_actions))
-        tests.append((f"action {a}", actions == a, expected))
-    for what, hits, expected in tests:
-        frequency = float(hits.mean())
-        if abs(frequency - expected) > half_width:
-            return (
-                f"{what} was chosen {frequency:.4f} of the time, expected {expected:.4f} "
-                f"+- {half_width:.4f} (a correct epsilon-greedy is outside these bounds less "
-                "than once in a million gradings)"
-            )
-    return None
 
 
 # -- SAC ----------------------------------------------------------------------------------------
@@ -898,16 +857,16 @@ def _sac_setup(
         agent = ref_sac.SACAgent(
             observation_space, action_space, ref_config.SACConfig(**config), CPU
         )
-    target = _perturbed(agent.target_critics.state_dict(), rng)
+    target = perturbed(agent.target_critics.state_dict(), rng)
     agent.target_critics.load_state_dict(target)
     states: dict[tuple[str, ...], Any] = {
-        ("agent", "actor"): _cloned(agent.actor.state_dict()),
-        ("agent", "critics"): _cloned(agent.critics.state_dict()),
+        ("agent", "actor"): state_dict_of(agent.actor),
+        ("agent", "critics"): state_dict_of(agent.critics),
         ("agent", "target_critics"): target,
     }
     obs_dim = int(observation_space.shape[0])  # type: ignore[index]
     act_dim = int(action_space.shape[0])  # type: ignore[index]
-    batch = _batch(rng, batch_size, obs_dim, None, act_dim)
+    batch = replay_batch(rng, batch_size, obs_dim, None, act_dim)
     summary = (
         f"{env} (obs_dim {obs_dim}, action_dim {act_dim}), critic_target={reduction!r}, "
         f"actor_gradient={gradient!r}, num_actor_samples={samples}, n_layers={n_layers}, "
@@ -918,14 +877,10 @@ def _sac_setup(
     return summary, config, agent, states, batch
 
 
-def _cloned(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    return {name: tensor.detach().clone() for name, tensor in state.items()}
-
-
 def _sac_case(method: str) -> Callable[[np.random.Generator, tuple[Any, ...]], AgentCase]:
     def setup(rng: np.random.Generator, case: tuple[Any, ...]) -> AgentCase:
         summary, config, agent, states, batch = _sac_setup(rng, case)
-        inputs = _batch_tensors(batch)
+        inputs = batch_tensors(batch)
         return AgentCase(
             summary, config, states, agent, inputs[:1] if method == "actor_loss" else inputs
         )
@@ -983,14 +938,8 @@ def _sac_update_case(rng: np.random.Generator, case: tuple[Any, ...]) -> AgentCa
     the learned temperature, the target critics) shows in the second."""
     summary, config, agent, states, batch = _sac_setup(rng, case)
     obs_dim, act_dim = batch["observations"].shape[1], batch["actions"].shape[1]
-    second = _batch(rng, len(batch["rewards"]), obs_dim, None, act_dim)
+    second = replay_batch(rng, len(batch["rewards"]), obs_dim, None, act_dim)
     return AgentCase(summary + ", two updates", config, states, agent, (batch,), ((second,),))
-
-
-def _sac_soft_update_case(rng: np.random.Generator, case: tuple[Any, ...]) -> AgentCase:
-    """One update: the target critics are judged against those loaded before it."""
-    summary, config, agent, states, batch = _sac_setup(rng, case)
-    return AgentCase(summary, config, states, agent, (batch,))
 
 
 def _critics_and_actor(agent: Any) -> dict[str, list[str]]:
@@ -1008,10 +957,6 @@ _LOG_ALPHA: dict[str, dict[str, list[Step]]] = {
 }
 
 
-_ONE_SAC_UPDATE = "one `SACAgent.update` on a minibatch"
-_TWO_SAC_UPDATES = "two `SACAgent.update` calls, each on a minibatch of its own,"
-
-
 def _sac_update_check(
     name: str,
     function: str,
@@ -1019,21 +964,19 @@ def _sac_update_check(
     what: str,
     hint: str,
     judge: Callable[[Stepped], str | None],
-    setup: Callable[[np.random.Generator, tuple[Any, ...]], AgentCase] = _sac_update_case,
 ) -> Check:
     return agent_update_check(
         name,
         function=function,
         trainer=SAC_TRAINER,
         cases=_SAC_CASES,
-        setup=setup,
+        setup=_sac_update_case,
         networks=_critics_and_actor,
         judge=judge,
         points=points,
         what=(
-            f"{_ONE_SAC_UPDATE if setup is _sac_soft_update_case else _TWO_SAC_UPDATES} "
-            f"from the reference's weights and the same torch seeds, in {len(_SAC_CASES)} "
-            f"cases: {what}"
+            "two `SACAgent.update` calls, each on a minibatch of its own, from the reference's "
+            f"weights and the same torch seeds, in {len(_SAC_CASES)} cases; after each, {what}"
         ),
         hint=hint,
         seeded=True,
@@ -1108,12 +1051,11 @@ SOFT_UPDATE = _sac_update_check(
     "soft_update: Polyak averaging of the target critics",
     "soft_update",
     4,
-    "the target critics after the step, against tau * (your critics after the step) + "
-    "(1 - tau) * (the target critics before)",
+    "the target critics, against tau * (your critics after the step) + (1 - tau) * (your "
+    "target critics before it)",
     "Polyak averaging, in place: target <- tau * online + (1 - tau) * target, with tau the "
     "small weight of the online network (target.lerp_(online, tau)).",
     _judge_soft_update,
-    _sac_soft_update_case,
 )
 
 
