@@ -109,6 +109,9 @@ class MutantResult:
     verdict: Verdict
     feedback: dict[str, str] = field(default_factory=dict)
     """Failing check name -> its feedback."""
+    share_of_function: float = 0.0
+    """The share of its own function's points the mutant lost (those of the checks of
+    ``function`` it was graded on): a real bug should cost most of them."""
 
 
 @dataclass(frozen=True)
@@ -359,7 +362,12 @@ def judge_mutant(mutant: Mutant, graded: Graded) -> MutantResult:
     if graded.error:
         feedback["(grader)"] = graded.error
     names = [r.check for r in failed]
-    return MutantResult(mutant.name, mutant.function, lost, names, functions, verdict, feedback)
+    own = [r for r in graded.rows if r.function == mutant.function]
+    own_points = sum(r.points for r in own)
+    share = round(sum(r.lost for r in own) / own_points, 4) if own_points else 0.0
+    return MutantResult(
+        mutant.name, mutant.function, lost, names, functions, verdict, feedback, share
+    )
 
 
 def audit_homework(
@@ -463,14 +471,19 @@ def _failing_cell(m: MutantResult) -> str:
 
 
 def format_report(audit: AuditReport) -> str:
-    """The table of mutants, then the kill rate, false failures and starter lines."""
+    """The table of mutants (points lost, and the share of their own function's points), then
+    the kill rate, false failures and starter lines."""
     name_width = max([len("mutant"), *(len(m.name) for m in audit.mutants)])
     failing = [_failing_cell(m) for m in audit.mutants]
     fail_width = max([len("failing checks"), *map(len, failing)])
-    lines = [f"{'mutant':<{name_width}}  {'lost':>6}  {'failing checks':<{fail_width}}  verdict"]
+    lines = [
+        f"{'mutant':<{name_width}}  {'lost':>6}  {'of fn':>5}  {'failing checks':<{fail_width}}  "
+        "verdict"
+    ]
     for m, cell in zip(audit.mutants, failing, strict=True):
         lines.append(
-            f"{m.name:<{name_width}}  {m.points_lost:>6.2f}  {cell:<{fail_width}}  {m.verdict}"
+            f"{m.name:<{name_width}}  {m.points_lost:>6.2f}  {m.share_of_function:>5.0%}  "
+            f"{cell:<{fail_width}}  {m.verdict}"
         )
     lines.append("")
     lines.append(kill_rate_line(audit))

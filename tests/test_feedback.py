@@ -21,7 +21,7 @@ from autograder import report
 from autograder.audit import load_mutants
 from autograder.checks import Check, CheckResult, Outcome
 from autograder.grade import SuiteError, grade_submission, suite_feedback
-from autograder.judging import PROPERTY_NOTE, Tally
+from autograder.judging import CREDIT_POLICY, PROPERTY_NOTE, Tally
 from autograder.mutants import apply_mutant
 from autograder.sandbox import PROJECT_ROOT, Failure
 
@@ -55,7 +55,8 @@ def test_a_tally_says_which_property_failed_without_inputs_values_or_hints() -> 
     outcome = tally.outcome()
     assert "rewards [0.25, 4.5]" in outcome.feedback and "Hint: multiply" in outcome.feedback
     assert outcome.brief == (
-        f"Compared `f` with the reference on 3 cases: 1/3 cases match.\n{PROPERTY_NOTE}"
+        f"Compared `f` with the reference on 3 cases: 1/3 cases match.\n{CREDIT_POLICY}\n"
+        f"{PROPERTY_NOTE}"
     )
     # a call that did not return: its kind in fixed words, never the submission's own text
     first = Tally("`f` on 2 cases", "hint")

@@ -5,12 +5,17 @@ shows the entry that differs with enough digits to tell the two numbers apart.""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
 import pytest
 import torch
 
 import hw2_policy_gradient.pg as ref
-from autograder.judging import compare
+from autograder.checks import Outcome
+from autograder.judging import compare, loss_value_check
+from autograder.sandbox import Success
 
 RETURNS_TOL = {"rtol": 1e-6, "atol": 1e-8}  # hw2's, for discounted returns in NumPy
 
@@ -57,3 +62,74 @@ def test_a_mismatch_shows_the_entry_that_differs_with_its_digits() -> None:
     assert problem is not None
     assert "largest difference at index (2,)" in problem
     assert "at index (2,): expected 3.123456789, got 3.123466789 (a difference of 1e-05" in problem
+
+
+class _Answers:
+    """A stand-in for the sandbox: each call returns what ``answer`` computes from its inputs."""
+
+    def __init__(self, answer: Callable[..., Any]) -> None:
+        self.answer = answer
+
+    def call(self, module: str, function: str, args: tuple[Any, ...], **_: Any) -> Success:
+        return Success(self.answer(*args))
+
+
+def normalize_float32(values: np.ndarray) -> np.ndarray:
+    """A correct normalisation computed in float32 throughout."""
+    single = values.astype(np.float32)
+    return (single - single.mean()) / (single.std() + np.float32(1e-8))
+
+
+def normalize_sample_std(values: np.ndarray) -> np.ndarray:
+    """A plausible wrong one: the sample standard deviation (ddof=1) instead of NumPy's."""
+    return (values - values.mean()) / (values.std(ddof=1) + 1e-8)
+
+
+def discounted_return_float32(rewards: np.ndarray, gamma: float) -> np.ndarray:
+    """A correct discounted return computed in float32 throughout, discounts included."""
+    discounts = np.float32(gamma) ** np.arange(len(rewards), dtype=np.float32)
+    return np.full(len(rewards), np.dot(discounts, rewards.astype(np.float32)), np.float32)
+
+
+def _graded(
+    function: str, reference: Callable[..., Any], answer: Callable[..., Any], cases: Any
+) -> Outcome:
+    run = loss_value_check(
+        "pg",
+        function,
+        reference,
+        cases,
+        (),
+        "cases",
+        "hint",
+        "the result",
+        tensor=False,
+        tolerance={"rtol": 1e-6, "atol": 1e-6},
+    )
+    return run(_Answers(answer), np.random.default_rng(0))
+
+
+def test_float32_results_pass_ill_conditioned_cases_that_a_wrong_formula_fails() -> None:
+    """Normalising values of mean -2 and spread 0.1 multiplies float32's rounding by 20, and
+    a discounted sum whose terms of size 5 cancel to 0.006 keeps their rounding: a correct
+    float32 computation must pass such cases (it lost 5 points under 1 grading seed in 20
+    before the tolerance followed them), a wrong formula must not."""
+
+    def ill_conditioned(rng: np.random.Generator) -> list[tuple[str, tuple[Any, ...]]]:
+        return [("spread 0.1 around -2", (rng.normal(size=257) * 0.1 - 2.0,)) for _ in range(300)]
+
+    assert _graded("normalize", ref.normalize, normalize_float32, ill_conditioned).fraction == 1.0
+    assert (
+        _graded("normalize", ref.normalize, normalize_sample_std, ill_conditioned).fraction == 0.0
+    )
+
+    def cancelling(rng: np.random.Generator) -> list[tuple[str, tuple[Any, ...]]]:
+        return [("T=40", (rng.normal(size=40) * 2.0 + 0.5, 0.95)) for _ in range(3000)]
+
+    reference = ref.discounted_return
+    assert (
+        _graded("discounted_return", reference, discounted_return_float32, cancelling).fraction
+        == 1.0
+    )
+    off_by_one = lambda rewards, gamma: reference(rewards, gamma) * gamma  # noqa: E731
+    assert _graded("discounted_return", reference, off_by_one, cancelling).fraction == 0.0
