@@ -1,6 +1,7 @@
 """What the audit test of every hidden suite asserts (``tests/test_suite_hwN.py``): the
 reference gets full marks, the bare starter zero with clear feedback, and every mutant patches
-one place of a solution region and is killed by a check of its function.
+one place of a solution region and is killed by a check of its function; the whole audit
+also grades every correct alternative, which must lose nothing.
 
 ``make test`` reads an audit that grades the reference under one seed and each mutant on the
 checks of its own function only (:func:`make_test_audit`: the same verdicts, in about half the
@@ -13,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from autograder.audit import AuditReport, audit_homework
+from autograder.audit import AuditReport, audit_homework, load_alternatives
 from autograder.checks import Check
 from autograder.mutants import Mutant, patch_source
 from autograder.release import find_regions
@@ -26,8 +27,13 @@ SEEDS = (0, 1, 12345)
 def make_test_audit(hw: str) -> AuditReport:
     """``make test``'s audit of ``hw``, without the learning-curve checks (the
     ``tests/test_hwN_learning.py`` files grade those): the reference under ``SEEDS[0]``, each
-    mutant on the checks of its own function only."""
-    return audit_homework(hw, seeds=SEEDS[:1], jobs=2, fast=True, own_checks_only=True)
+    mutant on the checks of its own function only. The correct alternatives are graded by
+    the whole audit (:func:`assert_whole_audit_passes`): about a hundred submissions under
+    three seeds, too long for ``make test``, which checks that they cover every function
+    (``tests/test_alternatives.py``)."""
+    return audit_homework(
+        hw, seeds=SEEDS[:1], alternatives=[], jobs=2, fast=True, own_checks_only=True
+    )
 
 
 def assert_reference_full_marks(audited: AuditReport, seed: int, checks: int) -> None:
@@ -83,12 +89,15 @@ def assert_killed(audited: AuditReport, mutant: Mutant) -> None:
 
 
 def assert_whole_audit_passes(hw: str, mutants: Sequence[Mutant], checks: int) -> None:
-    """The whole audit of ``hw`` less its learning-curve checks: the reference under every one
-    of :data:`SEEDS`, and every mutant graded on every check, killed by one of its function's
-    (never only by another function's) with clear feedback from every check it fails."""
+    """The whole audit of ``hw`` less its learning-curve checks: the reference and every
+    correct alternative under every one of :data:`SEEDS` with full marks, and every mutant
+    graded on every check, killed by one of its function's (never only by another
+    function's) with clear feedback from every check it fails."""
     audited = audit_homework(hw, seeds=SEEDS, jobs=2, fast=True)
     for seed in SEEDS:
         assert_reference_full_marks(audited, seed, checks)
+    assert len(audited.alternatives) == len(load_alternatives(hw)) * len(SEEDS)
+    assert audited.false_failures == []
     assert_starter_gets_zero(audited, checks)
     assert len(audited.mutants) == len(mutants)
     for mutant in mutants:
