@@ -470,6 +470,16 @@ def _failing_cell(m: MutantResult) -> str:
     return f"{len(m.failing)} of {', '.join(m.failing_functions)}"
 
 
+def separated(audit: AuditReport) -> dict[str, list[str]]:
+    """For each function, the plausible wrong variants (mutants) its own checks tell from the
+    right one: what the cases of its checks were chosen to separate."""
+    found: dict[str, list[str]] = {}
+    for m in audit.mutants:
+        if m.verdict == "killed":
+            found.setdefault(m.function, []).append(m.name)
+    return found
+
+
 def format_report(audit: AuditReport) -> str:
     """The table of mutants (points lost, and the share of their own function's points), then
     the kill rate, false failures and starter lines."""
@@ -484,6 +494,14 @@ def format_report(audit: AuditReport) -> str:
         lines.append(
             f"{m.name:<{name_width}}  {m.points_lost:>6.2f}  {m.share_of_function:>5.0%}  "
             f"{cell:<{fail_width}}  {m.verdict}"
+        )
+    lines.append("")
+    lines.append("variants each function's checks separate from the right one:")
+    for function, names in separated(audit).items():
+        lines.append(
+            textwrap.fill(
+                ", ".join(names), 100, initial_indent=f"  {function}: ", subsequent_indent="    "
+            )
         )
     lines.append("")
     lines.append(kill_rate_line(audit))
@@ -532,6 +550,7 @@ def report_json(audit: AuditReport) -> dict[str, Any]:
             "problems": audit.starter_problems,
         },
         "mutants": [asdict(m) for m in audit.mutants],
+        "separated": separated(audit),
         "alternatives": [
             {"name": g.name, "seed": g.seed, "score": g.score, "max_score": g.max_score}
             for g in audit.alternatives

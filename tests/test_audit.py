@@ -16,6 +16,7 @@ from autograder.mutants import Mutant
 from autograder.mutants.hw2 import MUTANTS, PG
 
 SUBSET = ["discounted_return_no_discount", "normalize_divides_by_mean", "gae_lambda_ignored"]
+ALTERNATIVE = "discounted_return_loop"
 # Changes code inside a solution region, but not what it computes: no check can catch it.
 NO_OP = Mutant(
     "discounted_return_reordered_product",
@@ -28,14 +29,22 @@ NO_OP = Mutant(
 
 @pytest.fixture(scope="module")
 def audited(tmp_path_factory):
-    """``rlhw audit hw2 --fast --mutants SUBSET + NO_OP`` (the no-op mutant added to the
-    catalog; ``--fast``: without the learning-curve checks, which train for minutes)."""
+    """``rlhw audit hw2 --fast --mutants SUBSET + NO_OP --alternatives ALTERNATIVE`` (the no-op
+    mutant added to the catalog; ``--fast``: without the learning-curve checks, which train
+    for minutes)."""
     out = tmp_path_factory.mktemp("audit")
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(audit, "load_mutants", lambda hw: [*MUTANTS, NO_OP])
         with contextlib.redirect_stdout(io.StringIO()) as printed:
             code = cli.main(
-                ["audit", "hw2", "--fast", "--mutants", *SUBSET, NO_OP.name, "--out", str(out)]
+                [
+                    "audit",
+                    "hw2",
+                    "--fast",
+                    *("--mutants", *SUBSET, NO_OP.name),
+                    *("--alternatives", ALTERNATIVE),
+                    *("--out", str(out)),
+                ]
             )
     return code, out, printed.getvalue()
 
@@ -58,6 +67,10 @@ def test_the_json_file_holds_the_whole_audit(audited):
     assert data["false_failures"] == []
     assert [r["score"] for r in data["reference"]] == [100.0, 100.0, 100.0]
     assert data["starter"] == {"score": 0.0, "max_score": 100, "ok": True, "problems": []}
+    assert [(a["name"], a["seed"], a["score"]) for a in data["alternatives"]] == [
+        (ALTERNATIVE, seed, 100.0) for seed in (0, 1, 2)
+    ]
+    assert data["separated"]["compute_gae"] == ["gae_lambda_ignored"]
     by_name = {m["name"]: m for m in data["mutants"]}
     gae = by_name["gae_lambda_ignored"]
     assert gae["function"] == "compute_gae" and gae["points_lost"] > 0
@@ -72,14 +85,16 @@ def test_the_json_file_holds_the_whole_audit(audited):
 def test_the_printed_summary(audited):
     _, out, printed = audited
     lines = printed.splitlines()
-    assert lines[0].split() == ["mutant", "lost", "failing", "checks", "verdict"]
+    assert lines[0].split() == ["mutant", "lost", "of", "fn", "failing", "checks", "verdict"]
     rows = {line.split()[0]: line for line in lines[1:5]}
     assert set(rows) == {*SUBSET, NO_OP.name}
-    assert rows[NO_OP.name].split()[1:] == ["0.00", "-", "survived"]
-    assert rows["gae_lambda_ignored"].split()[1:] == ["12.75", "4", "of", "compute_gae", "killed"]
+    assert rows[NO_OP.name].split()[1:] == ["0.00", "0%", "-", "survived"]
+    gae = ["21.00", "100%", "4", "of", "compute_gae", "killed"]  # all of compute_gae's 21 points
+    assert rows["gae_lambda_ignored"].split()[1:] == gae
+    assert "  compute_gae: gae_lambda_ignored" in lines  # the variants its checks separate
     assert "3/4 mutants killed (75%)" in lines
     assert f"  - {NO_OP.name} (discounted_return): survived; failing: no check" in lines
-    assert "0 false failures over 3 seeds" in lines
+    assert "0 false failures over 3 seeds (the reference and 1 correct alternative)" in lines
     assert "bare starter: 0/100 points, every check fails with a message (ok)" in lines
     assert lines[-1] == f"wrote {out / 'audit.json'}"
 
@@ -147,8 +162,24 @@ def test_false_failures_name_the_seed_check_and_feedback():
         _graded("reference", [_row("a", "f", 2.0)]),
         Graded("reference", "ref", 7, [_row("b", "g", 1.0, text="differs")], 1.0),
     ]
-    assert audit.false_failures(reference) == [
-        {"seed": 7, "check": "b", "function": "g", "points_lost": 1.0, "feedback": "differs"}
+    alternative = Graded("alternative", "g_vectorised", 3, [_row("b", "g", 0.0, text="off")], 1.0)
+    assert audit.false_failures([*reference, alternative]) == [
+        {
+            "submission": "reference",
+            "seed": 7,
+            "check": "b",
+            "function": "g",
+            "points_lost": 1.0,
+            "feedback": "differs",
+        },
+        {
+            "submission": "g_vectorised",
+            "seed": 3,
+            "check": "b",
+            "function": "g",
+            "points_lost": 2.0,
+            "feedback": "off",
+        },
     ]
 
 
