@@ -24,6 +24,20 @@ MUTANTS: list[Mutant] = [
         "discounted_return",
     ),
     Mutant(
+        "discounted_return_discount_starts_at_gamma",
+        PG,
+        "discounts = gamma ** np.arange(len(rewards))",
+        "discounts = gamma ** np.arange(1, len(rewards) + 1)",
+        "discounted_return",
+    ),
+    Mutant(
+        "discounted_return_mean_of_rewards",
+        PG,
+        "np.sum(discounts * rewards)",
+        "np.mean(discounts * rewards)",
+        "discounted_return",
+    ),
+    Mutant(
         "reward_to_go_gamma_ignored",
         PG,
         "running = rewards[t] + gamma * running",
@@ -35,6 +49,20 @@ MUTANTS: list[Mutant] = [
         PG,
         "    for t in reversed(range(len(rewards))):\n        running = rewards[t] + gamma",
         "    for t in range(len(rewards)):\n        running = rewards[t] + gamma",
+        "reward_to_go",
+    ),
+    Mutant(
+        "reward_to_go_leaves_out_its_own_reward",
+        PG,
+        "        running = rewards[t] + gamma * running\n        q_values[t] = running",
+        "        q_values[t] = running\n        running = rewards[t] + gamma * running",
+        "reward_to_go",
+    ),
+    Mutant(
+        "reward_to_go_discounted_from_the_episode_start",
+        PG,
+        "running = rewards[t] + gamma * running",
+        "running = gamma**t * rewards[t] + running",
         "reward_to_go",
     ),
     # normalisation
@@ -50,6 +78,20 @@ MUTANTS: list[Mutant] = [
         PG,
         "return (values - values.mean()) / (values.std() + eps)",
         "return (values - values.mean()) / (values.mean() + eps)",
+        "normalize",
+    ),
+    Mutant(
+        "normalize_sample_std",
+        PG,
+        "values.std() + eps",
+        "values.std(ddof=1) + eps",
+        "normalize",
+    ),
+    Mutant(
+        "normalize_operator_precedence",
+        PG,
+        "return (values - values.mean()) / (values.std() + eps)",
+        "return values - values.mean() / (values.std() + eps)",
         "normalize",
     ),
     # GAE
@@ -81,6 +123,20 @@ MUTANTS: list[Mutant] = [
         "gamma * (1.0 - dones[t]) * running",
         "compute_gae",
     ),
+    Mutant(
+        "gae_gamma_left_out_of_the_recursion",
+        PG,
+        "gamma * lam * (1.0 - dones[t]) * running",
+        "lam * (1.0 - dones[t]) * running",
+        "compute_gae",
+    ),
+    Mutant(
+        "gae_next_values_from_shifted_values",
+        PG,
+        "gamma * (1.0 - terminated) * next_values - values",
+        "gamma * (1.0 - terminated) * np.append(values[1:], 0.0) - values",
+        "compute_gae",
+    ),
     # losses
     Mutant(
         "policy_gradient_loss_sign",
@@ -104,6 +160,20 @@ MUTANTS: list[Mutant] = [
         "policy_gradient_loss",
     ),
     Mutant(
+        "policy_gradient_loss_log_probs_detached",
+        PG,
+        "return -(log_probs * advantages.detach()).mean()",
+        "return -(log_probs.detach() * advantages).mean()",
+        "policy_gradient_loss",
+    ),
+    Mutant(
+        "policy_gradient_loss_advantages_as_a_column",
+        PG,
+        "return -(log_probs * advantages.detach()).mean()",
+        "return -(log_probs * advantages.detach().view(-1, 1)).mean()",
+        "policy_gradient_loss",
+    ),
+    Mutant(
         "ppo_min_max_swapped",
         PG,
         "return -torch.min(unclipped, clipped).mean()",
@@ -115,6 +185,27 @@ MUTANTS: list[Mutant] = [
         PG,
         "ratio = torch.exp(log_probs - old_log_probs.detach())",
         "ratio = torch.exp(old_log_probs.detach() - log_probs)",
+        "ppo_clip_loss",
+    ),
+    Mutant(
+        "ppo_old_log_probs_not_detached",
+        PG,
+        "ratio = torch.exp(log_probs - old_log_probs.detach())",
+        "ratio = torch.exp(log_probs - old_log_probs)",
+        "ppo_clip_loss",
+    ),
+    Mutant(
+        "ppo_clips_the_product_not_the_ratio",
+        PG,
+        "clipped = torch.clamp(ratio, 1.0 - clip, 1.0 + clip) * advantages",
+        "clipped = torch.clamp(ratio * advantages, 1.0 - clip, 1.0 + clip)",
+        "ppo_clip_loss",
+    ),
+    Mutant(
+        "ppo_loss_sign",
+        PG,
+        "return -torch.min(unclipped, clipped).mean()",
+        "return torch.min(unclipped, clipped).mean()",
         "ppo_clip_loss",
     ),
     Mutant(
@@ -138,6 +229,27 @@ MUTANTS: list[Mutant] = [
         "return ((values.detach() - targets.detach()) ** 2).mean()",
         "value_loss",
     ),
+    Mutant(
+        "value_loss_halved",
+        PG,
+        "return ((values - targets.detach()) ** 2).mean()",
+        "return 0.5 * ((values - targets.detach()) ** 2).mean()",
+        "value_loss",
+    ),
+    Mutant(
+        "value_loss_square_of_the_mean",
+        PG,
+        "return ((values - targets.detach()) ** 2).mean()",
+        "return (values - targets.detach()).mean() ** 2",
+        "value_loss",
+    ),
+    Mutant(
+        "value_loss_targets_as_a_column",
+        PG,
+        "return ((values - targets.detach()) ** 2).mean()",
+        "return ((values - targets.detach().view(-1, 1)) ** 2).mean()",
+        "value_loss",
+    ),
     # policies
     Mutant(
         "categorical_probs_from_logits",
@@ -151,6 +263,20 @@ MUTANTS: list[Mutant] = [
         POLICIES,
         "distributions.Categorical(logits=self.logits_net(observations))",
         "distributions.Categorical(probs=torch.softmax(self.logits_net(observations), dim=0))",
+        "CategoricalPolicy.distribution",
+    ),
+    Mutant(
+        "categorical_softmax_as_logits",
+        POLICIES,
+        "distributions.Categorical(logits=self.logits_net(observations))",
+        "distributions.Categorical(logits=torch.softmax(self.logits_net(observations), dim=-1))",
+        "CategoricalPolicy.distribution",
+    ),
+    Mutant(
+        "categorical_logits_detached",
+        POLICIES,
+        "distributions.Categorical(logits=self.logits_net(observations))",
+        "distributions.Categorical(logits=self.logits_net(observations).detach())",
         "CategoricalPolicy.distribution",
     ),
     Mutant(
@@ -179,6 +305,20 @@ MUTANTS: list[Mutant] = [
         POLICIES,
         "std = torch.exp(self.log_std)",
         "std = torch.exp(2.0 * self.log_std)",
+        "GaussianPolicy.distribution",
+    ),
+    Mutant(
+        "gaussian_log_std_detached",
+        POLICIES,
+        "std = torch.exp(self.log_std)",
+        "std = torch.exp(self.log_std.detach())",
+        "GaussianPolicy.distribution",
+    ),
+    Mutant(
+        "gaussian_std_as_covariance",
+        POLICIES,
+        "return distributions.Independent(distributions.Normal(mean, std), 1)",
+        "return distributions.MultivariateNormal(mean, torch.diag(std))",
         "GaussianPolicy.distribution",
     ),
 ]

@@ -6,10 +6,19 @@ value that comes back is type-, dtype-, shape- and finiteness-checked before an 
 comparison. Inputs come from the check's ``rng`` plus hand-picked edge cases (single-step
 episode, terminal vs truncated end, batch of 1, gamma = 1, lambda 0 and 1).
 
-Kinds: value (returns, advantages, losses), gradient (losses and the policies' distributions,
-with the reference's weights loaded into the student's module), update (one Adam step of the
-baseline) and statistical (unbiasedness of the policy-gradient estimator on a tabular MDP whose
-exact gradient is computed by enumeration).
+Kinds: value (returns, advantages, losses), gradient (losses, the policies' distributions and
+the baseline's parameters under ``value_loss``, with the reference's weights loaded into the
+student's module) and statistical (unbiasedness of the policy-gradient estimator on a tabular
+MDP whose exact gradient is computed by enumeration).
+
+Credit within a function: a check earns its points only when every case passes, so a
+function's points are split among its checks by what each one separates. The value and
+gradient checks separate every plausible wrong variant (a discount off by one step, a mean for
+a sum, a factor of 2, a detached input); the statistical checks see only biases larger than
+their bounds allow, so they carry the smaller share of their function's points; and a
+gradient check that alone sees a constant left attached (the policy-gradient loss's
+advantages, PPO's old log-probabilities, value_loss's targets) carries more than half of its
+function's points.
 """
 
 from __future__ import annotations
@@ -81,7 +90,7 @@ DISCOUNTED_RETURN = function_check(
     function="discounted_return",
     reference=ref.discounted_return,
     cases=_return_cases,
-    points=5,
+    points=7,
     describe=_RETURNS,
     hint=(
         "every entry is the whole trajectory's discounted return sum_t gamma^t r_t, with the "
@@ -97,7 +106,7 @@ REWARD_TO_GO = function_check(
     function="reward_to_go",
     reference=ref.reward_to_go,
     cases=_return_cases,
-    points=8,
+    points=10,
     describe=_RETURNS,
     hint=(
         "entry t sums the rewards from t to the end, discounted by gamma^(t'-t); run the sum "
@@ -282,7 +291,7 @@ PG_LOSS_VALUE = function_check(
     function="policy_gradient_loss",
     reference=ref.policy_gradient_loss,
     cases=_pg_cases,
-    points=4,
+    points=3,
     describe="batches (B = 1, 8, 64)",
     hint="the loss is minus the batch mean of log_probs * advantages, a scalar (shape ()).",
 )
@@ -304,7 +313,7 @@ VALUE_LOSS_VALUE = function_check(
     function="value_loss",
     reference=ref.value_loss,
     cases=_value_loss_cases,
-    points=3,
+    points=2,
     describe="batches (B = 1, 7, 50)",
     hint="the mean (not the sum) of the squared differences, a scalar (shape ()).",
 )
@@ -350,7 +359,7 @@ PPO_LOSS_VALUE = function_check(
     function="ppo_clip_loss",
     reference=ref.ppo_clip_loss,
     cases=_ppo_cases,
-    points=5,
+    points=4,
     describe="batches with probability ratios inside and outside the clip range",
     hint=(
         "ratio = exp(log_probs - old_log_probs); the loss is minus the batch mean of "
@@ -373,7 +382,7 @@ PG_LOSS_GRAD = gradient_check(
     cases=_pg_cases,
     wrt=("log_probs", "advantages"),
     constants=("advantages",),
-    points=5,
+    points=6,
     describe="batches (B = 1, 8, 64)",
     hint="d loss / d log_probs_t = -advantages_t / B; the advantages are constants (detach them).",
 )
@@ -385,7 +394,7 @@ PPO_LOSS_GRAD = gradient_check(
     cases=_ppo_cases,
     wrt=("log_probs", "old_log_probs", "advantages"),
     constants=("old_log_probs", "advantages"),
-    points=5,
+    points=6,
     describe="batches with probability ratios inside and outside the clip range",
     hint=(
         "where the clipped term is the minimum, its gradient is zero; only log_probs carries a "
@@ -569,7 +578,7 @@ BASELINE_GRAD = module_check(
     cls="ValueCritic",
     cases=_baseline_cases,
     kind="gradient",
-    points=5,
+    points=3,
     what=(
         "the gradient of your `value_loss` of ValueCritic's values w.r.t. every parameter of "
         "the critic, with the reference's weights, on {count} minibatches"
@@ -597,7 +606,7 @@ VALUE_LOSS_GRAD = gradient_check(
     cases=_value_loss_grad_cases,
     wrt=("values", "targets"),
     constants=("targets",),
-    points=3,
+    points=6,
     describe="batches (B = 12, 1, 5)",
     hint="d loss / d values_t = 2 (values_t - targets_t) / B; the targets are constants.",
 )
@@ -844,14 +853,14 @@ CHECKS: list[Check] = [
         "reward_to_go + policy_gradient_loss: unbiased gradient estimator",
         "reward_to_go",
         "statistical",
-        8,
+        6,
         check_pg_unbiased,
     ),
     Check(
         "discounted_return vs reward_to_go: same expected gradient",
         "discounted_return",
         "statistical",
-        5,
+        3,
         check_returns_same_expectation,
     ),
 ]
