@@ -40,6 +40,27 @@ MUTANTS: list[Mutant] = [
         "GaussianMLPPolicy.distribution",
     ),
     Mutant(
+        "log_std_detached_from_its_parameter",
+        POLICIES,
+        "std = torch.exp(self.log_std)",
+        "std = torch.exp(self.log_std.detach())",
+        "GaussianMLPPolicy.distribution",
+    ),
+    Mutant(
+        "log_std_sign_flipped",
+        POLICIES,
+        "std = torch.exp(self.log_std)",
+        "std = torch.exp(-self.log_std)",
+        "GaussianMLPPolicy.distribution",
+    ),
+    Mutant(
+        "covariance_given_the_standard_deviation",
+        POLICIES,
+        "return distributions.Independent(distributions.Normal(mean, std), 1)",
+        "return distributions.MultivariateNormal(mean, torch.diag(std))",
+        "GaussianMLPPolicy.distribution",
+    ),
+    Mutant(
         "get_action_never_samples",
         POLICIES,
         "actions = dist.mean if deterministic else dist.sample()",
@@ -67,6 +88,21 @@ MUTANTS: list[Mutant] = [
         "actions = dist.mean if deterministic else dist.sample()",
         "actions = dist.mean if deterministic else dist.mean + dist.stddev * "
         "torch.randn(dist.mean.shape, generator=torch.Generator().manual_seed(0))",
+        "GaussianMLPPolicy.get_action",
+    ),
+    Mutant(
+        "get_action_noise_shared_across_rows",
+        POLICIES,
+        "actions = dist.mean if deterministic else dist.sample()",
+        "actions = dist.mean if deterministic else "
+        "dist.mean + dist.stddev * torch.randn_like(dist.mean[:1])",
+        "GaussianMLPPolicy.get_action",
+    ),
+    Mutant(
+        "get_action_variance_used_as_std",
+        POLICIES,
+        "actions = dist.mean if deterministic else dist.sample()",
+        "actions = dist.mean if deterministic else torch.normal(dist.mean, dist.variance)",
         "GaussianMLPPolicy.get_action",
     ),
     # the loss and the step
@@ -99,6 +135,27 @@ MUTANTS: list[Mutant] = [
         "bc_loss",
     ),
     Mutant(
+        "nll_averaged_over_action_dims",
+        BC,
+        "return -dist.log_prob(expert_actions).mean()",
+        "return -dist.base_dist.log_prob(expert_actions).mean()",
+        "bc_loss",
+    ),
+    Mutant(
+        "mse_halved",
+        BC,
+        "return torch.mean((dist.mean - expert_actions) ** 2)",
+        "return 0.5 * torch.mean((dist.mean - expert_actions) ** 2)",
+        "bc_loss",
+    ),
+    Mutant(
+        "mse_squeezed_mean_broadcast_against_the_actions",
+        BC,
+        "return torch.mean((dist.mean - expert_actions) ** 2)",
+        "return torch.mean((dist.mean.squeeze() - expert_actions) ** 2)",
+        "bc_loss",
+    ),
+    Mutant(
         "bc_update_no_gradient_step",
         BC,
         "    value.backward()\n    optimizer.step()",
@@ -112,12 +169,35 @@ MUTANTS: list[Mutant] = [
         "    value.backward()",
         "bc_update",
     ),
+    Mutant(
+        "bc_update_zeroes_only_the_mean_net",
+        BC,
+        "    optimizer.zero_grad()\n    value.backward()",
+        "    policy.mean_net.zero_grad()\n    value.backward()",
+        "bc_update",
+    ),
+    Mutant(
+        "bc_update_new_adam_every_step",
+        BC,
+        "    optimizer.zero_grad()\n    value.backward()",
+        "    learning_rate = optimizer.param_groups[0]['lr']\n"
+        "    optimizer = torch.optim.Adam(policy.parameters(), lr=learning_rate)\n"
+        "    optimizer.zero_grad()\n    value.backward()",
+        "bc_update",
+    ),
     # DAgger
     Mutant(
         "relabel_returns_float64",
         DAGGER,
         "return np.asarray(expert(observations), dtype=np.float32)",
         "return np.asarray(expert(observations), dtype=np.float64)",
+        "relabel",
+    ),
+    Mutant(
+        "relabel_squeezes_the_actions",
+        DAGGER,
+        "return np.asarray(expert(observations), dtype=np.float32)",
+        "return np.asarray(expert(observations), dtype=np.float32).squeeze()",
         "relabel",
     ),
     Mutant(
@@ -137,6 +217,15 @@ MUTANTS: list[Mutant] = [
         "aggregate",
     ),
     Mutant(
+        "aggregate_puts_the_new_pairs_first",
+        DAGGER,
+        "    return Dataset(\n        np.concatenate([dataset.observations, observations]),\n"
+        "        np.concatenate([dataset.actions, actions]),\n    )",
+        "    return Dataset(\n        np.concatenate([observations, dataset.observations]),\n"
+        "        np.concatenate([actions, dataset.actions]),\n    )",
+        "aggregate",
+    ),
+    Mutant(
         "dagger_relabels_with_the_learner",
         DAGGER,
         "expert_actions = relabel(expert, rollouts.observations)",
@@ -148,6 +237,13 @@ MUTANTS: list[Mutant] = [
         DAGGER,
         "expert_actions = relabel(expert, rollouts.observations)",
         "expert_actions = rollouts.actions",
+        "collect_and_relabel",
+    ),
+    Mutant(
+        "dagger_labels_the_next_states",
+        DAGGER,
+        "expert_actions = relabel(expert, rollouts.observations)",
+        "expert_actions = relabel(expert, rollouts.next_observations)",
         "collect_and_relabel",
     ),
     Mutant(

@@ -179,7 +179,7 @@ DISTRIBUTION = module_check(
     cls="GaussianMLPPolicy",
     cases=_distribution_cases(grad=False),
     kind="value",
-    points=12,
+    points=10,
     what=(
         "`GaussianMLPPolicy.distribution` with the reference's weights on {count} networks "
         "(log_std away from 0): its mean, stddev, log_prob(actions) (shape (B,)) and entropy()"
@@ -197,7 +197,7 @@ DISTRIBUTION_GRAD = module_check(
     cls="GaussianMLPPolicy",
     cases=_distribution_cases(grad=True),
     kind="gradient",
-    points=8,
+    points=10,
     what=(
         "the gradient of `GaussianMLPPolicy.distribution(observations).log_prob(actions)"
         ".mean()` w.r.t. every parameter (mean_net and log_std) with the reference's weights "
@@ -306,6 +306,7 @@ _LOSS_CASES: list[tuple[int, int, int, int, str, int, ref_bc.BCLoss]] = [
     (3, 2, 2, 16, "tanh", 9, "mse"),
     (5, 1, 0, 8, "tanh", 1, "mse"),
     (4, 5, 1, 16, "relu", 12, "mse"),
+    (6, 1, 1, 8, "relu", 7, "mse"),  # a (B, 1) mean squeezed to (B,) broadcasts to (B, B)
 ]
 _LOSS_HINT = (
     "nll: minus the mean over the batch of distribution(observations).log_prob(expert_actions) "
