@@ -1,7 +1,8 @@
 """What the audit test of every hidden suite asserts (``tests/test_suite_hwN.py``): the
 reference gets full marks, the bare starter zero with clear feedback, and every mutant patches
-one place of a solution region and is killed by a check of its function; the whole audit
-also grades every correct alternative, which must lose nothing.
+one place of a solution region and is killed by a check of its function, losing at least half
+of that function's points; the whole audit also grades every correct alternative, which must
+lose nothing.
 
 ``make test`` reads an audit that grades the reference under one seed and each mutant on the
 checks of its own function only (:func:`make_test_audit`: the same verdicts, in about half the
@@ -82,6 +83,10 @@ def assert_killed(audited: AuditReport, mutant: Mutant) -> None:
     assert result.points_lost > 0
     assert result.verdict == "killed", (
         f"{mutant.name} {result.verdict}: failing checks {result.failing_functions}"
+    )
+    # a real bug costs most of its function's points (the credit policy, judging.CREDIT_POLICY)
+    assert result.share_of_function >= 0.5, (
+        f"{mutant.name} lost only {result.share_of_function:.0%} of {mutant.function}'s points"
     )
     for feedback in result.feedback.values():  # feedback names what went wrong, never the source
         assert "First mismatch" in feedback and "Hint:" in feedback
