@@ -199,6 +199,13 @@ ALTERNATIVES: list[Alternative] = [
         "    optimizer.step()",
         "bc_update",
     ),
+    Alternative(
+        "bc_update_zero_grad_after_the_step",
+        BC,
+        BC_UPDATE,
+        "    value.backward()\n    optimizer.step()\n    optimizer.zero_grad()",
+        "bc_update",
+    ),
     # relabelling: in chunks of states, or the expert's array cast
     Alternative(
         "relabel_in_chunks_of_eight_states",

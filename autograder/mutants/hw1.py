@@ -185,6 +185,13 @@ MUTANTS: list[Mutant] = [
         "    optimizer.zero_grad()\n    value.backward()",
         "bc_update",
     ),
+    Mutant(
+        "bc_update_backpropagates_the_batch_sum",
+        BC,
+        "    optimizer.zero_grad()\n    value.backward()",
+        "    optimizer.zero_grad()\n    (value * len(observations)).backward()",
+        "bc_update",
+    ),
     # DAgger
     Mutant(
         "relabel_returns_float64",

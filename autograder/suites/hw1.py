@@ -435,7 +435,9 @@ def _update_case(rng: np.random.Generator, case: tuple[Any, ...]) -> AgentCase:
 def _judge_bc_update(stepped: Stepped) -> str | None:
     problem = metrics_problem(stepped.metrics, stepped.expected_metrics, ("train/loss",))
     return problem or tensors_problem(
-        stepped.fetched["policy"], parameters(stepped.agent.policy), "after the step, parameter"
+        stepped.fetched["policy"],
+        parameters(stepped.agent.policy, grads=True),
+        "after the step, parameter",
     )
 
 
@@ -445,13 +447,14 @@ BC_UPDATE = agent_update_check(
     trainer=dataclasses.replace(TRAINER, agent=()),
     cases=_UPDATE_CASES,
     setup=_update_case,
-    networks=lambda learner: {},
+    networks=lambda learner: {"policy": [name for name, _ in learner.policy.named_parameters()]},
     judge=_judge_bc_update,
     points=12,
     what=(
         f"two `bc_update` steps of the Trainer's Adam optimizer (Trainer.update) from the "
         f"reference's weights on {len(_UPDATE_CASES)} pairs of minibatches: after each, the "
-        "loss it reports (before the step) and every parameter"
+        "loss it reports (before the step), every parameter and its gradient (an Adam step "
+        "hides a scaled loss; gradients cleared after the step are not compared)"
     ),
     hint=(
         "zero the old gradients, backpropagate the loss, then take the optimizer's step, once "
