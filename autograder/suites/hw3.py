@@ -12,10 +12,10 @@ the method runs on the same batch, with the same torch seed, as the reference do
 
 Kinds: value (schedules, Bellman, double-DQN and soft targets with terminal and truncated
 transitions, every backup strategy, the agents' losses), gradient (Huber, both actor losses,
-temperature loss, the tanh log-probability correction), update (one DQN and one SAC step from
-identical state; hard and soft target updates), statistical (epsilon-greedy frequencies; the
-squashed Gaussian's density integrates to one) and learning curves (DQN on CartPole, SAC on
-InvertedPendulum).
+temperature loss, the tanh log-probability correction), update (two DQN and two SAC updates
+from identical state; hard and soft target updates), statistical (epsilon-greedy frequencies
+and independence across calls; the squashed Gaussian's density integrates to one) and learning
+curves (DQN on CartPole, SAC on InvertedPendulum).
 """
 
 from __future__ import annotations
@@ -242,7 +242,7 @@ HUBER_VALUE = function_check(
     function="huber_loss",
     reference=ref_dqn.huber_loss,
     cases=_huber_cases,
-    points=3,
+    points=3.5,
     describe="batches with TD errors inside and outside [-delta, delta]",
     hint=(
         "0.5 x^2 where |x| <= delta, delta * (|x| - 0.5 delta) beyond; the mean over the batch, a "
@@ -257,7 +257,7 @@ HUBER_GRAD = gradient_check(
     cases=_huber_cases,
     wrt=("q_values", "targets"),
     constants=("targets",),
-    points=4,
+    points=3.5,
     describe="batches with TD errors inside and outside [-delta, delta]",
     hint=(
         "d loss / d q_t = clip(q_t - y_t, -delta, delta) / B; the targets are constants (detach "
@@ -778,25 +778,50 @@ HARD_UPDATE = agent_update_check(
 # The student's DQNAgent.act(observations, epsilon) (which calls epsilon_greedy) on N states whose
 # greedy actions are known (the reference's weights): each action a has probability
 # (1 - eps) [greedy(s_i) == a] + eps / A in row i, judged by kit.frequencies_problem.
+# Every call runs under the same worker seed, which reseeds NumPy's, Python's and torch's global
+# generators alike: the agent's own generator moves on from one call to the next, so the last two
+# calls (all random) draw independently, and their actions' difference mod A is uniform. Draws
+# from a global generator, or from one the function seeds itself, repeat: a difference of 0.
 
 _EPS_N = 30_000
-_EPSILONS = (0.0, 0.3, 1.0)
+_EPSILONS = (0.0, 0.3, 1.0, 1.0)
+
+
+def _repeated_draws_problem(
+    first: np.ndarray, second: np.ndarray, num_actions: int, half_width: float
+) -> str | None:
+    """What shows that two calls' all-random actions are not independent draws; None when
+    their difference mod ``num_actions`` has the uniform law that independence gives it
+    (each value within ``half_width`` of 1 / ``num_actions``)."""
+    difference = (second - first) % num_actions
+    for value in range(num_actions):
+        share = float(np.mean(difference == value))
+        if abs(share - 1.0 / num_actions) > half_width:
+            return (
+                f"the second call's action minus the first's (mod {num_actions}) is {value} in "
+                f"{share:.4f} of the states, expected {1.0 / num_actions:.4f} +- "
+                f"{half_width:.4f} for independent draws (0 everywhere: the same draws in both "
+                "calls)"
+            )
+    return None
 
 
 def check_epsilon_greedy(sandbox: Sandbox, rng: np.random.Generator) -> Outcome:
     case = ("Acrobot-v1", False, 1, 16, "tanh", None, 1.0, 4)
     summary, config, agent, states, _ = _dqn_setup(rng, case)
     num_actions = 3
-    tests = len(_EPSILONS) * (num_actions + 1)
+    tests = (len(_EPSILONS) + 1) * (num_actions + 1)
     half_width = hoeffding_half_width(_EPS_N, tests)
     tally = Tally(
         f"the action frequencies of `DQNAgent.act` (your epsilon_greedy) on {_EPS_N} "
-        f"observations ({num_actions} actions, greedy actions known) for epsilon in "
-        f"{list(_EPSILONS)}: each action's frequency and the greedy action's, within "
+        f"observations ({num_actions} actions, greedy actions known) in {len(_EPSILONS)} calls "
+        f"with epsilon in {list(_EPSILONS)}, each under the same worker seed: each action's "
+        f"frequency and the greedy action's, and the last two calls' independence, within "
         f"+-{half_width:.4f} of the exact ones",
         "each state on its own: with probability epsilon an action drawn uniformly from all "
         "actions (the greedy one included), else the argmax; one random draw per state, not "
-        "one for the whole batch.",
+        "one for the whole batch, and every draw from the generator passed in (rng), not from "
+        "NumPy's global one or a generator of your own, so that each call draws afresh.",
     )
     if not DQN_TRAINER.build(sandbox, tally, summary, config, states):
         tally.skip(len(_EPSILONS) - 1)
@@ -806,16 +831,26 @@ def check_epsilon_greedy(sandbox: Sandbox, rng: np.random.Generator) -> Outcome:
     with torch.no_grad():
         greedy = agent.q_network(torch.as_tensor(observations)).argmax(dim=1).numpy()
     one_hot = np.eye(num_actions)[greedy]
-    for epsilon in tally.each(_EPSILONS):
-        label = f"epsilon={epsilon}"
+    seed = torch_seed(rng)
+    previous: np.ndarray | None = None
+    for call, epsilon in enumerate(tally.each(_EPSILONS), start=1):
+        label = f"call {call}, epsilon={epsilon}"
         ok, actions = returned(
-            _on_agent(sandbox, [Method("act", (observations, epsilon))], label="DQNAgent.act"),
+            _on_agent(
+                sandbox, [Method("act", (observations, epsilon))], seed=seed, label="DQNAgent.act"
+            ),
             tally,
             label,
         )
-        if ok:
-            probabilities = (1.0 - epsilon) * one_hot + epsilon / num_actions
-            tally.record(label, frequencies_problem(actions, probabilities, half_width))
+        if not ok:
+            previous = None
+            continue
+        probabilities = (1.0 - epsilon) * one_hot + epsilon / num_actions
+        problem = frequencies_problem(actions, probabilities, half_width)
+        if problem is None and call == len(_EPSILONS) and previous is not None:
+            problem = _repeated_draws_problem(previous, actions, num_actions, half_width)
+        tally.record(label, problem)
+        previous = actions
     return tally.outcome()
 
 
@@ -914,7 +949,7 @@ def _sac_method_check(
 SAC_CRITIC_LOSS = _sac_method_check(
     "SACAgent.critic_loss: loss and Q-values",
     "critic_loss",
-    5,
+    4,
     "min, mean and single backups",
     ("the loss", "q_values"),
     "sample a' from the actor at s', value it with every target critic, and build the target "
@@ -1030,7 +1065,7 @@ def _judge_soft_update(stepped: Stepped) -> str | None:
 SAC_CRITIC_STEP = _sac_update_check(
     "SACAgent.critic_loss: two SAC updates of the critics from identical state",
     "SACAgent.critic_loss",
-    5,
+    6,
     "the critic loss it reports, every critic parameter's gradient and value after the step",
     "the critics' gradient is that of your critic_loss: the targets (target critics, next "
     "actions from the actor, alpha) must carry no gradient.",
@@ -1128,7 +1163,7 @@ CHECKS: list[Check] = [
     # DQN
     LINEAR_SCHEDULE,
     Check(
-        "epsilon_greedy: action frequencies (via DQNAgent.act)",
+        "epsilon_greedy: action frequencies, independent across calls (via DQNAgent.act)",
         "epsilon_greedy",
         "statistical",
         7,
