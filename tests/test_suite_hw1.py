@@ -88,7 +88,9 @@ def test_the_bare_starter_gets_zero_with_clear_feedback(audited):
 
 
 def test_mutant_names_are_unique():
-    assert len({mutant.name for mutant in MUTANTS}) == len(MUTANTS) >= 33
+    assert (
+        len({mutant.name for mutant in MUTANTS}) == len(MUTANTS) >= 30
+    )  # 20 when issue 19 was filed, and half more
 
 
 @pytest.mark.parametrize("mutant", MUTANTS, ids=lambda m: m.name)
