@@ -153,31 +153,29 @@ class AuditReport:
 # ------------------------------------------------------------------------------- mutants
 
 
-def load_mutants(hw: str) -> list[Mutant]:
-    """The mutants of homework ``hw`` (``autograder/mutants/hwN.py``, ``MUTANTS``)."""
+def _catalog(hw: str, kind: str, name: str) -> list[Any]:
+    """The list ``name`` of ``autograder/<kind>/hwN.py`` for homework ``hw``; empty when the
+    homework has no such file."""
     package, _ = load_suite(hw)
-    module_name = f"autograder.mutants.{package.split('_')[0]}"
+    module_name = f"autograder.{kind}.{package.split('_')[0]}"
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as error:
         if error.name != module_name:
             raise
         return []
-    return list(module.MUTANTS)
+    return list(getattr(module, name))
+
+
+def load_mutants(hw: str) -> list[Mutant]:
+    """The mutants of homework ``hw`` (``autograder/mutants/hwN.py``, ``MUTANTS``)."""
+    return _catalog(hw, "mutants", "MUTANTS")
 
 
 def load_alternatives(hw: str) -> list[Alternative]:
     """The correct alternatives of homework ``hw`` (``autograder/alternatives/hwN.py``,
     ``ALTERNATIVES``)."""
-    package, _ = load_suite(hw)
-    module_name = f"autograder.alternatives.{package.split('_')[0]}"
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as error:
-        if error.name != module_name:
-            raise
-        return []
-    return list(module.ALTERNATIVES)
+    return _catalog(hw, "alternatives", "ALTERNATIVES")
 
 
 def select_mutants(

@@ -26,9 +26,11 @@ feedback) is written once, here and in :mod:`autograder.judging`:
 
 A check that fits none of these is a ``Check`` with a ``run`` of its own, built from the
 pieces below: :meth:`Trainer.build`, :func:`expect_fetched`, :func:`parameter_grads_problem`,
-:func:`tensors_problem`, :func:`replay_batch`, and for statistics :data:`FAILURE_RATE`,
-:func:`bernstein_half_width`, :func:`hoeffding_half_width`, :func:`chi_square_bounds` and
-:func:`mean_problem`.
+:func:`tensors_problem`, :func:`network_step_problem` (an update's usual judge),
+:func:`replay_batch`, :func:`perturbed`, and for statistics :data:`FAILURE_RATE`,
+:func:`bernstein_half_width`, :func:`hoeffding_half_width`, :func:`chi_square_bounds`,
+:func:`mean_problem` (an estimator's mean), :func:`frequencies_problem` (a categorical
+sampler) and :func:`gaussian_samples_problem` (a Gaussian sampler's joint law over two calls).
 """
 
 from __future__ import annotations
@@ -738,6 +740,17 @@ class Stepped:
     such as a target network's, sees the student's own state, whatever the rest did)."""
     agent: Any
     """The reference agent after its update."""
+
+
+def network_step_problem(
+    stepped: Stepped, metrics: Sequence[str], network: str, what: str = "after the step,"
+) -> str | None:
+    """The usual judge of an update: the ``metrics`` it reported against the reference's,
+    then every parameter of the agent's ``network`` and its gradient against the reference
+    agent's (``what`` begins each mismatch's message); None when all match."""
+    problem = metrics_problem(stepped.metrics, stepped.expected_metrics, metrics)
+    expected = parameters(getattr(stepped.agent, network), grads=True)
+    return problem or tensors_problem(stepped.fetched[network], expected, what)
 
 
 def agent_update_check(

@@ -62,10 +62,8 @@ from autograder.kit import (
     gaussian_sample_tests,
     gaussian_samples_problem,
     load_states,
-    metrics_problem,
     module_check,
-    parameters,
-    tensors_problem,
+    network_step_problem,
 )
 from autograder.learning import LearningTask
 from autograder.sandbox import PROJECT_ROOT, Apply, Attr, Method, Sandbox, Step
@@ -433,12 +431,7 @@ def _update_case(rng: np.random.Generator, case: tuple[Any, ...]) -> AgentCase:
 
 
 def _judge_bc_update(stepped: Stepped) -> str | None:
-    problem = metrics_problem(stepped.metrics, stepped.expected_metrics, ("train/loss",))
-    return problem or tensors_problem(
-        stepped.fetched["policy"],
-        parameters(stepped.agent.policy, grads=True),
-        "after the step, parameter",
-    )
+    return network_step_problem(stepped, ("train/loss",), "policy", "after the step, parameter")
 
 
 BC_UPDATE = agent_update_check(

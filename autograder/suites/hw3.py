@@ -57,8 +57,7 @@ from autograder.kit import (
     function_check,
     gradient_check,
     hoeffding_half_width,
-    metrics_problem,
-    parameters,
+    network_step_problem,
     perturbed,
     replay_batch,
     tensors_problem,
@@ -693,13 +692,8 @@ def _q_network(agent: Any) -> dict[str, list[str]]:
 
 
 def _judge_dqn_update(stepped: Stepped) -> str | None:
-    keys = ("train/loss_critic", "train/grad_norm")
-    problem = metrics_problem(stepped.metrics, stepped.expected_metrics, keys)
-    return problem or tensors_problem(
-        stepped.fetched["q_network"],
-        parameters(stepped.agent.q_network, grads=True),
-        "after the step, parameter",
-    )
+    metrics = ("train/loss_critic", "train/grad_norm")
+    return network_step_problem(stepped, metrics, "q_network", "after the step, parameter")
 
 
 def _judge_hard_update(stepped: Stepped) -> str | None:
@@ -1021,20 +1015,13 @@ def _sac_update_check(
 
 
 def _judge_critic_step(stepped: Stepped) -> str | None:
-    problem = metrics_problem(stepped.metrics, stepped.expected_metrics, ("train/loss_critic",))
-    return problem or tensors_problem(
-        stepped.fetched["critics"],
-        parameters(stepped.agent.critics, grads=True),
-        "after the step, critic parameter",
-    )
+    metrics = ("train/loss_critic",)
+    return network_step_problem(stepped, metrics, "critics", "after the step, critic parameter")
 
 
 def _judge_actor_step(stepped: Stepped) -> str | None:
     agent = stepped.agent
-    problem = metrics_problem(stepped.metrics, stepped.expected_metrics, ("train/loss_actor",))
-    problem = problem or tensors_problem(
-        stepped.fetched["actor"], parameters(agent.actor, grads=True), "after the step, actor"
-    )
+    problem = network_step_problem(stepped, ("train/loss_actor",), "actor", "after the step, actor")
     log_alpha = {
         "log_alpha": agent.log_alpha.detach().clone(),
         "grad log_alpha": agent.log_alpha.grad,
