@@ -254,7 +254,7 @@ def test_a_forged_reply_with_the_right_id_is_capped_and_made_safe(base: Path) ->
 def test_escape_codes_cannot_rewrite_the_tas_table(base: Path) -> None:
     # clear the screen, go up a line, overwrite it with a passed row and a full score; a
     # right-to-left override and a line separator (a new line to str.splitlines) besides
-    fake = "1.1  reward_to_go: discounted reward-to-go  8/8     passed"
+    fake = "1.1  reward_to_go: discounted reward-to-go  10/10   passed"
     message = (
         f"\\x1b[2J\\x1b[H\\x1b[1A\\r{fake}\\u2028total: 100/100 points (1 of 1 checks passed)"
         f"\\u202e\\x08\\x9b0m\\x00"
@@ -269,9 +269,9 @@ def test_escape_codes_cannot_rewrite_the_tas_table(base: Path) -> None:
             table = report.format_table(data, show_hidden=show_hidden)
             assert_safe(table)
             totals = [line for line in table.splitlines() if line.startswith("total")]
-            assert len(totals) == 1 and re.match(r"total[a-z ]*: 0/8 points", totals[0]), totals
+            assert len(totals) == 1 and re.match(r"total[a-z ]*: 0/10 points", totals[0]), totals
             rows = [line for line in table.splitlines() if line.startswith("1.1")]
-            assert rows == [re.sub(r"8/8 +passed", "0/8     failed", fake)], rows
+            assert rows == [re.sub(r"10/10 +passed", "0/10    failed", fake)], rows
 
 
 def test_a_json_bomb_on_the_result_channel_costs_the_grader_little(base: Path) -> None:

@@ -19,7 +19,7 @@ from autograder.release import GRADING_FILE, ReleaseError, check_no_leaks
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 HIDDEN_LINE = (
-    "The autograder also runs 19 hidden checks (120 points) that this command does not: "
+    "The autograder also runs 20 hidden checks (120 points) that this command does not: "
     "passing the public tests is not a grade."
 )
 
@@ -46,9 +46,9 @@ def test_the_release_ships_the_counts_and_nothing_else(student):
     grading = json.loads((student / "hw2_policy_gradient" / GRADING_FILE).read_text())
     assert grading == summarize_checks(suite_checks("hw2"))
     assert grading == {
-        "hidden_checks": 19,
+        "hidden_checks": 20,
         "hidden_points": 120.0,
-        "kinds": {"gradient": 4, "learning": 2, "statistical": 2, "update": 1, "value": 10},
+        "kinds": {"gradient": 6, "learning": 2, "statistical": 2, "value": 10},
     }
     assert (student / "autograder" / "student_check.py").is_file()
     assert not (student / "autograder" / "grade.py").exists()
