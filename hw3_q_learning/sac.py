@@ -440,7 +440,10 @@ class SACAgent:
 
         Returns:
             ``(loss, log_probs)``: the scalar loss and the log-probabilities of the sampled
-            actions, shape ``(num_actor_samples * B,)`` (for the temperature's update).
+            actions, shape ``(num_actor_samples * B,)`` (for the temperature's update), sample
+            ``k`` of state ``i`` at index ``k * B + i``: the batch repeated whole
+            ``num_actor_samples`` times (``observations.repeat(num_actor_samples, 1)``), and
+            one call of the actor's ``sample`` on it.
         """
         ### BEGIN SOLUTION
         cfg = self.config

@@ -392,6 +392,13 @@ MUTANTS: list[Mutant] = [
         "SACAgent.actor_loss",
     ),
     Mutant(
+        "actor_loss_samples_interleaved",
+        SAC,
+        "repeated = observations.repeat(cfg.num_actor_samples, 1)",
+        "repeated = observations.repeat_interleave(cfg.num_actor_samples, dim=0)",
+        "SACAgent.actor_loss",
+    ),
+    Mutant(
         "actor_loss_actions_detached_before_critics",
         SAC,
         "torch.stack([critic(repeated, actions) for critic in self.critics]), cfg.critic_target",

@@ -856,6 +856,7 @@ _SAC_CASES = [
     ("Pendulum-v1", "mean", "reinforce", 1, 1, 16, 9),
     ("Pendulum-v1", "single", "reparameterize", 1, 2, 16, 1),
     ("Reacher-v5", "min", "reinforce", 4, 1, 16, 1),
+    ("Pendulum-v1", "mean", "reparameterize", 3, 1, 16, 5),  # the samples' layout shows
 ]
 
 
@@ -954,7 +955,7 @@ SAC_ACTOR_LOSS = _sac_method_check(
     "SACAgent.actor_loss: loss and log-probabilities",
     "actor_loss",
     4,
-    "reparameterised and REINFORCE, 1 and 4 samples per state",
+    "reparameterised and REINFORCE, 1, 3 and 4 samples per state",
     ("the loss", "log_probs"),
     "repeat the observations num_actor_samples times, sample actions (reparameterised only for "
     "'reparameterize'), value them with the online critics reduced by config.critic_target, "
