@@ -244,7 +244,6 @@ class Tally:
     total: int = 0
     trivial: int = 0
     """Cases that a function doing nothing would also pass (:func:`matched_by_nothing`)."""
-    trivial_passed: int = 0
     first: str | None = None
     first_brief: str | None = None
     """The first failure in a ``property`` suite's words, when it was a call that did not
@@ -264,7 +263,6 @@ class Tally:
         self.trivial += trivial
         if problem is None:
             self.passed += 1
-            self.trivial_passed += trivial
             return True
         if self.first is None:
             self.first = f"{summary}\n{problem}"

@@ -404,9 +404,8 @@ def expect_fetched(
 ) -> None:
     """One case per entry of ``expected`` (a name, such as ``log_prob(actions)``, to the
     reference's tensor, or NumPy array unless ``tensor``) against the same entry of ``value``,
-    a dict the sandbox fetched; when
-    ``value`` is not such a dict, the first case fails (``call`` returned an unexpected value)
-    and the others are skipped."""
+    a dict the sandbox fetched; when ``value`` is not such a dict, the first case fails
+    (``call`` returned an unexpected value) and the others are skipped."""
     if type(value) is not dict or set(value) != set(expected):
         tally.record(summary, f"{call} returned an unexpected value")
         tally.skip(len(expected) - 1)

@@ -87,8 +87,6 @@ SANDBOX: dict[str, Any] = {
 """Options of every sandbox of this suite: the grader's infrastructure, and the grader's
 experts copied over whatever the submission holds in ``hw1_imitation/experts``."""
 
-Run = Callable[[Sandbox, np.random.Generator], Outcome]
-
 # ---------------------------------------------------------------------------------------------
 # The policy: its distribution and actions, with the reference's weights loaded
 # ---------------------------------------------------------------------------------------------

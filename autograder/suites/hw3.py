@@ -77,8 +77,6 @@ DQN_TRAINER = Trainer(RUN, "DQNTrainer", KEPT, TRAINER_TIMEOUT_S)
 SAC_TRAINER = Trainer(RUN, "SACTrainer", KEPT, TRAINER_TIMEOUT_S)
 CPU = torch.device("cpu")
 
-Run = Callable[[Sandbox, np.random.Generator], Outcome]
-
 
 # ---------------------------------------------------------------------------------------------
 # Exploration: the schedule
@@ -786,18 +784,16 @@ def _repeated_draws_problem(
 ) -> str | None:
     """What shows that two calls' all-random actions are not independent draws; None when
     their difference mod ``num_actions`` has the uniform law that independence gives it
-    (each value within ``half_width`` of 1 / ``num_actions``)."""
+    (:func:`~autograder.kit.frequencies_problem`)."""
     difference = (second - first) % num_actions
-    for value in range(num_actions):
-        share = float(np.mean(difference == value))
-        if abs(share - 1.0 / num_actions) > half_width:
-            return (
-                f"the second call's action minus the first's (mod {num_actions}) is {value} in "
-                f"{share:.4f} of the states, expected {1.0 / num_actions:.4f} +- "
-                f"{half_width:.4f} for independent draws (0 everywhere: the same draws in both "
-                "calls)"
-            )
-    return None
+    uniform = np.full((len(difference), num_actions), 1.0 / num_actions)
+    problem = frequencies_problem(difference, uniform, half_width)
+    if problem is None:
+        return None
+    return (
+        f"the second call's action minus the first's (mod {num_actions}), uniform for "
+        f"independent draws and 0 everywhere for the same draws in both calls: {problem}"
+    )
 
 
 def check_epsilon_greedy(sandbox: Sandbox, rng: np.random.Generator) -> Outcome:
