@@ -20,7 +20,13 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("infrastructure", "hw1_imitation", "hw2_policy_gradient", "hw3_q_learning")
+PACKAGES = (
+    "infrastructure",
+    "hw1_imitation",
+    "hw2_policy_gradient",
+    "hw3_q_learning",
+    "hw4_model_based",
+)
 
 # What the child prints: every global an import could change, before any import and after each.
 _PROBE = """
