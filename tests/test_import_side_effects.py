@@ -26,6 +26,7 @@ PACKAGES = (
     "hw2_policy_gradient",
     "hw3_q_learning",
     "hw4_model_based",
+    "hw5_offline",
 )
 
 # What the child prints: every global an import could change, before any import and after each.
