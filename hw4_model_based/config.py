@@ -1,0 +1,184 @@
+"""The configurations of homework-4 runs, and a tuned preset per environment.
+
+``python -m hw4_model_based.run mpc --env ENV`` starts from ``MPC_PRESETS[ENV]``; every option
+given on the command line overrides the preset. ``--help`` after the algorithm lists them all.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from hw4_model_based.envs import ENVS
+from hw4_model_based.planning import STRATEGIES
+from infrastructure.config import Target
+
+
+@dataclass(frozen=True)
+class MPCConfig:
+    """Model-based RL with MPC: collect data, fit the ensemble to all of it, plan with it."""
+
+    env: str = "Obstacles-v0"
+    """Environment id, one of hw4's: Obstacles-v0, Reacher-v5, HalfCheetah-v5."""
+    seed: int = 0
+    """Seed of every random number generator of the run (networks, sampling, planning,
+    environments)."""
+    logdir: str = "runs/hw4_mpc"
+    """Folder the run writes progress.csv, config.json, TensorBoard logs and the ensemble to."""
+    max_episode_steps: int | None = None
+    """Time limit of an episode; None keeps the environment's own."""
+    total_steps: int = 10_000
+    """Environment steps to collect in all (the random ones included)."""
+    initial_steps: int = 5000
+    """Environment steps with uniformly random actions, collected before the first model is
+    trained."""
+    steps_per_iteration: int = 1000
+    """Environment steps collected with the MPC policy in each later iteration."""
+    buffer_size: int = 1_000_000
+    """Transitions the replay buffer keeps (the model trains on all of them)."""
+
+    ensemble_size: int = 5
+    """Dynamics models in the ensemble, each trained on its own bootstrapped minibatches."""
+    n_layers: int = 2
+    """Hidden layers of each model."""
+    layer_size: int = 250
+    """Width of each hidden layer."""
+    activation: Literal["tanh", "relu"] = "relu"
+    """Activation of the hidden layers."""
+    learning_rate: float = 1e-3
+    """Adam step size for the ensemble."""
+    batch_size: int = 512
+    """Transitions per member in each gradient step."""
+    train_steps: int = 1000
+    """Gradient steps on the ensemble after each round of data collection."""
+    min_std: float = 1e-6
+    """Floor of the normalisation statistics' standard deviations."""
+
+    strategy: Literal["random", "cem"] = "random"
+    """How MPC picks the action sequence: random shooting or the cross-entropy method."""
+    horizon: int = 10
+    """Planning horizon H: actions in each candidate sequence."""
+    num_sequences: int = 1000
+    """Candidate action sequences N scored per plan (per CEM iteration with --strategy cem)."""
+    cem_iterations: int = 4
+    """CEM: sample-and-refit iterations per plan."""
+    cem_num_elites: int = 5
+    """CEM: sequences of highest predicted return each refit keeps."""
+    cem_alpha: float = 1.0
+    """CEM: weight of the elites' fit in each refit, new = alpha * fit + (1 - alpha) * old;
+    1 replaces the distribution by the fit."""
+
+    eval_every: int = 1
+    """Evaluate every this many iterations (and after the last one)."""
+    eval_episodes: int = 5
+    """Episodes per evaluation, with the MPC policy."""
+    checkpoint_every: int | None = None
+    """Save LOGDIR/checkpoint.pt every this many iterations (and at the end); None never
+    does."""
+    resume: bool = False
+    """Resume from LOGDIR/checkpoint.pt when there is one."""
+    num_threads: int = 1
+    """PyTorch intra-op threads."""
+    device: str = "cpu"
+    """Torch device; only "cpu" for now (the planner draws its candidates with a CPU
+    generator)."""
+
+    def checks(self) -> list[tuple[bool, str, Any]]:
+        """``(ok, what was expected, what came in)`` for each constraint on the fields."""
+        return [
+            (self.env in ENVS, f"env in {ENVS}", self.env),
+            (self.strategy in STRATEGIES, f"strategy in {STRATEGIES}", self.strategy),
+            (
+                self.max_episode_steps is None or self.max_episode_steps > 0,
+                "max_episode_steps > 0 or None",
+                self.max_episode_steps,
+            ),
+            (self.initial_steps > 0, "initial_steps > 0", self.initial_steps),
+            (
+                self.total_steps >= self.initial_steps,
+                "total_steps >= initial_steps",
+                (self.total_steps, self.initial_steps),
+            ),
+            (self.steps_per_iteration > 0, "steps_per_iteration > 0", self.steps_per_iteration),
+            (self.buffer_size > 0, "buffer_size > 0", self.buffer_size),
+            (self.ensemble_size > 0, "ensemble_size > 0", self.ensemble_size),
+            (self.n_layers >= 0, "n_layers >= 0", self.n_layers),
+            (self.layer_size > 0, "layer_size > 0", self.layer_size),
+            (self.learning_rate > 0, "learning_rate > 0", self.learning_rate),
+            (self.batch_size > 0, "batch_size > 0", self.batch_size),
+            (self.train_steps >= 0, "train_steps >= 0", self.train_steps),
+            (self.min_std > 0, "min_std > 0", self.min_std),
+            (self.horizon > 0, "horizon > 0", self.horizon),
+            (self.num_sequences > 0, "num_sequences > 0", self.num_sequences),
+            (self.cem_iterations > 0, "cem_iterations > 0", self.cem_iterations),
+            (
+                0 < self.cem_num_elites <= self.num_sequences,
+                "0 < cem_num_elites <= num_sequences",
+                (self.cem_num_elites, self.num_sequences),
+            ),
+            (0.0 < self.cem_alpha <= 1.0, "0 < cem_alpha <= 1", self.cem_alpha),
+            (self.eval_every > 0, "eval_every > 0", self.eval_every),
+            (self.eval_episodes > 0, "eval_episodes > 0", self.eval_episodes),
+            (self.device == "cpu", "device 'cpu'", self.device),
+            (
+                self.checkpoint_every is None or self.checkpoint_every > 0,
+                "checkpoint_every > 0 or None",
+                self.checkpoint_every,
+            ),
+        ]
+
+    def __post_init__(self) -> None:
+        for ok, expected, got in self.checks():
+            if not ok:
+                raise ValueError(f"expected {expected}, got {got!r}")
+
+
+MPC_PRESETS: dict[str, MPCConfig] = {
+    # Berkeley CS 285's obstacles setup (random steps first, then 1000 MPC steps per
+    # iteration, horizon 10, 5 members), made cheaper for a CPU: 2000 random steps instead of
+    # 5000, networks of 128 units and 500 sequences per plan: 2 to 4 minutes on the 2-core
+    # machine, and evaluations of -19.5, -16.6 and -14.2 at the end on seeds 0, 1 and 2.
+    "Obstacles-v0": MPCConfig(
+        env="Obstacles-v0",
+        total_steps=6000,
+        initial_steps=2000,
+        steps_per_iteration=1000,
+        train_steps=1000,
+        layer_size=128,
+        num_sequences=500,
+        horizon=10,
+    ),
+    # Berkeley CS 285's reacher setup: 5000 random steps, then 5000 MPC steps per iteration,
+    # horizon 10. Not tuned yet: a plan takes about 70 ms on one core (270 ms with CEM), so an
+    # iteration of 5000 MPC steps takes about 6 minutes.
+    "Reacher-v5": MPCConfig(
+        env="Reacher-v5",
+        total_steps=75_000,
+        initial_steps=5000,
+        steps_per_iteration=5000,
+        horizon=10,
+        eval_episodes=5,
+        checkpoint_every=1,
+    ),
+    # Berkeley CS 285's cheetah setup on 500-step episodes: 5000 random steps, then 5000 MPC
+    # steps per iteration, horizon 15, 1500 gradient steps per iteration. Not tuned yet: a plan
+    # takes about 105 ms on one core (430 ms with CEM), so an iteration of 5000 MPC steps takes
+    # about 9 minutes (36 with CEM).
+    "HalfCheetah-v5": MPCConfig(
+        env="HalfCheetah-v5",
+        max_episode_steps=500,
+        total_steps=55_000,
+        initial_steps=5000,
+        steps_per_iteration=5000,
+        train_steps=1500,
+        horizon=15,
+        eval_episodes=2,
+        checkpoint_every=1,
+    ),
+}
+
+# What each preset is tuned to reach: the handout's "Results to reach" (the issue's targets;
+# the reference is held to them, and the autograder's calibration refuses a run that misses).
+MPC_TARGETS: dict[str, Target] = {
+    "Obstacles-v0": Target(-25.0, within=MPC_PRESETS["Obstacles-v0"].total_steps),
+}

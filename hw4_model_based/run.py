@@ -1,0 +1,406 @@
+"""Train a dynamics ensemble and control with it by MPC::
+
+    python -m hw4_model_based.run mpc --env Obstacles-v0 --seed 0 --logdir runs/mpc_obstacles_seed0
+    python -m hw4_model_based.run mpc --env HalfCheetah-v5 --strategy cem --logdir runs/mpc_cheetah
+
+The run starts from the environment's tuned preset (``hw4_model_based/config.py``); every option
+given here overrides it. Each iteration collects environment steps (uniformly random actions
+in the first, the MPC policy's afterwards) into a replay buffer, fits the ensemble's
+normalisation statistics and weights to all of it, and evaluates the MPC policy. It writes
+``LOGDIR/progress.csv``, ``LOGDIR/config.json``, TensorBoard logs, a checkpoint every
+``--checkpoint-every`` iterations that ``--resume true`` continues from, the trained ensemble as
+``LOGDIR/ensemble.pt`` (load it into a ``DynamicsEnsemble`` of the run's sizes) and, on
+Obstacles-v0, a picture of an evaluation episode's executed and planned paths,
+``LOGDIR/paths.png``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+from hw4_model_based.config import MPC_PRESETS, MPCConfig
+from hw4_model_based.envs import OBSTACLES_ID, make_env, plot_paths, reward_fn
+from hw4_model_based.models import DynamicsEnsemble, bootstrap_indices, update_ensemble
+from hw4_model_based.planning import MPCPolicy
+from infrastructure.config import config_from_dict, config_to_dict, parse_with_presets
+from infrastructure.logger import Logger, print_final
+from infrastructure.replay_buffer import ReplayBuffer
+from infrastructure.sampler import Sampler, evaluate_side_by_side
+from infrastructure.seeding import seed_everything
+from infrastructure.torch_utils import set_num_threads, to_torch
+
+CHECKPOINT = "checkpoint.pt"
+ENSEMBLE = "ensemble.pt"
+PATHS = "paths.png"
+EVAL_SEED_OFFSET = 10_000
+COLLECT_CHUNK = 100  # environment steps between two updates of the progress bar
+
+
+def episode_length(config: MPCConfig) -> int:
+    """The number of steps after which an episode of ``config.env`` is truncated."""
+    if config.max_episode_steps is not None:
+        return config.max_episode_steps
+    env = make_env(config.env)
+    try:
+        assert env.spec is not None and env.spec.max_episode_steps is not None
+        return int(env.spec.max_episode_steps)
+    finally:
+        env.close()
+
+
+def check_horizon(config: MPCConfig) -> None:
+    """A plan longer than an episode would score steps that never come."""
+    steps = episode_length(config)
+    if config.horizon > steps:
+        raise ValueError(
+            f"expected horizon <= {steps}, the length of a {config.env} episode "
+            f"(max_episode_steps), got horizon={config.horizon}"
+        )
+
+
+class MPCTrainer:
+    """Model-based RL with MPC, one iteration per :meth:`step`: collect environment steps, then
+    fit the ensemble to all the data so far.
+
+    :func:`train` loops over :meth:`step`, evaluates and logs; the autograder drives the same
+    object in its sandbox and evaluates the ensemble's weights (``trainer.ensemble``) with a
+    planner of its own.
+
+    Args:
+        config: the run's configuration, or a dict of its fields (how the autograder passes it).
+    """
+
+    def __init__(self, config: MPCConfig | Mapping[str, Any]):
+        if not isinstance(config, MPCConfig):
+            config = config_from_dict(MPCConfig, dict(config))
+        self.config = config
+        check_horizon(config)
+        self.rng = seed_everything(config.seed)
+        set_num_threads(config.num_threads)
+        self.device = torch.device(config.device)
+        self.env = self.make_eval_env(config.seed)
+        space = self.env.action_space
+        assert isinstance(space, gym.spaces.Box) and space.shape is not None
+        assert self.env.observation_space.shape is not None
+        self.action_space = space
+        self.sampler = Sampler(self.env, seed=config.seed)
+        self.buffer = ReplayBuffer(config.buffer_size, seed=config.seed)
+        self.ensemble = DynamicsEnsemble(
+            self.env.observation_space.shape[0],
+            space.shape[0],
+            config.ensemble_size,
+            config.n_layers,
+            config.layer_size,
+            config.activation,
+            config.min_std,
+        ).to(self.device)
+        self.optimizer = torch.optim.Adam(self.ensemble.parameters(), lr=config.learning_rate)
+        # The minibatches and the training plans draw from one generator, the evaluation plans
+        # from another: evaluating leaves training as it was.
+        self.generator = torch.Generator().manual_seed(config.seed)
+        self.policy = self.make_policy(self.generator)
+        self.eval_policy = self.make_policy(
+            torch.Generator().manual_seed(config.seed + EVAL_SEED_OFFSET)
+        )
+        self.iteration = 0
+        self._episode_returns: list[float] = []  # episodes ended since the last log row
+
+    def make_eval_env(self, seed: int) -> gym.Env:
+        """An environment of the kind the run trains in."""
+        return make_env(self.config.env, seed, max_episode_steps=self.config.max_episode_steps)
+
+    def make_policy(self, generator: torch.Generator) -> MPCPolicy:
+        """An MPC policy over this run's ensemble whose planner draws from ``generator``."""
+        cfg = self.config
+        return MPCPolicy(
+            self.ensemble,
+            reward_fn(cfg.env),
+            self.action_space.low,
+            self.action_space.high,
+            cfg.strategy,
+            cfg.horizon,
+            cfg.num_sequences,
+            generator,
+            cfg.cem_iterations,
+            cfg.cem_num_elites,
+            cfg.cem_alpha,
+        )
+
+    @property
+    def total_steps(self) -> int:
+        """Environment steps taken so far."""
+        return self.sampler.total_steps
+
+    def random_actions(self, observations: np.ndarray) -> np.ndarray:
+        """Actions drawn uniformly in the action space's bounds, one per observation."""
+        space = self.action_space
+        shape = (len(observations), *space.shape)
+        return self.rng.uniform(space.low, space.high, size=shape).astype(space.dtype)
+
+    def act(self, observations: np.ndarray) -> np.ndarray:
+        """Evaluation actions: the first action of a fresh plan from each observation."""
+        return self.eval_policy(observations)
+
+    def step(self, on_steps: Callable[[int], object] | None = None) -> dict[str, float]:
+        """One iteration: collect ``initial_steps`` random steps (the first iteration) or
+        ``steps_per_iteration`` MPC steps (the others) into the replay buffer, then fit the
+        ensemble to the whole buffer; the metrics of the fit. ``on_steps(n)`` is called after
+        every ``n`` steps collected (a progress bar's ``update``)."""
+        cfg = self.config
+        wanted = cfg.initial_steps if self.iteration == 0 else cfg.steps_per_iteration
+        wanted = min(wanted, cfg.total_steps - self.total_steps)
+        policy = self.random_actions if self.iteration == 0 else self.policy
+        collected = 0
+        while collected < wanted:
+            batch = self.sampler.sample_steps(policy, min(COLLECT_CHUNK, wanted - collected))
+            self.buffer.add_batch(batch)
+            self._episode_returns.extend(batch.episode_returns.tolist())
+            collected += len(batch)
+            if on_steps is not None:
+                on_steps(len(batch))
+        self.iteration += 1
+        return self.fit_model()
+
+    def fit_model(self) -> dict[str, float]:
+        """Fit the normalisation statistics to the whole replay buffer, then take
+        ``train_steps`` gradient steps, each on a bootstrapped minibatch per member."""
+        cfg = self.config
+        data = self.buffer.state_dict()
+        observations, actions, next_observations = (
+            to_torch(data[f"data.{name}"], self.device)
+            for name in ("observations", "actions", "next_observations")
+        )
+        self.ensemble.update_statistics(observations, actions, next_observations)
+        losses = []
+        for step in range(1, cfg.train_steps + 1):
+            indices = bootstrap_indices(
+                len(observations), cfg.ensemble_size, cfg.batch_size, self.generator
+            )
+            loss = update_ensemble(
+                self.ensemble, self.optimizer, observations, actions, next_observations, indices
+            )
+            if not math.isfinite(loss):
+                raise FloatingPointError(
+                    f"training the ensemble: expected a finite loss, got {loss} at gradient step "
+                    f"{step} of iteration {self.iteration} ({self.total_steps} environment "
+                    "steps); try a smaller --learning-rate"
+                )
+            losses.append(loss)
+        return {"train/loss_model": float(np.mean(losses))} if losses else {}
+
+    def train_metrics(self) -> dict[str, float]:
+        """The mean return of the training episodes that ended since the previous call."""
+        if not self._episode_returns:
+            return {}
+        metrics = {"train/return_mean": float(np.mean(self._episode_returns))}
+        self._episode_returns = []
+        return metrics
+
+    @torch.no_grad()
+    def record_paths(self, seed: int) -> tuple[np.ndarray, list[np.ndarray]]:
+        """One evaluation episode from ``seed``: the observations visited ``(T + 1, obs_dim)``
+        and, from each, the observations the ensemble predicts for its plan, averaged over
+        members (``(H + 1, obs_dim)``, the observation planned from first)."""
+        env = self.make_eval_env(seed)
+        observation = np.array(env.reset(seed=seed)[0])
+        executed, planned = [observation], []
+        ensemble_size = self.config.ensemble_size
+        while True:
+            plan = self.eval_policy.plan(observation)
+            states = to_torch(observation, self.device).expand(ensemble_size, 1, -1)
+            predicted = [states.mean(dim=0)[0]]
+            for action in to_torch(plan, self.device):
+                states = self.ensemble.predict(states, action.expand(ensemble_size, 1, -1))
+                predicted.append(states.mean(dim=0)[0])
+            planned.append(torch.stack(predicted).cpu().numpy())
+            observation, _, terminated, truncated, _ = env.step(plan[0])
+            executed.append(np.array(observation))
+            if terminated or truncated:
+                break
+        env.close()
+        return np.stack(executed), planned
+
+    # -- checkpoints ------------------------------------------------------------------------
+
+    def save_checkpoint(self, path: Path) -> None:
+        """Save what resuming needs: the ensemble and its optimizer, the replay buffer, the
+        generators' states.
+
+        The environment's own state is not saved: a resumed run starts a fresh episode, so it is
+        not bit-for-bit the run that was not interrupted.
+        """
+        buffer = {
+            key: torch.from_numpy(value) if isinstance(value, np.ndarray) else value
+            for key, value in self.buffer.state_dict().items()
+        }
+        state = {
+            "config": config_to_dict(self.config),
+            "total_steps": self.total_steps,
+            "iteration": self.iteration,
+            "ensemble": self.ensemble.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "buffer": buffer,
+            "rng": self.rng.bit_generator.state,
+            "generator": self.generator.get_state(),
+            "eval_generator": self.eval_policy.generator.get_state(),
+            "torch_rng": torch.get_rng_state(),
+        }
+        tmp = path.with_suffix(".tmp")
+        torch.save(state, tmp)
+        tmp.replace(path)  # atomically: a crash while saving leaves the previous checkpoint
+
+    def load_checkpoint(self, path: Path) -> None:
+        """Continue from a checkpoint written by :meth:`save_checkpoint` for the same config."""
+        state = torch.load(path, map_location=self.device, weights_only=True)
+        buffer = {
+            key: value.cpu().numpy() if isinstance(value, torch.Tensor) else value
+            for key, value in state["buffer"].items()
+        }
+        try:
+            self.buffer.load_state_dict(buffer)
+        except ValueError as error:
+            raise ValueError(
+                f"cannot resume from {path}: {error}; start the run again without --resume"
+            ) from None
+        self.ensemble.load_state_dict(state["ensemble"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.rng.bit_generator.state = state["rng"]
+        self.generator.set_state(state["generator"])
+        self.eval_policy.generator.set_state(state["eval_generator"])
+        torch.set_rng_state(state["torch_rng"])
+        total_steps = int(state["total_steps"])
+        self.sampler = Sampler(self.env, seed=self.config.seed + total_steps)
+        self.sampler.total_steps = total_steps
+        self.iteration = int(state["iteration"])
+        self._episode_returns = []
+
+    def close(self) -> None:
+        self.env.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# The training loop
+# ---------------------------------------------------------------------------------------------
+
+
+def train(
+    config: MPCConfig, progress: bool = True, *, evaluate_first: bool = True
+) -> dict[str, float]:
+    """Train with ``config``; returns the metrics of the last evaluation.
+
+    Evaluations run every ``eval_every`` iterations, after the last one and, unless
+    ``evaluate_first`` is false, before the first (MPC with the untrained ensemble), so the
+    learning curve starts at step 0.
+    """
+    logdir = Path(config.logdir)
+    checkpoint = logdir / CHECKPOINT
+    trainer = MPCTrainer(config)  # bad options stop here, before anything is written
+    resume_at: int | None = None
+    if config.resume and checkpoint.is_file():
+        trainer.load_checkpoint(checkpoint)
+        resume_at = trainer.total_steps
+        print(f"resumed from {checkpoint} at {resume_at} environment steps")
+    # The evaluation episodes run side by side, one environment each, seeded on the first
+    # evaluation only (later ones go on with each environment's own generator).
+    first_eval_seed = config.seed + EVAL_SEED_OFFSET + trainer.total_steps
+    eval_envs = [trainer.make_eval_env(first_eval_seed + i) for i in range(config.eval_episodes)]
+    eval_seed: int | None = first_eval_seed
+    last_eval: dict[str, float] = {}
+    with (
+        Logger(logdir, config, resume_at=resume_at) as logger,
+        logger.progress(config.total_steps, disable=not progress) as bar,
+    ):
+
+        def evaluate() -> dict[str, float]:
+            nonlocal eval_seed
+            result = evaluate_side_by_side(eval_envs, trainer.act, eval_seed)
+            eval_seed = None
+            bar.set_postfix(eval_return=f"{result['return_mean']:.1f}")
+            return {f"eval/{key}": value for key, value in result.items()}
+
+        if evaluate_first and trainer.total_steps == 0:
+            last_eval = evaluate()
+            logger.log(last_eval, 0)
+        bar.update(trainer.total_steps)
+        while trainer.total_steps < config.total_steps:
+            start, before = time.perf_counter(), trainer.total_steps
+            metrics = trainer.step(on_steps=bar.update)
+            metrics |= trainer.train_metrics()
+            metrics["time/sps"] = (trainer.total_steps - before) / (time.perf_counter() - start)
+            done = trainer.total_steps >= config.total_steps
+            if done or trainer.iteration % config.eval_every == 0:
+                last_eval = evaluate()
+                metrics |= last_eval
+            logger.log(metrics, trainer.total_steps)
+            every = config.checkpoint_every
+            if every is not None and (done or trainer.iteration % every == 0):
+                trainer.save_checkpoint(checkpoint)
+    tmp = (logdir / ENSEMBLE).with_suffix(".tmp")
+    torch.save(trainer.ensemble.state_dict(), tmp)
+    tmp.replace(logdir / ENSEMBLE)
+    if config.env == OBSTACLES_ID:
+        executed, planned = trainer.record_paths(first_eval_seed)
+        plot_paths(
+            eval_envs[0],
+            executed,
+            planned,
+            logdir / PATHS,
+            title=f"{config.strategy} MPC after {trainer.total_steps} steps",
+        )
+    trainer.close()
+    for env in eval_envs:
+        env.close()
+    return {key.removeprefix("eval/"): value for key, value in last_eval.items()}
+
+
+# ---------------------------------------------------------------------------------------------
+# Command line
+# ---------------------------------------------------------------------------------------------
+
+ALGORITHMS = ("mpc",)
+
+
+def parse_args(argv: Sequence[str] | None = None) -> MPCConfig:
+    """The config of a run: ``ALGORITHM`` first, then the preset of ``--env`` overridden by
+    the other options. A bad value (an unknown environment, a horizon longer than an episode)
+    is an error that names the option."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    top = argparse.ArgumentParser(
+        prog="python -m hw4_model_based.run",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    top.add_argument("algorithm", choices=ALGORITHMS, help="then --help for its options")
+    top.parse_args(argv[:1])
+    try:
+        config = parse_with_presets(
+            MPCConfig,
+            MPC_PRESETS,
+            argv[1:],
+            "Model-based RL with MPC.",
+            "python -m hw4_model_based.run mpc",
+        )
+        check_horizon(config)
+    except ValueError as error:  # checks that need the environment or its preset
+        top.error(str(error))
+    return config
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    config = parse_args(argv)
+    result = train(config)
+    print_final(result, config.eval_episodes, config.logdir)
+
+
+if __name__ == "__main__":
+    main()
