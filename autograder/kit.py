@@ -8,6 +8,11 @@ students see, and the options of its sandboxes::
     SUITE = Suite(hw="hw2", package="hw2_policy_gradient", checks=[REWARD_TO_GO, ...],
                   learning=[Learning(cartpole_task, points=10, timeout_s=150.0)])
 
+Every check judges in the grader: the reference (the homework's package, imported here)
+computes what is expected, the student's code is reached only through the
+:class:`~autograder.sandbox.Sandbox`, and every value that comes back is type-, dtype-, shape-
+and finiteness-checked before it is compared (:mod:`autograder.judging`).
+
 Each kind of check is a function that returns a :class:`~autograder.checks.Check` from keyword
 arguments: the cases, the reference, what is compared, the hint, the points. The engine's
 loop (cases, skipping after a failure that leaves the worker unusable, the tally, the
@@ -22,7 +27,14 @@ feedback) is written once, here and in :mod:`autograder.judging`:
                             reference's weights, against the reference agent's
 :func:`agent_update_check`  one ``update`` of that agent: what it reports, the networks'
                             parameters and gradients after it
+:func:`statistical_check`   code that samples: what each :class:`Sampled` call drew,
+                            against a law known exactly, within a bound that a correct
+                            submission misses less than once in a million gradings
 ==========================  ===========================================================
+
+A pure function's cases are ``(summary, inputs)`` pairs, which :func:`named_case` makes from
+the inputs named as the function's parameters; :func:`preset_task` makes a learning task from
+the handout's preset.
 
 A check that fits none of these is a ``Check`` with a ``run`` of its own, built from the
 pieces below: :meth:`Trainer.build`, :func:`expect_fetched`, :func:`parameter_grads_problem`,
@@ -36,6 +48,7 @@ sampler) and :func:`gaussian_samples_problem` (a Gaussian sampler's joint law ov
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -87,6 +100,26 @@ class Learning:
     points: float
     timeout_s: float
     """The whole run's limit (the check's sandbox gets CPU time for twice as long)."""
+
+
+def preset_task(
+    name: str,
+    *,
+    preset: Any,
+    module: str,
+    trainer: str,
+    milestones: tuple[int, ...],
+    env: str | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    **fields: Any,
+) -> LearningTask:
+    """The learning task that trains the handout's ``preset`` (its config dataclass, as the
+    student runs it) with ``overrides`` on top (the run's length, its evaluations), by
+    ``module.trainer``, judged in ``env`` (by default ``name``) at ``milestones``; ``fields``
+    are the task's others (:class:`~autograder.learning.LearningTask`: ``target``,
+    ``policy``, ...)."""
+    config = {**dataclasses.asdict(preset), **(overrides or {})}
+    return LearningTask(name, module, trainer, config, env or name, milestones, **fields)
 
 
 @dataclass(frozen=True)
@@ -446,16 +479,48 @@ def parameter_grads_problem(
 # ------------------------------------------------------------------------------- kinds of check
 
 
+def _student_function(
+    reference: Callable[..., Any], module: str | None, function: str | None
+) -> tuple[str, str]:
+    """``(module, function)`` of the student's code that a check of ``reference`` calls: by
+    default the function of the same name in the same module as the reference's (the
+    reference is the homework's package, imported in the grader)."""
+    name = function or getattr(reference, "__name__", None)
+    if name is None:
+        raise ValueError(f"expected function= for a reference without a name, got {reference!r}")
+    return module or reference.__module__, name
+
+
+def named_case(note: str = "", /, **inputs: Any) -> tuple[str, tuple[Any, ...]]:
+    """One case of :func:`function_check` or :func:`gradient_check`: ``inputs`` in the
+    function's order, named as its parameters, and a summary that shows each (``name=value``,
+    arrays and tensors by :func:`~autograder.judging.fmt`, strings quoted) after ``note``
+    (what the case is for: "B=8, 3 actions, terminated and not")::
+
+        named_case("B=2", rewards=np.array([1.0, 0.5]), gamma=0.9)
+        # ("B=2: rewards=[1. , 0.5], gamma=0.9", (array([1. , 0.5]), 0.9))
+    """
+    shown = ", ".join(f"{name}={_shown(value)}" for name, value in inputs.items())
+    return f"{note}: {shown}" if note else shown, tuple(inputs.values())
+
+
+def _shown(value: Any) -> str:
+    """``value`` as a case's summary shows it."""
+    if isinstance(value, (np.ndarray, torch.Tensor)):
+        return fmt(value)
+    return repr(value) if isinstance(value, str) else str(value)
+
+
 def function_check(
     name: str,
     *,
-    module: str,
-    function: str,
     reference: Callable[..., Any],
     cases: Callable[[np.random.Generator], Cases],
     points: float,
     describe: str,
     hint: str,
+    module: str | None = None,
+    function: str | None = None,
     extra: tuple[Any, ...] = (),
     what: str = "the loss",
     tensor: bool = True,
@@ -464,10 +529,12 @@ def function_check(
     timeout_s: float = DEFAULT_TIMEOUT_S,
 ) -> Check:
     """A value check of a pure function: the student's ``module.function(*inputs, *extra)``
-    against ``reference`` on each of ``cases(rng)`` (``(summary, inputs)`` pairs); the result
+    (by default, the reference's own module and name) against ``reference`` on each of
+    ``cases(rng)`` (``(summary, inputs)`` pairs, such as :func:`named_case` makes); the result
     is a tensor (``tensor``), a number (``number``) or a NumPy array, compared within
     ``tolerance`` (float32's by default); ``what`` names it in the feedback, ``describe`` the
     cases."""
+    module, function = _student_function(reference, module, function)
     run = loss_value_check(
         module,
         function,
@@ -487,23 +554,24 @@ def function_check(
 def gradient_check(
     name: str,
     *,
-    module: str,
-    function: str,
     reference: Callable[..., Any],
     cases: Callable[[np.random.Generator], Cases],
     wrt: tuple[str, ...],
     points: float,
     describe: str,
     hint: str,
+    module: str | None = None,
+    function: str | None = None,
     constants: tuple[str, ...] = (),
     extra: tuple[Any, ...] = (),
     compare_loss: bool = False,
     timeout_s: float = DEFAULT_TIMEOUT_S,
 ) -> Check:
     """A gradient check of a pure function: the gradient of the student's
-    ``module.function`` w.r.t. each input named in ``wrt`` (the first ``len(wrt)`` inputs of
-    a case) against ``reference``'s; those in ``constants`` must get none. With
-    ``compare_loss``, the value is compared too."""
+    ``module.function`` (by default, the reference's own module and name) w.r.t. each input
+    named in ``wrt`` (the first ``len(wrt)`` inputs of a case) against ``reference``'s; those
+    in ``constants`` must get none. With ``compare_loss``, the value is compared too."""
+    module, function = _student_function(reference, module, function)
     run = loss_grad_check(
         module, function, reference, cases, extra, wrt, constants, describe, hint, compare_loss
     )
@@ -647,6 +715,70 @@ def agent_method_check(
         return tally.outcome()
 
     return Check(name, function, "value", points, run, timeout_s=timeout_s)
+
+
+# ------------------------------------------------------------------------------- sampling
+
+
+@dataclass(frozen=True)
+class Sampled:
+    """One case of a :func:`statistical_check`: the sandbox call that makes the student's code
+    draw (``call(sandbox)``, under a seed of its own), and the judge of what came back: what
+    is wrong with it, None when nothing is. A call may chain several sandbox calls, a later
+    one made from what an earlier one returned; it then returns the first that failed, or an
+    ``invalid`` :class:`~autograder.sandbox.Failure` for a value the next one cannot use."""
+
+    summary: str
+    call: Callable[[Sandbox], Result]
+    judge: Callable[[Any], str | None]
+    trivial: bool = False
+    """Whether a wrong function passes it too (the mean of a law symmetric about 0, which any
+    symmetric density has; the difference of two estimators, zero for any two that agree): it
+    must pass like any other, but a check needs a case that is not."""
+    agent: AgentCase | None = None
+    """When given, the student's trainer (the check's ``trainer``) is built first with this
+    case's config and weights, and kept for this call and the later cases' (a build that
+    fails fails the rest); its ``agent`` and ``inputs`` are not used."""
+
+
+def statistical_check(
+    name: str,
+    *,
+    function: str,
+    cases: Callable[[np.random.Generator], Sequence[Sampled]],
+    points: float,
+    what: str,
+    hint: str,
+    trainer: Trainer | None = None,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+) -> Check:
+    """A statistical check of code that samples: each of ``cases(rng)`` (all made first, so
+    that the draws of ``rng`` do not depend on the student's answers) makes one sandbox call,
+    and its judge holds what came back to a law the grader knows exactly, within bounds that
+    a correct submission misses less than once in a million gradings: the judge's bound,
+    with a union bound over every test of the check (:data:`FAILURE_RATE`,
+    :func:`bernstein_half_width`, :func:`hoeffding_half_width`, :func:`chi_square_bounds`),
+    is what proves it. Judges that compare calls with each other (independence) may keep
+    what the earlier cases returned: the cases run in order. A case with an ``agent`` first
+    builds the student's ``trainer``."""
+
+    def run(sandbox: Sandbox, rng: np.random.Generator) -> Outcome:
+        tally = Tally(what, hint)
+        made = cases(rng)
+        for index, case in enumerate(tally.each(made)):
+            built = case.agent
+            if built is not None:
+                if trainer is None:
+                    raise ValueError(f"{name}: expected a trainer for the cases with an agent")
+                if not trainer.build(sandbox, tally, built.summary, built.config, built.states):
+                    tally.skip(len(made) - index - 1)
+                    break
+            ok, value = returned(case.call(sandbox), tally, case.summary)
+            if ok:
+                tally.record(case.summary, case.judge(value), trivial=case.trivial)
+        return tally.outcome()
+
+    return Check(name, function, "statistical", points, run, timeout_s=timeout_s)
 
 
 # ------------------------------------------------------------------------------- updates
@@ -886,23 +1018,78 @@ class ModuleCase:
         return len(self.fetch) + (self.returns is not None) + bool(self.grad_steps)
 
 
+def distribution_case(
+    summary: str,
+    init_args: tuple[Any, ...],
+    reference: nn.Module,
+    observations: torch.Tensor,
+    actions: torch.Tensor,
+    *,
+    values: Sequence[str] = ("log_prob(actions)", "entropy()"),
+    grad: bool = True,
+) -> ModuleCase:
+    """A :class:`ModuleCase` of a policy's ``distribution(observations)`` with the weights of
+    ``reference`` (the reference's policy): each of ``values`` (``mean``, ``stddev``,
+    ``log_prob(actions)``, ``entropy()``) against the reference distribution's, and with
+    ``grad`` the gradient of ``log_prob(actions).mean()`` w.r.t. every parameter (the
+    reference's backward pass runs here)."""
+    distribution = reference.distribution(observations)  # type: ignore[operator]
+    known: dict[str, tuple[Step, Callable[[], torch.Tensor]]] = {
+        "mean": (Attr("mean"), lambda: distribution.mean),
+        "stddev": (Attr("stddev"), lambda: distribution.stddev),
+        "log_prob(actions)": (
+            Method("log_prob", (actions,)),
+            lambda: distribution.log_prob(actions),
+        ),
+        "entropy()": (Method("entropy"), distribution.entropy),
+    }
+    unknown = [name for name in values if name not in known]
+    if unknown:
+        raise ValueError(f"expected values among {', '.join(known)}, got {unknown}")
+    expected = {name: known[name][1]().detach() for name in values}
+    grad_steps: list[Step] = []
+    if grad:
+        distribution.log_prob(actions).mean().backward()
+        grad_steps = [
+            Method("distribution", (observations,)),
+            Method("log_prob", (actions,)),
+            Method("mean"),
+        ]
+    return ModuleCase(
+        summary,
+        init_args,
+        reference,
+        (observations, actions),
+        steps=[Method("distribution", (observations,))] if values else (),
+        fetch={name: [known[name][0]] for name in values},
+        expected=expected,
+        grad_steps=grad_steps,
+    )
+
+
 def module_check(
     name: str,
     *,
     function: str,
-    module: str,
-    cls: str,
     cases: Callable[[np.random.Generator], Sequence[ModuleCase]],
     kind: Kind,
     points: float,
     what: str,
     hint: str,
+    reference: type[Any] | None = None,
+    module: str | None = None,
+    cls: str | None = None,
     timeout_s: float = DEFAULT_TIMEOUT_S,
 ) -> Check:
     """A check of a module's methods with the reference's weights loaded into the student's
-    ``module.cls``: one case per fetched value and one for the parameters' gradients of each
-    :class:`ModuleCase` (all made first, from ``cases(rng)``). ``{count}`` in ``what`` becomes
-    the number of cases."""
+    ``module.cls`` (by default, the class of the same name in the same module as
+    ``reference``, the reference's class): one case per fetched value and one for the
+    parameters' gradients of each :class:`ModuleCase` (all made first, from ``cases(rng)``).
+    ``{count}`` in ``what`` becomes the number of cases."""
+    module = module or getattr(reference, "__module__", None)
+    cls = cls or getattr(reference, "__name__", None)
+    if module is None or cls is None:
+        raise ValueError(f"{name}: expected reference= (a class), or module= and cls=")
 
     def run(sandbox: Sandbox, rng: np.random.Generator) -> Outcome:
         made = cases(rng)

@@ -140,10 +140,10 @@ def test_the_uniform_density_integrates_to_one_but_earns_nothing():
     """A constant log-probability of -log 2, the uniform density on (-1, 1), integrates to 1:
     the mean action is what tells it from the squashed Gaussian."""
     reference = _Density(hw3.ref_sac.tanh_gaussian_log_prob)
-    outcome = hw3.check_tanh_density(reference, np.random.default_rng(0))  # type: ignore[arg-type]
+    outcome = hw3.TANH_DENSITY.run(reference, np.random.default_rng(0))  # type: ignore[arg-type]
     assert outcome.fraction == 1.0, outcome.feedback
     uniform = _Density(lambda u, mu, log_sigma: torch.full((len(u),), -math.log(2.0)))
-    outcome = hw3.check_tanh_density(uniform, np.random.default_rng(0))  # type: ignore[arg-type]
+    outcome = hw3.TANH_DENSITY.run(uniform, np.random.default_rng(0))  # type: ignore[arg-type]
     assert outcome.fraction == 0.0, outcome.feedback
     assert re.search(r"the mean action is estimated at -?0\.00\d\d, expected", outcome.feedback)
 

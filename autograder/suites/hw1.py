@@ -1,24 +1,13 @@
-"""Hidden suite of homework 1 (behaviour cloning and DAgger).
-
-Every check judges in the grader: the reference (``hw1_imitation`` imported here) computes what
-is expected, the student's code is reached only through the :class:`Sandbox`, and every value
-that comes back is type-, dtype-, shape- and finiteness-checked before an ``np.allclose``
-comparison (:mod:`autograder.judging`).
+"""Hidden suite of homework 1 (behaviour cloning and DAgger): the policy's distribution and
+actions, both losses and their gradients, ``bc_update``'s Adam steps, relabelling, aggregation,
+two rounds of DAgger's collection by the student's Trainer, the sampled actions' law, and
+learning curves (behaviour cloning on HalfCheetah-v5, DAgger on Hopper-v5).
 
 The experts are the grader's own. Every sandbox of the suite gets the grader's
 ``hw1_imitation/experts`` copied over whatever the submission holds there (:data:`SANDBOX`),
 and every expert action that a check expects is computed here, with the grader's expert, on
 the states the student's code returned: a submission that ships an expert of its own changes
 nothing.
-
-Kinds: value (the policy's mean, standard deviation, log-probability and entropy with the
-reference's weights loaded; evaluation actions; both losses; relabelling; aggregation; two
-rounds of DAgger's collection by the student's Trainer against the reference's, with a
-deterministic learner), gradient (of the log-likelihood and of both losses w.r.t. every
-parameter), update (two Adam steps of ``bc_update`` from identical state), statistical (the
-sampled actions' mean and variance, with bounds that a correct sampler misses less than once
-in a million gradings) and learning curves (behaviour cloning on HalfCheetah-v5, DAgger on
-Hopper-v5).
 """
 
 from __future__ import annotations
@@ -34,6 +23,7 @@ import torch
 
 import hw1_imitation.bc as ref_bc
 import hw1_imitation.config as ref_config
+import hw1_imitation.dagger as ref_dagger
 import hw1_imitation.expert as ref_expert
 import hw1_imitation.policies as ref_policies
 import hw1_imitation.run as ref_run
@@ -55,25 +45,28 @@ from autograder.kit import (
     AgentCase,
     Learning,
     ModuleCase,
+    Sampled,
     Stepped,
     Suite,
     Trainer,
     agent_update_check,
+    distribution_case,
     gaussian_sample_tests,
     gaussian_samples_problem,
     load_states,
     module_check,
     network_step_problem,
+    preset_task,
+    statistical_check,
 )
 from autograder.learning import LearningTask
-from autograder.sandbox import PROJECT_ROOT, Apply, Attr, Method, Sandbox, Step
+from autograder.sandbox import PROJECT_ROOT, Apply, Attr, Method, Sandbox
 from infrastructure.config import Target
 
 PACKAGE = "hw1_imitation"
 POLICIES = f"{PACKAGE}.policies"
 BC = f"{PACKAGE}.bc"
 DAGGER = f"{PACKAGE}.dagger"
-EXPERT = f"{PACKAGE}.expert"
 RUN = f"{PACKAGE}.run"
 KEPT = "imitation_trainer"  # the name the trainer of a fast check is kept under in the worker
 TRAINER_TIMEOUT_S = 20.0  # building a trainer makes a MuJoCo environment and reads the expert
@@ -120,6 +113,7 @@ def _policy(rng: np.random.Generator, case: tuple[Any, ...]) -> tuple[str, tuple
 def _distribution_cases(grad: bool) -> Callable[[np.random.Generator], list[ModuleCase]]:
     """The policies of :data:`_POLICY_CASES` on a batch each: their distribution's values, or
     (``grad``) the gradient of its mean log-likelihood."""
+    values = () if grad else ("mean", "stddev", "log_prob(actions)", "entropy()")
 
     def cases(rng: np.random.Generator) -> list[ModuleCase]:
         made = []
@@ -128,39 +122,15 @@ def _distribution_cases(grad: bool) -> Callable[[np.random.Generator], list[Modu
             batch = case[-1]
             observations = f32(rng.normal(size=(batch, case[0])))
             actions = f32(rng.normal(size=(batch, case[1])))
-            summary += f", B={batch}"
-            distribution = policy.distribution(observations)
-            if grad:
-                distribution.log_prob(actions).mean().backward()
-                steps = [
-                    Method("distribution", (observations,)),
-                    Method("log_prob", (actions,)),
-                    Method("mean"),
-                ]
-                made.append(ModuleCase(summary, init_args, policy, (), grad_steps=steps))
-                continue
-            expected = {
-                "mean": distribution.mean.detach(),
-                "stddev": distribution.stddev.detach(),
-                "log_prob(actions)": distribution.log_prob(actions).detach(),
-                "entropy()": distribution.entropy().detach(),
-            }
-            fetch: dict[str, list[Step]] = {
-                "mean": [Attr("mean")],
-                "stddev": [Attr("stddev")],
-                "log_prob(actions)": [Method("log_prob", (actions,))],
-                "entropy()": [Method("entropy")],
-            }
-            steps = [Method("distribution", (observations,))]
             made.append(
-                ModuleCase(
-                    summary,
+                distribution_case(
+                    f"{summary}, B={batch}",
                     init_args,
                     policy,
-                    (observations, actions),
-                    steps=steps,
-                    fetch=fetch,
-                    expected=expected,
+                    observations,
+                    actions,
+                    values=values,
+                    grad=grad,
                 )
             )
         return made
@@ -171,8 +141,7 @@ def _distribution_cases(grad: bool) -> Callable[[np.random.Generator], list[Modu
 DISTRIBUTION = module_check(
     "GaussianMLPPolicy.distribution: mean, stddev, log_prob, entropy",
     function="GaussianMLPPolicy.distribution",
-    module=POLICIES,
-    cls="GaussianMLPPolicy",
+    reference=ref_policies.GaussianMLPPolicy,
     cases=_distribution_cases(grad=False),
     kind="value",
     points=10,
@@ -189,8 +158,7 @@ DISTRIBUTION = module_check(
 DISTRIBUTION_GRAD = module_check(
     "GaussianMLPPolicy.distribution: gradient of the log-likelihood",
     function="GaussianMLPPolicy.distribution",
-    module=POLICIES,
-    cls="GaussianMLPPolicy",
+    reference=ref_policies.GaussianMLPPolicy,
     cases=_distribution_cases(grad=True),
     kind="gradient",
     points=10,
@@ -233,8 +201,7 @@ def _deterministic_cases(rng: np.random.Generator) -> list[ModuleCase]:
 GET_ACTION_DETERMINISTIC = module_check(
     "GaussianMLPPolicy.get_action: deterministic actions are the mean",
     function="GaussianMLPPolicy.get_action",
-    module=POLICIES,
-    cls="GaussianMLPPolicy",
+    reference=ref_policies.GaussianMLPPolicy,
     cases=_deterministic_cases,
     kind="value",
     points=6,
@@ -251,43 +218,53 @@ GET_ACTION_DETERMINISTIC = module_check(
 
 _SAMPLES = 20_000
 _STAT_CASES = [(4, 3, 1, 16, "tanh"), (2, 1, 2, 8, "relu")]
+_STAT_TESTS = sum(gaussian_sample_tests(2, case[1]) for case in _STAT_CASES)
 
 
-def check_get_action_samples(sandbox: Sandbox, rng: np.random.Generator) -> Outcome:
-    tests = sum(gaussian_sample_tests(2, case[1]) for case in _STAT_CASES)
-    tally = Tally(
-        f"`GaussianMLPPolicy.get_action(observations)` (sampling) with the reference's weights, "
-        f"called twice on {_SAMPLES // 2} copies of each of two states, for {len(_STAT_CASES)} "
-        "networks: each dimension's mean and variance against mu and sigma^2, the dimensions "
-        "uncorrelated, and the two calls independent (bounds a correct sampler misses less "
-        "than once in a million gradings)",
-        "without deterministic, draw a sample of N(mu, sigma^2) (distribution.sample()) with "
-        "sigma = exp(log_std): every call a new draw, independent across rows and across "
-        "action dimensions.",
-    )
-    for obs_dim, action_dim, n_layers, size, activation in tally.each(_STAT_CASES):
-        case = (obs_dim, action_dim, n_layers, size, activation, 0)
-        summary, init_args, policy = _policy(rng, case)
-        states = rng.normal(size=(2, obs_dim)).astype(np.float32)
-        observations = np.repeat(states, _SAMPLES // 2, axis=0)
-        with torch.no_grad():
-            means = policy.mean_net(torch.as_tensor(states)).double().numpy()
-            sigmas = policy.log_std.exp().double().numpy()
-        draw = [Method("get_action", (observations,))]
-        result = sandbox.call_method(
+def _sampling_case(rng: np.random.Generator, case: tuple[Any, ...]) -> Sampled:
+    """Two calls of ``get_action`` on ``_SAMPLES / 2`` copies of each of two states."""
+    summary, init_args, policy = _policy(rng, (*case, 0))
+    states = rng.normal(size=(2, case[0])).astype(np.float32)
+    observations = np.repeat(states, _SAMPLES // 2, axis=0)
+    with torch.no_grad():
+        means = policy.mean_net(torch.as_tensor(states)).double().numpy()
+        sigmas = policy.log_std.exp().double().numpy()
+    draw = [Method("get_action", (observations,))]
+    seed = torch_seed(rng)
+    return Sampled(
+        summary,
+        lambda sandbox: sandbox.call_method(
             POLICIES,
             "GaussianMLPPolicy",
             init_args,
             state_dict=state_dict_of(policy),
             fetch={"first": draw, "second": draw},
             timeout_s=CALL_TIMEOUT_S,
-            seed=torch_seed(rng),
+            seed=seed,
             label="GaussianMLPPolicy.get_action",
-        )
-        ok, value = returned(result, tally, summary)
-        if ok:
-            tally.record(summary, gaussian_samples_problem(value, means, sigmas, tests))
-    return tally.outcome()
+        ),
+        lambda value: gaussian_samples_problem(value, means, sigmas, _STAT_TESTS),
+    )
+
+
+GET_ACTION_SAMPLES = statistical_check(
+    "GaussianMLPPolicy.get_action: sampled actions' mean and variance",
+    function="GaussianMLPPolicy.get_action",
+    cases=lambda rng: [_sampling_case(rng, case) for case in _STAT_CASES],
+    points=6,
+    what=(
+        f"`GaussianMLPPolicy.get_action(observations)` (sampling) with the reference's weights, "
+        f"called twice on {_SAMPLES // 2} copies of each of two states, for {len(_STAT_CASES)} "
+        "networks: each dimension's mean and variance against mu and sigma^2, the dimensions "
+        "uncorrelated, and the two calls independent (bounds a correct sampler misses less "
+        "than once in a million gradings)"
+    ),
+    hint=(
+        "without deterministic, draw a sample of N(mu, sigma^2) (distribution.sample()) with "
+        "sigma = exp(log_std): every call a new draw, independent across rows and across "
+        "action dimensions."
+    ),
+)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -346,8 +323,7 @@ def _loss_cases(grad: bool) -> Callable[[np.random.Generator], list[ModuleCase]]
 BC_LOSS = module_check(
     "bc_loss: negative log-likelihood and MSE",
     function="bc_loss",
-    module=POLICIES,
-    cls="GaussianMLPPolicy",
+    reference=ref_policies.GaussianMLPPolicy,
     cases=_loss_cases(grad=False),
     kind="value",
     points=10,
@@ -360,8 +336,7 @@ BC_LOSS = module_check(
 BC_LOSS_GRAD = module_check(
     "bc_loss: gradient",
     function="bc_loss",
-    module=POLICIES,
-    cls="GaussianMLPPolicy",
+    reference=ref_policies.GaussianMLPPolicy,
     cases=_loss_cases(grad=True),
     kind="gradient",
     points=10,
@@ -517,8 +492,7 @@ def _relabel_cases(rng: np.random.Generator) -> list[ModuleCase]:
 RELABEL = module_check(
     "relabel: the expert's actions",
     function="relabel",
-    module=EXPERT,
-    cls="ExpertPolicy",
+    reference=ref_expert.ExpertPolicy,
     cases=_relabel_cases,
     kind="value",
     points=6,
@@ -561,8 +535,7 @@ def _aggregate_cases(rng: np.random.Generator) -> list[ModuleCase]:
 AGGREGATE = module_check(
     "aggregate: old pairs, then new ones",
     function="aggregate",
-    module=DAGGER,
-    cls="Dataset",
+    reference=ref_dagger.Dataset,
     cases=_aggregate_cases,
     kind="value",
     points=10,
@@ -769,43 +742,33 @@ cloning swings on Hopper (94 to 1907 at 10k steps over 8 seeds: a band just abov
 and is steady on HalfCheetah, which never ends an episode early."""
 
 
-def _task(name: str, env: str, dagger: bool, milestones: tuple[int, ...]) -> LearningTask:
+def _task(name: str, env: str, dagger: bool) -> LearningTask:
     preset = ref_config.preset(env)
-    config = {**dataclasses.asdict(preset), "dagger": dagger, "expert_dir": None}
-    data = (
-        f"{PACKAGE}/experts/{ref_expert.expert_path(env).name}",
-        f"{PACKAGE}/experts/{ref_expert.demos_path(env).name}",
-    )
     # the handout's share of the expert's return, within the preset's iterations
     share = ref_config.EXPERT_SHARE_TARGETS["DAgger" if dagger else "behaviour cloning"]
     expert = ref_expert.expert_return(env)
     steps = preset.n_iter * preset.train_steps_per_iter
-    target = None if expert is None else Target(share * expert, within=steps)
-    return LearningTask(
+    return preset_task(
         name,
-        RUN,
-        "Trainer",
-        config,
-        env,
-        milestones,
-        data=data,
-        target=target,
+        preset=preset,
+        module=RUN,
+        trainer="Trainer",
+        milestones=(10_000, 20_000),
+        env=env,
+        overrides={"dagger": dagger, "expert_dir": None},
+        data=tuple(
+            f"{PACKAGE}/experts/{path(env).name}"
+            for path in (ref_expert.expert_path, ref_expert.demos_path)
+        ),
+        target=None if expert is None else Target(share * expert, within=steps),
         policy="policy",
         env_steps=False,  # milestones are gradient steps, the trainer's clock
     )
 
 
 LEARNING = [
-    Learning(
-        _task(f"behaviour cloning on {BC_ENV}", BC_ENV, False, (10_000, 20_000)),
-        points=10,
-        timeout_s=300.0,
-    ),
-    Learning(
-        _task("DAgger on Hopper-v5", "Hopper-v5", True, (10_000, 20_000)),
-        points=10,
-        timeout_s=300.0,
-    ),
+    Learning(_task(f"behaviour cloning on {BC_ENV}", BC_ENV, False), points=10, timeout_s=300.0),
+    Learning(_task("DAgger on Hopper-v5", "Hopper-v5", True), points=10, timeout_s=300.0),
 ]
 """What ``rlhw calibrate hw1`` runs (milestones in gradient steps, the Trainer's clock); the
 bands are in ``autograder/calibration/hw1.json``, made with the experts of the day: their
@@ -820,13 +783,7 @@ CHECKS: list[Check] = [
     DISTRIBUTION,
     DISTRIBUTION_GRAD,
     GET_ACTION_DETERMINISTIC,
-    Check(
-        "GaussianMLPPolicy.get_action: sampled actions' mean and variance",
-        "GaussianMLPPolicy.get_action",
-        "statistical",
-        6,
-        check_get_action_samples,
-    ),
+    GET_ACTION_SAMPLES,
     BC_LOSS,
     BC_LOSS_GRAD,
     BC_UPDATE,

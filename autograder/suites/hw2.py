@@ -1,15 +1,7 @@
-"""Hidden suite of homework 2 (policy gradients).
-
-Every check judges in the grader: the reference (``hw2_policy_gradient`` imported here) computes
-what is expected, the student's code is reached only through the :class:`Sandbox`, and every
-value that comes back is type-, dtype-, shape- and finiteness-checked before an ``np.allclose``
-comparison. Inputs come from the check's ``rng`` plus hand-picked edge cases (single-step
-episode, terminal vs truncated end, batch of 1, gamma = 1, lambda 0 and 1).
-
-Kinds: value (returns, advantages, losses), gradient (losses, the policies' distributions and
-the baseline's parameters under ``value_loss``, with the reference's weights loaded into the
-student's module) and statistical (unbiasedness of the policy-gradient estimator on a tabular
-MDP whose exact gradient is computed by enumeration).
+"""Hidden suite of homework 2 (policy gradients): returns, advantages (GAE with terminal and
+truncated ends), the losses' values and gradients, the policies' distributions and the
+baseline's gradients with the reference's weights, the estimator's unbiasedness on a tabular
+MDP, and learning curves (CartPole, InvertedPendulum).
 
 Credit within a function: a check earns its points only when every case passes, so a
 function's points are split among its checks by what each one separates. The value and
@@ -35,36 +27,36 @@ import torch
 import hw2_policy_gradient.config as ref_config
 import hw2_policy_gradient.pg as ref
 import hw2_policy_gradient.policies as ref_policies
-from autograder.checks import Check, Outcome
+from autograder.checks import Check
 from autograder.judging import (
     CALL_TIMEOUT_S,
     Cases,
-    Tally,
     Tolerance,
     as_float_array,
     f32,
     fmt,
-    grad_value,
     reference_module,
-    returned,
     torch_seed,
 )
 from autograder.kit import (
     Learning,
     ModuleCase,
+    Sampled,
     Suite,
     bernstein_half_width,
+    distribution_case,
     function_check,
     gradient_check,
     mean_problem,
     module_check,
+    named_case,
+    statistical_check,
 )
 from autograder.learning import LearningTask
-from autograder.sandbox import Apply, Method, Sandbox, Step
+from autograder.sandbox import Apply, Failure, Method, Result, Sandbox, Step, Success
 
 PACKAGE = "hw2_policy_gradient"
 PG = f"{PACKAGE}.pg"
-POLICIES = f"{PACKAGE}.policies"
 
 # ---------------------------------------------------------------------------------------------
 # Returns
@@ -75,10 +67,7 @@ def _return_cases(rng: np.random.Generator) -> Cases:
     cases = [(rng.normal(size=1), 0.99)]  # single-step episode
     for length, gamma in [(2, 1.0), (5, 0.9), (17, 0.99), (40, 0.95), (6, 0.5), (9, 1.0)]:
         cases.append((rng.normal(size=length) * 2.0 + 0.5, gamma))
-    return [
-        (f"rewards={fmt(rewards)} (T={len(rewards)}), gamma={gamma}", (rewards, gamma))
-        for rewards, gamma in cases
-    ]
+    return [named_case(f"T={len(r)}", rewards=r, gamma=gamma) for r, gamma in cases]
 
 
 _RETURNS_TOL: Tolerance = {"rtol": 1e-6, "atol": 1e-8}
@@ -86,8 +75,6 @@ _RETURNS = "trajectories (lengths 1 to 40, gamma in {0.5, 0.9, 0.95, 0.99, 1})"
 
 DISCOUNTED_RETURN = function_check(
     "discounted_return: whole-trajectory discounted return",
-    module=PG,
-    function="discounted_return",
     reference=ref.discounted_return,
     cases=_return_cases,
     points=7,
@@ -102,8 +89,6 @@ DISCOUNTED_RETURN = function_check(
 )
 REWARD_TO_GO = function_check(
     "reward_to_go: discounted reward-to-go",
-    module=PG,
-    function="reward_to_go",
     reference=ref.reward_to_go,
     cases=_return_cases,
     points=10,
@@ -125,13 +110,11 @@ def _normalize_cases(rng: np.random.Generator) -> Cases:
         ("batch of 1", rng.normal(size=1)),
         ("constant batch of 6", np.full(6, 2.5)),
     ]
-    return [(f"{label}: values={fmt(values)}", (values,)) for label, values in cases]
+    return [named_case(label, values=values) for label, values in cases]
 
 
 NORMALIZE = function_check(
     "normalize: standardised advantages",
-    module=PG,
-    function="normalize",
     reference=ref.normalize,
     cases=_normalize_cases,
     points=5,
@@ -192,8 +175,6 @@ def _gae_check(
 ) -> Check:
     return function_check(
         name,
-        module=PG,
-        function="compute_gae",
         reference=ref.compute_gae,
         cases=cases,
         points=points,
@@ -276,19 +257,16 @@ def _pg_inputs(rng: np.random.Generator, batch: int) -> tuple[torch.Tensor, torc
     return log_probs, advantages
 
 
-def _pg_cases(rng: np.random.Generator) -> list[tuple[str, tuple[torch.Tensor, ...]]]:
-    cases: list[tuple[str, tuple[torch.Tensor, ...]]] = []
+def _pg_cases(rng: np.random.Generator) -> Cases:
+    cases: Cases = []
     for batch in (1, 8, 64):
         log_probs, advantages = _pg_inputs(rng, batch)
-        summary = f"B={batch}, log_probs={fmt(log_probs)}, advantages={fmt(advantages)}"
-        cases.append((summary, (log_probs, advantages)))
+        cases.append(named_case(f"B={batch}", log_probs=log_probs, advantages=advantages))
     return cases
 
 
 PG_LOSS_VALUE = function_check(
     "policy_gradient_loss: value",
-    module=PG,
-    function="policy_gradient_loss",
     reference=ref.policy_gradient_loss,
     cases=_pg_cases,
     points=3,
@@ -297,20 +275,16 @@ PG_LOSS_VALUE = function_check(
 )
 
 
-def _value_loss_cases(rng: np.random.Generator) -> list[tuple[str, tuple[torch.Tensor, ...]]]:
-    cases: list[tuple[str, tuple[torch.Tensor, ...]]] = []
+def _value_loss_cases(rng: np.random.Generator) -> Cases:
+    cases: Cases = []
     for batch in (1, 7, 50):
         values, targets = f32(rng.normal(size=batch)), f32(rng.normal(size=batch) * 3.0)
-        cases.append(
-            (f"B={batch}, values={fmt(values)}, targets={fmt(targets)}", (values, targets))
-        )
+        cases.append(named_case(f"B={batch}", values=values, targets=targets))
     return cases
 
 
 VALUE_LOSS_VALUE = function_check(
     "value_loss: value",
-    module=PG,
-    function="value_loss",
     reference=ref.value_loss,
     cases=_value_loss_cases,
     points=2,
@@ -340,8 +314,8 @@ def _ppo_inputs(
     return f32(old + shift), f32(old), f32(advantages)
 
 
-def _ppo_cases(rng: np.random.Generator) -> list[tuple[str, tuple[torch.Tensor, ...]]]:
-    cases: list[tuple[str, tuple[torch.Tensor, ...]]] = []
+def _ppo_cases(rng: np.random.Generator) -> Cases:
+    cases: Cases = []
     for batch, where in [(6, "inside"), (8, "outside"), (1, "outside"), (40, "inside and outside")]:
         log_probs, old, advantages = _ppo_inputs(rng, batch, where)
         ratios = torch.exp(log_probs - old)
@@ -355,8 +329,6 @@ def _ppo_cases(rng: np.random.Generator) -> list[tuple[str, tuple[torch.Tensor, 
 
 PPO_LOSS_VALUE = function_check(
     "ppo_clip_loss: value inside and outside the clip range",
-    module=PG,
-    function="ppo_clip_loss",
     reference=ref.ppo_clip_loss,
     cases=_ppo_cases,
     points=4,
@@ -376,8 +348,6 @@ PPO_LOSS_VALUE = function_check(
 
 PG_LOSS_GRAD = gradient_check(
     "policy_gradient_loss: gradient (log_probs only)",
-    module=PG,
-    function="policy_gradient_loss",
     reference=ref.policy_gradient_loss,
     cases=_pg_cases,
     wrt=("log_probs", "advantages"),
@@ -388,8 +358,6 @@ PG_LOSS_GRAD = gradient_check(
 )
 PPO_LOSS_GRAD = gradient_check(
     "ppo_clip_loss: gradient",
-    module=PG,
-    function="ppo_clip_loss",
     reference=ref.ppo_clip_loss,
     cases=_ppo_cases,
     wrt=("log_probs", "old_log_probs", "advantages"),
@@ -410,48 +378,38 @@ PPO_LOSS_GRAD = gradient_check(
 
 
 def _distribution_cases(
-    cls_name: str,
-    make_cases: Callable[
-        [np.random.Generator], list[tuple[str, tuple[Any, ...], torch.Tensor, torch.Tensor]]
-    ],
+    cls_name: str, shapes: Sequence[tuple[int, int, int, int, str, int]]
 ) -> Callable[[np.random.Generator], list[ModuleCase]]:
-    """``make_cases`` with the reference's module of each (a non-zero log_std for the Gaussian,
-    so that sigma matters), its log-probabilities' mean backpropagated."""
+    """The reference's ``cls_name`` of each of ``shapes`` (obs_dim, actions, n_layers, size,
+    activation, batch; a non-zero log_std for the Gaussian, so that sigma matters) on a batch
+    of observations and actions, its log-probabilities' mean backpropagated."""
     cls = getattr(ref_policies, cls_name)
+    gaussian = cls_name == "GaussianPolicy"
 
     def cases(rng: np.random.Generator) -> list[ModuleCase]:
+        batches = []
+        for obs_dim, n_actions, *_, batch in shapes:
+            observations = f32(rng.normal(size=(batch, obs_dim)))
+            if gaussian:
+                actions = f32(rng.normal(size=(batch, n_actions)))
+            else:
+                actions = torch.as_tensor(rng.integers(n_actions, size=batch), dtype=torch.long)
+            batches.append((observations, actions))
         made = []
-        for summary, init_args, observations, actions in make_cases(rng):
+        for (obs_dim, n_actions, n_layers, size, activation, batch), (observations, actions) in zip(
+            shapes, batches, strict=True
+        ):
+            init_args = (obs_dim, n_actions, n_layers, size, activation)
             module: Any = reference_module(cls, init_args, torch_seed(rng))
-            if cls_name == "GaussianPolicy":
+            if gaussian:
                 with torch.no_grad():
                     module.log_std.copy_(f32(rng.uniform(-0.7, 0.5, size=module.log_std.shape)))
-            distribution = module.distribution(observations)
-            log_prob = distribution.log_prob(actions)
-            expected = {
-                "log_prob(actions)": log_prob.detach(),
-                "entropy()": distribution.entropy().detach(),
-            }
-            log_prob.mean().backward()
-            made.append(
-                ModuleCase(
-                    summary,
-                    init_args,
-                    module,
-                    (observations, actions),
-                    steps=[Method("distribution", (observations,))],
-                    fetch={
-                        "log_prob(actions)": [Method("log_prob", (actions,))],
-                        "entropy()": [Method("entropy")],
-                    },
-                    expected=expected,
-                    grad_steps=[
-                        Method("distribution", (observations,)),
-                        Method("log_prob", (actions,)),
-                        Method("mean"),
-                    ],
-                )
+            summary = (
+                f"{cls_name}(obs_dim={obs_dim}, {'action_dim' if gaussian else 'num_actions'}="
+                f"{n_actions}, n_layers={n_layers}, size={size}, activation={activation!r}), "
+                f"B={batch}, " + ("log_std non-zero" if gaussian else f"actions={actions.tolist()}")
             )
+            made.append(distribution_case(summary, init_args, module, observations, actions))
         return made
 
     return cases
@@ -460,17 +418,14 @@ def _distribution_cases(
 def _distribution_check(
     cls_name: str,
     points: float,
-    make_cases: Callable[
-        [np.random.Generator], list[tuple[str, tuple[Any, ...], torch.Tensor, torch.Tensor]]
-    ],
+    shapes: Sequence[tuple[int, int, int, int, str, int]],
     hint: str,
 ) -> Check:
     return module_check(
         f"{cls_name}.distribution: log_prob, entropy, gradients",
         function=f"{cls_name}.distribution",
-        module=POLICIES,
-        cls=cls_name,
-        cases=_distribution_cases(cls_name, make_cases),
+        reference=getattr(ref_policies, cls_name),
+        cases=_distribution_cases(cls_name, shapes),
         kind="gradient",
         points=points,
         what=(
@@ -482,59 +437,18 @@ def _distribution_check(
     )
 
 
-def _categorical_cases(
-    rng: np.random.Generator,
-) -> list[tuple[str, tuple[Any, ...], torch.Tensor, torch.Tensor]]:
-    cases = []
-    for obs_dim, n_actions, n_layers, size, activation, batch in [
-        (4, 3, 2, 16, "tanh", 9),
-        (1, 2, 0, 8, "relu", 1),
-        (6, 5, 1, 32, "relu", 17),
-    ]:
-        observations = f32(rng.normal(size=(batch, obs_dim)))
-        actions = torch.as_tensor(rng.integers(n_actions, size=batch), dtype=torch.long)
-        summary = (
-            f"CategoricalPolicy(obs_dim={obs_dim}, num_actions={n_actions}, "
-            f"n_layers={n_layers}, size={size}, activation={activation!r}), B={batch}, "
-            f"actions={actions.tolist()}"
-        )
-        cases.append(
-            (summary, (obs_dim, n_actions, n_layers, size, activation), observations, actions)
-        )
-    return cases
-
-
-def _gaussian_cases(
-    rng: np.random.Generator,
-) -> list[tuple[str, tuple[Any, ...], torch.Tensor, torch.Tensor]]:
-    cases = []
-    for obs_dim, act_dim, n_layers, size, activation, batch in [
-        (3, 2, 2, 16, "tanh", 9),
-        (2, 1, 0, 8, "tanh", 1),
-        (5, 4, 1, 32, "relu", 13),
-    ]:
-        observations = f32(rng.normal(size=(batch, obs_dim)))
-        actions = f32(rng.normal(size=(batch, act_dim)))
-        summary = (
-            f"GaussianPolicy(obs_dim={obs_dim}, action_dim={act_dim}, n_layers={n_layers}, "
-            f"size={size}, activation={activation!r}), B={batch}, log_std non-zero"
-        )
-        cases.append(
-            (summary, (obs_dim, act_dim, n_layers, size, activation), observations, actions)
-        )
-    return cases
-
-
 CATEGORICAL = _distribution_check(
     "CategoricalPolicy",
     8,
-    _categorical_cases,
+    # obs_dim, num_actions, n_layers, size, activation, batch
+    [(4, 3, 2, 16, "tanh", 9), (1, 2, 0, 8, "relu", 1), (6, 5, 1, 32, "relu", 17)],
     "build the Categorical from the network's logits (logits=..., not probs=...).",
 )
 GAUSSIAN = _distribution_check(
     "GaussianPolicy",
     10,
-    _gaussian_cases,
+    # obs_dim, action_dim, n_layers, size, activation, batch
+    [(3, 2, 2, 16, "tanh", 9), (2, 1, 0, 8, "tanh", 1), (5, 4, 1, 32, "relu", 13)],
     "mean from mean_net, standard deviation exp(log_std); the log-probability of an action "
     "vector sums over its dimensions (wrap the Normal in Independent(..., 1)), so log_prob "
     "has shape (B,).",
@@ -574,8 +488,7 @@ def _baseline_cases(rng: np.random.Generator) -> list[ModuleCase]:
 BASELINE_GRAD = module_check(
     "value_loss: the baseline's parameter gradients",
     function="value_loss",
-    module=POLICIES,
-    cls="ValueCritic",
+    reference=ref_policies.ValueCritic,
     cases=_baseline_cases,
     kind="gradient",
     points=3,
@@ -592,8 +505,6 @@ BASELINE_GRAD = module_check(
 
 VALUE_LOSS_GRAD = gradient_check(
     "value_loss: gradient (values only)",
-    module=PG,
-    function="value_loss",
     reference=ref.value_loss,
     cases=_value_loss_cases,
     wrt=("values", "targets"),
@@ -689,115 +600,133 @@ def _sample_trajectories(
     return rewards, log_probs, scores.reshape(n, _S_H, 4)
 
 
-def _student_weights(
-    sandbox: Sandbox, function: str, rewards: np.ndarray, tally: Tally
-) -> np.ndarray | None:
-    """The student's ``function(rewards_i, gamma)`` for every trajectory, one call per distinct
-    reward sequence (at most 4^H = 64 of them)."""
+_TO_GO_DISCOUNTS = _S_GAMMA ** np.arange(_S_H)  # gamma^t, with which reward-to-go is unbiased
+_TO_GO_RANGE = 2.0 * sum(_S_GAMMA**t * (t + 1) for t in range(_S_H))
+_WHOLE_RANGE = 2.0 * _S_H * sum(_S_GAMMA**t for t in range(_S_H))
+
+
+def _student_weights(sandbox: Sandbox, function: str, rewards: np.ndarray) -> Result:
+    """The student's ``function(rewards_i, gamma)`` for every trajectory (n, H), one call per
+    distinct reward sequence (at most 4^H = 64 of them): the first call that failed, or an
+    ``invalid`` failure for a result that is not H finite numbers."""
     unique, inverse = np.unique(rewards, axis=0, return_inverse=True)
     out = np.zeros_like(unique)
     for row_index, row in enumerate(unique):
-        summary = f"`{function}`(rewards={fmt(row)}, gamma={_S_GAMMA})"
-        ok, value = returned(
-            sandbox.call(PG, function, (row.copy(), _S_GAMMA), timeout_s=CALL_TIMEOUT_S),
-            tally,
-            summary,
-        )
-        if not ok:
-            return None
-        array, why = as_float_array(value, tensor=False, what=f"the result of `{function}`")
+        call = f"`{function}`(rewards={fmt(row)}, gamma={_S_GAMMA})"
+        result = sandbox.call(PG, function, (row.copy(), _S_GAMMA), timeout_s=CALL_TIMEOUT_S)
+        if isinstance(result, Failure):
+            return dataclasses.replace(result, message=f"{call}: {result.message}")
+        array, why = as_float_array(result.value, tensor=False, what=f"the result of {call}")
         if array is None or array.shape != (_S_H,) or not np.all(np.isfinite(array)):
-            detail = why or f"returned shape {getattr(array, 'shape', None)} or non-finite values"
-            tally.record(summary, detail)
-            return None
+            shape = getattr(array, "shape", None)
+            return Failure("invalid", why or f"{call} returned shape {shape} or non-finite values")
         out[row_index] = array
-    return out[np.asarray(inverse).reshape(-1)]
+    return Success(out[np.asarray(inverse).reshape(-1)])
 
 
-def check_pg_unbiased(sandbox: Sandbox, rng: np.random.Generator) -> Outcome:
-    tally = Tally(
-        f"the mean of the policy-gradient estimator built from your `reward_to_go` and "
-        f"`policy_gradient_loss` over {_S_N} sampled trajectories of a 2-state, 2-action MDP "
-        f"(horizon {_S_H}, gamma {_S_GAMMA}) with the exact gradient computed by enumeration",
-        "the estimator is unbiased only if each log-probability is weighted by the rewards "
-        "from its own step on (not the past ones) and the loss is minus the mean of "
-        "log_probs * advantages.",
-    )
-    exact = _exact_gradient(_S_GAMMA)
+def _unbiased_cases(rng: np.random.Generator) -> list[Sampled]:
+    """One estimate of grad_theta J from the student's reward-to-go weights and the gradient
+    of their policy-gradient loss w.r.t. the log-probabilities."""
     rewards, log_probs, scores = _sample_trajectories(rng, _S_N)
-    reward_to_go = _student_weights(sandbox, "reward_to_go", rewards, tally)
-    if reward_to_go is None:
-        return tally.outcome()
-    advantages = reward_to_go * _S_GAMMA ** np.arange(_S_H)
     batch = _S_N * _S_H
+
+    def call(sandbox: Sandbox) -> Result:
+        to_go = _student_weights(sandbox, "reward_to_go", rewards)
+        if isinstance(to_go, Failure):
+            return to_go
+        advantages = to_go.value * _TO_GO_DISCOUNTS
+        inputs = (torch.as_tensor(log_probs.ravel()), torch.as_tensor(advantages.ravel()))
+        return sandbox.grad(PG, "policy_gradient_loss", inputs, wrt=[0], timeout_s=CALL_TIMEOUT_S)
+
+    def judge(value: Any) -> str | None:
+        if type(value) is not dict or set(value) != {"loss", "grads"}:
+            return "the gradient call returned an unexpected value"
+        if type(value["grads"]) is not list or len(value["grads"]) != 1:
+            return "the gradient call returned an unexpected value"
+        if value["grads"][0] is None:
+            return "no gradient reached log_probs"
+        what = "the gradient w.r.t. log_probs"
+        array, why = as_float_array(value["grads"][0], tensor=True, what=what)
+        if array is None or array.shape != (batch,) or not np.all(np.isfinite(array)):
+            return why or f"{what} has a wrong shape or NaNs"
+        estimates = np.einsum("nt,ntk->nk", -batch * array.reshape(_S_N, _S_H), scores)
+        bound = bernstein_half_width(estimates, _TO_GO_RANGE, tests=4)
+        return mean_problem(estimates, _exact_gradient(_S_GAMMA), bound, "grad_theta J")
+
     summary = (
         f"the estimator from {_S_N} trajectories ({batch} steps; advantages gamma^t * "
         "reward_to_go_t, gradient of policy_gradient_loss w.r.t. log_probs)"
     )
-    result = sandbox.grad(
-        PG,
-        "policy_gradient_loss",
-        (torch.as_tensor(log_probs.ravel()), torch.as_tensor(advantages.ravel())),
-        wrt=[0],
-        timeout_s=CALL_TIMEOUT_S,
-    )
-    ok, value = returned(result, tally, summary)
-    parsed = grad_value(value, tally, summary, 1) if ok else None
-    if parsed is None:
-        return tally.outcome()
-    grad = parsed[1][0]
-    if grad is None:
-        tally.record(summary, "no gradient reached log_probs")
-        return tally.outcome()
-    array, why = as_float_array(grad, tensor=True, what="the gradient w.r.t. log_probs")
-    if array is None or array.shape != (batch,) or not np.all(np.isfinite(array)):
-        tally.record(summary, why or "the gradient w.r.t. log_probs has a wrong shape or NaNs")
-        return tally.outcome()
-    weights = -batch * array.reshape(_S_N, _S_H)
-    estimates = np.einsum("nt,ntk->nk", weights, scores)
-    value_range = 2.0 * sum(_S_GAMMA**t * (t + 1) for t in range(_S_H))
-    bound = bernstein_half_width(estimates, value_range, tests=4)
-    tally.record(summary, mean_problem(estimates, exact, bound, "grad_theta J"))
-    return tally.outcome()
+    return [Sampled(summary, call, judge)]
 
 
-def check_returns_same_expectation(sandbox: Sandbox, rng: np.random.Generator) -> Outcome:
-    tally = Tally(
+def _same_expectation_cases(rng: np.random.Generator) -> list[Sampled]:
+    """The estimate weighted by the student's discounted_return against the exact gradient,
+    then its difference with the one weighted by their reward_to_go (two families of 4 tests
+    each share the 1e-6 budget)."""
+    rewards, _, scores = _sample_trajectories(rng, _S_N)
+    whole: list[np.ndarray] = []  # the first case's estimates, for the second
+
+    def judge_whole(weights: np.ndarray) -> str | None:
+        whole.append(np.einsum("nt,ntk->nk", weights, scores))
+        bound = bernstein_half_width(whole[0], _WHOLE_RANGE, tests=8)
+        return mean_problem(whole[0], _exact_gradient(_S_GAMMA), bound, "grad_theta J")
+
+    def judge_difference(to_go: np.ndarray) -> str | None:
+        if not whole:
+            return "skipped: `discounted_return` returned no weights (the case before)"
+        difference = whole[0] - np.einsum("nt,ntk->nk", to_go * _TO_GO_DISCOUNTS, scores)
+        bound = bernstein_half_width(difference, _WHOLE_RANGE + _TO_GO_RANGE, tests=8)
+        return mean_problem(difference, np.zeros(4), bound, "the difference of the two estimators")
+
+    return [
+        Sampled(
+            "weights G(tau) from `discounted_return`",
+            lambda sandbox: _student_weights(sandbox, "discounted_return", rewards),
+            judge_whole,
+        ),
+        Sampled(
+            "G(tau) weights minus gamma^t * reward-to-go weights, same trajectories",
+            lambda sandbox: _student_weights(sandbox, "reward_to_go", rewards),
+            judge_difference,
+            trivial=True,  # any two functions that give the same weights, zeros say, pass it
+        ),
+    ]
+
+
+PG_UNBIASED = statistical_check(
+    "reward_to_go + policy_gradient_loss: unbiased gradient estimator",
+    function="reward_to_go",
+    cases=_unbiased_cases,
+    points=6,
+    what=(
+        f"the mean of the policy-gradient estimator built from your `reward_to_go` and "
+        f"`policy_gradient_loss` over {_S_N} sampled trajectories of a 2-state, 2-action MDP "
+        f"(horizon {_S_H}, gamma {_S_GAMMA}) with the exact gradient computed by enumeration"
+    ),
+    hint=(
+        "the estimator is unbiased only if each log-probability is weighted by the rewards "
+        "from its own step on (not the past ones) and the loss is minus the mean of "
+        "log_probs * advantages."
+    ),
+)
+SAME_EXPECTATION = statistical_check(
+    "discounted_return vs reward_to_go: same expected gradient",
+    function="discounted_return",
+    cases=_same_expectation_cases,
+    points=3,
+    what=(
         f"on {_S_N} sampled trajectories of a tabular MDP (horizon {_S_H}, gamma {_S_GAMMA}): "
         "the policy-gradient estimator weighted by your `discounted_return` against the exact "
         "gradient, and against the same estimator weighted by your `reward_to_go` "
-        "(the mean of their difference must be 0)",
+        "(the mean of their difference must be 0)"
+    ),
+    hint=(
         "both weightings estimate the same gradient: G(tau) = sum_t gamma^t r_t for every step "
         "of the trajectory, with the first reward undiscounted, and reward_to_go sums the "
-        "rewards from step t on (if a reward_to_go check fails too, fix that one first).",
-    )
-    exact = _exact_gradient(_S_GAMMA)
-    rewards, _, scores = _sample_trajectories(rng, _S_N)
-    whole = _student_weights(sandbox, "discounted_return", rewards, tally)
-    if whole is None:
-        tally.skip(1)
-        return tally.outcome()
-    to_go = _student_weights(sandbox, "reward_to_go", rewards, tally)
-    whole_estimates = np.einsum("nt,ntk->nk", whole, scores)
-    whole_range = 2.0 * _S_H * sum(_S_GAMMA**t for t in range(_S_H))
-    # two families of 4 tests each share the 1e-6 budget
-    bound = bernstein_half_width(whole_estimates, whole_range, tests=8)
-    tally.record(
-        "weights G(tau) from `discounted_return`",
-        mean_problem(whole_estimates, exact, bound, "grad_theta J"),
-    )
-    if to_go is None:
-        return tally.outcome()
-    to_go_estimates = np.einsum("nt,ntk->nk", to_go * _S_GAMMA ** np.arange(_S_H), scores)
-    difference = whole_estimates - to_go_estimates
-    to_go_range = 2.0 * sum(_S_GAMMA**t * (t + 1) for t in range(_S_H))
-    bound = bernstein_half_width(difference, whole_range + to_go_range, tests=8)
-    tally.record(
-        "G(tau) weights minus gamma^t * reward-to-go weights, same trajectories",
-        mean_problem(difference, np.zeros(4), bound, "the difference of the two estimators"),
-        trivial=True,  # any two functions that give the same weights, zeros say, pass it
-    )
-    return tally.outcome()
+        "rewards from step t on (if a reward_to_go check fails too, fix that one first)."
+    ),
+)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -841,20 +770,8 @@ CHECKS: list[Check] = [
     PPO_LOSS_GRAD,
     BASELINE_GRAD,
     VALUE_LOSS_GRAD,
-    Check(
-        "reward_to_go + policy_gradient_loss: unbiased gradient estimator",
-        "reward_to_go",
-        "statistical",
-        6,
-        check_pg_unbiased,
-    ),
-    Check(
-        "discounted_return vs reward_to_go: same expected gradient",
-        "discounted_return",
-        "statistical",
-        3,
-        check_returns_same_expectation,
-    ),
+    PG_UNBIASED,
+    SAME_EXPECTATION,
 ]
 
 SUITE = Suite(hw="hw2", package=PACKAGE, checks=CHECKS, learning=LEARNING, feedback="property")

@@ -1,21 +1,13 @@
-"""Hidden suite of homework 3 (DQN, double DQN, SAC).
-
-Every check judges in the grader: the reference (``hw3_q_learning`` imported here) computes what
-is expected, the student's code is reached only through the :class:`Sandbox`, and every value
-that comes back is type-, dtype-, shape- and finiteness-checked before an ``np.allclose``
-comparison (:mod:`autograder.judging`).
+"""Hidden suite of homework 3 (DQN, double DQN, SAC): the schedule, epsilon-greedy's law, the
+Bellman, double-DQN and soft targets with terminal and truncated transitions, the losses and
+their gradients, the squashed Gaussian's density, the agents' losses and updates from identical
+state, the target networks' updates, and learning curves (DQN on CartPole, SAC on
+InvertedPendulum).
 
 The agents' methods (``DQNAgent.compute_loss``, ``SACAgent.critic_loss``, ...) are reached
 through the student's own trainer (``DQNTrainer`` / ``SACTrainer`` built from a config dict in
 the sandbox and kept there): the reference's weights are loaded into its networks by name, and
 the method runs on the same batch, with the same torch seed, as the reference does here.
-
-Kinds: value (schedules, Bellman, double-DQN and soft targets with terminal and truncated
-transitions, every backup strategy, the agents' losses), gradient (Huber, both actor losses,
-temperature loss, the tanh log-probability correction), update (two DQN and two SAC updates
-from identical state; hard and soft target updates), statistical (epsilon-greedy frequencies
-and independence across calls; the squashed Gaussian's density integrates to one) and learning
-curves (DQN on CartPole, SAC on InvertedPendulum).
 """
 
 from __future__ import annotations
@@ -32,20 +24,19 @@ import torch
 import hw3_q_learning.config as ref_config
 import hw3_q_learning.dqn as ref_dqn
 import hw3_q_learning.sac as ref_sac
-from autograder.checks import Check, Outcome
+from autograder.checks import Check
 from autograder.judging import (
     CALL_TIMEOUT_S,
     Cases,
-    Tally,
     f32,
     fmt,
-    returned,
     state_dict_of,
     torch_seed,
 )
 from autograder.kit import (
     AgentCase,
     Learning,
+    Sampled,
     Stepped,
     Suite,
     Trainer,
@@ -57,14 +48,17 @@ from autograder.kit import (
     function_check,
     gradient_check,
     hoeffding_half_width,
+    named_case,
     network_step_problem,
     perturbed,
+    preset_task,
     replay_batch,
+    statistical_check,
     tensors_problem,
     without_grads,
 )
 from autograder.learning import LearningTask
-from autograder.sandbox import Attr, Method, Result, Sandbox, Step
+from autograder.sandbox import Attr, Method, Step
 from infrastructure.config import Target
 
 PACKAGE = "hw3_q_learning"
@@ -86,22 +80,13 @@ CPU = torch.device("cpu")
 def _schedule_cases(rng: np.random.Generator) -> Cases:
     duration = int(rng.integers(5_000, 20_000))
     steps = (0, duration // 4, duration // 2 + 1, duration, 3 * duration)
-    return [
-        (f"linear_schedule(step={step}, start={start}, end={end}, duration={length})", arguments)
-        for arguments in [
-            *((step, 1.0, 0.05, duration) for step in steps),
-            (7, 0.5, 0.1, 10),
-            (1, 1.0, 0.0, 1),
-            (25, 0.0, 1.0, 100),
-        ]
-        for step, start, end, length in [arguments]
-    ]
+    arguments = [(step, 1.0, 0.05, duration) for step in steps]
+    arguments += [(7, 0.5, 0.1, 10), (1, 1.0, 0.0, 1), (25, 0.0, 1.0, 100)]
+    return [named_case(step=t, start=a, end=b, duration=d) for t, a, b, d in arguments]
 
 
 LINEAR_SCHEDULE = function_check(
     "linear_schedule: epsilon decay",
-    module=DQN,
-    function="linear_schedule",
     reference=ref_dqn.linear_schedule,
     cases=_schedule_cases,
     points=4,
@@ -155,12 +140,9 @@ def _dqn_target_cases(rng: np.random.Generator) -> Cases:
     ]:
         rewards, terminated = f32(rng.normal(size=batch)), f32(_mask(batch, kind, rng))
         next_q = f32(_next_values(rng, (batch, actions)))
-        summary = (
-            f"B={batch}, {actions} actions, {_MASK_TEXT[kind]}, gamma={gamma}: "
-            f"rewards={fmt(rewards)}, terminated={terminated.int().tolist()}, "
-            f"next_q_values={fmt(next_q)}"
-        )
-        cases.append((summary, (rewards, next_q, terminated, gamma)))
+        note = f"B={batch}, {actions} actions, {_MASK_TEXT[kind]}"
+        inputs = dict(rewards=rewards, next_q_values=next_q, terminated=terminated, gamma=gamma)
+        cases.append(named_case(note, **inputs))
     return cases
 
 
@@ -176,23 +158,19 @@ def _double_dqn_cases(rng: np.random.Generator) -> Cases:
     ]:
         online = _next_values(rng, (batch, actions))
         target = _next_values(rng, (batch, actions))
-        rows = np.arange(batch)
         chosen = online.argmax(axis=1)
-        target[rows, chosen] = target.min(axis=1) - 1.0 - rng.random(batch)
+        target[np.arange(batch), chosen] = target.min(axis=1) - 1.0 - rng.random(batch)
         rewards, terminated = f32(rng.normal(size=batch)), f32(_mask(batch, kind, rng))
-        summary = (
-            f"B={batch}, {actions} actions, {_MASK_TEXT[kind]}, gamma={gamma}: "
-            f"rewards={fmt(rewards)}, terminated={terminated.int().tolist()},\n"
-            f"  next_q_values_online={fmt(online)},\n  next_q_values_target={fmt(target)}"
+        note = f"B={batch}, {actions} actions, {_MASK_TEXT[kind]}"
+        inputs = dict(next_q_values_online=f32(online), next_q_values_target=f32(target))
+        cases.append(
+            named_case(note, rewards=rewards, **inputs, terminated=terminated, gamma=gamma)
         )
-        cases.append((summary, (rewards, f32(online), f32(target), terminated, gamma)))
     return cases
 
 
 DQN_TARGET = function_check(
     "dqn_target: terminal vs truncated transitions",
-    module=DQN,
-    function="dqn_target",
     reference=ref_dqn.dqn_target,
     cases=_dqn_target_cases,
     points=6,
@@ -205,8 +183,6 @@ DQN_TARGET = function_check(
 )
 DOUBLE_DQN_TARGET = function_check(
     "double_dqn_target: online network chooses, target network values",
-    module=DQN,
-    function="double_dqn_target",
     reference=ref_dqn.double_dqn_target,
     cases=_double_dqn_cases,
     points=6,
@@ -228,15 +204,13 @@ def _huber_cases(rng: np.random.Generator) -> Cases:
         where = "all inside" if bool((errors <= delta).all()) else "some outside"
         if bool((errors > delta).all()):
             where = "all outside"
-        summary = f"B={batch}, delta={delta}, TD errors {where} [-delta, delta]: {fmt(errors)}"
-        cases.append((summary, (q_values, targets, delta)))
+        note = f"B={batch}, TD errors {where} [-delta, delta]: {fmt(errors)}"
+        cases.append(named_case(note, q_values=q_values, targets=targets, delta=delta))
     return cases
 
 
 HUBER_VALUE = function_check(
     "huber_loss: value",
-    module=DQN,
-    function="huber_loss",
     reference=ref_dqn.huber_loss,
     cases=_huber_cases,
     points=3.5,
@@ -248,8 +222,6 @@ HUBER_VALUE = function_check(
 )
 HUBER_GRAD = gradient_check(
     "huber_loss: gradient (targets constant)",
-    module=DQN,
-    function="huber_loss",
     reference=ref_dqn.huber_loss,
     cases=_huber_cases,
     wrt=("q_values", "targets"),
@@ -274,11 +246,8 @@ def _tanh_cases(rng: np.random.Generator, batches: Sequence[tuple[int, int, floa
         means = f32(rng.normal(size=(batch, dim)))
         log_stds = f32(rng.uniform(-1.5, 0.7, size=(batch, dim)))
         pre_tanh = f32(rng.normal(size=(batch, dim)) * scale)
-        summary = (
-            f"B={batch}, action_dim={dim}: pre_tanh_actions={fmt(pre_tanh)}, means={fmt(means)}, "
-            f"log_stds={fmt(log_stds)}"
-        )
-        cases.append((summary, (pre_tanh, means, log_stds)))
+        inputs = dict(pre_tanh_actions=pre_tanh, means=means, log_stds=log_stds)
+        cases.append(named_case(f"B={batch}, action_dim={dim}", **inputs))
     return cases
 
 
@@ -289,8 +258,6 @@ _TANH_HINT = (
 )
 TANH_VALUE = function_check(
     "tanh_gaussian_log_prob: value (tanh correction)",
-    module=SAC,
-    function="tanh_gaussian_log_prob",
     reference=ref_sac.tanh_gaussian_log_prob,
     cases=lambda rng: _tanh_cases(rng, [(7, 1, 1.0), (5, 3, 1.5), (1, 2, 1.0), (6, 2, 6.0)]),
     points=4,
@@ -300,8 +267,6 @@ TANH_VALUE = function_check(
 )
 TANH_GRAD = gradient_check(
     "tanh_gaussian_log_prob: gradient",
-    module=SAC,
-    function="tanh_gaussian_log_prob",
     reference=ref_sac.tanh_gaussian_log_prob,
     cases=lambda rng: _tanh_cases(rng, [(1, 1, 1.0), (1, 2, 1.5), (1, 3, 2.0)]),
     wrt=("pre_tanh_actions", "means", "log_stds"),
@@ -323,15 +288,13 @@ def _reduce_cases(rng: np.random.Generator) -> Cases:
         (1, 1, "single"),
     ]:
         q_values = f32(rng.normal(size=(critics, batch)) * 3.0)
-        summary = f"{critics} critics, B={batch}, reduction={reduction!r}: q_values={fmt(q_values)}"
-        cases.append((summary, (q_values, reduction)))
+        note = f"{critics} critics, B={batch}"
+        cases.append(named_case(note, q_values=q_values, reduction=reduction))
     return cases
 
 
 REDUCE_Q_VALUES = function_check(
     "reduce_q_values: min, mean, single",
-    module=SAC,
-    function="reduce_q_values",
     reference=ref_sac.reduce_q_values,
     cases=_reduce_cases,
     points=3,
@@ -358,20 +321,15 @@ def _sac_target_cases(rng: np.random.Generator) -> Cases:
         rewards, terminated = f32(rng.normal(size=batch)), f32(_mask(batch, kind, rng))
         next_q = f32(_next_values(rng, (critics, batch)))
         log_probs = f32(rng.normal(size=batch) * 1.5 - 1.0)
-        summary = (
-            f"B={batch}, {critics} critic(s), reduction={reduction!r}, {_MASK_TEXT[kind]}, "
-            f"gamma={gamma}, alpha={alpha}: rewards={fmt(rewards)}, "
-            f"terminated={terminated.int().tolist()},\n  next_q_values={fmt(next_q)},\n"
-            f"  next_log_probs={fmt(log_probs)}"
-        )
-        cases.append((summary, (rewards, next_q, log_probs, terminated, gamma, alpha, reduction)))
+        note = f"B={batch}, {critics} critic(s), {_MASK_TEXT[kind]}"
+        inputs = dict(rewards=rewards, next_q_values=next_q, next_log_probs=log_probs)
+        constants = dict(terminated=terminated, gamma=gamma, alpha=alpha, reduction=reduction)
+        cases.append(named_case(note, **inputs, **constants))
     return cases
 
 
 SAC_TARGET = function_check(
     "sac_target: soft targets with each backup strategy",
-    module=SAC,
-    function="sac_target",
     reference=ref_sac.sac_target,
     cases=_sac_target_cases,
     points=6,
@@ -389,15 +347,12 @@ def _actor_cases(rng: np.random.Generator) -> Cases:
     for batch, alpha in [(1, 0.2), (8, 0.2), (32, 1.0), (5, 0.05)]:
         log_probs = f32(rng.normal(size=batch) - 1.0)
         q_values = f32(rng.normal(size=batch) * 5.0)
-        summary = f"B={batch}, alpha={alpha}: log_probs={fmt(log_probs)}, q_values={fmt(q_values)}"
-        cases.append((summary, (log_probs, q_values, alpha)))
+        cases.append(named_case(f"B={batch}", log_probs=log_probs, q_values=q_values, alpha=alpha))
     return cases
 
 
 ACTOR_REPARAMETERIZE = gradient_check(
     "actor_loss_reparameterize: loss and gradient",
-    module=SAC,
-    function="actor_loss_reparameterize",
     reference=ref_sac.actor_loss_reparameterize,
     cases=_actor_cases,
     wrt=("log_probs", "q_values"),
@@ -411,8 +366,6 @@ ACTOR_REPARAMETERIZE = gradient_check(
 )
 ACTOR_REINFORCE = gradient_check(
     "actor_loss_reinforce: loss and gradient (weights constant)",
-    module=SAC,
-    function="actor_loss_reinforce",
     reference=ref_sac.actor_loss_reinforce,
     cases=_actor_cases,
     wrt=("log_probs", "q_values"),
@@ -432,18 +385,13 @@ def _temperature_cases(rng: np.random.Generator) -> Cases:
     for batch, target_entropy in [(1, -1.0), (16, -2.0), (7, -6.0), (64, 0.5)]:
         log_alpha = f32(np.array(rng.uniform(-3.0, 1.0)))
         log_probs = f32(rng.normal(size=batch) * 2.0 - target_entropy * rng.uniform(0.2, 1.8))
-        summary = (
-            f"B={batch}, log_alpha={float(log_alpha):.4f}, target_entropy={target_entropy}: "
-            f"log_probs={fmt(log_probs)}"
-        )
-        cases.append((summary, (log_alpha, log_probs, target_entropy)))
+        inputs = dict(log_alpha=log_alpha, log_probs=log_probs, target_entropy=target_entropy)
+        cases.append(named_case(f"B={batch}", **inputs))
     return cases
 
 
 TEMPERATURE = gradient_check(
     "temperature_loss: loss and gradient",
-    module=SAC,
-    function="temperature_loss",
     reference=ref_sac.temperature_loss,
     cases=_temperature_cases,
     wrt=("log_alpha", "log_probs"),
@@ -484,60 +432,65 @@ def _reference_density(actions: np.ndarray, mu: float, log_sigma: float) -> np.n
     return torch.exp(log_prob).numpy()
 
 
-def check_tanh_density(sandbox: Sandbox, rng: np.random.Generator) -> Outcome:
-    tally = Tally(
+def _density_problem(value: Any, actions: np.ndarray, mu: float, log_sigma: float) -> str | None:
+    """What is wrong with the log-probabilities ``value`` of ``atanh(actions)``: their
+    density's integral and mean action, within the empirical Bernstein bounds."""
+    if type(value) is not torch.Tensor or tuple(value.shape) != (_DENSITY_N,):
+        shape = tuple(value.shape) if type(value) is torch.Tensor else type(value).__name__
+        return f"the result is {shape}, expected a tensor of shape (N,)"
+    samples = 2.0 * np.exp(value.detach().numpy().astype(np.float64))
+    if not np.all(np.isfinite(samples)):
+        return "the log-probabilities hold non-finite values"
+    grid = np.linspace(-1.0, 1.0, 200_001)[1:-1]
+    density = _reference_density(grid, mu, log_sigma)
+    value_range = 1.5 * 2.0 * float(density.max())
+    tests = 2 * len(_DENSITY_CASES)
+    mean = float(np.sum(grid * density) * (grid[1] - grid[0]))
+    for what, estimates, expected, spread in (
+        ("the integral", samples, 1.0, value_range),
+        ("the mean action", samples * actions, mean, 2.0 * value_range),
+    ):
+        bound = float(bernstein_half_width(estimates, spread, tests=tests))
+        estimate = float(estimates.mean())
+        if abs(estimate - expected) > bound:
+            return (
+                f"{what} is estimated at {estimate:.4f}, expected {expected:.4f} within "
+                f"+-{bound:.4f} (a correct density is outside these bounds less than once "
+                "in a million gradings)"
+            )
+    return None
+
+
+def _density_case(rng: np.random.Generator, mu: float, log_sigma: float) -> Sampled:
+    actions = np.clip(rng.uniform(-1.0, 1.0, size=_DENSITY_N), -1.0 + 1e-6, 1.0 - 1e-6)
+    pre_tanh = f32(np.arctanh(actions).reshape(-1, 1))
+    inputs = (pre_tanh, torch.full_like(pre_tanh, mu), torch.full_like(pre_tanh, log_sigma))
+    return Sampled(
+        f"mu={mu}, sigma={math.exp(log_sigma):.4f}",
+        lambda sandbox: sandbox.call(
+            SAC, "tanh_gaussian_log_prob", inputs, timeout_s=CALL_TIMEOUT_S
+        ),
+        lambda value: _density_problem(value, actions, mu, log_sigma),
+        # a density symmetric about 0 has the uniform density's mean: only its integral shows
+        trivial=mu == 0.0,
+    )
+
+
+TANH_DENSITY = statistical_check(
+    "tanh_gaussian_log_prob: the squashed density integrates to 1",
+    function="tanh_gaussian_log_prob",
+    cases=lambda rng: [_density_case(rng, *case) for case in _DENSITY_CASES],
+    points=3,
+    what=(
         f"the integral over [-1, 1] of exp(`tanh_gaussian_log_prob`) for action_dim 1, "
         f"estimated from {_DENSITY_N} uniform actions, for {len(_DENSITY_CASES)} (mu, sigma): "
-        "a density integrates to 1, with the reference's mean",
+        "a density integrates to 1, with the reference's mean"
+    ),
+    hint=(
         "a = tanh(u) has density N(u; mu, sigma^2) / (1 - tanh(u)^2): subtract "
-        "log(1 - tanh(u)^2) from the Gaussian's log-density (the change of variables).",
-    )
-    grid = np.linspace(-1.0, 1.0, 200_001)[1:-1]
-    for mu, log_sigma in tally.each(_DENSITY_CASES):
-        actions = rng.uniform(-1.0, 1.0, size=_DENSITY_N)
-        actions = np.clip(actions, -1.0 + 1e-6, 1.0 - 1e-6)
-        pre_tanh = f32(np.arctanh(actions).reshape(-1, 1))
-        summary = f"mu={mu}, sigma={math.exp(log_sigma):.4f}"
-        ok, value = returned(
-            sandbox.call(
-                SAC,
-                "tanh_gaussian_log_prob",
-                (pre_tanh, torch.full_like(pre_tanh, mu), torch.full_like(pre_tanh, log_sigma)),
-                timeout_s=CALL_TIMEOUT_S,
-            ),
-            tally,
-            summary,
-        )
-        if not ok:
-            continue
-        if type(value) is not torch.Tensor or tuple(value.shape) != (_DENSITY_N,):
-            shape = tuple(value.shape) if type(value) is torch.Tensor else type(value).__name__
-            tally.record(summary, f"the result is {shape}, expected a tensor of shape (N,)")
-            continue
-        samples = 2.0 * np.exp(value.detach().numpy().astype(np.float64))
-        if not np.all(np.isfinite(samples)):
-            tally.record(summary, "the log-probabilities hold non-finite values")
-            continue
-        density = _reference_density(grid, mu, log_sigma)
-        value_range = 1.5 * 2.0 * float(density.max())
-        tests = 2 * len(_DENSITY_CASES)
-        mean = float(np.sum(grid * density) * (grid[1] - grid[0]))
-        problem = None
-        for what, estimates, expected, spread in (
-            ("the integral", samples, 1.0, value_range),
-            ("the mean action", samples * actions, mean, 2.0 * value_range),
-        ):
-            bound = float(bernstein_half_width(estimates, spread, tests=tests))
-            estimate = float(estimates.mean())
-            if problem is None and abs(estimate - expected) > bound:
-                problem = (
-                    f"{what} is estimated at {estimate:.4f}, expected {expected:.4f} within "
-                    f"+-{bound:.4f} (a correct density is outside these bounds less than once "
-                    "in a million gradings)"
-                )
-        # a density symmetric about 0 has the uniform density's mean: only its integral shows
-        tally.record(summary, problem, trivial=mu == 0.0)
-    return tally.outcome()
+        "log(1 - tanh(u)^2) from the Gaussian's log-density (the change of variables)."
+    ),
+)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -545,23 +498,32 @@ def check_tanh_density(sandbox: Sandbox, rng: np.random.Generator) -> Outcome:
 # ---------------------------------------------------------------------------------------------
 
 
-def _config(config_class: type[Any], **fields: Any) -> dict[str, Any]:
-    return dataclasses.asdict(config_class(**{"buffer_size": 64, **fields}))
+_DIMS = {"CartPole-v1": (4, 2), "Acrobot-v1": (6, 3), "Pendulum-v1": (3, 1), "Reacher-v5": (10, 2)}
+"""The observation dimension of each env of the agent checks, and its number of actions
+(discrete) or action dimension (continuous)."""
 
 
-def _spaces(env: str, discrete: bool) -> tuple[gym.Space, gym.Space]:
-    """The observation and (agent-side) action spaces of ``env`` without making it."""
-    dims = {
-        "CartPole-v1": (4, 2),
-        "Acrobot-v1": (6, 3),
-        "Pendulum-v1": (3, 1),
-        "Reacher-v5": (10, 2),
-    }
-    obs_dim, act = dims[env]
-    observation = gym.spaces.Box(-np.inf, np.inf, (obs_dim,), np.float32)
+def _reference_agent(
+    rng: np.random.Generator, agent_class: type[Any], *agent_args: Any, **fields: Any
+) -> tuple[dict[str, Any], Any]:
+    """The config of ``fields`` (a small replay buffer unless given) and the reference's
+    ``agent_class`` built from it, in the spaces of its env (without making the env) and under
+    a torch seed drawn from ``rng``."""
+    discrete = agent_class is ref_dqn.DQNAgent
+    config_class = ref_config.DQNConfig if discrete else ref_config.SACConfig
+    config = dataclasses.asdict(config_class(**{"buffer_size": 64, **fields}))
+    obs_dim, actions = _DIMS[config["env"]]
+    observation_space = gym.spaces.Box(-np.inf, np.inf, (obs_dim,), np.float32)
     if discrete:
-        return observation, gym.spaces.Discrete(act)
-    return observation, gym.spaces.Box(-1.0, 1.0, (act,), np.float32)
+        action_space: gym.Space = gym.spaces.Discrete(actions)
+    else:
+        action_space = gym.spaces.Box(-1.0, 1.0, (actions,), np.float32)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(torch_seed(rng))
+        agent = agent_class(
+            observation_space, action_space, config_class(**config), CPU, *agent_args
+        )
+    return config, agent
 
 
 def _actions_shifted(state: dict[str, Any]) -> dict[str, Any]:
@@ -577,18 +539,19 @@ def _actions_shifted(state: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _on_agent(
-    sandbox: Sandbox, steps: Sequence[Step], *, seed: int | None = None, label: str
-) -> Result:
-    return sandbox.on(
-        KEPT, [Attr("agent"), *steps], seed=seed, timeout_s=CALL_TIMEOUT_S, label=label
-    )
-
-
 # -- DQN ----------------------------------------------------------------------------------------
 
+_DQN_FIELDS = [
+    "env",
+    "double",
+    "n_layers",
+    "layer_size",
+    "activation",
+    "max_grad_norm",
+    "huber_delta",
+]
 _DQN_CASES = [
-    # env, double, n_layers, size, activation, max_grad_norm, huber_delta, batch
+    # the config's _DQN_FIELDS, then the minibatch's size
     ("CartPole-v1", False, 2, 32, "relu", 0.01, 1.0, 16),
     ("Acrobot-v1", True, 1, 16, "tanh", None, 0.5, 9),
     ("CartPole-v1", True, 2, 16, "relu", 10.0, 2.0, 1),
@@ -599,44 +562,29 @@ _DQN_CASES = [
 def _dqn_setup(
     rng: np.random.Generator, case: tuple[Any, ...], **extra: Any
 ) -> tuple[str, dict[str, Any], ref_dqn.DQNAgent, dict[tuple[str, ...], Any], Any]:
-    env, double, n_layers, size, activation, max_norm, delta, batch_size = case
-    config = _config(
-        ref_config.DQNConfig,
-        env=env,
-        double=double,
-        n_layers=n_layers,
-        layer_size=size,
-        activation=activation,
-        max_grad_norm=max_norm,
-        huber_delta=delta,
+    *fields, batch_size = case
+    config, agent = _reference_agent(
+        rng,
+        ref_dqn.DQNAgent,
+        np.random.default_rng(0),
+        **dict(zip(_DQN_FIELDS, fields, strict=True)),
         gamma=float(rng.choice([0.9, 0.99, 1.0])),
         learning_rate=float(rng.uniform(1e-3, 1e-2)),
         seed=int(rng.integers(1_000)),
         **extra,
     )
-    observation_space, action_space = _spaces(env, discrete=True)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(torch_seed(rng))
-        agent = ref_dqn.DQNAgent(
-            observation_space,
-            action_space,
-            ref_config.DQNConfig(**config),
-            CPU,
-            np.random.default_rng(0),
-        )
     target = _actions_shifted(perturbed(agent.target_network.state_dict(), rng))
     agent.target_network.load_state_dict(target)
     states: dict[tuple[str, ...], Any] = {
         ("agent", "q_network"): state_dict_of(agent.q_network),
         ("agent", "target_network"): target,
     }
-    obs_dim = int(observation_space.shape[0])  # type: ignore[index]
-    batch = replay_batch(rng, batch_size, obs_dim, action_space.n)  # type: ignore[attr-defined]
+    obs_dim, actions = _DIMS[config["env"]]
+    batch = replay_batch(rng, batch_size, obs_dim, actions)
     summary = (
-        f"{env} (obs_dim {obs_dim}, {action_space.n} actions), double={double}, "  # type: ignore[attr-defined]
-        f"n_layers={n_layers}, size={size}, {activation}, gamma={config['gamma']}, "
-        f"huber_delta={delta}, max_grad_norm={max_norm}, B={batch_size}, "
-        f"terminated={batch['terminated'].astype(int).tolist()}"
+        f"{config['env']} (obs_dim {obs_dim}, {actions} actions), "
+        + ", ".join(f"{name}={config[name]}" for name in [*_DQN_FIELDS[1:], "gamma"])
+        + f", B={batch_size}, terminated={batch['terminated'].astype(int).tolist()}"
     )
     return summary, config, agent, states, batch
 
@@ -777,77 +725,99 @@ HARD_UPDATE = agent_update_check(
 
 _EPS_N = 30_000
 _EPSILONS = (0.0, 0.3, 1.0, 1.0)
+_EPS_ACTIONS = 3  # Acrobot's
+_EPS_HALF_WIDTH = hoeffding_half_width(_EPS_N, (len(_EPSILONS) + 1) * (_EPS_ACTIONS + 1))
 
 
-def _repeated_draws_problem(
-    first: np.ndarray, second: np.ndarray, num_actions: int, half_width: float
-) -> str | None:
+def _repeated_draws_problem(first: np.ndarray, second: np.ndarray) -> str | None:
     """What shows that two calls' all-random actions are not independent draws; None when
-    their difference mod ``num_actions`` has the uniform law that independence gives it
-    (:func:`~autograder.kit.frequencies_problem`)."""
-    difference = (second - first) % num_actions
-    uniform = np.full((len(difference), num_actions), 1.0 / num_actions)
-    problem = frequencies_problem(difference, uniform, half_width)
+    their difference mod the number of actions has the uniform law that independence gives
+    it (:func:`~autograder.kit.frequencies_problem`)."""
+    difference = (second - first) % _EPS_ACTIONS
+    uniform = np.full((len(difference), _EPS_ACTIONS), 1.0 / _EPS_ACTIONS)
+    problem = frequencies_problem(difference, uniform, _EPS_HALF_WIDTH)
     if problem is None:
         return None
     return (
-        f"the second call's action minus the first's (mod {num_actions}), uniform for "
+        f"the second call's action minus the first's (mod {_EPS_ACTIONS}), uniform for "
         f"independent draws and 0 everywhere for the same draws in both calls: {problem}"
     )
 
 
-def check_epsilon_greedy(sandbox: Sandbox, rng: np.random.Generator) -> Outcome:
+def _epsilon_cases(rng: np.random.Generator) -> list[Sampled]:
+    """One call of ``DQNAgent.act`` per epsilon of :data:`_EPSILONS`, each under the same worker
+    seed, on an agent built with the reference's weights (greedy actions known)."""
     case = ("Acrobot-v1", False, 1, 16, "tanh", None, 1.0, 4)
     summary, config, agent, states, _ = _dqn_setup(rng, case)
-    num_actions = 3
-    tests = (len(_EPSILONS) + 1) * (num_actions + 1)
-    half_width = hoeffding_half_width(_EPS_N, tests)
-    tally = Tally(
-        f"the action frequencies of `DQNAgent.act` (your epsilon_greedy) on {_EPS_N} "
-        f"observations ({num_actions} actions, greedy actions known) in {len(_EPSILONS)} calls "
-        f"with epsilon in {list(_EPSILONS)}, each under the same worker seed: each action's "
-        f"frequency and the greedy action's, and the last two calls' independence, within "
-        f"+-{half_width:.4f} of the exact ones",
-        "each state on its own: with probability epsilon an action drawn uniformly from all "
-        "actions (the greedy one included), else the argmax; one random draw per state, not "
-        "one for the whole batch, and every draw from the generator passed in (rng), not from "
-        "NumPy's global one or a generator of your own, so that each call draws afresh.",
-    )
-    if not DQN_TRAINER.build(sandbox, tally, summary, config, states):
-        tally.skip(len(_EPSILONS) - 1)
-        return tally.outcome()
+    built = AgentCase(summary, config, states, agent, ())
     distinct = rng.normal(size=(8, 6)).astype(np.float32)
     observations = distinct[rng.integers(len(distinct), size=_EPS_N)]
     with torch.no_grad():
         greedy = agent.q_network(torch.as_tensor(observations)).argmax(dim=1).numpy()
-    one_hot = np.eye(num_actions)[greedy]
+    one_hot = np.eye(_EPS_ACTIONS)[greedy]
     seed = torch_seed(rng)
-    previous: np.ndarray | None = None
-    for call, epsilon in enumerate(tally.each(_EPSILONS), start=1):
-        label = f"call {call}, epsilon={epsilon}"
-        ok, actions = returned(
-            _on_agent(
-                sandbox, [Method("act", (observations, epsilon))], seed=seed, label="DQNAgent.act"
+    drawn: dict[int, Any] = {}  # each call's actions: the last one is judged against the one before
+
+    def sampled(call: int, epsilon: float) -> Sampled:
+        def judge(actions: Any) -> str | None:
+            drawn[call] = actions
+            probabilities = (1.0 - epsilon) * one_hot + epsilon / _EPS_ACTIONS
+            problem = frequencies_problem(actions, probabilities, _EPS_HALF_WIDTH)
+            if problem is None and call == len(_EPSILONS) and call - 1 in drawn:
+                problem = _repeated_draws_problem(drawn[call - 1], actions)
+            return problem
+
+        return Sampled(
+            f"call {call}, epsilon={epsilon}",
+            lambda sandbox: sandbox.on(
+                KEPT,
+                DQN_TRAINER.on_agent(Method("act", (observations, epsilon))),
+                seed=seed,
+                timeout_s=CALL_TIMEOUT_S,
+                label="DQNAgent.act",
             ),
-            tally,
-            label,
+            judge,
+            agent=built if call == 1 else None,
         )
-        if not ok:
-            previous = None
-            continue
-        probabilities = (1.0 - epsilon) * one_hot + epsilon / num_actions
-        problem = frequencies_problem(actions, probabilities, half_width)
-        if problem is None and call == len(_EPSILONS) and previous is not None:
-            problem = _repeated_draws_problem(previous, actions, num_actions, half_width)
-        tally.record(label, problem)
-        previous = actions
-    return tally.outcome()
+
+    return [sampled(call, epsilon) for call, epsilon in enumerate(_EPSILONS, start=1)]
+
+
+EPSILON_GREEDY = statistical_check(
+    "epsilon_greedy: action frequencies, independent across calls (via DQNAgent.act)",
+    function="epsilon_greedy",
+    cases=_epsilon_cases,
+    trainer=DQN_TRAINER,
+    points=7,
+    what=(
+        f"the action frequencies of `DQNAgent.act` (your epsilon_greedy) on {_EPS_N} "
+        f"observations ({_EPS_ACTIONS} actions, greedy actions known) in {len(_EPSILONS)} "
+        f"calls with epsilon in {list(_EPSILONS)}, each under the same worker seed: each "
+        "action's frequency and the greedy action's, and the last two calls' independence, "
+        f"within +-{_EPS_HALF_WIDTH:.4f} of the exact ones"
+    ),
+    hint=(
+        "each state on its own: with probability epsilon an action drawn uniformly from all "
+        "actions (the greedy one included), else the argmax; one random draw per state, not "
+        "one for the whole batch, and every draw from the generator passed in (rng), not from "
+        "NumPy's global one or a generator of your own, so that each call draws afresh."
+    ),
+    timeout_s=60.0,
+)
 
 
 # -- SAC ----------------------------------------------------------------------------------------
 
+_SAC_FIELDS = [
+    "env",
+    "critic_target",
+    "actor_gradient",
+    "num_actor_samples",
+    "n_layers",
+    "layer_size",
+]
 _SAC_CASES = [
-    # env, critic_target, actor_gradient, num_actor_samples, n_layers, size, batch
+    # the config's _SAC_FIELDS, then the minibatch's size
     ("Reacher-v5", "min", "reparameterize", 1, 2, 32, 12),
     ("Pendulum-v1", "mean", "reinforce", 1, 1, 16, 9),
     ("Pendulum-v1", "single", "reparameterize", 1, 2, 16, 1),
@@ -859,15 +829,11 @@ _SAC_CASES = [
 def _sac_setup(
     rng: np.random.Generator, case: tuple[Any, ...]
 ) -> tuple[str, dict[str, Any], ref_sac.SACAgent, dict[tuple[str, ...], Any], Any]:
-    env, reduction, gradient, samples, n_layers, size, batch_size = case
-    config = _config(
-        ref_config.SACConfig,
-        env=env,
-        critic_target=reduction,
-        actor_gradient=gradient,
-        num_actor_samples=samples,
-        n_layers=n_layers,
-        layer_size=size,
+    *fields, batch_size = case
+    config, agent = _reference_agent(
+        rng,
+        ref_sac.SACAgent,
+        **dict(zip(_SAC_FIELDS, fields, strict=True)),
         activation=str(rng.choice(["relu", "tanh"])),
         gamma=float(rng.choice([0.9, 0.99])),
         init_temperature=float(rng.uniform(0.05, 1.0)),
@@ -877,12 +843,6 @@ def _sac_setup(
         temperature_learning_rate=float(rng.uniform(1e-3, 1e-2)),
         seed=int(rng.integers(1_000)),
     )
-    observation_space, action_space = _spaces(env, discrete=False)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(torch_seed(rng))
-        agent = ref_sac.SACAgent(
-            observation_space, action_space, ref_config.SACConfig(**config), CPU
-        )
     target = perturbed(agent.target_critics.state_dict(), rng)
     agent.target_critics.load_state_dict(target)
     states: dict[tuple[str, ...], Any] = {
@@ -890,13 +850,12 @@ def _sac_setup(
         ("agent", "critics"): state_dict_of(agent.critics),
         ("agent", "target_critics"): target,
     }
-    obs_dim = int(observation_space.shape[0])  # type: ignore[index]
-    act_dim = int(action_space.shape[0])  # type: ignore[index]
+    obs_dim, act_dim = _DIMS[config["env"]]
     batch = replay_batch(rng, batch_size, obs_dim, None, act_dim)
     summary = (
-        f"{env} (obs_dim {obs_dim}, action_dim {act_dim}), critic_target={reduction!r}, "
-        f"actor_gradient={gradient!r}, num_actor_samples={samples}, n_layers={n_layers}, "
-        f"size={size}, {config['activation']}, gamma={config['gamma']}, "
+        f"{config['env']} (obs_dim {obs_dim}, action_dim {act_dim}), "
+        + ", ".join(f"{name}={config[name]!r}" for name in _SAC_FIELDS[1:])
+        + f", {config['activation']}, gamma={config['gamma']}, "
         f"alpha={config['init_temperature']:.4f}, tau={config['tau']:.4f}, B={batch_size}, "
         f"terminated={batch['terminated'].astype(int).tolist()}"
     )
@@ -1091,47 +1050,30 @@ def _task(
     milestones: tuple[int, ...],
     policy: str,
 ) -> LearningTask:
-    config = {
-        **dataclasses.asdict(presets[env]),
-        "total_steps": milestones[-1],
-        "eval_every": milestones[-1],
-        "checkpoint_every": None,
-    }
-    return LearningTask(
+    steps = milestones[-1]
+    return preset_task(
         env,
-        RUN,
-        trainer,
-        config,
-        env,
-        milestones,
+        preset=presets[env],
+        module=RUN,
+        trainer=trainer,
+        milestones=milestones,
+        overrides={"total_steps": steps, "eval_every": steps, "checkpoint_every": None},
         train_until="train_until",
         target=targets[env],
         policy=policy,
     )
 
 
+_DQN_TASK = ("DQNTrainer", ref_config.DQN_PRESETS, ref_config.DQN_TARGETS)
+_SAC_TASK = ("SACTrainer", ref_config.SAC_PRESETS, ref_config.SAC_TARGETS)
 LEARNING = [
     Learning(
-        _task(
-            "DQNTrainer",
-            ref_config.DQN_PRESETS,
-            ref_config.DQN_TARGETS,
-            "CartPole-v1",
-            (40_000, 50_000),
-            "agent.q_network",
-        ),
+        _task(*_DQN_TASK, "CartPole-v1", (40_000, 50_000), "agent.q_network"),
         points=10,
         timeout_s=300.0,
     ),
     Learning(
-        _task(
-            "SACTrainer",
-            ref_config.SAC_PRESETS,
-            ref_config.SAC_TARGETS,
-            "InvertedPendulum-v5",
-            (15_000, 20_000),
-            "agent.actor",
-        ),
+        _task(*_SAC_TASK, "InvertedPendulum-v5", (15_000, 20_000), "agent.actor"),
         points=10,
         timeout_s=420.0,
     ),
@@ -1146,14 +1088,7 @@ LEARNING = [
 CHECKS: list[Check] = [
     # DQN
     LINEAR_SCHEDULE,
-    Check(
-        "epsilon_greedy: action frequencies, independent across calls (via DQNAgent.act)",
-        "epsilon_greedy",
-        "statistical",
-        7,
-        check_epsilon_greedy,
-        timeout_s=60.0,
-    ),
+    EPSILON_GREEDY,
     DQN_TARGET,
     DOUBLE_DQN_TARGET,
     HUBER_VALUE,
@@ -1164,13 +1099,7 @@ CHECKS: list[Check] = [
     # SAC
     TANH_VALUE,
     TANH_GRAD,
-    Check(
-        "tanh_gaussian_log_prob: the squashed density integrates to 1",
-        "tanh_gaussian_log_prob",
-        "statistical",
-        3,
-        check_tanh_density,
-    ),
+    TANH_DENSITY,
     REDUCE_Q_VALUES,
     SAC_TARGET,
     ACTOR_REPARAMETERIZE,
