@@ -31,7 +31,7 @@ PACKAGES = (
 
 # What the child prints: every global an import could change, before any import and after each.
 _PROBE = """
-import importlib, json, random, sys
+import importlib, json, os, random, sys
 import numpy as np
 import torch
 
@@ -48,6 +48,7 @@ def state():
         "numpy_rng": int(np.random.get_state()[1].sum()),
         "python_rng": hash(random.getstate()),
         "print_options": str(np.get_printoptions()),
+        "environ": sorted(os.environ.items()),
     }
 
 states = [["(none)", state()]]
