@@ -182,3 +182,172 @@ MPC_PRESETS: dict[str, MPCConfig] = {
 MPC_TARGETS: dict[str, Target] = {
     "Obstacles-v0": Target(-25.0, within=MPC_PRESETS["Obstacles-v0"].total_steps),
 }
+
+
+@dataclass(frozen=True)
+class MBPOConfig:
+    """MBPO: SAC trained on real transitions mixed with short rollouts of a learned ensemble,
+    branched from real states (``hw4_model_based/mbpo.py``)."""
+
+    env: str = "HalfCheetah-v5"
+    """Environment id, one of hw4's: Obstacles-v0, Reacher-v5, HalfCheetah-v5."""
+    seed: int = 0
+    """Seed of every random number generator of the run (networks, sampling, rollouts,
+    environments)."""
+    logdir: str = "runs/hw4_mbpo"
+    """Folder the run writes progress.csv, config.json, TensorBoard logs and checkpoints to."""
+    max_episode_steps: int | None = None
+    """Time limit of an episode; None keeps the environment's own."""
+    total_steps: int = 20_000
+    """Real environment steps to train for (the random ones included)."""
+    learning_starts: int = 5000
+    """Environment steps with uniformly random actions before the first fit of the ensemble and
+    the first SAC update."""
+    buffer_size: int = 1_000_000
+    """Real transitions the replay buffer keeps (the ensemble trains on all of them)."""
+
+    rollout_length: int = 1
+    """Model steps k of each rollout; 0 makes no model data (SAC on real data only)."""
+    num_rollouts: int = 10_000
+    """Rollouts M started from real states each time the model buffer is refilled."""
+    model_buffer_size: int = 400_000
+    """Model transitions the model buffer keeps; the oldest rollouts are overwritten first."""
+    real_ratio: float = 0.05
+    """Fraction of each SAC minibatch drawn from the real buffer, the rest from the model buffer
+    (ignored with rollout_length 0, which trains on real data only)."""
+
+    ensemble_size: int = 5
+    """Dynamics models in the ensemble, each trained on its own bootstrapped minibatches."""
+    model_n_layers: int = 2
+    """Hidden layers of each dynamics model."""
+    model_layer_size: int = 200
+    """Width of each hidden layer of the dynamics models."""
+    model_activation: Literal["tanh", "relu"] = "relu"
+    """Activation of the dynamics models' hidden layers."""
+    model_learning_rate: float = 1e-3
+    """Adam step size for the ensemble."""
+    model_batch_size: int = 256
+    """Transitions per member in each gradient step of the ensemble."""
+    model_train_steps: int = 200
+    """Gradient steps on the ensemble each time it is fitted."""
+    model_train_every: int = 250
+    """Environment steps between two fits of the ensemble, each followed by new rollouts."""
+    min_std: float = 1e-6
+    """Floor of the normalisation statistics' standard deviations."""
+
+    batch_size: int = 256
+    """Transitions per SAC gradient step (real and model together)."""
+    gradient_steps: int = 10
+    """SAC gradient steps per environment step."""
+    n_layers: int = 2
+    """Hidden layers of SAC's actor and critics."""
+    layer_size: int = 128
+    """Width of each hidden layer of SAC's actor and critics."""
+    activation: Literal["tanh", "relu"] = "relu"
+    """Activation of SAC's hidden layers."""
+    gamma: float = 0.99
+    """Discount factor."""
+    tau: float = 0.005
+    """Polyak coefficient of SAC's soft target update."""
+    actor_learning_rate: float = 3e-4
+    """Adam step size for the actor."""
+    critic_learning_rate: float = 3e-4
+    """Adam step size for the critics."""
+    temperature_learning_rate: float = 3e-4
+    """Adam step size for log alpha (automatic temperature tuning)."""
+    init_temperature: float = 1.0
+    """Initial entropy temperature alpha."""
+    auto_temperature: bool = True
+    """Tune alpha so that the policy's entropy tracks target_entropy; False keeps it fixed."""
+    target_entropy: float | None = None
+    """Entropy the temperature tuning aims at; None uses -action_dim."""
+
+    eval_every: int = 5000
+    """Evaluate every this many environment steps (and after the last one)."""
+    eval_episodes: int = 5
+    """Episodes per evaluation, with SAC's deterministic actor."""
+    log_every: int = 1000
+    """Write a row of training metrics every this many environment steps."""
+    checkpoint_every: int | None = None
+    """Save LOGDIR/checkpoint.pt every this many environment steps (and at the end); None never
+    does."""
+    resume: bool = False
+    """Resume from LOGDIR/checkpoint.pt when there is one."""
+    num_threads: int = 1
+    """PyTorch intra-op threads."""
+    device: str = "cpu"
+    """Torch device; only "cpu" for now (the rollouts draw members with a CPU generator)."""
+
+    def checks(self) -> list[tuple[bool, str, Any]]:
+        """``(ok, what was expected, what came in)`` for each constraint on the fields."""
+        return [
+            (self.env in ENVS, f"env in {ENVS}", self.env),
+            (
+                self.max_episode_steps is None or self.max_episode_steps > 0,
+                "max_episode_steps > 0 or None",
+                self.max_episode_steps,
+            ),
+            (self.learning_starts > 0, "learning_starts > 0", self.learning_starts),
+            (
+                self.total_steps >= self.learning_starts,
+                "total_steps >= learning_starts",
+                (self.total_steps, self.learning_starts),
+            ),
+            (self.buffer_size > 0, "buffer_size > 0", self.buffer_size),
+            (self.rollout_length >= 0, "rollout_length >= 0", self.rollout_length),
+            (self.num_rollouts > 0, "num_rollouts > 0", self.num_rollouts),
+            (self.model_buffer_size > 0, "model_buffer_size > 0", self.model_buffer_size),
+            (0.0 < self.real_ratio <= 1.0, "0 < real_ratio <= 1", self.real_ratio),
+            (self.ensemble_size > 0, "ensemble_size > 0", self.ensemble_size),
+            (self.model_n_layers >= 0, "model_n_layers >= 0", self.model_n_layers),
+            (self.model_layer_size > 0, "model_layer_size > 0", self.model_layer_size),
+            (self.model_learning_rate > 0, "model_learning_rate > 0", self.model_learning_rate),
+            (self.model_batch_size > 0, "model_batch_size > 0", self.model_batch_size),
+            (self.model_train_steps >= 0, "model_train_steps >= 0", self.model_train_steps),
+            (self.model_train_every > 0, "model_train_every > 0", self.model_train_every),
+            (self.min_std > 0, "min_std > 0", self.min_std),
+            (self.batch_size > 0, "batch_size > 0", self.batch_size),
+            (self.gradient_steps >= 0, "gradient_steps >= 0", self.gradient_steps),
+            (self.n_layers >= 0, "n_layers >= 0", self.n_layers),
+            (self.layer_size > 0, "layer_size > 0", self.layer_size),
+            (0.0 < self.gamma <= 1.0, "0 < gamma <= 1", self.gamma),
+            (0.0 < self.tau <= 1.0, "0 < tau <= 1", self.tau),
+            (self.init_temperature > 0, "init_temperature > 0", self.init_temperature),
+            (self.eval_every > 0, "eval_every > 0", self.eval_every),
+            (self.eval_episodes > 0, "eval_episodes > 0", self.eval_episodes),
+            (self.log_every > 0, "log_every > 0", self.log_every),
+            (self.device == "cpu", "device 'cpu'", self.device),
+            (
+                self.checkpoint_every is None or self.checkpoint_every > 0,
+                "checkpoint_every > 0 or None",
+                self.checkpoint_every,
+            ),
+        ]
+
+    def __post_init__(self) -> None:
+        for ok, expected, got in self.checks():
+            if not ok:
+                raise ValueError(f"expected {expected}, got {got!r}")
+
+
+MBPO_PRESETS: dict[str, MBPOConfig] = {
+    # MBPO's HalfCheetah setup (Janner et al., 2019: 5000 random steps, the ensemble refitted and
+    # the rollouts refilled every 250 steps, 5% real data in each SAC minibatch), on the 500-step
+    # episodes of hw4's planning runs and made cheaper for a CPU: 10k rollouts per refill instead
+    # of 100k, 200 gradient steps per fit instead of fitting to convergence, 10 SAC updates per
+    # environment step instead of 20 to 40, and hw3's 128-unit SAC networks. Rollouts of length
+    # 10 (--rollout-length 10) as in Berkeley CS 285's MBPO experiment; the paper uses 1 on this
+    # environment. Not tuned yet.
+    "HalfCheetah-v5": MBPOConfig(
+        env="HalfCheetah-v5",
+        max_episode_steps=500,
+        total_steps=50_000,
+        learning_starts=5000,
+        rollout_length=10,
+        num_rollouts=10_000,
+        model_buffer_size=400_000,
+        eval_every=5000,
+        eval_episodes=2,
+        checkpoint_every=5000,
+    ),
+}

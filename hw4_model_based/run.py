@@ -12,6 +12,17 @@ normalisation statistics and weights to all of it, and evaluates the MPC policy.
 ``LOGDIR/ensemble.pt`` (load it into a ``DynamicsEnsemble`` of the run's sizes) and, on
 Obstacles-v0, a picture of an evaluation episode's executed and planned paths,
 ``LOGDIR/paths.png``.
+
+Or train SAC on real and model data with MBPO (``hw4_model_based/mbpo.py``)::
+
+    python -m hw4_model_based.run mbpo --env HalfCheetah-v5 --seed 0 --logdir runs/mbpo_cheetah
+    python -m hw4_model_based.run mbpo --env HalfCheetah-v5 --rollout-length 0  # plain SAC
+
+Each environment step goes into the real replay buffer; from ``--learning-starts`` on, every
+``--model-train-every`` steps the ensemble is fitted to the real buffer and refills the model
+buffer with short rollouts, and every step takes ``--gradient-steps`` SAC updates on minibatches
+mixed from both buffers. It writes the same logs and checkpoints as MPC (no ensemble file).
+MBPO trains homework 3's SAC, imported from ``hw3_q_learning``.
 """
 
 from __future__ import annotations
@@ -22,28 +33,46 @@ import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import gymnasium as gym
 import numpy as np
 import torch
 
-from hw4_model_based.config import MPC_PRESETS, MPCConfig
-from hw4_model_based.envs import OBSTACLES_ID, make_env, plot_paths, reward_fn
+from hw4_model_based.config import MBPO_PRESETS, MPC_PRESETS, MBPOConfig, MPCConfig
+from hw4_model_based.envs import (
+    OBSTACLES_ID,
+    make_env,
+    plot_paths,
+    reward_fn,
+    termination_fn,
+)
+from hw4_model_based.mbpo import (
+    branch_rollouts,
+    check_batch,
+    check_rollouts,
+    check_sac_implemented,
+    load_sac,
+    mixed_batch,
+)
 from hw4_model_based.models import DynamicsEnsemble, bootstrap_indices, update_ensemble
 from hw4_model_based.planning import MPCPolicy
 from infrastructure.config import config_from_dict, config_to_dict, parse_with_presets
 from infrastructure.logger import Logger, print_final
 from infrastructure.replay_buffer import ReplayBuffer
 from infrastructure.sampler import Sampler, evaluate_side_by_side
-from infrastructure.seeding import seed_everything
+from infrastructure.seeding import generators_kept, seed_everything
 from infrastructure.torch_utils import set_num_threads, to_torch
+
+if TYPE_CHECKING:
+    from hw3_q_learning.config import SACConfig
 
 CHECKPOINT = "checkpoint.pt"
 ENSEMBLE = "ensemble.pt"
 PATHS = "paths.png"
 EVAL_SEED_OFFSET = 10_000
 COLLECT_CHUNK = 100  # environment steps between two updates of the progress bar
+MODEL_BUFFER_SEED_OFFSET = 20_000  # the model buffer draws its minibatches apart from the real one
 
 
 def episode_length(config: MPCConfig) -> int:
@@ -66,6 +95,62 @@ def check_horizon(config: MPCConfig) -> None:
             f"expected horizon <= {steps}, the length of a {config.env} episode "
             f"(max_episode_steps), got horizon={config.horizon}"
         )
+
+
+def _as_tensors(state: dict[str, Any]) -> dict[str, Any]:
+    """A replay buffer's state with its arrays as tensors, what ``torch.save`` writes and
+    ``torch.load(..., weights_only=True)`` reads back."""
+    return {
+        key: torch.from_numpy(value) if isinstance(value, np.ndarray) else value
+        for key, value in state.items()
+    }
+
+
+def _as_arrays(state: dict[str, Any]) -> dict[str, Any]:
+    """The inverse of :func:`_as_tensors`."""
+    return {
+        key: value.cpu().numpy() if isinstance(value, torch.Tensor) else value
+        for key, value in state.items()
+    }
+
+
+def fit_ensemble(
+    ensemble: DynamicsEnsemble,
+    optimizer: torch.optim.Optimizer,
+    buffer: ReplayBuffer,
+    train_steps: int,
+    batch_size: int,
+    generator: torch.Generator,
+    *,
+    when: str,
+    option: str,
+) -> dict[str, float]:
+    """Fit the ensemble's normalisation statistics to the whole replay buffer, then take
+    ``train_steps`` gradient steps, each on a bootstrapped minibatch per member; the mean loss.
+    A loss that is not finite stops with the gradient step, ``when`` it happened and the
+    ``option`` of the step size to lower."""
+    device = ensemble.obs_mean.device
+    data = buffer.state_dict()
+    observations, actions, next_observations = (
+        to_torch(data[f"data.{name}"], device)
+        for name in ("observations", "actions", "next_observations")
+    )
+    ensemble.update_statistics(observations, actions, next_observations)
+    losses = []
+    for step in range(1, train_steps + 1):
+        indices = bootstrap_indices(
+            len(observations), ensemble.ensemble_size, batch_size, generator
+        )
+        loss = update_ensemble(
+            ensemble, optimizer, observations, actions, next_observations, indices
+        )
+        if not math.isfinite(loss):
+            raise FloatingPointError(
+                f"training the ensemble: expected a finite loss, got {loss} at gradient step "
+                f"{step} of {when}; try a smaller {option}"
+            )
+        losses.append(loss)
+    return {"train/loss_model": float(np.mean(losses))} if losses else {}
 
 
 class MPCTrainer:
@@ -175,28 +260,16 @@ class MPCTrainer:
         """Fit the normalisation statistics to the whole replay buffer, then take
         ``train_steps`` gradient steps, each on a bootstrapped minibatch per member."""
         cfg = self.config
-        data = self.buffer.state_dict()
-        observations, actions, next_observations = (
-            to_torch(data[f"data.{name}"], self.device)
-            for name in ("observations", "actions", "next_observations")
+        return fit_ensemble(
+            self.ensemble,
+            self.optimizer,
+            self.buffer,
+            cfg.train_steps,
+            cfg.batch_size,
+            self.generator,
+            when=f"iteration {self.iteration} ({self.total_steps} environment steps)",
+            option="--learning-rate",
         )
-        self.ensemble.update_statistics(observations, actions, next_observations)
-        losses = []
-        for step in range(1, cfg.train_steps + 1):
-            indices = bootstrap_indices(
-                len(observations), cfg.ensemble_size, cfg.batch_size, self.generator
-            )
-            loss = update_ensemble(
-                self.ensemble, self.optimizer, observations, actions, next_observations, indices
-            )
-            if not math.isfinite(loss):
-                raise FloatingPointError(
-                    f"training the ensemble: expected a finite loss, got {loss} at gradient step "
-                    f"{step} of iteration {self.iteration} ({self.total_steps} environment "
-                    "steps); try a smaller --learning-rate"
-                )
-            losses.append(loss)
-        return {"train/loss_model": float(np.mean(losses))} if losses else {}
 
     def train_metrics(self) -> dict[str, float]:
         """The mean return of the training episodes that ended since the previous call."""
@@ -239,17 +312,13 @@ class MPCTrainer:
         The environment's own state is not saved: a resumed run starts a fresh episode, so it is
         not bit-for-bit the run that was not interrupted.
         """
-        buffer = {
-            key: torch.from_numpy(value) if isinstance(value, np.ndarray) else value
-            for key, value in self.buffer.state_dict().items()
-        }
         state = {
             "config": config_to_dict(self.config),
             "total_steps": self.total_steps,
             "iteration": self.iteration,
             "ensemble": self.ensemble.state_dict(),
             "optimizer": self.optimizer.state_dict(),
-            "buffer": buffer,
+            "buffer": _as_tensors(self.buffer.state_dict()),
             "rng": self.rng.bit_generator.state,
             "generator": self.generator.get_state(),
             "eval_generator": self.eval_policy.generator.get_state(),
@@ -262,12 +331,8 @@ class MPCTrainer:
     def load_checkpoint(self, path: Path) -> None:
         """Continue from a checkpoint written by :meth:`save_checkpoint` for the same config."""
         state = torch.load(path, map_location=self.device, weights_only=True)
-        buffer = {
-            key: value.cpu().numpy() if isinstance(value, torch.Tensor) else value
-            for key, value in state["buffer"].items()
-        }
         try:
-            self.buffer.load_state_dict(buffer)
+            self.buffer.load_state_dict(_as_arrays(state["buffer"]))
         except ValueError as error:
             raise ValueError(
                 f"cannot resume from {path}: {error}; start the run again without --resume"
@@ -294,14 +359,17 @@ class MPCTrainer:
 
 
 def train(
-    config: MPCConfig, progress: bool = True, *, evaluate_first: bool = True
+    config: MPCConfig | MBPOConfig, progress: bool = True, *, evaluate_first: bool = True
 ) -> dict[str, float]:
-    """Train with ``config``; returns the metrics of the last evaluation.
+    """Train with ``config``; returns the metrics of the last evaluation. An MBPO config goes
+    to :func:`train_mbpo`.
 
     Evaluations run every ``eval_every`` iterations, after the last one and, unless
     ``evaluate_first`` is false, before the first (MPC with the untrained ensemble), so the
     learning curve starts at step 0.
     """
+    if isinstance(config, MBPOConfig):
+        return train_mbpo(config, progress, evaluate_first=evaluate_first)
     logdir = Path(config.logdir)
     checkpoint = logdir / CHECKPOINT
     trainer = MPCTrainer(config)  # bad options stop here, before anything is written
@@ -364,16 +432,337 @@ def train(
 
 
 # ---------------------------------------------------------------------------------------------
+# MBPO
+# ---------------------------------------------------------------------------------------------
+
+
+class MBPOTrainer:
+    """MBPO, one environment step per :meth:`step`: the step goes into the real buffer; then,
+    from ``learning_starts`` on, every ``model_train_every`` steps the ensemble is fitted to the
+    real buffer and :func:`~hw4_model_based.mbpo.branch_rollouts` adds ``num_rollouts`` new
+    rollouts to the model buffer, and every step takes ``gradient_steps`` SAC updates on
+    :func:`~hw4_model_based.mbpo.mixed_batch` minibatches.
+
+    With ``rollout_length = 0`` the ensemble is neither fitted nor used, and every minibatch is
+    real: the same loop, with the same SAC and the same updates per real step, is plain SAC.
+
+    :func:`train_mbpo` loops over :meth:`step`, evaluates and logs; the autograder can drive the
+    same object and evaluate ``trainer.agent.actor``.
+
+    Args:
+        config: the run's configuration, or a dict of its fields (how the autograder passes it).
+    """
+
+    def __init__(self, config: MBPOConfig | Mapping[str, Any]):
+        if not isinstance(config, MBPOConfig):
+            config = config_from_dict(MBPOConfig, dict(config))
+        self.config = config
+        agent_class, sac_config_class = load_sac()  # before anything else: says what to do
+        self.rng = seed_everything(config.seed)
+        set_num_threads(config.num_threads)
+        self.device = torch.device(config.device)
+        self.env = self.make_eval_env(config.seed)
+        space = self.env.action_space
+        assert isinstance(space, gym.spaces.Box) and space.shape is not None
+        assert self.env.observation_space.shape is not None
+        # SAC's actions are in [-1, 1]; hw4's environments take exactly these, so the replay
+        # buffers, the ensemble and the reward functions all see the actions SAC chose.
+        if not (np.all(space.low == -1.0) and np.all(space.high == 1.0)):
+            raise ValueError(
+                f"MBPO expects an action space of [-1, 1] (SAC's), got {config.env}'s "
+                f"[{space.low}, {space.high}]"
+            )
+        obs_dim, action_dim = self.env.observation_space.shape[0], space.shape[0]
+        self.sampler = Sampler(self.env, seed=config.seed)
+        self.buffer = ReplayBuffer(config.buffer_size, seed=config.seed)
+        self.model_buffer = ReplayBuffer(
+            config.model_buffer_size, seed=config.seed + MODEL_BUFFER_SEED_OFFSET
+        )
+        self.ensemble = DynamicsEnsemble(
+            obs_dim,
+            action_dim,
+            config.ensemble_size,
+            config.model_n_layers,
+            config.model_layer_size,
+            config.model_activation,
+            config.min_std,
+        ).to(self.device)
+        self.model_optimizer = torch.optim.Adam(
+            self.ensemble.parameters(), lr=config.model_learning_rate
+        )
+        self.generator = torch.Generator().manual_seed(config.seed)  # minibatches and members
+        self.agent = agent_class(
+            self.env.observation_space, space, self.sac_config(sac_config_class), self.device
+        )
+        check_sac_implemented(self.agent, obs_dim, action_dim)
+        self.reward_fn = reward_fn(config.env)
+        self.termination_fn = termination_fn(config.env)
+        self.update_metrics: dict[str, float] = {}
+        self.model_metrics: dict[str, float] = {}
+        self._episode_returns: list[float] = []  # episodes ended since the last log row
+
+    def sac_config(self, sac_config_class: type[SACConfig]) -> SACConfig:
+        """hw3's config of the SAC agent, from this run's SAC fields."""
+        cfg = self.config
+        return sac_config_class(
+            env=cfg.env,
+            seed=cfg.seed,
+            total_steps=cfg.total_steps,
+            gamma=cfg.gamma,
+            batch_size=cfg.batch_size,
+            gradient_steps=cfg.gradient_steps,
+            n_layers=cfg.n_layers,
+            layer_size=cfg.layer_size,
+            activation=cfg.activation,
+            tau=cfg.tau,
+            actor_learning_rate=cfg.actor_learning_rate,
+            critic_learning_rate=cfg.critic_learning_rate,
+            temperature_learning_rate=cfg.temperature_learning_rate,
+            init_temperature=cfg.init_temperature,
+            auto_temperature=cfg.auto_temperature,
+            target_entropy=cfg.target_entropy,
+            device=cfg.device,
+        )
+
+    def make_eval_env(self, seed: int) -> gym.Env:
+        """An environment of the kind the run trains in."""
+        return make_env(self.config.env, seed, max_episode_steps=self.config.max_episode_steps)
+
+    @property
+    def total_steps(self) -> int:
+        """Real environment steps taken so far."""
+        return self.sampler.total_steps
+
+    @property
+    def real_ratio(self) -> float:
+        """The fraction of real transitions in each minibatch: all of them without rollouts."""
+        return self.config.real_ratio if self.config.rollout_length > 0 else 1.0
+
+    def explore(self, observations: np.ndarray) -> np.ndarray:
+        """Uniformly random actions before ``learning_starts``, SAC's sampled ones after."""
+        if self.total_steps < self.config.learning_starts:
+            shape = (len(observations), *self.env.action_space.shape)  # type: ignore[misc]
+            return self.rng.uniform(-1.0, 1.0, size=shape).astype(np.float32)
+        return self.agent.act(observations)
+
+    def act(self, observations: np.ndarray) -> np.ndarray:
+        """Evaluation actions: SAC's deterministic ones."""
+        return self.agent.act_deterministic(observations)
+
+    def sample_actions(self, observations: torch.Tensor) -> torch.Tensor:
+        """SAC's sampled actions for model states, the rollouts' policy."""
+        return self.agent.actor.sample(observations)[0]
+
+    def step(self) -> dict[str, float]:
+        """One environment step into the real buffer; from ``learning_starts`` on, the model's
+        fit and rollouts when they are due, then ``gradient_steps`` SAC updates. The metrics of
+        the last update."""
+        cfg = self.config
+        batch = self.sampler.sample_steps(self.explore, 1)
+        self.buffer.add_batch(batch)
+        self._episode_returns.extend(batch.episode_returns.tolist())
+        if self.total_steps < cfg.learning_starts:
+            return self.update_metrics
+        due = (self.total_steps - cfg.learning_starts) % cfg.model_train_every == 0
+        if cfg.rollout_length > 0 and due:
+            self.model_metrics = self.fit_model() | self.add_rollouts()
+        for _ in range(cfg.gradient_steps):
+            minibatch = mixed_batch(self.buffer, self.model_buffer, cfg.batch_size, self.real_ratio)
+            check_batch(minibatch, cfg.batch_size)
+            self.update_metrics = self.agent.update(minibatch)
+        return self.update_metrics
+
+    def train_until(self, steps: int) -> int:
+        """Call :meth:`step` until ``total_steps`` reaches ``steps``; returns ``total_steps``."""
+        while self.total_steps < steps:
+            self.step()
+        return self.total_steps
+
+    def fit_model(self) -> dict[str, float]:
+        """Fit the ensemble to the whole real buffer (:func:`fit_ensemble`)."""
+        cfg = self.config
+        return fit_ensemble(
+            self.ensemble,
+            self.model_optimizer,
+            self.buffer,
+            cfg.model_train_steps,
+            cfg.model_batch_size,
+            self.generator,
+            when=f"the fit after {self.total_steps} environment steps",
+            option="--model-learning-rate",
+        )
+
+    def add_rollouts(self) -> dict[str, float]:
+        """Refill the model buffer with ``num_rollouts`` rollouts branched from real states; a
+        prediction that is not finite stops the run, naming the environment step."""
+        cfg = self.config
+        rollouts = branch_rollouts(
+            self.buffer,
+            self.model_buffer,
+            self.ensemble,
+            self.sample_actions,
+            self.reward_fn,
+            self.termination_fn,
+            cfg.num_rollouts,
+            cfg.rollout_length,
+            self.generator,
+        )
+        check_rollouts(
+            rollouts,
+            cfg.num_rollouts,
+            self.ensemble.obs_dim,
+            self.ensemble.action_dim,
+            cfg.rollout_length,
+        )
+        for key in ("next_observations", "rewards"):
+            if not torch.isfinite(rollouts[key]).all():
+                raise FloatingPointError(
+                    f"model rollouts: expected finite {key}, got NaN or infinity from the "
+                    f"ensemble in the rollouts after {self.total_steps} environment steps; try a "
+                    "smaller --model-learning-rate or --rollout-length"
+                )
+        return {
+            "train/rollout_steps_mean": len(rollouts["rewards"]) / cfg.num_rollouts,
+            "train/model_reward_mean": rollouts["rewards"].mean().item(),
+            "train/model_buffer_size": float(len(self.model_buffer)),
+        }
+
+    def train_metrics(self) -> dict[str, float]:
+        """The last update's and the last fit's metrics, and the mean return of the training
+        episodes that ended since the previous call."""
+        metrics = self.update_metrics | self.model_metrics
+        if self._episode_returns:
+            metrics["train/return_mean"] = float(np.mean(self._episode_returns))
+            self._episode_returns = []
+        return metrics
+
+    # -- checkpoints ------------------------------------------------------------------------
+
+    def save_checkpoint(self, path: Path) -> None:
+        """Save what resuming needs: SAC, the ensemble and its optimizer, both replay buffers,
+        the generators' states. As for MPC, a resumed run starts a fresh episode."""
+        state = {
+            "config": config_to_dict(self.config),
+            "total_steps": self.total_steps,
+            "agent": self.agent.state_dict(),
+            "ensemble": self.ensemble.state_dict(),
+            "model_optimizer": self.model_optimizer.state_dict(),
+            "buffer": _as_tensors(self.buffer.state_dict()),
+            "model_buffer": _as_tensors(self.model_buffer.state_dict()),
+            "rng": self.rng.bit_generator.state,
+            "generator": self.generator.get_state(),
+            "torch_rng": torch.get_rng_state(),
+        }
+        tmp = path.with_suffix(".tmp")
+        torch.save(state, tmp)
+        tmp.replace(path)  # atomically: a crash while saving leaves the previous checkpoint
+
+    def load_checkpoint(self, path: Path) -> None:
+        """Continue from a checkpoint written by :meth:`save_checkpoint` for the same config."""
+        state = torch.load(path, map_location=self.device, weights_only=True)
+        try:
+            self.buffer.load_state_dict(_as_arrays(state["buffer"]))
+            self.model_buffer.load_state_dict(_as_arrays(state["model_buffer"]))
+        except ValueError as error:
+            raise ValueError(
+                f"cannot resume from {path}: {error}; start the run again without --resume"
+            ) from None
+        self.agent.load_state_dict(state["agent"])
+        self.ensemble.load_state_dict(state["ensemble"])
+        self.model_optimizer.load_state_dict(state["model_optimizer"])
+        self.rng.bit_generator.state = state["rng"]
+        self.generator.set_state(state["generator"])
+        torch.set_rng_state(state["torch_rng"])
+        total_steps = int(state["total_steps"])
+        self.sampler = Sampler(self.env, seed=self.config.seed + total_steps)
+        self.sampler.total_steps = total_steps
+        self.update_metrics, self.model_metrics = {}, {}
+        self._episode_returns = []
+
+    def close(self) -> None:
+        self.env.close()
+
+
+def train_mbpo(
+    config: MBPOConfig, progress: bool = True, *, evaluate_first: bool = True
+) -> dict[str, float]:
+    """Train with MBPO; returns the metrics of the last evaluation.
+
+    Evaluations run every ``eval_every`` environment steps, at the end and, unless
+    ``evaluate_first`` is false, once before the first step of a run that starts afresh (with
+    every generator put back afterwards, so the training is that of a run without it).
+    """
+    logdir = Path(config.logdir)
+    checkpoint = logdir / CHECKPOINT
+    trainer = MBPOTrainer(config)  # bad options and an unfinished SAC stop here
+    resume_at: int | None = None
+    if config.resume and checkpoint.is_file():
+        trainer.load_checkpoint(checkpoint)
+        resume_at = trainer.total_steps
+        print(f"resumed from {checkpoint} at {resume_at} environment steps")
+    first_eval_seed = config.seed + EVAL_SEED_OFFSET + trainer.total_steps
+    eval_envs = [trainer.make_eval_env(first_eval_seed + i) for i in range(config.eval_episodes)]
+    eval_seed: int | None = first_eval_seed
+
+    def crossed(before: int, now: int, every: int | None) -> bool:
+        return every is not None and now // every > before // every
+
+    last_eval: dict[str, float] = {}
+    with (
+        Logger(logdir, config, resume_at=resume_at) as logger,
+        logger.progress(config.total_steps, disable=not progress) as bar,
+    ):
+        if evaluate_first and trainer.total_steps == 0:
+            with generators_kept(trainer.rng):
+                first_envs = [
+                    trainer.make_eval_env(first_eval_seed + i) for i in range(config.eval_episodes)
+                ]
+                last_eval = evaluate_side_by_side(first_envs, trainer.act, first_eval_seed)
+                for env in first_envs:
+                    env.close()
+            logger.log({f"eval/{k}": v for k, v in last_eval.items()}, 0)
+            bar.set_postfix(eval_return=f"{last_eval['return_mean']:.1f}")
+        last_time, last_steps = time.perf_counter(), trainer.total_steps
+        bar.update(trainer.total_steps)
+        while trainer.total_steps < config.total_steps:
+            before = trainer.total_steps
+            trainer.step()
+            now = trainer.total_steps
+            done = now >= config.total_steps
+            evaluate_now = crossed(before, now, config.eval_every) or done
+            if evaluate_now or crossed(before, now, config.log_every):
+                metrics = trainer.train_metrics()
+                elapsed = time.perf_counter() - last_time
+                metrics["time/sps"] = (now - last_steps) / max(elapsed, 1e-9)
+                if evaluate_now:
+                    last_eval = evaluate_side_by_side(eval_envs, trainer.act, eval_seed)
+                    eval_seed = None
+                    metrics.update({f"eval/{k}": v for k, v in last_eval.items()})
+                    bar.set_postfix(eval_return=f"{last_eval['return_mean']:.1f}")
+                logger.log(metrics, now)
+                last_time, last_steps = time.perf_counter(), now
+            if crossed(before, now, config.checkpoint_every) or (
+                done and config.checkpoint_every is not None
+            ):
+                trainer.save_checkpoint(checkpoint)
+            bar.update(now - before)
+    trainer.close()
+    for env in eval_envs:
+        env.close()
+    return last_eval
+
+
+# ---------------------------------------------------------------------------------------------
 # Command line
 # ---------------------------------------------------------------------------------------------
 
-ALGORITHMS = ("mpc",)
+ALGORITHMS = ("mpc", "mbpo")
 
 
-def parse_args(argv: Sequence[str] | None = None) -> MPCConfig:
+def parse_args(argv: Sequence[str] | None = None) -> MPCConfig | MBPOConfig:
     """The config of a run: ``ALGORITHM`` first, then the preset of ``--env`` overridden by
-    the other options. A bad value (an unknown environment, a horizon longer than an episode)
-    is an error that names the option."""
+    the other options. A bad value (an unknown environment, a horizon longer than an episode,
+    a negative rollout length) is an error that names the option."""
     argv = list(sys.argv[1:] if argv is None else argv)
     top = argparse.ArgumentParser(
         prog="python -m hw4_model_based.run",
@@ -381,16 +770,26 @@ def parse_args(argv: Sequence[str] | None = None) -> MPCConfig:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     top.add_argument("algorithm", choices=ALGORITHMS, help="then --help for its options")
-    top.parse_args(argv[:1])
+    algorithm = top.parse_args(argv[:1]).algorithm
+    config: MPCConfig | MBPOConfig
     try:
-        config = parse_with_presets(
-            MPCConfig,
-            MPC_PRESETS,
-            argv[1:],
-            "Model-based RL with MPC.",
-            "python -m hw4_model_based.run mpc",
-        )
-        check_horizon(config)
+        if algorithm == "mbpo":
+            config = parse_with_presets(
+                MBPOConfig,
+                MBPO_PRESETS,
+                argv[1:],
+                "MBPO: SAC on real data and short model rollouts.",
+                "python -m hw4_model_based.run mbpo",
+            )
+        else:
+            config = parse_with_presets(
+                MPCConfig,
+                MPC_PRESETS,
+                argv[1:],
+                "Model-based RL with MPC.",
+                "python -m hw4_model_based.run mpc",
+            )
+            check_horizon(config)
     except ValueError as error:  # checks that need the environment or its preset
         top.error(str(error))
     return config
