@@ -9,11 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from infrastructure.config import preset_for
+from infrastructure.config import Check, CheckedConfig, positive, positive_or_none, preset_for
 
 
 @dataclass(frozen=True)
-class ImitationConfig:
+class ImitationConfig(CheckedConfig):
     env: str = "Hopper-v5"
     """Gymnasium environment id; its expert and demonstrations must exist in expert_dir."""
     seed: int = 0
@@ -60,20 +60,18 @@ class ImitationConfig:
     device: str = "cpu"
     """Torch device."""
 
-    def __post_init__(self) -> None:
-        checks = [
-            (self.n_iter > 0, "n_iter > 0", self.n_iter),
-            (self.train_steps_per_iter > 0, "train_steps_per_iter > 0", self.train_steps_per_iter),
-            (self.batch_size > 0, "batch_size > 0", self.batch_size),
-            (self.dagger_batch_size > 0, "dagger_batch_size > 0", self.dagger_batch_size),
-            (self.num_demos is None or self.num_demos > 0, "num_demos > 0 or None", self.num_demos),
-            (self.learning_rate > 0, "learning_rate > 0", self.learning_rate),
-            (self.eval_every > 0, "eval_every > 0", self.eval_every),
-            (self.eval_episodes > 0, "eval_episodes > 0", self.eval_episodes),
+    def checks(self) -> list[Check]:
+        """``(ok, what was expected, what came in)`` for each constraint on the fields."""
+        return [
+            positive(self, "n_iter"),
+            positive(self, "train_steps_per_iter"),
+            positive(self, "batch_size"),
+            positive(self, "dagger_batch_size"),
+            positive_or_none(self, "num_demos"),
+            positive(self, "learning_rate"),
+            positive(self, "eval_every"),
+            positive(self, "eval_episodes"),
         ]
-        for ok, expected, got in checks:
-            if not ok:
-                raise ValueError(f"expected {expected}, got {got!r}")
 
 
 # The four environments the staff trained experts for, with the defaults above: a 2x64 tanh

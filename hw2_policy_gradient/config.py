@@ -9,11 +9,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from infrastructure.config import Target, preset_for
+from infrastructure.config import (
+    Check,
+    CheckedConfig,
+    Target,
+    in_zero_one,
+    positive,
+    positive_or_none,
+    preset_for,
+)
 
 
 @dataclass(frozen=True)
-class PGConfig:
+class PGConfig(CheckedConfig):
     env: str = "CartPole-v1"
     """Gymnasium environment id."""
     seed: int = 0
@@ -69,11 +77,11 @@ class PGConfig:
     device: str = "cpu"
     """Torch device."""
 
-    def __post_init__(self) -> None:
-        checks = [
-            (self.total_steps > 0, "total_steps > 0", self.total_steps),
-            (self.batch_size > 0, "batch_size > 0", self.batch_size),
-            (0.0 < self.gamma <= 1.0, "0 < gamma <= 1", self.gamma),
+    def checks(self) -> list[Check]:
+        return [
+            positive(self, "total_steps"),
+            positive(self, "batch_size"),
+            in_zero_one(self, "gamma"),
             (
                 self.gae_lambda is None or 0.0 <= self.gae_lambda <= 1.0,
                 "gae_lambda in [0, 1] or None",
@@ -85,14 +93,11 @@ class PGConfig:
                 "without a baseline, give --gae-lambda none too)",
                 self.use_baseline,
             ),
-            (self.ppo_clip is None or self.ppo_clip > 0, "ppo_clip > 0 or None", self.ppo_clip),
-            (self.learning_rate > 0, "learning_rate > 0", self.learning_rate),
-            (self.eval_every > 0, "eval_every > 0", self.eval_every),
-            (self.eval_episodes > 0, "eval_episodes > 0", self.eval_episodes),
+            positive_or_none(self, "ppo_clip"),
+            positive(self, "learning_rate"),
+            positive(self, "eval_every"),
+            positive(self, "eval_episodes"),
         ]
-        for ok, expected, got in checks:
-            if not ok:
-                raise ValueError(f"expected {expected}, got {got!r}")
 
 
 PRESETS: dict[str, PGConfig] = {

@@ -9,13 +9,21 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
-from infrastructure.config import Target
+from infrastructure.config import (
+    Check,
+    CheckedConfig,
+    Target,
+    in_zero_one,
+    non_negative,
+    positive,
+    positive_or_none,
+)
 
 
 @dataclass(frozen=True)
-class OffPolicyConfig:
+class OffPolicyConfig(CheckedConfig):
     """What every homework-3 run has: environment, replay, schedule, evaluation, checkpoints."""
 
     env: str = "CartPole-v1"
@@ -62,30 +70,20 @@ class OffPolicyConfig:
     device: str = "cpu"
     """Torch device."""
 
-    def checks(self) -> list[tuple[bool, str, Any]]:
-        """``(ok, what was expected, what came in)`` for each constraint on the fields."""
+    def checks(self) -> list[Check]:
         return [
-            (self.total_steps > 0, "total_steps > 0", self.total_steps),
-            (0.0 < self.gamma <= 1.0, "0 < gamma <= 1", self.gamma),
-            (self.buffer_size > 0, "buffer_size > 0", self.buffer_size),
-            (self.batch_size > 0, "batch_size > 0", self.batch_size),
-            (self.learning_starts >= 0, "learning_starts >= 0", self.learning_starts),
-            (self.train_frequency > 0, "train_frequency > 0", self.train_frequency),
-            (self.gradient_steps >= 0, "gradient_steps >= 0", self.gradient_steps),
-            (self.eval_every > 0, "eval_every > 0", self.eval_every),
-            (self.eval_episodes > 0, "eval_episodes > 0", self.eval_episodes),
-            (self.log_every > 0, "log_every > 0", self.log_every),
-            (
-                self.checkpoint_every is None or self.checkpoint_every > 0,
-                "checkpoint_every > 0 or None",
-                self.checkpoint_every,
-            ),
+            positive(self, "total_steps"),
+            in_zero_one(self, "gamma"),
+            positive(self, "buffer_size"),
+            positive(self, "batch_size"),
+            non_negative(self, "learning_starts"),
+            positive(self, "train_frequency"),
+            non_negative(self, "gradient_steps"),
+            positive(self, "eval_every"),
+            positive(self, "eval_episodes"),
+            positive(self, "log_every"),
+            positive_or_none(self, "checkpoint_every"),
         ]
-
-    def __post_init__(self) -> None:
-        for ok, expected, got in self.checks():
-            if not ok:
-                raise ValueError(f"expected {expected}, got {got!r}")
 
 
 @dataclass(frozen=True)
@@ -124,22 +122,22 @@ class DQNConfig(OffPolicyConfig):
     Atari, so that one learning rate suits every game's score scale); the logged returns stay
     the game's score."""
 
-    def checks(self) -> list[tuple[bool, str, Any]]:
+    def checks(self) -> list[Check]:
         return super().checks() + [
-            (self.learning_rate > 0, "learning_rate > 0", self.learning_rate),
+            positive(self, "learning_rate"),
             (
                 self.learning_rate_end is None or self.learning_rate_end >= 0,
                 "learning_rate_end >= 0 or None",
                 self.learning_rate_end,
             ),
-            (self.target_update_period > 0, "target_update_period > 0", self.target_update_period),
-            (self.huber_delta > 0, "huber_delta > 0", self.huber_delta),
+            positive(self, "target_update_period"),
+            positive(self, "huber_delta"),
             (
                 0.0 <= self.epsilon_end <= self.epsilon_start <= 1.0,
                 "0 <= epsilon_end <= epsilon_start <= 1",
                 (self.epsilon_start, self.epsilon_end),
             ),
-            (self.epsilon_decay_steps > 0, "epsilon_decay_steps > 0", self.epsilon_decay_steps),
+            positive(self, "epsilon_decay_steps"),
             (0.0 <= self.eval_epsilon <= 1.0, "0 <= eval_epsilon <= 1", self.eval_epsilon),
         ]
 
@@ -182,11 +180,11 @@ class SACConfig(OffPolicyConfig):
     tau: float = 0.005
     """Polyak coefficient of the soft target update: target <- tau * online + (1 - tau) * target."""
 
-    def checks(self) -> list[tuple[bool, str, Any]]:
+    def checks(self) -> list[Check]:
         return super().checks() + [
-            (self.num_actor_samples > 0, "num_actor_samples > 0", self.num_actor_samples),
-            (self.init_temperature > 0, "init_temperature > 0", self.init_temperature),
-            (0.0 < self.tau <= 1.0, "0 < tau <= 1", self.tau),
+            positive(self, "num_actor_samples"),
+            positive(self, "init_temperature"),
+            in_zero_one(self, "tau"),
         ]
 
 

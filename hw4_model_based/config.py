@@ -7,15 +7,24 @@ given on the command line overrides the preset. ``--help`` after the algorithm l
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 from hw4_model_based.envs import ENVS
 from hw4_model_based.planning import STRATEGIES
-from infrastructure.config import Target
+from infrastructure.config import (
+    Check,
+    CheckedConfig,
+    Target,
+    in_zero_one,
+    non_negative,
+    one_of,
+    positive,
+    positive_or_none,
+)
 
 
 @dataclass(frozen=True)
-class MPCConfig:
+class MPCConfig(CheckedConfig):
     """Model-based RL with MPC: collect data, fit the ensemble to all of it, plan with it."""
 
     env: str = "Obstacles-v0"
@@ -83,54 +92,40 @@ class MPCConfig:
     """Torch device; only "cpu" for now (the planner draws its candidates with a CPU
     generator)."""
 
-    def checks(self) -> list[tuple[bool, str, Any]]:
-        """``(ok, what was expected, what came in)`` for each constraint on the fields."""
+    def checks(self) -> list[Check]:
         return [
-            (self.env in ENVS, f"env in {ENVS}", self.env),
-            (self.strategy in STRATEGIES, f"strategy in {STRATEGIES}", self.strategy),
-            (
-                self.max_episode_steps is None or self.max_episode_steps > 0,
-                "max_episode_steps > 0 or None",
-                self.max_episode_steps,
-            ),
-            (self.initial_steps > 0, "initial_steps > 0", self.initial_steps),
+            one_of(self, "env", ENVS),
+            one_of(self, "strategy", STRATEGIES),
+            positive_or_none(self, "max_episode_steps"),
+            positive(self, "initial_steps"),
             (
                 self.total_steps >= self.initial_steps,
                 "total_steps >= initial_steps",
                 (self.total_steps, self.initial_steps),
             ),
-            (self.steps_per_iteration > 0, "steps_per_iteration > 0", self.steps_per_iteration),
-            (self.buffer_size > 0, "buffer_size > 0", self.buffer_size),
-            (self.ensemble_size > 0, "ensemble_size > 0", self.ensemble_size),
-            (self.n_layers >= 0, "n_layers >= 0", self.n_layers),
-            (self.layer_size > 0, "layer_size > 0", self.layer_size),
-            (self.learning_rate > 0, "learning_rate > 0", self.learning_rate),
-            (self.batch_size > 0, "batch_size > 0", self.batch_size),
-            (self.train_steps >= 0, "train_steps >= 0", self.train_steps),
-            (self.min_std > 0, "min_std > 0", self.min_std),
-            (self.horizon > 0, "horizon > 0", self.horizon),
-            (self.num_sequences > 0, "num_sequences > 0", self.num_sequences),
-            (self.cem_iterations > 0, "cem_iterations > 0", self.cem_iterations),
+            positive(self, "steps_per_iteration"),
+            positive(self, "buffer_size"),
+            positive(self, "ensemble_size"),
+            non_negative(self, "n_layers"),
+            positive(self, "layer_size"),
+            positive(self, "learning_rate"),
+            positive(self, "batch_size"),
+            non_negative(self, "train_steps"),
+            positive(self, "min_std"),
+            positive(self, "horizon"),
+            positive(self, "num_sequences"),
+            positive(self, "cem_iterations"),
             (
                 0 < self.cem_num_elites <= self.num_sequences,
                 "0 < cem_num_elites <= num_sequences",
                 (self.cem_num_elites, self.num_sequences),
             ),
-            (0.0 < self.cem_alpha <= 1.0, "0 < cem_alpha <= 1", self.cem_alpha),
-            (self.eval_every > 0, "eval_every > 0", self.eval_every),
-            (self.eval_episodes > 0, "eval_episodes > 0", self.eval_episodes),
+            in_zero_one(self, "cem_alpha"),
+            positive(self, "eval_every"),
+            positive(self, "eval_episodes"),
             (self.device == "cpu", "device 'cpu'", self.device),
-            (
-                self.checkpoint_every is None or self.checkpoint_every > 0,
-                "checkpoint_every > 0 or None",
-                self.checkpoint_every,
-            ),
+            positive_or_none(self, "checkpoint_every"),
         ]
-
-    def __post_init__(self) -> None:
-        for ok, expected, got in self.checks():
-            if not ok:
-                raise ValueError(f"expected {expected}, got {got!r}")
 
 
 MPC_PRESETS: dict[str, MPCConfig] = {
@@ -185,7 +180,7 @@ MPC_TARGETS: dict[str, Target] = {
 
 
 @dataclass(frozen=True)
-class MBPOConfig:
+class MBPOConfig(CheckedConfig):
     """MBPO: SAC trained on real transitions mixed with short rollouts of a learned ensemble,
     branched from real states (``hw4_model_based/mbpo.py``)."""
 
@@ -278,56 +273,42 @@ class MBPOConfig:
     device: str = "cpu"
     """Torch device; only "cpu" for now (the rollouts draw members with a CPU generator)."""
 
-    def checks(self) -> list[tuple[bool, str, Any]]:
-        """``(ok, what was expected, what came in)`` for each constraint on the fields."""
+    def checks(self) -> list[Check]:
         return [
-            (self.env in ENVS, f"env in {ENVS}", self.env),
-            (
-                self.max_episode_steps is None or self.max_episode_steps > 0,
-                "max_episode_steps > 0 or None",
-                self.max_episode_steps,
-            ),
-            (self.learning_starts > 0, "learning_starts > 0", self.learning_starts),
+            one_of(self, "env", ENVS),
+            positive_or_none(self, "max_episode_steps"),
+            positive(self, "learning_starts"),
             (
                 self.total_steps >= self.learning_starts,
                 "total_steps >= learning_starts",
                 (self.total_steps, self.learning_starts),
             ),
-            (self.buffer_size > 0, "buffer_size > 0", self.buffer_size),
-            (self.rollout_length >= 0, "rollout_length >= 0", self.rollout_length),
-            (self.num_rollouts > 0, "num_rollouts > 0", self.num_rollouts),
-            (self.model_buffer_size > 0, "model_buffer_size > 0", self.model_buffer_size),
-            (0.0 < self.real_ratio <= 1.0, "0 < real_ratio <= 1", self.real_ratio),
-            (self.ensemble_size > 0, "ensemble_size > 0", self.ensemble_size),
-            (self.model_n_layers >= 0, "model_n_layers >= 0", self.model_n_layers),
-            (self.model_layer_size > 0, "model_layer_size > 0", self.model_layer_size),
-            (self.model_learning_rate > 0, "model_learning_rate > 0", self.model_learning_rate),
-            (self.model_batch_size > 0, "model_batch_size > 0", self.model_batch_size),
-            (self.model_train_steps >= 0, "model_train_steps >= 0", self.model_train_steps),
-            (self.model_train_every > 0, "model_train_every > 0", self.model_train_every),
-            (self.min_std > 0, "min_std > 0", self.min_std),
-            (self.batch_size > 0, "batch_size > 0", self.batch_size),
-            (self.gradient_steps >= 0, "gradient_steps >= 0", self.gradient_steps),
-            (self.n_layers >= 0, "n_layers >= 0", self.n_layers),
-            (self.layer_size > 0, "layer_size > 0", self.layer_size),
-            (0.0 < self.gamma <= 1.0, "0 < gamma <= 1", self.gamma),
-            (0.0 < self.tau <= 1.0, "0 < tau <= 1", self.tau),
-            (self.init_temperature > 0, "init_temperature > 0", self.init_temperature),
-            (self.eval_every > 0, "eval_every > 0", self.eval_every),
-            (self.eval_episodes > 0, "eval_episodes > 0", self.eval_episodes),
-            (self.log_every > 0, "log_every > 0", self.log_every),
+            positive(self, "buffer_size"),
+            non_negative(self, "rollout_length"),
+            positive(self, "num_rollouts"),
+            positive(self, "model_buffer_size"),
+            in_zero_one(self, "real_ratio"),
+            positive(self, "ensemble_size"),
+            non_negative(self, "model_n_layers"),
+            positive(self, "model_layer_size"),
+            positive(self, "model_learning_rate"),
+            positive(self, "model_batch_size"),
+            non_negative(self, "model_train_steps"),
+            positive(self, "model_train_every"),
+            positive(self, "min_std"),
+            positive(self, "batch_size"),
+            non_negative(self, "gradient_steps"),
+            non_negative(self, "n_layers"),
+            positive(self, "layer_size"),
+            in_zero_one(self, "gamma"),
+            in_zero_one(self, "tau"),
+            positive(self, "init_temperature"),
+            positive(self, "eval_every"),
+            positive(self, "eval_episodes"),
+            positive(self, "log_every"),
             (self.device == "cpu", "device 'cpu'", self.device),
-            (
-                self.checkpoint_every is None or self.checkpoint_every > 0,
-                "checkpoint_every > 0 or None",
-                self.checkpoint_every,
-            ),
+            positive_or_none(self, "checkpoint_every"),
         ]
-
-    def __post_init__(self) -> None:
-        for ok, expected, got in self.checks():
-            if not ok:
-                raise ValueError(f"expected {expected}, got {got!r}")
 
 
 MBPO_PRESETS: dict[str, MBPOConfig] = {

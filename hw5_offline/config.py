@@ -8,9 +8,17 @@ The offline algorithms' configurations sit beside it, one dataclass and one pres
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 from hw5_offline.envs import ENVS
+from infrastructure.config import (
+    Check,
+    CheckedConfig,
+    in_zero_one,
+    non_negative,
+    one_of,
+    positive,
+)
 
 EXPLORERS: tuple[str, ...] = ("random", "rnd")
 
@@ -29,7 +37,7 @@ def default_dataset_name(env: str, explorer: str, seed: int) -> str:
 
 
 @dataclass(frozen=True)
-class ExploreConfig:
+class ExploreConfig(CheckedConfig):
     """Reward-free exploration: collect a dataset with a random or an RND explorer."""
 
     env: str = "PointmassMedium-v0"
@@ -105,37 +113,31 @@ class ExploreConfig:
     device: str = "cpu"
     """Torch device."""
 
-    def checks(self) -> list[tuple[bool, str, Any]]:
-        """``(ok, what was expected, what came in)`` for each constraint on the fields."""
+    def checks(self) -> list[Check]:
         return [
-            (self.env in ENVS, f"env in {ENVS}", self.env),
-            (self.explorer in EXPLORERS, f"explorer in {EXPLORERS}", self.explorer),
-            (self.total_steps > 0, "total_steps > 0", self.total_steps),
-            (self.log_every > 0, "log_every > 0", self.log_every),
-            (self.learning_starts >= 0, "learning_starts >= 0", self.learning_starts),
-            (self.batch_size > 0, "batch_size > 0", self.batch_size),
-            (self.buffer_size > 0, "buffer_size > 0", self.buffer_size),
+            one_of(self, "env", ENVS),
+            one_of(self, "explorer", EXPLORERS),
+            positive(self, "total_steps"),
+            positive(self, "log_every"),
+            non_negative(self, "learning_starts"),
+            positive(self, "batch_size"),
+            positive(self, "buffer_size"),
             (0.0 <= self.gamma < 1.0, "0 <= gamma < 1", self.gamma),
-            (self.learning_rate > 0, "learning_rate > 0", self.learning_rate),
-            (self.n_layers >= 0, "n_layers >= 0", self.n_layers),
-            (self.layer_size > 0, "layer_size > 0", self.layer_size),
-            (self.target_update_period > 0, "target_update_period > 0", self.target_update_period),
-            (self.max_grad_norm > 0, "max_grad_norm > 0", self.max_grad_norm),
+            positive(self, "learning_rate"),
+            non_negative(self, "n_layers"),
+            positive(self, "layer_size"),
+            positive(self, "target_update_period"),
+            positive(self, "max_grad_norm"),
             (0.0 <= self.epsilon_start <= 1.0, "0 <= epsilon_start <= 1", self.epsilon_start),
             (0.0 <= self.epsilon_end <= 1.0, "0 <= epsilon_end <= 1", self.epsilon_end),
-            (self.epsilon_steps > 0, "epsilon_steps > 0", self.epsilon_steps),
-            (self.rnd_n_layers >= 0, "rnd_n_layers >= 0", self.rnd_n_layers),
-            (self.rnd_layer_size > 0, "rnd_layer_size > 0", self.rnd_layer_size),
-            (self.rnd_output_size > 0, "rnd_output_size > 0", self.rnd_output_size),
-            (self.rnd_learning_rate > 0, "rnd_learning_rate > 0", self.rnd_learning_rate),
-            (0.0 < self.bonus_decay <= 1.0, "0 < bonus_decay <= 1", self.bonus_decay),
+            positive(self, "epsilon_steps"),
+            non_negative(self, "rnd_n_layers"),
+            positive(self, "rnd_layer_size"),
+            positive(self, "rnd_output_size"),
+            positive(self, "rnd_learning_rate"),
+            in_zero_one(self, "bonus_decay"),
             (self.num_threads >= 1, "num_threads >= 1", self.num_threads),
         ]
-
-    def __post_init__(self) -> None:
-        for ok, expected, got in self.checks():
-            if not ok:
-                raise ValueError(f"expected {expected}, got {got!r}")
 
     @property
     def dataset_name(self) -> str:

@@ -59,11 +59,12 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from infrastructure.config import Check, CheckedConfig, in_zero_one, non_negative, positive
 from infrastructure.torch_utils import build_mlp, check_shape, to_numpy, to_torch
 
 
 @dataclass(frozen=True)
-class OfflineConfig:
+class OfflineConfig(CheckedConfig):
     """The hyperparameters of the offline agents (each reads the fields it needs)."""
 
     gamma: float = 0.95
@@ -97,23 +98,20 @@ class OfflineConfig:
     """IQL: the expectile :math:`\\tau \\in (0, 1)` that :math:`V` estimates (0.5 is the mean of
     :math:`Q` over the dataset's actions; towards 1, their maximum)."""
 
-    def __post_init__(self) -> None:
-        checks = [
-            (0.0 < self.gamma <= 1.0, "0 < gamma <= 1", self.gamma),
-            (self.n_layers >= 0, "n_layers >= 0", self.n_layers),
-            (self.layer_size > 0, "layer_size > 0", self.layer_size),
-            (self.learning_rate > 0, "learning_rate > 0", self.learning_rate),
-            (self.actor_learning_rate > 0, "actor_learning_rate > 0", self.actor_learning_rate),
-            (self.target_update_period > 0, "target_update_period > 0", self.target_update_period),
-            (self.cql_alpha >= 0, "cql_alpha >= 0", self.cql_alpha),
-            (self.cql_temperature > 0, "cql_temperature > 0", self.cql_temperature),
-            (self.temperature > 0, "temperature > 0", self.temperature),
-            (self.max_weight > 0, "max_weight > 0", self.max_weight),
+    def checks(self) -> list[Check]:
+        return [
+            in_zero_one(self, "gamma"),
+            non_negative(self, "n_layers"),
+            positive(self, "layer_size"),
+            positive(self, "learning_rate"),
+            positive(self, "actor_learning_rate"),
+            positive(self, "target_update_period"),
+            non_negative(self, "cql_alpha"),
+            positive(self, "cql_temperature"),
+            positive(self, "temperature"),
+            positive(self, "max_weight"),
             (0.0 < self.expectile < 1.0, "0 < expectile < 1", self.expectile),
         ]
-        for ok, expected, got in checks:
-            if not ok:
-                raise ValueError(f"expected {expected}, got {got!r}")
 
     def replace(self, **changes: Any) -> OfflineConfig:
         """A copy with ``changes`` applied (and checked)."""

@@ -9,6 +9,11 @@ Each field is documented by the string literal written under it, as in CleanRL's
 
 That text is the ``--help`` of ``--learning-rate``. A misspelled option or config key is an
 error that lists the valid ones; it never falls back silently to a default.
+
+A config that derives from :class:`CheckedConfig` also refuses values outside its constraints
+when it is built (from defaults, a command line, a preset or a saved ``config.json``), with
+the message ``expected eval_every > 0, got 0``; :func:`positive` and its siblings write the
+constraints that recur.
 """
 
 from __future__ import annotations
@@ -261,6 +266,62 @@ def load_config(cls: type[C], path: Path) -> C:
     except json.JSONDecodeError as error:
         raise ValueError(f"expected JSON in {path}: {error}") from error
     return config_from_dict(cls, data)
+
+
+Check = tuple[bool, str, Any]
+"""One constraint on a config's fields: ``(ok, what was expected, what came in)``."""
+
+
+class CheckedConfig:
+    """A base of config dataclasses: building one runs :meth:`checks`, and the first
+    constraint that fails raises ``ValueError("expected <what>, got <value>")``.
+
+    A subclass lists its constraints in ``checks`` (extending ``super().checks()`` where its
+    base has some), so that each is written once and every way of building the config, the
+    command line included, refuses the same values with the same message.
+    """
+
+    def checks(self) -> list[Check]:
+        """``(ok, what was expected, what came in)`` for each constraint on the fields."""
+        return []
+
+    def __post_init__(self) -> None:
+        for ok, expected, got in self.checks():
+            if not ok:
+                raise ValueError(f"expected {expected}, got {got!r}")
+
+
+def positive(config: Any, name: str) -> Check:
+    """The constraint ``name > 0`` on field ``name`` of ``config``."""
+    value = getattr(config, name)
+    return (value > 0, f"{name} > 0", value)
+
+
+def non_negative(config: Any, name: str) -> Check:
+    """The constraint ``name >= 0`` on field ``name`` of ``config``."""
+    value = getattr(config, name)
+    return (value >= 0, f"{name} >= 0", value)
+
+
+def positive_or_none(config: Any, name: str) -> Check:
+    """The constraint ``name > 0 or None``: an optional count or period, where None turns
+    the feature off."""
+    value = getattr(config, name)
+    return (value is None or value > 0, f"{name} > 0 or None", value)
+
+
+def in_zero_one(config: Any, name: str) -> Check:
+    """The constraint ``0 < name <= 1``: the interval (0, 1] of a discount factor, a Polyak
+    coefficient or a share."""
+    value = getattr(config, name)
+    return (0.0 < value <= 1.0, f"0 < {name} <= 1", value)
+
+
+def one_of(config: Any, name: str, choices: tuple[str, ...]) -> Check:
+    """The constraint ``name in choices``, for a string field whose valid values are a tuple
+    kept beside the code that uses them (environment ids, strategies, explorers)."""
+    value = getattr(config, name)
+    return (value in choices, f"{name} in {choices}", value)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -11,12 +11,19 @@ from typing import Literal
 import pytest
 
 from infrastructure.config import (
+    Check,
+    CheckedConfig,
     config_from_dict,
     config_to_dict,
     field_docs,
+    in_zero_one,
     load_config,
+    non_negative,
+    one_of,
     parse_config,
     parse_with_presets,
+    positive,
+    positive_or_none,
     preset_for,
     save_config,
 )
@@ -276,3 +283,90 @@ def test_load_of_a_bad_file(tmp_path):
     path.write_text(json.dumps({"n_iter": 3, "learning_rte": 0.1}))
     with pytest.raises(ValueError, match="did you mean 'learning_rate'"):
         load_config(ToyConfig, path)
+
+
+@dataclass(frozen=True)
+class CheckedToy(CheckedConfig):
+    env: str = "CartPole-v1"
+    """Gymnasium environment id."""
+    batch_size: int = 64
+    """Transitions per gradient step."""
+    learning_starts: int = 0
+    """Environment steps before the first gradient step."""
+    checkpoint_every: int | None = None
+    """Checkpoint period; None never checkpoints."""
+    gamma: float = 0.99
+    """Discount factor."""
+
+    def checks(self) -> list[Check]:
+        return [
+            one_of(self, "env", ("CartPole-v1", "Acrobot-v1")),
+            positive(self, "batch_size"),
+            non_negative(self, "learning_starts"),
+            positive_or_none(self, "checkpoint_every"),
+            in_zero_one(self, "gamma"),
+        ]
+
+
+@dataclass(frozen=True)
+class CheckedToyChild(CheckedToy):
+    tau: float = 0.005
+    """Polyak coefficient."""
+
+    def checks(self) -> list[Check]:
+        return super().checks() + [in_zero_one(self, "tau")]
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"batch_size": 1},
+        {"learning_starts": 0},
+        {"checkpoint_every": None},
+        {"checkpoint_every": 1},
+        {"gamma": 1.0},
+        {"gamma": 1e-9},
+        {"env": "Acrobot-v1"},
+    ],
+)
+def test_checked_config_accepts_the_edges_of_each_constraint(changes):
+    assert dataclasses.asdict(CheckedToy(**changes)).items() >= changes.items()
+
+
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        ({"batch_size": 0}, "expected batch_size > 0, got 0"),
+        ({"learning_starts": -1}, "expected learning_starts >= 0, got -1"),
+        ({"checkpoint_every": 0}, "expected checkpoint_every > 0 or None, got 0"),
+        ({"gamma": 0.0}, "expected 0 < gamma <= 1, got 0.0"),
+        ({"gamma": 1.5}, "expected 0 < gamma <= 1, got 1.5"),
+        (
+            {"env": "Pong"},
+            "expected env in ('CartPole-v1', 'Acrobot-v1'), got 'Pong'",
+        ),
+    ],
+)
+def test_checked_config_refuses_a_value_and_says_what_was_expected(changes, message):
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        CheckedToy(**changes)
+
+
+def test_checked_config_reports_its_first_failing_constraint():
+    with pytest.raises(ValueError, match=r"^expected batch_size > 0, got -3$"):
+        CheckedToy(batch_size=-3, gamma=2.0)
+
+
+def test_checked_config_subclass_keeps_the_checks_of_its_base():
+    with pytest.raises(ValueError, match=r"^expected 0 < tau <= 1, got 0.0$"):
+        CheckedToyChild(tau=0.0)
+    with pytest.raises(ValueError, match=r"^expected batch_size > 0, got 0$"):
+        CheckedToyChild(batch_size=0)
+
+
+def test_checked_config_refuses_a_bad_command_line_and_a_bad_config_file(capsys):
+    with pytest.raises(SystemExit):
+        parse_config(CheckedToy, ["--gamma", "0"], prog="toy")
+    assert "expected 0 < gamma <= 1, got 0.0" in capsys.readouterr().err
+    with pytest.raises(ValueError, match=r"^expected checkpoint_every > 0 or None, got -5$"):
+        config_from_dict(CheckedToy, {"checkpoint_every": -5})
