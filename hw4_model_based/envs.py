@@ -29,13 +29,14 @@ state, so it has no such function).
     * Start: uniform in the upper-left region ``START_LOW``..``START_HIGH`` (outside obstacles),
       drawn by ``reset(seed=...)``; ``reset(options={"start": (x, y)})`` starts at a given point.
 
-    Return scale (100-step episodes, starts drawn by ``reset(seed=s)``, s = 0..49): a uniformly
-    random policy gets -165 on average (-230 to -100: it wanders near its start, 1 to 2.5 away
-    from the goal); heading straight for the goal gets -107 and never arrives (it stops against
-    an obstacle); random-shooting MPC with the *exact* dynamics (1000 sequences, horizon 10)
-    gets -19 on average (-34 to -9 over s = 0..19, every one reaching the goal); the hand-made
-    path through :data:`GOOD_PATH_WAYPOINTS` from :data:`GOOD_PATH_START` gets -19.8 in 20 steps.
-    So an eval return of -25 to -20 means going round the obstacles to the goal.
+    Return scale (``python bench/hw4_obstacles.py``; 100-step episodes, starts drawn by
+    ``reset(seed=s)``, s = 0..49): a uniformly random policy gets -165 on average (-230 to -100: it
+    wanders near its start, 1 to 2.5 away from the goal); heading straight for the goal gets -107
+    and never arrives (it stops against an obstacle); random-shooting MPC with the *exact* dynamics
+    (1000 sequences, horizon 10) gets -19 on average (-34 to -9 over s = 0..19, every one reaching
+    the goal); the hand-made path through :data:`GOOD_PATH_WAYPOINTS` from :data:`GOOD_PATH_START`
+    gets -19.8 in 20 steps. So an eval return of -25 to -20 means going round the obstacles to the
+    goal.
 
 ``Reacher-v5`` and ``HalfCheetah-v5`` (Gymnasium's)
     Reacher's reward is :math:`-\\lVert \\text{fingertip} - \\text{target} \\rVert - \\lVert a

@@ -41,7 +41,7 @@ grid of square cells, each free or a wall; the point moves continuously among th
     Every free cell is reachable from the start in all three. "Goal cells" are the free cells
     whose centre lies in the goal region; "start's cell" is :func:`steps_to_goal` there.
 
-    Measured (``runs/helper_hw5_envs/measure.py`` and ``coverage_resolution.py``):
+    Measured by ``python bench/hw5_mazes.py`` (seeded: a rerun prints the same, but for speed):
 
     ======  ============  ==================  ==============  ===============================
     maze    optimal,      shortest path with  random policy,  random policy's coverage after
@@ -64,8 +64,8 @@ grid of square cells, each free or a wall; the point moves continuously among th
     of their bins, each cell cut into 4 x 4) it visited in 10k steps, episodes restarting at
     the start, mean of seeds 0, 1, 2 (each within 0.06 of it). Medium's 21 cells are all
     visited: there, compare explorers at finer bins or over fewer steps (after 1k steps: 0.84
-    / 0.64, seeds 0.67 to 0.95 at one bin per cell). 25k to 37k steps per second through
-    ``gym.make`` (its wrappers included), on one core of a shared 2-core machine.
+    / 0.64, seeds 0.67 to 0.95 at one bin per cell). About 40k steps per second of CPU time
+    through ``gym.make`` (its wrappers included), on one core of a 2-core machine.
 
 Shortest paths come from ``scipy.sparse.csgraph`` on the graph of free cells, each joined to its
 four neighbours: :func:`steps_to_goal` gives, for every cell, the steps a noise-free point at
