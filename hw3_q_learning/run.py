@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import sys
-import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Generic, TypeVar
@@ -30,15 +29,14 @@ from hw3_q_learning.export import export_policy
 from hw3_q_learning.sac import SACAgent, rescale_actions
 from infrastructure.config import config_from_dict, config_to_dict, parse_with_presets
 from infrastructure.envs import is_atari, make_env
-from infrastructure.logger import Logger, print_final
+from infrastructure.logger import print_final
 from infrastructure.replay_buffer import FrameBuffer, ReplayBuffer
-from infrastructure.sampler import Batch, Sampler, evaluate_side_by_side
-from infrastructure.seeding import generators_kept, seed_everything
+from infrastructure.sampler import Batch, Sampler
+from infrastructure.seeding import seed_everything
 from infrastructure.torch_utils import set_num_threads
+from infrastructure.training import CHECKPOINT, EVAL_SEED_OFFSET, train_off_policy
 
-CHECKPOINT = "checkpoint.pt"
 POLICY = "policy.pt"
-EVAL_SEED_OFFSET = 10_000
 
 C = TypeVar("C", DQNConfig, SACConfig)
 
@@ -312,77 +310,19 @@ def train(
 
     Evaluations run every ``eval_every`` environment steps, at the end and, unless
     ``evaluate_first`` is false, once before the first step of a run that starts afresh, so
-    the learning curve starts at step 0 (a resumed run logged that row before it stopped).
+    the learning curve starts at step 0 (a resumed run logged that row before it stopped);
+    :func:`~infrastructure.training.train_off_policy` runs the loop.
     """
-    logdir = Path(config.logdir)
-    checkpoint = logdir / CHECKPOINT
     trainer = make_trainer(config)
-    logger: Logger
-    if config.resume and checkpoint.is_file():
-        trainer.load_checkpoint(checkpoint)
-        print(f"resumed from {checkpoint} at {trainer.total_steps} environment steps")
-        logger = Logger(logdir, config, resume_at=trainer.total_steps)
-    else:
-        logger = Logger(logdir, config)
-    # The evaluation episodes run side by side, one environment each: each act() call is then
-    # one forward pass for all of them. Each environment is seeded on the first evaluation only.
-    first_eval_seed = config.seed + EVAL_SEED_OFFSET + trainer.total_steps
-    eval_envs = [trainer.make_eval_env(first_eval_seed + i) for i in range(config.eval_episodes)]
-    eval_seed: int | None = first_eval_seed
-
-    def crossed(before: int, now: int, every: int | None) -> bool:
-        return every is not None and now // every > before // every
-
-    last_eval: dict[str, float] = {}
-    with (
-        logger,
-        logger.progress(config.total_steps, disable=not progress) as bar,
-    ):
-        if evaluate_first and trainer.total_steps == 0:
-            # The untrained agent, in environments of their own seeded like the first
-            # evaluation's, with every generator put back afterwards: the training and the
-            # later evaluations are exactly those of a run without this one.
-            generators = [trainer.rng]
-            if isinstance(trainer, DQNTrainer):
-                generators.append(trainer.eval_rng)  # epsilon-greedy evaluations draw from it
-            with generators_kept(*generators):
-                first_envs = [
-                    trainer.make_eval_env(first_eval_seed + i) for i in range(config.eval_episodes)
-                ]
-                last_eval = evaluate_side_by_side(first_envs, trainer.act, first_eval_seed)
-                for env in first_envs:
-                    env.close()
-            logger.log({f"eval/{k}": v for k, v in last_eval.items()}, 0)
-            bar.set_postfix(eval_return=f"{last_eval['return_mean']:.1f}")
-        last_time, last_steps = time.perf_counter(), trainer.total_steps
-        bar.update(trainer.total_steps)
-        while trainer.total_steps < config.total_steps:
-            before = trainer.total_steps
-            trainer.step()
-            now = trainer.total_steps
-            done = now >= config.total_steps
-            evaluate_now = crossed(before, now, config.eval_every) or done
-            if evaluate_now or crossed(before, now, config.log_every):
-                metrics = trainer.train_metrics()
-                elapsed = time.perf_counter() - last_time
-                metrics["time/sps"] = (now - last_steps) / max(elapsed, 1e-9)
-                if evaluate_now:
-                    last_eval = evaluate_side_by_side(eval_envs, trainer.act, eval_seed)
-                    eval_seed = None
-                    metrics.update({f"eval/{k}": v for k, v in last_eval.items()})
-                    bar.set_postfix(eval_return=f"{last_eval['return_mean']:.1f}")
-                logger.log(metrics, now)
-                last_time, last_steps = time.perf_counter(), now
-            if crossed(before, now, config.checkpoint_every) or (
-                done and config.checkpoint_every is not None
-            ):
-                trainer.save_checkpoint(checkpoint)
-            bar.update(now - before)
+    kept = [trainer.rng]
+    if isinstance(trainer, DQNTrainer):
+        kept.append(trainer.eval_rng)  # epsilon-greedy evaluations draw from it
+    last_eval = train_off_policy(
+        trainer, config, progress, evaluate_first=evaluate_first, kept=kept
+    )
     if isinstance(trainer, SACTrainer):
-        trainer.export_policy(logdir / POLICY)
+        trainer.export_policy(Path(config.logdir) / POLICY)
     trainer.close()
-    for env in eval_envs:
-        env.close()
     return last_eval
 
 

@@ -61,16 +61,25 @@ from infrastructure.config import config_from_dict, config_to_dict, parse_with_p
 from infrastructure.logger import Logger, print_final
 from infrastructure.replay_buffer import ReplayBuffer
 from infrastructure.sampler import Sampler, evaluate_side_by_side
-from infrastructure.seeding import generators_kept, seed_everything
+from infrastructure.seeding import seed_everything
 from infrastructure.torch_utils import set_num_threads, to_torch
+from infrastructure.training import (
+    CHECKPOINT,
+    EVAL_SEED_OFFSET,
+    buffer_state,
+    load_buffers,
+    make_eval_envs,
+    resume,
+    resumed_sampler,
+    save_atomically,
+    train_off_policy,
+)
 
 if TYPE_CHECKING:
     from hw3_q_learning.config import SACConfig
 
-CHECKPOINT = "checkpoint.pt"
 ENSEMBLE = "ensemble.pt"
 PATHS = "paths.png"
-EVAL_SEED_OFFSET = 10_000
 COLLECT_CHUNK = 100  # environment steps between two updates of the progress bar
 MODEL_BUFFER_SEED_OFFSET = 20_000  # the model buffer draws its minibatches apart from the real one
 
@@ -95,23 +104,6 @@ def check_horizon(config: MPCConfig) -> None:
             f"expected horizon <= {steps}, the length of a {config.env} episode "
             f"(max_episode_steps), got horizon={config.horizon}"
         )
-
-
-def _as_tensors(state: dict[str, Any]) -> dict[str, Any]:
-    """A replay buffer's state with its arrays as tensors, what ``torch.save`` writes and
-    ``torch.load(..., weights_only=True)`` reads back."""
-    return {
-        key: torch.from_numpy(value) if isinstance(value, np.ndarray) else value
-        for key, value in state.items()
-    }
-
-
-def _as_arrays(state: dict[str, Any]) -> dict[str, Any]:
-    """The inverse of :func:`_as_tensors`."""
-    return {
-        key: value.cpu().numpy() if isinstance(value, torch.Tensor) else value
-        for key, value in state.items()
-    }
 
 
 def fit_ensemble(
@@ -318,34 +310,25 @@ class MPCTrainer:
             "iteration": self.iteration,
             "ensemble": self.ensemble.state_dict(),
             "optimizer": self.optimizer.state_dict(),
-            "buffer": _as_tensors(self.buffer.state_dict()),
+            "buffer": buffer_state(self.buffer),
             "rng": self.rng.bit_generator.state,
             "generator": self.generator.get_state(),
             "eval_generator": self.eval_policy.generator.get_state(),
             "torch_rng": torch.get_rng_state(),
         }
-        tmp = path.with_suffix(".tmp")
-        torch.save(state, tmp)
-        tmp.replace(path)  # atomically: a crash while saving leaves the previous checkpoint
+        save_atomically(state, path)
 
     def load_checkpoint(self, path: Path) -> None:
         """Continue from a checkpoint written by :meth:`save_checkpoint` for the same config."""
         state = torch.load(path, map_location=self.device, weights_only=True)
-        try:
-            self.buffer.load_state_dict(_as_arrays(state["buffer"]))
-        except ValueError as error:
-            raise ValueError(
-                f"cannot resume from {path}: {error}; start the run again without --resume"
-            ) from None
+        load_buffers(state, path, {"buffer": self.buffer})
         self.ensemble.load_state_dict(state["ensemble"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.rng.bit_generator.state = state["rng"]
         self.generator.set_state(state["generator"])
         self.eval_policy.generator.set_state(state["eval_generator"])
         torch.set_rng_state(state["torch_rng"])
-        total_steps = int(state["total_steps"])
-        self.sampler = Sampler(self.env, seed=self.config.seed + total_steps)
-        self.sampler.total_steps = total_steps
+        self.sampler = resumed_sampler(self.env, self.config.seed, int(state["total_steps"]))
         self.iteration = int(state["iteration"])
         self._episode_returns = []
 
@@ -373,15 +356,9 @@ def train(
     logdir = Path(config.logdir)
     checkpoint = logdir / CHECKPOINT
     trainer = MPCTrainer(config)  # bad options stop here, before anything is written
-    resume_at: int | None = None
-    if config.resume and checkpoint.is_file():
-        trainer.load_checkpoint(checkpoint)
-        resume_at = trainer.total_steps
-        print(f"resumed from {checkpoint} at {resume_at} environment steps")
-    # The evaluation episodes run side by side, one environment each, seeded on the first
-    # evaluation only (later ones go on with each environment's own generator).
+    resume_at = resume(trainer, config)
     first_eval_seed = config.seed + EVAL_SEED_OFFSET + trainer.total_steps
-    eval_envs = [trainer.make_eval_env(first_eval_seed + i) for i in range(config.eval_episodes)]
+    eval_envs = make_eval_envs(trainer, first_eval_seed, config.eval_episodes)
     eval_seed: int | None = first_eval_seed
     last_eval: dict[str, float] = {}
     with (
@@ -413,9 +390,7 @@ def train(
             every = config.checkpoint_every
             if every is not None and (done or trainer.iteration % every == 0):
                 trainer.save_checkpoint(checkpoint)
-    tmp = (logdir / ENSEMBLE).with_suffix(".tmp")
-    torch.save(trainer.ensemble.state_dict(), tmp)
-    tmp.replace(logdir / ENSEMBLE)
+    save_atomically(trainer.ensemble.state_dict(), logdir / ENSEMBLE)
     if config.env == OBSTACLES_ID:
         executed, planned = trainer.record_paths(first_eval_seed)
         plot_paths(
@@ -647,35 +622,25 @@ class MBPOTrainer:
             "agent": self.agent.state_dict(),
             "ensemble": self.ensemble.state_dict(),
             "model_optimizer": self.model_optimizer.state_dict(),
-            "buffer": _as_tensors(self.buffer.state_dict()),
-            "model_buffer": _as_tensors(self.model_buffer.state_dict()),
+            "buffer": buffer_state(self.buffer),
+            "model_buffer": buffer_state(self.model_buffer),
             "rng": self.rng.bit_generator.state,
             "generator": self.generator.get_state(),
             "torch_rng": torch.get_rng_state(),
         }
-        tmp = path.with_suffix(".tmp")
-        torch.save(state, tmp)
-        tmp.replace(path)  # atomically: a crash while saving leaves the previous checkpoint
+        save_atomically(state, path)
 
     def load_checkpoint(self, path: Path) -> None:
         """Continue from a checkpoint written by :meth:`save_checkpoint` for the same config."""
         state = torch.load(path, map_location=self.device, weights_only=True)
-        try:
-            self.buffer.load_state_dict(_as_arrays(state["buffer"]))
-            self.model_buffer.load_state_dict(_as_arrays(state["model_buffer"]))
-        except ValueError as error:
-            raise ValueError(
-                f"cannot resume from {path}: {error}; start the run again without --resume"
-            ) from None
+        load_buffers(state, path, {"buffer": self.buffer, "model_buffer": self.model_buffer})
         self.agent.load_state_dict(state["agent"])
         self.ensemble.load_state_dict(state["ensemble"])
         self.model_optimizer.load_state_dict(state["model_optimizer"])
         self.rng.bit_generator.state = state["rng"]
         self.generator.set_state(state["generator"])
         torch.set_rng_state(state["torch_rng"])
-        total_steps = int(state["total_steps"])
-        self.sampler = Sampler(self.env, seed=self.config.seed + total_steps)
-        self.sampler.total_steps = total_steps
+        self.sampler = resumed_sampler(self.env, self.config.seed, int(state["total_steps"]))
         self.update_metrics, self.model_metrics = {}, {}
         self._episode_returns = []
 
@@ -690,65 +655,14 @@ def train_mbpo(
 
     Evaluations run every ``eval_every`` environment steps, at the end and, unless
     ``evaluate_first`` is false, once before the first step of a run that starts afresh (with
-    every generator put back afterwards, so the training is that of a run without it).
+    every generator put back afterwards, so the training is that of a run without it); the
+    loop is homework 3's, :func:`~infrastructure.training.train_off_policy`.
     """
-    logdir = Path(config.logdir)
-    checkpoint = logdir / CHECKPOINT
     trainer = MBPOTrainer(config)  # bad options and an unfinished SAC stop here
-    resume_at: int | None = None
-    if config.resume and checkpoint.is_file():
-        trainer.load_checkpoint(checkpoint)
-        resume_at = trainer.total_steps
-        print(f"resumed from {checkpoint} at {resume_at} environment steps")
-    first_eval_seed = config.seed + EVAL_SEED_OFFSET + trainer.total_steps
-    eval_envs = [trainer.make_eval_env(first_eval_seed + i) for i in range(config.eval_episodes)]
-    eval_seed: int | None = first_eval_seed
-
-    def crossed(before: int, now: int, every: int | None) -> bool:
-        return every is not None and now // every > before // every
-
-    last_eval: dict[str, float] = {}
-    with (
-        Logger(logdir, config, resume_at=resume_at) as logger,
-        logger.progress(config.total_steps, disable=not progress) as bar,
-    ):
-        if evaluate_first and trainer.total_steps == 0:
-            with generators_kept(trainer.rng):
-                first_envs = [
-                    trainer.make_eval_env(first_eval_seed + i) for i in range(config.eval_episodes)
-                ]
-                last_eval = evaluate_side_by_side(first_envs, trainer.act, first_eval_seed)
-                for env in first_envs:
-                    env.close()
-            logger.log({f"eval/{k}": v for k, v in last_eval.items()}, 0)
-            bar.set_postfix(eval_return=f"{last_eval['return_mean']:.1f}")
-        last_time, last_steps = time.perf_counter(), trainer.total_steps
-        bar.update(trainer.total_steps)
-        while trainer.total_steps < config.total_steps:
-            before = trainer.total_steps
-            trainer.step()
-            now = trainer.total_steps
-            done = now >= config.total_steps
-            evaluate_now = crossed(before, now, config.eval_every) or done
-            if evaluate_now or crossed(before, now, config.log_every):
-                metrics = trainer.train_metrics()
-                elapsed = time.perf_counter() - last_time
-                metrics["time/sps"] = (now - last_steps) / max(elapsed, 1e-9)
-                if evaluate_now:
-                    last_eval = evaluate_side_by_side(eval_envs, trainer.act, eval_seed)
-                    eval_seed = None
-                    metrics.update({f"eval/{k}": v for k, v in last_eval.items()})
-                    bar.set_postfix(eval_return=f"{last_eval['return_mean']:.1f}")
-                logger.log(metrics, now)
-                last_time, last_steps = time.perf_counter(), now
-            if crossed(before, now, config.checkpoint_every) or (
-                done and config.checkpoint_every is not None
-            ):
-                trainer.save_checkpoint(checkpoint)
-            bar.update(now - before)
+    last_eval = train_off_policy(
+        trainer, config, progress, evaluate_first=evaluate_first, kept=[trainer.rng]
+    )
     trainer.close()
-    for env in eval_envs:
-        env.close()
     return last_eval
 
 
