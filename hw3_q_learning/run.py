@@ -34,7 +34,15 @@ from infrastructure.replay_buffer import FrameBuffer, ReplayBuffer
 from infrastructure.sampler import Batch, Sampler
 from infrastructure.seeding import seed_everything
 from infrastructure.torch_utils import set_num_threads
-from infrastructure.training import CHECKPOINT, EVAL_SEED_OFFSET, train_off_policy
+from infrastructure.training import (
+    CHECKPOINT,
+    EVAL_SEED_OFFSET,
+    buffer_state,
+    load_buffers,
+    resumed_sampler,
+    save_atomically,
+    train_off_policy,
+)
 
 POLICY = "policy.pt"
 
@@ -143,29 +151,21 @@ class _OffPolicyTrainer(Generic[C]):
             "config": config_to_dict(self.config),
             "total_steps": self.total_steps,
             "agent": self.agent.state_dict(),
-            "buffer": _as_tensors(self.buffer.state_dict()),
+            "buffer": buffer_state(self.buffer),
             "rng": self.rng.bit_generator.state,
             "torch_rng": torch.get_rng_state(),
         }
-        tmp = path.with_suffix(".tmp")
-        torch.save(state, tmp)
-        tmp.replace(path)  # atomically: a crash while saving leaves the previous checkpoint
+        save_atomically(state, path)  # a crash while saving leaves the previous checkpoint
 
     def load_checkpoint(self, path: Path) -> None:
         """Continue from a checkpoint written by :meth:`save_checkpoint` for the same config."""
         state = torch.load(path, map_location=self.device, weights_only=True)
-        try:
-            self.buffer.load_state_dict(_as_arrays(state["buffer"]))
-        except ValueError as error:
-            raise ValueError(
-                f"cannot resume from {path}: {error}; start the run again without --resume"
-            ) from None
+        load_buffers(state, path, {"buffer": self.buffer})
         self.agent.load_state_dict(state["agent"])
         self.rng.bit_generator.state = state["rng"]
         torch.set_rng_state(state["torch_rng"])
         total_steps = int(state["total_steps"])
-        self.sampler = Sampler(self.env, seed=self.config.seed + total_steps)
-        self.sampler.total_steps = total_steps
+        self.sampler = resumed_sampler(self.env, self.config.seed, total_steps)
         self.update_metrics = {}
         self._episode_returns = []
 
@@ -181,23 +181,6 @@ def checkpoint_steps(logdir: str | Path) -> int | None:
         return None
     state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
     return int(state["total_steps"])
-
-
-def _as_tensors(state: dict[str, Any]) -> dict[str, Any]:
-    """A replay buffer's state with its arrays as tensors, what ``torch.save`` writes and
-    ``torch.load(..., weights_only=True)`` reads back (the tensors share the arrays' memory)."""
-    return {
-        key: torch.from_numpy(value) if isinstance(value, np.ndarray) else value
-        for key, value in state.items()
-    }
-
-
-def _as_arrays(state: dict[str, Any]) -> dict[str, Any]:
-    """The inverse of :func:`_as_tensors`."""
-    return {
-        key: value.cpu().numpy() if isinstance(value, torch.Tensor) else value
-        for key, value in state.items()
-    }
 
 
 class DQNTrainer(_OffPolicyTrainer[DQNConfig]):
