@@ -36,7 +36,7 @@ def test_a_short_obstacles_run_writes_its_logs_ensemble_and_picture(tmp_path, st
 @pytest.mark.parametrize("env", ["Reacher-v5", "HalfCheetah-v5"])
 def test_a_short_mujoco_run_starts_and_logs(tmp_path, env):
     args = ["mpc", "--env", env, "--logdir", str(tmp_path), "--max-episode-steps", "20", *TINY]
-    train(parse_args([*args, "--eval-episodes", "1"]), progress=False)
+    train(parse_args([*args, "--eval-episodes", "1", "--eval-every", "1"]), progress=False)
     columns = read_progress(tmp_path)
     assert columns["env_steps"][-1] == 300 and np.isfinite(columns["eval/return_mean"]).all()
 
