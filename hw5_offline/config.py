@@ -1,14 +1,21 @@
 """The configurations of homework-5 runs, and a tuned preset per maze.
 
-``python -m hw5_offline.run explore --env ENV`` starts from ``EXPLORE_PRESETS[ENV]``; every option
-given on the command line overrides the preset. ``--help`` after the command lists them all.
-The offline algorithms' configurations sit beside it, one dataclass and one preset table each.
+``python -m hw5_offline.run explore --env ENV`` starts from ``EXPLORE_PRESETS[ENV]``,
+``python -m hw5_offline.run ALGORITHM --env ENV`` (``dqn``, ``cql``, ``awac``, ``iql``) from
+``OFFLINE_PRESETS[ALGORITHM][ENV]`` and ``python -m hw5_offline.run finetune --env ENV`` from
+``FINETUNE_PRESETS[ENV]``; every option given on the command line overrides the preset.
+``--help`` after the command lists them all.
+
+:class:`OfflineConfig` holds the offline agents' hyperparameters; :class:`TrainConfig` and
+:class:`FinetuneConfig` extend it with what a run needs around the agent (the dataset, the
+schedule, evaluation, checkpoints), so that one flat set of options reaches both.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from hw5_offline.envs import ENVS
 from infrastructure.config import (
@@ -18,9 +25,14 @@ from infrastructure.config import (
     non_negative,
     one_of,
     positive,
+    positive_or_none,
 )
 
 EXPLORERS: tuple[str, ...] = ("random", "rnd")
+ALGORITHMS: tuple[str, ...] = ("dqn", "cql", "awac", "iql")
+DATASET_SEED = 0
+"""The exploration seed of the dataset an offline run reads when given no ``--dataset``: every
+training seed learns from the same data, so their spread is the algorithm's alone."""
 
 
 def maze_name(env: str) -> str:
@@ -160,4 +172,240 @@ EXPLORE_PRESETS: dict[str, ExploreConfig] = {
     "PointmassEasy-v0": ExploreConfig(env="PointmassEasy-v0"),
     "PointmassMedium-v0": ExploreConfig(env="PointmassMedium-v0"),
     "PointmassHard-v0": ExploreConfig(env="PointmassHard-v0", rnd_learning_rate=1e-3),
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# Offline RL
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OfflineConfig(CheckedConfig):
+    """The hyperparameters of the offline agents (each reads the fields it needs)."""
+
+    gamma: float = 0.95
+    """Discount factor."""
+    n_layers: int = 2
+    """Hidden layers of every network."""
+    layer_size: int = 64
+    """Width of each hidden layer."""
+    activation: str = "relu"
+    """Activation of the hidden layers (see ``infrastructure.torch_utils.ACTIVATIONS``)."""
+    learning_rate: float = 1e-3
+    """Adam's learning rate for the Q-network (and IQL's value network)."""
+    actor_learning_rate: float = 3e-4
+    """Adam's learning rate for the actor (AWAC, IQL)."""
+    target_update_period: int = 300
+    """Gradient steps between two hard updates of the target network."""
+    double_q: bool = True
+    """DQN and CQL: double-DQN targets (the online network chooses :math:`a'`, the target
+    network values it)."""
+    cql_alpha: float = 1.0
+    """CQL: the regulariser's weight :math:`\\alpha \\ge 0` (0 is DQN)."""
+    cql_temperature: float = 1.0
+    """CQL: the temperature :math:`\\tau > 0` of the soft maximum over actions."""
+    temperature: float = 1.0
+    """AWAC and IQL: the temperature :math:`\\lambda > 0` of the advantage weights
+    :math:`\\exp(A / \\lambda)`; small values imitate the best actions only, large ones clone
+    the whole dataset."""
+    max_weight: float = 100.0
+    """AWAC and IQL: the advantage weights are clipped to at most this."""
+    expectile: float = 0.9
+    """IQL: the expectile :math:`\\tau \\in (0, 1)` that :math:`V` estimates (0.5 is the mean of
+    :math:`Q` over the dataset's actions; towards 1, their maximum)."""
+
+    def checks(self) -> list[Check]:
+        return [
+            in_zero_one(self, "gamma"),
+            non_negative(self, "n_layers"),
+            positive(self, "layer_size"),
+            positive(self, "learning_rate"),
+            positive(self, "actor_learning_rate"),
+            positive(self, "target_update_period"),
+            non_negative(self, "cql_alpha"),
+            positive(self, "cql_temperature"),
+            positive(self, "temperature"),
+            positive(self, "max_weight"),
+            (0.0 < self.expectile < 1.0, "0 < expectile < 1", self.expectile),
+        ]
+
+    def replace(self, **changes: Any) -> OfflineConfig:
+        """A copy with ``changes`` applied (and checked)."""
+        return dataclasses.replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class RunConfig(OfflineConfig):
+    """What every offline run has around its agent: the algorithm, the maze and the dataset,
+    minibatches, evaluation, logging and checkpoints. Steps are gradient steps."""
+
+    algorithm: Literal["dqn", "cql", "awac", "iql"] = "cql"
+    """The agent: DQN, CQL, AWAC or IQL. The offline commands set it from their name."""
+    env: str = "PointmassMedium-v0"
+    """Environment id, one of hw5's mazes: PointmassEasy-v0, PointmassMedium-v0,
+    PointmassHard-v0."""
+    dataset: str | None = None
+    """Name of the Minari dataset to learn from; None: the maze's exploration dataset
+    pointmass/MAZE-EXPLORER-seed0-v0, made first by the explore command (its preset, seed 0)
+    when it is not there yet."""
+    explorer: Literal["random", "rnd"] = "rnd"
+    """Whose exploration dataset to learn from when --dataset is not given."""
+    datasets_dir: str | None = None
+    """Folder of the datasets; None: $RLHW_DATASETS if set, else datasets/ at the top of the
+    course tree."""
+    seed: int = 0
+    """Seed of every random number generator of the run (networks, minibatches, evaluation)."""
+    logdir: str = "runs/hw5_offline"
+    """Folder the run writes progress.csv, config.json, TensorBoard logs and checkpoints to."""
+    batch_size: int = 128
+    """Transitions per gradient step."""
+    eval_every: int = 2000
+    """Evaluate every this many gradient steps (and after the last one)."""
+    eval_episodes: int = 10
+    """Episodes per evaluation, with the agent's greedy actions."""
+    log_every: int = 1000
+    """Write a row of training metrics every this many gradient steps."""
+    checkpoint_every: int | None = None
+    """Save LOGDIR/checkpoint.pt every this many gradient steps (and at the end); None never
+    does."""
+    resume: bool = False
+    """Resume from LOGDIR/checkpoint.pt when there is one."""
+    num_threads: int = 1
+    """PyTorch intra-op threads; one is fastest for these small networks."""
+    device: str = "cpu"
+    """Torch device."""
+
+    def checks(self) -> list[Check]:
+        return super().checks() + [
+            one_of(self, "algorithm", ALGORITHMS),
+            one_of(self, "env", ENVS),
+            one_of(self, "explorer", EXPLORERS),
+            positive(self, "batch_size"),
+            positive(self, "eval_every"),
+            positive(self, "eval_episodes"),
+            positive(self, "log_every"),
+            positive_or_none(self, "checkpoint_every"),
+            (self.num_threads >= 1, "num_threads >= 1", self.num_threads),
+        ]
+
+    @property
+    def dataset_name(self) -> str:
+        """``dataset``, or the maze's exploration dataset by ``explorer`` (seed
+        :data:`DATASET_SEED`)."""
+        if self.dataset is not None:
+            return self.dataset
+        return default_dataset_name(self.env, self.explorer, DATASET_SEED)
+
+
+@dataclass(frozen=True)
+class TrainConfig(RunConfig):
+    """Offline RL: an agent trained on a fixed dataset, never acting in the maze but to be
+    evaluated."""
+
+    total_steps: int = 20_000
+    """Gradient steps to train for."""
+
+    def checks(self) -> list[Check]:
+        return super().checks() + [positive(self, "total_steps")]
+
+
+@dataclass(frozen=True)
+class FinetuneConfig(RunConfig):
+    """Offline-to-online fine-tuning: ``offline_steps`` gradient steps on the dataset, then
+    ``online_steps`` environment steps whose transitions join the dataset's in one replay buffer,
+    each followed by ``updates_per_step`` gradient steps on minibatches of the whole buffer."""
+
+    # Defaults that differ from RunConfig's, whose docstrings describe them:
+    logdir: str = "runs/hw5_finetune"
+
+    offline_steps: int = 20_000
+    """Gradient steps on the dataset alone, before the first environment step."""
+    online_steps: int = 20_000
+    """Environment steps of the online phase; its transitions are added to the dataset's (none
+    is dropped)."""
+    updates_per_step: int = 1
+    """Gradient steps after each environment step of the online phase."""
+    epsilon: float = 0.1
+    """DQN and CQL: the probability of a uniformly random action online (epsilon-greedy); AWAC
+    and IQL act online by sampling their actor instead."""
+
+    def checks(self) -> list[Check]:
+        return super().checks() + [
+            non_negative(self, "offline_steps"),
+            non_negative(self, "online_steps"),
+            positive(self, "updates_per_step"),
+            (0.0 <= self.epsilon <= 1.0, "0 <= epsilon <= 1", self.epsilon),
+            (
+                self.offline_steps + self.online_steps > 0,
+                "offline_steps + online_steps > 0",
+                (self.offline_steps, self.online_steps),
+            ),
+        ]
+
+    @property
+    def total_steps(self) -> int:
+        """Gradient steps of the whole run, the run's clock: ``offline_steps`` plus
+        ``updates_per_step`` for each online step."""
+        return self.offline_steps + self.online_steps * self.updates_per_step
+
+
+# PointmassEasy-v0, the random explorer's 10k dataset (pointmass/easy-random-seed0-v0), 20k
+# gradient steps, 10 evaluation episodes every 2000 (python bench/hw5_offline_runs.py --seeds 0 1
+# 2, 1 to 3.5 minutes a run on the shared 2-core machine): the last evaluation of seeds 0, 1, 2
+# (and the mean of each seed's last three), against -14.3 for the noisy shortest path and -49.8
+# for random actions (hw5_offline/envs.py):
+#   DQN  -14.2, -13.2, -12.8 (-14.3, -14.3, -13.4); -15 or better first at 6k to 8k steps,
+#        then dips to -24 and -29 around 12k (seeds 0, 1) before it settles from 16k on
+#   CQL  -14.6, -13.3, -15.5 (-13.7, -13.7, -14.2); -12 to -16 from 8k on, but for one -25
+#        (seed 1, 12k)
+#   AWAC -14.9, -14.3, -14.5 (-16.0, -14.2, -15.1); -13 to -18 from 8k on
+#   IQL  -15.0, -13.8, -12.8 (-14.6, -14.3, -13.9); -13 to -15 from 10k (seeds 0, 1) and 12k on
+# AWAC's and IQL's temperature is 0.1: their advantages here (rewards of -1 a step) are a few
+# tenths, so at Berkeley's temperature 1 the weights exp(A) hardly differ and the actor nearly
+# clones the random actions (seed 0 only: AWAC -26.6, at -50 until 10k steps, then between -14
+# and -27; IQL -19.0). DQN doing as well as CQL is no surprise on this data: random actions in a
+# maze this small cover every action around every state, leaving the maximum in DQN's target
+# few unseen actions to overestimate. Medium and Hard (RND datasets, the same temperatures): not
+# measured.
+OFFLINE_PRESETS: dict[str, dict[str, TrainConfig]] = {
+    "dqn": {
+        "PointmassEasy-v0": TrainConfig(algorithm="dqn", env="PointmassEasy-v0", explorer="random"),
+        "PointmassMedium-v0": TrainConfig(algorithm="dqn", env="PointmassMedium-v0"),
+        "PointmassHard-v0": TrainConfig(algorithm="dqn", env="PointmassHard-v0"),
+    },
+    "cql": {
+        "PointmassEasy-v0": TrainConfig(algorithm="cql", env="PointmassEasy-v0", explorer="random"),
+        "PointmassMedium-v0": TrainConfig(algorithm="cql", env="PointmassMedium-v0"),
+        "PointmassHard-v0": TrainConfig(algorithm="cql", env="PointmassHard-v0"),
+    },
+    "awac": {
+        "PointmassEasy-v0": TrainConfig(
+            algorithm="awac", env="PointmassEasy-v0", explorer="random", temperature=0.1
+        ),
+        "PointmassMedium-v0": TrainConfig(
+            algorithm="awac", env="PointmassMedium-v0", temperature=0.1
+        ),
+        "PointmassHard-v0": TrainConfig(algorithm="awac", env="PointmassHard-v0", temperature=0.1),
+    },
+    "iql": {
+        "PointmassEasy-v0": TrainConfig(
+            algorithm="iql", env="PointmassEasy-v0", explorer="random", temperature=0.1
+        ),
+        "PointmassMedium-v0": TrainConfig(
+            algorithm="iql", env="PointmassMedium-v0", temperature=0.1
+        ),
+        "PointmassHard-v0": TrainConfig(algorithm="iql", env="PointmassHard-v0", temperature=0.1),
+    },
+}
+
+# CQL, 20k gradient steps on the maze's dataset, then 20k environment steps with one gradient
+# step each. PointmassEasy-v0 (the random 10k dataset), measured on seed 0 only, 2.6 minutes:
+# -14.6 after the offline phase (as the offline CQL run of seed 0), then -11.9 to -15.8 online and
+# -13.3 at the end; the online episodes (epsilon 0.1) return -14 to -17 on average. Medium and
+# Hard: not measured.
+FINETUNE_PRESETS: dict[str, FinetuneConfig] = {
+    "PointmassEasy-v0": FinetuneConfig(env="PointmassEasy-v0", explorer="random"),
+    "PointmassMedium-v0": FinetuneConfig(env="PointmassMedium-v0"),
+    "PointmassHard-v0": FinetuneConfig(env="PointmassHard-v0"),
 }

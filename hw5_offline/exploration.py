@@ -46,6 +46,7 @@ from torch import nn
 
 from hw5_offline.config import ExploreConfig
 from hw5_offline.datasets import Episode
+from hw5_offline.offline import dqn_targets, hard_update
 from infrastructure.envs import action_dim
 from infrastructure.replay_buffer import ReplayBuffer
 from infrastructure.torch_utils import build_mlp, check_shape, to_torch
@@ -175,6 +176,13 @@ class DQN:
 
     with :math:`Q = Q_\\phi` choosing :math:`a'` (double DQN, ``double=True``) or
     :math:`Q_{\\bar\\phi}` (DQN). Only ``terminated`` (:math:`d`) stops the bootstrap.
+
+    The target (:func:`~hw5_offline.offline.dqn_targets`) and the target network's copy are
+    those of the offline :class:`~hw5_offline.offline.DQNAgent`; the loss is not. It is hw3's,
+    the Huber loss with the gradient norm clipped, which bounds how far a few large TD errors
+    move one step: the rewards here, RND bonuses, are large where the explorer has not been yet
+    and change scale with the running :math:`\\sigma`. The offline baseline fits fixed rewards
+    with Berkeley's mean squared error.
     """
 
     def __init__(
@@ -218,11 +226,9 @@ class DQN:
         q_values = self.q_network(observations).gather(1, actions[:, None]).squeeze(1)
         with torch.no_grad():
             next_q_target = self.target_network(next_observations)
-            chooser = self.q_network(next_observations) if cfg.double else next_q_target
-            next_actions = chooser.argmax(dim=1, keepdim=True)
-            next_values = next_q_target.gather(1, next_actions).squeeze(1)
+            chooser = self.q_network(next_observations) if cfg.double else None
             # Bellman backup: a truncated transition still bootstraps from its true s'.
-            targets = rewards + cfg.gamma * (1.0 - terminated) * next_values
+            targets = dqn_targets(rewards, next_q_target, terminated, cfg.gamma, chooser)
         loss = nn.functional.huber_loss(q_values, targets)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -230,7 +236,7 @@ class DQN:
         self.optimizer.step()
         self.num_updates += 1
         if self.num_updates % cfg.target_update_period == 0:
-            self.target_network.load_state_dict(self.q_network.state_dict())
+            hard_update(self.target_network, self.q_network)
         return {"train/loss_critic": loss.item(), "train/q_values": q_values.mean().item()}
 
 

@@ -36,11 +36,12 @@ the data in its own way:
   and extracts its policy with AWAC's weighted cloning, :math:`A = Q_{\\bar\\phi}(s, a) -
   V_\\psi(s)`.
 
-The hyperparameters' defaults (:class:`OfflineConfig`) are those of Berkeley's CS 285 homework 5
-(2023): networks of two hidden layers of 64 units, :math:`\\gamma` = 0.95, a mean-squared TD
-error, double-Q targets for DQN and CQL, hard target updates every 300 steps, a categorical actor
-for AWAC and IQL. The advantage weights are clipped at 100 as in the IQL paper's code (Berkeley's
-homework does not clip them), which keeps one large advantage from dominating a minibatch.
+The hyperparameters' defaults (:class:`~hw5_offline.config.OfflineConfig`) are those of
+Berkeley's CS 285 homework 5 (2023): networks of two hidden layers of 64 units,
+:math:`\\gamma` = 0.95, a mean-squared TD error, double-Q targets for DQN and CQL, hard target
+updates every 300 steps, a categorical actor for AWAC and IQL. The advantage weights are clipped
+at 100 as in the IQL paper's code (Berkeley's homework does not clip them), which keeps one large
+advantage from dominating a minibatch.
 
 The functions between ``### BEGIN SOLUTION`` and ``### END SOLUTION`` are yours to write;
 everything else is given.
@@ -49,8 +50,6 @@ everything else is given.
 from __future__ import annotations
 
 import copy
-import dataclasses
-from dataclasses import dataclass
 from typing import Any
 
 import gymnasium as gym
@@ -59,64 +58,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from infrastructure.config import Check, CheckedConfig, in_zero_one, non_negative, positive
+from hw5_offline.config import OfflineConfig
 from infrastructure.torch_utils import build_mlp, check_shape, to_numpy, to_torch
-
-
-@dataclass(frozen=True)
-class OfflineConfig(CheckedConfig):
-    """The hyperparameters of the offline agents (each reads the fields it needs)."""
-
-    gamma: float = 0.95
-    """Discount factor."""
-    n_layers: int = 2
-    """Hidden layers of every network."""
-    layer_size: int = 64
-    """Width of each hidden layer."""
-    activation: str = "relu"
-    """Activation of the hidden layers (see ``infrastructure.torch_utils.ACTIVATIONS``)."""
-    learning_rate: float = 1e-3
-    """Adam's learning rate for the Q-network (and IQL's value network)."""
-    actor_learning_rate: float = 3e-4
-    """Adam's learning rate for the actor (AWAC, IQL)."""
-    target_update_period: int = 300
-    """Gradient steps between two hard updates of the target network."""
-    double_q: bool = True
-    """DQN and CQL: double-DQN targets (the online network chooses :math:`a'`, the target
-    network values it)."""
-    cql_alpha: float = 1.0
-    """CQL: the regulariser's weight :math:`\\alpha \\ge 0` (0 is DQN)."""
-    cql_temperature: float = 1.0
-    """CQL: the temperature :math:`\\tau > 0` of the soft maximum over actions."""
-    temperature: float = 1.0
-    """AWAC and IQL: the temperature :math:`\\lambda > 0` of the advantage weights
-    :math:`\\exp(A / \\lambda)`; small values imitate the best actions only, large ones clone
-    the whole dataset."""
-    max_weight: float = 100.0
-    """AWAC and IQL: the advantage weights are clipped to at most this."""
-    expectile: float = 0.9
-    """IQL: the expectile :math:`\\tau \\in (0, 1)` that :math:`V` estimates (0.5 is the mean of
-    :math:`Q` over the dataset's actions; towards 1, their maximum)."""
-
-    def checks(self) -> list[Check]:
-        return [
-            in_zero_one(self, "gamma"),
-            non_negative(self, "n_layers"),
-            positive(self, "layer_size"),
-            positive(self, "learning_rate"),
-            positive(self, "actor_learning_rate"),
-            positive(self, "target_update_period"),
-            non_negative(self, "cql_alpha"),
-            positive(self, "cql_temperature"),
-            positive(self, "temperature"),
-            positive(self, "max_weight"),
-            (0.0 < self.expectile < 1.0, "0 < expectile < 1", self.expectile),
-        ]
-
-    def replace(self, **changes: Any) -> OfflineConfig:
-        """A copy with ``changes`` applied (and checked)."""
-        return dataclasses.replace(self, **changes)
-
 
 # ---------------------------------------------------------------------------------------------
 # CQL's regulariser
@@ -359,6 +302,40 @@ def gather_actions(values: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
     return values.gather(1, actions.unsqueeze(1)).squeeze(1)
 
 
+@torch.no_grad()
+def dqn_targets(
+    rewards: torch.Tensor,
+    next_q_values: torch.Tensor,
+    terminated: torch.Tensor,
+    gamma: float,
+    chooser_q_values: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """DQN's Bellman target, double DQN's when ``chooser_q_values`` is given: the target
+    network values the next action that :math:`Q` chooses.
+
+    .. math:: y = r + \\gamma (1 - d) \\, Q_{\\bar\\phi}\\big(s', \\arg\\max_{a'} Q(s', a')\\big)
+
+    with :math:`Q` the online network :math:`Q_\\phi` (double DQN) or :math:`Q_{\\bar\\phi}`
+    itself (DQN). Only ``terminated`` stops the bootstrap: a transition cut by a time limit
+    still has a future, and its next observation is the true final one. The offline
+    :class:`DQNAgent` and the RND explorer's DQN (``hw5_offline.exploration``) share it.
+
+    Args:
+        rewards: shape ``(B,)``, :math:`r`.
+        next_q_values: shape ``(B, num_actions)``, :math:`Q_{\\bar\\phi}(s', \\cdot)`.
+        terminated: shape ``(B,)``, 1.0 where :math:`s'` is terminal, else 0.0 (float).
+        gamma: discount factor.
+        chooser_q_values: shape ``(B, num_actions)``, :math:`Q_\\phi(s', \\cdot)`; None
+            chooses with ``next_q_values``.
+
+    Returns:
+        targets, shape ``(B,)``, without gradient.
+    """
+    chooser = next_q_values if chooser_q_values is None else chooser_q_values
+    next_values = gather_actions(next_q_values, chooser.argmax(dim=1))
+    return rewards + gamma * (1.0 - terminated) * next_values
+
+
 def _adam(parameters: Any, learning_rate: float) -> torch.optim.Adam:
     # Fused Adam is about 20% faster per update of these small networks on a CPU (measured on
     # each agent's update, 1000 minibatches of 128).
@@ -462,9 +439,8 @@ class DQNAgent:
         q_values = gather_actions(q_values_all, actions)
         with torch.no_grad():
             next_q_values = self.target_network(next_observations)
-            chooser = self.q_network(next_observations) if self.config.double_q else next_q_values
-            next_values = gather_actions(next_q_values, chooser.argmax(dim=1))
-            targets = rewards + self.config.gamma * (1.0 - terminated) * next_values
+            chooser = self.q_network(next_observations) if self.config.double_q else None
+            targets = dqn_targets(rewards, next_q_values, terminated, self.config.gamma, chooser)
         loss = F.mse_loss(q_values, targets)
         return loss, {"q_values_all": q_values_all, "q_values": q_values, "targets": targets}
 

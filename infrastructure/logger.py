@@ -1,7 +1,8 @@
 """One logger for every homework: ``RUN_DIR/progress.csv`` always, TensorBoard when installed.
 
 Metric keys are namespaced, ``section/name``: ``train/loss_policy``, ``eval/return_mean``,
-``time/sps``. Each row also holds ``env_steps`` (environment steps taken so far) and
+``time/sps``. Each row also holds the run's step (``env_steps``, environment steps taken so far,
+unless the run counts another step, such as ``grad_steps`` offline) and
 ``time_s`` (seconds since the logger was made), which the plots use as x-axes.
 """
 
@@ -21,22 +22,23 @@ from tqdm.auto import tqdm
 from infrastructure.config import save_config
 
 _KEY = re.compile(r"^[a-z0-9_]+/[a-z0-9_./-]+$")
-RESERVED = ("env_steps", "time_s")
 
 
 class Logger:
     """Writes metrics of a run to ``run_dir``.
 
-    A run resumed from a checkpoint passes ``resume_at``, the environment steps of the
-    checkpoint: the rows ``progress.csv`` holds up to that step are kept (those logged after
-    it belong to training the checkpoint does not have, and are logged again), and ``time_s``
-    goes on from the last row kept. Otherwise ``progress.csv`` starts afresh.
+    A run resumed from a checkpoint passes ``resume_at``, the steps of the checkpoint: the rows
+    ``progress.csv`` holds up to that step are kept (those logged after it belong to training
+    the checkpoint does not have, and are logged again), and ``time_s`` goes on from the last
+    row kept. Otherwise ``progress.csv`` starts afresh.
 
     Args:
         run_dir: the run's folder; made if missing.
         config: a config dataclass, saved as ``run_dir/config.json``.
         tensorboard: also write TensorBoard event files when ``tensorboard`` is installed.
-        resume_at: keep the rows logged at ``env_steps <= resume_at``; None keeps none.
+        resume_at: keep the rows logged at ``step <= resume_at``; None keeps none.
+        step_key: the name of the step column, what the run counts (``env_steps``; an offline
+            run counts ``grad_steps``).
     """
 
     def __init__(
@@ -46,12 +48,15 @@ class Logger:
         tensorboard: bool = True,
         *,
         resume_at: int | None = None,
+        step_key: str = "env_steps",
     ):
         self.run_dir = Path(run_dir)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.csv_path = self.run_dir / "progress.csv"
         self._start = time.perf_counter()
-        self._columns: list[str] = list(RESERVED)
+        self.step_key = step_key
+        self._reserved = (step_key, "time_s")
+        self._columns: list[str] = list(self._reserved)
         self._rows: list[dict[str, float]] = []
         if resume_at is not None and self.csv_path.is_file():
             self._keep_rows(read_progress(self.run_dir), resume_at)
@@ -69,14 +74,14 @@ class Logger:
 
     def _keep_rows(self, columns: dict[str, list[float]], until: int) -> None:
         """Start from the rows of ``columns`` (as :func:`read_progress` reads them) logged at
-        ``env_steps <= until``, with their empty cells left empty."""
+        ``step <= until``, with their empty cells left empty."""
         if not columns:
             return
-        missing = [key for key in RESERVED if key not in columns]
+        missing = [key for key in self._reserved if key not in columns]
         if missing:
             raise ValueError(
-                f"expected a progress.csv with columns {', '.join(RESERVED)} in {self.run_dir} "
-                f"to resume, got columns {', '.join(columns)}"
+                f"expected a progress.csv with columns {', '.join(self._reserved)} in "
+                f"{self.run_dir} to resume, got columns {', '.join(columns)}"
             )
         rows = [
             dict(zip(columns, values, strict=True))
@@ -85,17 +90,18 @@ class Logger:
         self._columns = list(columns)
         self._rows = [
             {key: value for key, value in row.items() if not math.isnan(value)}
-            | {"env_steps": int(row["env_steps"])}  # written as the integer it was logged as
+            | {self.step_key: int(row[self.step_key])}  # written as the integer it was logged as
             for row in rows
-            if row["env_steps"] <= until
+            if row[self.step_key] <= until
         ]
         if self._rows:
             self._start -= self._rows[-1]["time_s"]
 
     def log(self, metrics: dict[str, float], env_steps: int) -> None:
-        """Write one row: ``metrics`` measured after ``env_steps`` environment steps."""
+        """Write one row: ``metrics`` measured after ``env_steps`` steps of the run's clock
+        (environment steps, unless ``step_key`` names another)."""
         row: dict[str, float] = {
-            "env_steps": env_steps,
+            self.step_key: env_steps,
             "time_s": round(time.perf_counter() - self._start, 3),
         }
         for key, value in metrics.items():
@@ -115,7 +121,7 @@ class Logger:
                 f.write(self._format([row]))
         if self._writer is not None:
             for key, value in row.items():
-                if key not in RESERVED and math.isfinite(value):
+                if key not in self._reserved and math.isfinite(value):
                     self._writer.add_scalar(key, value, env_steps)
             self._writer.flush()
 

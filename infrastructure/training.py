@@ -160,6 +160,7 @@ def train_off_policy(
     *,
     evaluate_first: bool = True,
     kept: Sequence[np.random.Generator] = (),
+    step_key: str = "env_steps",
 ) -> dict[str, float]:
     """Train ``trainer`` to ``config.total_steps`` environment steps; returns the metrics of
     the last evaluation (without the ``eval/`` prefix of the log).
@@ -172,8 +173,9 @@ def train_off_policy(
     (the trainer's own, which :meth:`~OffPolicyTrainer.act` may draw from): the training and
     the later evaluations are exactly those of a run without it. A row is logged every
     ``log_every`` steps and at each evaluation; a checkpoint is saved every
-    ``checkpoint_every`` steps and, when that is set, at the end. The caller closes
-    ``trainer``.
+    ``checkpoint_every`` steps and, when that is set, at the end. ``step_key`` names what the
+    trainer's steps count, in ``progress.csv`` and on the progress bar (``grad_steps`` for a
+    trainer whose clock is its gradient steps). The caller closes ``trainer``.
     """
     resume_at = resume(trainer, config)
     first_eval_seed = config.seed + EVAL_SEED_OFFSET + trainer.total_steps
@@ -183,8 +185,10 @@ def train_off_policy(
 
     last_eval: dict[str, float] = {}
     with (
-        Logger(config.logdir, config, resume_at=resume_at) as logger,
-        logger.progress(config.total_steps, disable=not progress) as bar,
+        Logger(config.logdir, config, resume_at=resume_at, step_key=step_key) as logger,
+        logger.progress(
+            config.total_steps, desc=step_key.replace("_", " "), disable=not progress
+        ) as bar,
     ):
         if evaluate_first and trainer.total_steps == 0:
             # The untrained agent, in environments of their own seeded like the first

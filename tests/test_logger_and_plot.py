@@ -158,6 +158,26 @@ def test_a_resumed_logger_keeps_the_rows_up_to_its_checkpoint(tmp_path):
     assert read_rows(run / "progress.csv") == [["env_steps", "time_s"]]
 
 
+def test_a_run_that_counts_gradient_steps_names_its_step_column_so(tmp_path):
+    run = tmp_path / "run"
+    with Logger(run, tensorboard=False, step_key="grad_steps") as logger:
+        logger.log({"train/loss": 0.5}, env_steps=10)
+        logger.log({"train/loss": 0.4}, env_steps=20)
+    with Logger(run, tensorboard=False, resume_at=10, step_key="grad_steps") as resumed:
+        resumed.log({"train/loss": 0.3}, env_steps=30)
+    assert read_rows(run / "progress.csv") == [
+        ["grad_steps", "time_s", "train/loss"],
+        ["10", rows_time(run, 1), "0.5"],
+        ["30", rows_time(run, 2), "0.3"],
+    ]
+    with pytest.raises(ValueError, match="columns env_steps, time_s .* got columns grad_steps"):
+        Logger(run, tensorboard=False, resume_at=10)  # an env_steps run cannot resume it
+
+
+def rows_time(run: Path, row: int) -> str:
+    return read_rows(run / "progress.csv")[row][1]
+
+
 def test_a_logger_resumed_without_a_progress_file_starts_one(tmp_path):
     with Logger(tmp_path / "run", tensorboard=False, resume_at=500) as logger:
         logger.log({"train/loss": 1.0}, env_steps=600)
