@@ -40,7 +40,8 @@ student's files in ``/autograder/submission``, runs ``run_autograder`` (a copy o
 * the project's source needed to grade: ``pyproject.toml`` and ``README.md`` (pip needs both),
   ``infrastructure/``, the ``autograder/`` package with only this homework's suite and mutants
   (no other homework's), the reference package (the suite imports it; its public tests and
-  caches left out) and ``autograder/calibration/hwN*`` when it exists.
+  caches left out), the ``.py`` files of the homeworks it imports (hw3's for hw4: the suite
+  gives their reference to the sandboxes) and ``autograder/calibration/hwN*`` when it exists.
 
 The zip is deterministic (sorted entries, fixed timestamps) and written atomically: to a
 temporary file next to it, then renamed over any earlier bundle.
@@ -150,6 +151,13 @@ def bundle_files(hw: str, root: Path = REPO_ROOT) -> dict[str, Path]:
     files.update(_walk(root, root / "infrastructure"))
     files.update(_autograder_files(root, short))
     files.update(_walk(root, hw_dir))
+    # the homeworks this one's code imports (hw4's MBPO trains hw3's SAC): the suite gives their
+    # reference code to every sandbox, so the bundle carries it
+    for dependency in release.homework_dependencies(root, hw_dir):
+        files.update(
+            (file.relative_to(root).as_posix(), file)
+            for file in release.given_files(root, dependency)
+        )
     return dict(sorted(files.items()))
 
 

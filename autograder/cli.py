@@ -86,6 +86,15 @@ def _add_release(commands: _Commands) -> None:
     )
     release.add_argument("hw", help="homework, e.g. hw2 or hw2_policy_gradient")
     release.add_argument("--out", default="dist", help="output folder (default: dist)")
+    release.add_argument(
+        "--give",
+        action="append",
+        default=[],
+        metavar="HW",
+        help="also ship the reference code of HW, a homework this one imports (hw4 --give hw3: "
+        "hw3's SAC, for a term past hw3's deadline); without it the student brings their own. "
+        "Repeat for several",
+    )
 
 
 def _add_grade(commands: _Commands) -> None:
@@ -232,13 +241,14 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _release(hw: str, out: str) -> int:
+def _release(hw: str, out: str, give: Sequence[str] = ()) -> int:
     # Imported here: the student tree ships this file but not the engine.
-    from autograder.bundle import write_bundle
+    from autograder.bundle import bundle_files, write_bundle
     from autograder.release import ReleaseError, release_student
 
     try:
-        student = release_student(hw, Path(out))
+        bundle_files(hw)  # a homework without a suite stops here, before anything is written
+        student = release_student(hw, Path(out), give=give)
         bundle = write_bundle(hw, Path(out))
     except ReleaseError as error:  # BundleError included
         print(f"rlhw release: {error}", file=sys.stderr)
@@ -421,7 +431,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command == "release":
-        return _release(args.hw, args.out)
+        return _release(args.hw, args.out, args.give)
     if args.command == "grade":
         return _grade(args)
     if args.command == "audit":

@@ -17,6 +17,12 @@ marker, a hidden test, calibration data or reference weights; or a handout that 
 staff-only part (between ``<!-- BEGIN STAFF ONLY -->`` and ``<!-- END STAFF ONLY -->``, left
 out by :func:`strip_staff_sections`) or points at a path the tree does not have. The tree's
 README.md and Makefile are the student's own (:func:`write_student_files`).
+
+A homework may build on another one's code (hw4's MBPO trains hw3's SAC): the student brings
+their own, and the tree holds only that homework's placeholder folder, whose README says so.
+For a term past the other homework's deadline, ``rlhw release hw4 --give hw3`` ships its
+reference code instead (:func:`given_dependencies`, :func:`given_files`), and the leak check
+accepts exactly those files.
 """
 
 from __future__ import annotations
@@ -29,7 +35,8 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Iterator, Sequence
+import textwrap
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -547,11 +554,89 @@ def release_settings(hw_dir: Path) -> ReleaseSettings:
     return ReleaseSettings(found.get("RELEASE_DATA", ()), found.get("INSTRUCTOR_ONLY", ()))
 
 
+def homework_dependencies(root: Path, hw_dir: Path) -> list[Path]:
+    """The other homeworks whose packages the released files of ``hw_dir`` import, sorted
+    (``[root / "hw3_q_learning"]`` for hw4, whose MBPO trains homework 3's SAC).
+
+    Read from the code, not declared: an ``import`` of another homework's package in any
+    ``.py`` file that ships (its ``INSTRUCTOR_ONLY`` files stay with the staff and do not count).
+    """
+    homeworks = {
+        d.name: d
+        for d in root.iterdir()
+        if d.is_dir() and _HOMEWORK_DIR.match(d.name) and d != hw_dir
+    }
+    instructor_only = release_settings(hw_dir).instructor_only
+    found: set[str] = set()
+    for file in _walk_files(hw_dir):
+        relative = PurePosixPath(file.relative_to(root).as_posix())
+        if file.suffix != ".py" or _allowed(relative, instructor_only):
+            continue
+        tree = _parse(file.read_text(encoding="utf-8"), relative.as_posix(), "the reference")
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                modules = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                modules = [node.module]
+            else:
+                continue
+            found.update(name.split(".")[0] for name in modules if name.split(".")[0] in homeworks)
+    return [homeworks[name] for name in sorted(found)]
+
+
+def given_files(root: Path, dependency_dir: Path) -> list[Path]:
+    """What a dependency given with a release (``rlhw release hw4 --give hw3``) ships: its
+    package's ``.py`` files as they are in the reference, solutions included; not its
+    ``tests/`` (another homework's public tests are not this one's), its handout, figures or
+    data, nor its ``INSTRUCTOR_ONLY`` files. Its ``README.md`` is written for the student tree
+    (:func:`write_student_files`)."""
+    instructor_only = release_settings(dependency_dir).instructor_only
+    return [
+        file
+        for file in _walk_files(dependency_dir)
+        if file.suffix == ".py"
+        and file.relative_to(dependency_dir).parts[0] != "tests"
+        and not _allowed(PurePosixPath(file.relative_to(root).as_posix()), instructor_only)
+    ]
+
+
+def given_dependencies(root: Path, hw_dir: Path, give: Sequence[str]) -> list[Path]:
+    """The package folders of the homeworks ``give`` names (``hw3`` or ``hw3_q_learning``),
+    each once, sorted.
+
+    Raises:
+        ReleaseError: an unknown homework, or one that ``hw_dir``'s code does not import
+            (:func:`homework_dependencies`).
+    """
+    dependencies = homework_dependencies(root, hw_dir)
+    short = hw_dir.name.split("_")[0]
+    chosen: set[Path] = set()
+    for hw in give:
+        try:
+            _, directory = find_homework(root, hw)
+        except ReleaseError as error:
+            raise ReleaseError(f"cannot give {hw} with {short}: {error}") from None
+        if directory not in dependencies:
+            expected = (
+                f"expected one of its dependencies: "
+                f"{', '.join(d.name.split('_')[0] for d in dependencies)}"
+                if dependencies
+                else "it depends on no other homework"
+            )
+            raise ReleaseError(
+                f"cannot give {hw} with {short}: {short}'s code does not import "
+                f"{directory.name}; {expected}"
+            )
+        chosen.add(directory)
+    return sorted(chosen)
+
+
 def forbidden_reason(
     relative: PurePosixPath,
     hw_dirname: str,
     allow_data: Sequence[str] = (),
     instructor_only: Sequence[str] = (),
+    given: Collection[str] = (),
 ) -> str | None:
     """Why the file or folder ``relative`` (to the student tree's root) must not ship, or None.
 
@@ -561,6 +646,8 @@ def forbidden_reason(
         allow_data: glob patterns (``hw1_imitation/experts/*.pt``) of weights or data that ship.
         instructor_only: glob patterns (``hw1_imitation/tools/*``) of the homework's files
             that stay with the staff.
+        given: the files of other homeworks given with the release
+            (``hw3_q_learning/sac.py``; :func:`given_files`), and their folders.
     """
     parts = relative.parts
     text = relative.as_posix()
@@ -582,8 +669,12 @@ def forbidden_reason(
     if relative.suffix in WEIGHT_SUFFIXES and not _allowed(relative, allow_data):
         return f"reference weights or data ({relative.suffix}; not in allow_data)"
     other_homework = _HOMEWORK_DIR.match(parts[0]) and parts[0] != hw_dirname
-    if other_homework and len(parts) > 1 and (len(parts) > 2 or parts[1] not in PLACEHOLDER_FILES):
-        return "another homework's file (only its README.md and __init__.py ship)"
+    placeholder = len(parts) == 2 and parts[1] in PLACEHOLDER_FILES
+    if other_homework and len(parts) > 1 and not placeholder and text not in given:
+        return (
+            "another homework's file (only its README.md and __init__.py ship, and the code of "
+            "a dependency given with the release)"
+        )
     return None
 
 
@@ -704,7 +795,12 @@ def _student_lines(file: Path, relative: str) -> Iterator[tuple[str, str, bool]]
 
 
 def check_no_leaks(
-    student_dir: Path, reference_root: Path, hw: str, *, allow_data: Sequence[str] = ()
+    student_dir: Path,
+    reference_root: Path,
+    hw: str,
+    *,
+    allow_data: Sequence[str] = (),
+    give: Sequence[str] = (),
 ) -> None:
     """Refuse a student tree that gives anything away.
 
@@ -719,13 +815,27 @@ def check_no_leaks(
     :func:`strip_staff_sections`), and a link, path or ``python -m`` module that the tree does
     not have (``hw1_imitation/tools/``, ``bench/``: what release leaves out).
 
+    The homeworks ``give`` names (``["hw3"]``: dependencies given with the release, see
+    :func:`given_dependencies`) may ship exactly their :func:`given_files`, each the same as in
+    the reference: those are not scanned for solution lines, and any other file of theirs, or
+    a changed one, is a leak.
+
     Raises:
-        ReleaseError: listing every leak, one per line.
+        ReleaseError: listing every leak, one per line; also a ``give`` that is unknown or not
+            a dependency of ``hw``.
     """
     student_dir, reference_root = Path(student_dir), Path(reference_root)
     _, hw_dir = find_homework(reference_root, hw)
     settings = release_settings(hw_dir)
     allow_data = [*allow_data, *settings.data]
+    given_copies = {
+        file.relative_to(reference_root).as_posix(): file
+        for dependency in given_dependencies(reference_root, hw_dir, give)
+        for file in given_files(reference_root, dependency)
+    }
+    given_paths = set(given_copies) | {
+        parent.as_posix() for path in given_copies for parent in PurePosixPath(path).parents
+    }
     secret, given = _reference_lines(reference_root)
     long_secrets = sorted((line for line in secret if len(line) >= 20), key=len, reverse=True)
     inside = re.compile("|".join(map(re.escape, long_secrets))) if long_secrets else None
@@ -738,10 +848,19 @@ def check_no_leaks(
             if path.is_symlink():
                 leaks.append(f"{relative}: a symbolic link (a release holds copies only)")
                 continue
-            reason = forbidden_reason(relative, hw_dir.name, allow_data, settings.instructor_only)
+            reason = forbidden_reason(
+                relative, hw_dir.name, allow_data, settings.instructor_only, given_paths
+            )
             if reason is not None:
                 leaks.append(f"{relative}: {reason}")
             if path.is_dir():
+                continue
+            if relative.as_posix() in given_copies:
+                if path.read_bytes() != given_copies[relative.as_posix()].read_bytes():
+                    leaks.append(
+                        f"{relative}: differs from the reference's, which a dependency given "
+                        f"with the release ships as it is"
+                    )
                 continue
             if relative.name == GRADING_FILE and reason is None:
                 problem = _grading_file_problem(path)
@@ -996,11 +1115,41 @@ def _student_environment(text: str, extras: Sequence[str], path: str) -> str:
     return project.sub(lambda match: f"{match['head']}[{','.join(extras)}]", text)
 
 
-def write_student_files(root: Path, hw_dir: Path, tree: Path) -> None:
+def placeholder_readme(hw_dir: Path, other_dir: Path, dependency: bool, given: bool) -> str:
+    """The ``README.md`` of another homework's folder in ``hw_dir``'s student tree: what the
+    folder is for, under that homework's title. A dependency of ``hw_dir`` that is not
+    ``given`` is the student's own to bring; a ``given`` one holds the reference's code."""
+    readme = other_dir / "README.md"
+    text = readme.read_text(encoding="utf-8") if readme.is_file() else ""
+    title = text.split("\n", 1)[0] if text.startswith("# ") else f"# {other_dir.name}"
+    package, short = other_dir.name, other_dir.name.split("_")[0]
+    if given:
+        body = (
+            f"The reference solution of {short}'s code, given with this release because "
+            f"`{hw_dir.name}/` imports `{package}`. Its handout and tests are not here: they "
+            f"are {short}'s own. You may replace this folder with your own `{package}/`."
+        )
+    elif dependency:
+        body = (
+            f"`{hw_dir.name}/` imports `{package}`, which this release does not include: put "
+            f"your own {short} here. From the folder that holds `{hw_dir.name}/`, copy your "
+            f"finished `{package}/` folder over this one (`cp -r PATH/TO/YOUR/{package} .`). "
+            f"Until then, what needs it stops with a message saying so; the rest works."
+        )
+    else:
+        body = (
+            f"Not part of this release: this folder only keeps the project installable. Your "
+            f"homework is in `{hw_dir.name}/`."
+        )
+    return f"{title}\n\n{textwrap.fill(body, 96)}\n"
+
+
+def write_student_files(root: Path, hw_dir: Path, tree: Path, given: Collection[Path] = ()) -> None:
     """Write the student tree's own ``README.md`` and ``Makefile`` (from
     ``autograder/templates/``, with the homework's names, its handout's title and first
     training command), its ``environment.yml`` (the instructor's, with the student's extras)
-    and a short ``README.md`` in each other homework's placeholder folder.
+    and a short ``README.md`` in each other homework's folder (:func:`placeholder_readme`;
+    ``given`` are the dependencies whose code ships).
 
     Raises:
         ReleaseError: no torch pin in ``pyproject.toml``, a handout without a title or a
@@ -1030,18 +1179,15 @@ def write_student_files(root: Path, hw_dir: Path, tree: Path) -> None:
             environment.read_text(encoding="utf-8"), extras, "environment.yml"
         )
         (tree / "environment.yml").write_text(text, encoding="utf-8")
+    dependencies = homework_dependencies(root, hw_dir)
     for directory in sorted(root.iterdir()):
         if directory.is_dir() and _HOMEWORK_DIR.match(directory.name) and directory != hw_dir:
-            readme = directory / "README.md"
-            text = readme.read_text(encoding="utf-8") if readme.is_file() else ""
-            title = text.split("\n", 1)[0] if text.startswith("# ") else f"# {directory.name}"
+            text = placeholder_readme(
+                hw_dir, directory, directory in dependencies, directory in given
+            )
             target = tree / directory.name / "README.md"
             target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(
-                f"{title}\n\nNot part of this release: this folder only keeps the project "
-                f"installable. Your homework is in `{hw_dir.name}/`.\n",
-                encoding="utf-8",
-            )
+            target.write_text(text, encoding="utf-8")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1055,7 +1201,12 @@ def _copy(source: Path, target: Path) -> None:
 
 
 def _build_student_tree(
-    root: Path, hw_dir: Path, tree: Path, allow_data: Sequence[str], instructor_only: Sequence[str]
+    root: Path,
+    hw_dir: Path,
+    tree: Path,
+    allow_data: Sequence[str],
+    instructor_only: Sequence[str],
+    given: Sequence[Path] = (),
 ) -> None:
     for name in TOP_LEVEL_FILES:
         if (root / name).is_file():
@@ -1063,12 +1214,15 @@ def _build_student_tree(
     for name in STUDENT_AUTOGRADER_FILES:
         if (root / name).is_file():
             _copy(root / name, tree / name)
-    write_student_files(root, hw_dir, tree)
+    write_student_files(root, hw_dir, tree, given)
     for directory in sorted(root.iterdir()):
         if directory.is_dir() and _HOMEWORK_DIR.match(directory.name) and directory != hw_dir:
             init = directory / "__init__.py"
             if init.is_file():
                 _copy(init, tree / directory.name / init.name)
+    for dependency in given:
+        for file in given_files(root, dependency):
+            _copy(file, tree / file.relative_to(root))
     for source_dir in (root / "infrastructure", hw_dir):
         for file in _walk_files(source_dir):
             relative = PurePosixPath(file.relative_to(root).as_posix())
@@ -1098,7 +1252,12 @@ def _build_student_tree(
 
 
 def release_student(
-    hw: str, out: Path, root: Path = REPO_ROOT, *, allow_data: Sequence[str] = ()
+    hw: str,
+    out: Path,
+    root: Path = REPO_ROOT,
+    *,
+    allow_data: Sequence[str] = (),
+    give: Sequence[str] = (),
 ) -> Path:
     """Write the student's starter tree of homework ``hw`` to ``out/<hwN>/student/``.
 
@@ -1108,7 +1267,9 @@ def release_student(
     is this repository, whose suites they are), the other homeworks as placeholders, the
     handout without its staff-only parts (:func:`strip_staff_sections`), ``pyproject.toml``
     and the student's own ``README.md``, ``Makefile`` and ``environment.yml``
-    (:func:`write_student_files`). It is built in a temporary folder
+    (:func:`write_student_files`). Another homework that this one imports (hw4 imports hw3's
+    SAC) is the student's own to bring, unless ``give`` names it: its reference code then
+    ships too (:func:`given_files`). It is built in a temporary folder
     next to its destination, checked with :func:`check_no_leaks`, and only then renamed into
     place (replacing an earlier release); a tree that fails is deleted.
 
@@ -1120,21 +1281,31 @@ def release_student(
             (``*.pt``, ``*.npz``...) that the homework ships besides those its package
             declares (:func:`release_settings`: ``RELEASE_DATA``; its ``INSTRUCTOR_ONLY``
             files are left out).
+        give: homeworks (``hw3``) whose reference code ships with this one, for a term past
+            their deadline: each must be one that ``hw`` imports (:func:`given_dependencies`).
 
     Returns:
         the student tree, ``out/<hwN>/student``.
 
     Raises:
-        ReleaseError: the reference cannot be stripped, the tree would leak, or the
-            calibration of a learning-curve check is stale (checked first).
+        ReleaseError: an unknown homework or ``give``, a ``give`` that ``hw`` does not import,
+            a suite that does not load, a stale calibration of a learning-curve check (all
+            checked first), a reference that cannot be stripped, or a tree that would leak.
     """
     root = Path(root).resolve()
     short, hw_dir = find_homework(root, hw)
+    given = given_dependencies(root, hw_dir, give)
     if root == REPO_ROOT:  # this repository's suites, whose calibration the bundle ships
+        from autograder.grade import SuiteError, known_homeworks
         from autograder.learning import stale_calibration_message  # imports torch: only here
 
-        if stale := stale_calibration_message(short):
-            raise ReleaseError(stale)
+        if short in known_homeworks():  # a homework without a suite has nothing to calibrate
+            try:
+                stale = stale_calibration_message(short)
+            except SuiteError as error:
+                raise ReleaseError(str(error)) from error
+            if stale:
+                raise ReleaseError(stale)
     parent = Path(out) / short
     parent.mkdir(parents=True, exist_ok=True)
     final = parent / "student"
@@ -1143,12 +1314,12 @@ def release_student(
         tree.chmod(0o755)
         settings = release_settings(hw_dir)
         allow_data = [*allow_data, *settings.data]
-        _build_student_tree(root, hw_dir, tree, allow_data, settings.instructor_only)
+        _build_student_tree(root, hw_dir, tree, allow_data, settings.instructor_only, given)
         summary = grading_summary(short) if root == REPO_ROOT else None
         if summary is not None:
             grading = tree / hw_dir.name / GRADING_FILE
             grading.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
-        check_no_leaks(tree, root, short, allow_data=allow_data)
+        check_no_leaks(tree, root, short, allow_data=allow_data, give=give)
         if final.exists():
             trash = Path(tempfile.mkdtemp(prefix=".student-old-", dir=parent))
             final.rename(trash / "student")

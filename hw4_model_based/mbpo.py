@@ -75,23 +75,33 @@ HW3_UNFINISHED = (
 )
 
 
+class SACMissingError(ImportError):
+    """Homework 3's SAC cannot be imported (:data:`HW3_MISSING`): a run stops with the message
+    alone, since the traceback would only show where hw4 imports it."""
+
+
+class SACUnfinishedError(NotImplementedError):
+    """Homework 3's SAC stops at one of its stubs (:data:`HW3_UNFINISHED`, which names it)."""
+
+
 def load_sac() -> tuple[type[SACAgent], type[SACConfig]]:
-    """``(SACAgent, SACConfig)`` from homework 3; an ``ImportError`` that says what to do when
-    ``hw3_q_learning`` cannot be imported. Imported here, not at the top of the module, so that
-    MPC runs without homework 3."""
+    """``(SACAgent, SACConfig)`` from homework 3; a :class:`SACMissingError` that says what to
+    do when ``hw3_q_learning`` cannot be imported. Imported here, not at the top of the module,
+    so that MPC runs without homework 3."""
     try:
         from hw3_q_learning.config import SACConfig
         from hw3_q_learning.sac import SACAgent
     except ImportError as error:
-        raise ImportError(HW3_MISSING.format(error=error)) from error
+        raise SACMissingError(HW3_MISSING.format(error=error)) from error
     return SACAgent, SACConfig
 
 
 def check_sac_implemented(agent: SACAgent, obs_dim: int, action_dim: int) -> None:
     """Take one update of a copy of ``agent`` on two made-up transitions, and sample actions
-    from it: a ``NotImplementedError`` of a homework-3 stub becomes one that says what to do,
-    before a run writes anything. The copy and PyTorch's generator are thrown away and put
-    back, so the run is the same with or without this check."""
+    from it: a ``NotImplementedError`` of a homework-3 stub becomes a
+    :class:`SACUnfinishedError` that says what to do, before a run writes anything. The copy
+    and PyTorch's generator are thrown away and put back, so the run is the same with or
+    without this check."""
     probe = copy.deepcopy(agent)
     batch = {
         "observations": np.zeros((2, obs_dim), np.float32),
@@ -105,7 +115,7 @@ def check_sac_implemented(agent: SACAgent, obs_dim: int, action_dim: int) -> Non
             probe.update(batch)
             probe.act(batch["observations"])
         except NotImplementedError as error:
-            raise NotImplementedError(HW3_UNFINISHED.format(error=error)) from error
+            raise SACUnfinishedError(HW3_UNFINISHED.format(error=error)) from error
 
 
 # ---------------------------------------------------------------------------------------------

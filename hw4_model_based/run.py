@@ -23,6 +23,10 @@ Each environment step goes into the real replay buffer; from ``--learning-starts
 buffer with short rollouts, and every step takes ``--gradient-steps`` SAC updates on minibatches
 mixed from both buffers. It writes the same logs and checkpoints as MPC (no ensemble file).
 MBPO trains homework 3's SAC, imported from ``hw3_q_learning``.
+
+A bad option, or a missing or unfinished homework 3 for MBPO, stops a run before it writes
+anything. A NaN or infinity from the model (its loss, its weights, its predictions) stops it
+with the step where it happened; the rows and the checkpoint written before stay whole.
 """
 
 from __future__ import annotations
@@ -48,6 +52,8 @@ from hw4_model_based.envs import (
     termination_fn,
 )
 from hw4_model_based.mbpo import (
+    SACMissingError,
+    SACUnfinishedError,
     branch_rollouts,
     check_batch,
     check_rollouts,
@@ -106,6 +112,16 @@ def check_horizon(config: MPCConfig) -> None:
         )
 
 
+def planned_actions(policy: MPCPolicy, observations: np.ndarray, when: str) -> np.ndarray:
+    """``policy(observations)``. A return the ensemble predicts as NaN or infinite stops the
+    run with the planner's message and ``when`` the plan was made, which the planner does not
+    know (the environment step, the iteration)."""
+    try:
+        return policy(observations)
+    except FloatingPointError as error:
+        raise FloatingPointError(f"{error}; this happened {when}") from error
+
+
 def fit_ensemble(
     ensemble: DynamicsEnsemble,
     optimizer: torch.optim.Optimizer,
@@ -119,8 +135,8 @@ def fit_ensemble(
 ) -> dict[str, float]:
     """Fit the ensemble's normalisation statistics to the whole replay buffer, then take
     ``train_steps`` gradient steps, each on a bootstrapped minibatch per member; the mean loss.
-    A loss that is not finite stops with the gradient step, ``when`` it happened and the
-    ``option`` of the step size to lower."""
+    A loss, or weights after the last step, that are not finite stop the run with the gradient
+    step, ``when`` it happened and the ``option`` of the step size to lower."""
     device = ensemble.obs_mean.device
     data = buffer.state_dict()
     observations, actions, next_observations = (
@@ -142,6 +158,13 @@ def fit_ensemble(
                 f"{step} of {when}; try a smaller {option}"
             )
         losses.append(loss)
+    # Each loss above checks the weights the step before it left; the last step's are checked
+    # here, so that a checkpoint or a plan never starts from weights that are not finite.
+    if losses and not all(torch.isfinite(p).all() for p in ensemble.parameters()):
+        raise FloatingPointError(
+            f"training the ensemble: expected finite weights, got NaN or infinity after "
+            f"gradient step {train_steps} of {when}; try a smaller {option}"
+        )
     return {"train/loss_model": float(np.mean(losses))} if losses else {}
 
 
@@ -226,7 +249,13 @@ class MPCTrainer:
 
     def act(self, observations: np.ndarray) -> np.ndarray:
         """Evaluation actions: the first action of a fresh plan from each observation."""
-        return self.eval_policy(observations)
+        when = f"in an evaluation after {self.total_steps} environment steps"
+        return planned_actions(self.eval_policy, observations, when)
+
+    def mpc_actions(self, observations: np.ndarray) -> np.ndarray:
+        """Training actions after the first iteration: the MPC policy's."""
+        when = f"at environment step {self.total_steps + 1} (iteration {self.iteration + 1})"
+        return planned_actions(self.policy, observations, when)
 
     def step(self, on_steps: Callable[[int], object] | None = None) -> dict[str, float]:
         """One iteration: collect ``initial_steps`` random steps (the first iteration) or
@@ -236,7 +265,7 @@ class MPCTrainer:
         cfg = self.config
         wanted = cfg.initial_steps if self.iteration == 0 else cfg.steps_per_iteration
         wanted = min(wanted, cfg.total_steps - self.total_steps)
-        policy = self.random_actions if self.iteration == 0 else self.policy
+        policy = self.random_actions if self.iteration == 0 else self.mpc_actions
         collected = 0
         while collected < wanted:
             batch = self.sampler.sample_steps(policy, min(COLLECT_CHUNK, wanted - collected))
@@ -705,13 +734,24 @@ def parse_args(argv: Sequence[str] | None = None) -> MPCConfig | MBPOConfig:
             )
             check_horizon(config)
     except ValueError as error:  # checks that need the environment or its preset
-        top.error(str(error))
+        # reported as the algorithm's own options are, under its name
+        command = argparse.ArgumentParser(
+            prog=f"{top.prog} {algorithm}", usage="%(prog)s [OPTION ...] (--help lists them)"
+        )
+        command.error(str(error))
     return config
 
 
 def main(argv: Sequence[str] | None = None) -> None:
+    """Train as the command line says. A run that homework 3's SAC keeps from starting, or that
+    the model's NaNs stop, exits with the message alone: it names the step and what to do, and
+    the traceback would only point into the given code that checks."""
     config = parse_args(argv)
-    result = train(config)
+    try:
+        result = train(config)
+    except (SACMissingError, SACUnfinishedError, FloatingPointError) as error:
+        algorithm = "mbpo" if isinstance(config, MBPOConfig) else "mpc"
+        sys.exit(f"python -m hw4_model_based.run {algorithm}: error: {error}")
     print_final(result, config.eval_episodes, config.logdir)
 
 

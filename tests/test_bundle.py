@@ -24,7 +24,7 @@ import jsonschema
 import pytest
 
 from autograder import report
-from autograder.bundle import BundleError, write_bundle
+from autograder.bundle import BundleError, bundle_files, write_bundle
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SCRIPTS = ("setup.sh", "run_autograder")
@@ -127,6 +127,15 @@ def test_the_bundle_leaves_out_junk_tests_and_other_homeworks(names: list[str]) 
         if parts[:2] in {("autograder", "suites"), ("autograder", "mutants")}:
             assert parts[2] in {"__init__.py", "hw2.py"}, name
     assert len(names) == len(set(names))
+
+
+def test_a_homework_that_imports_another_carries_its_reference_code() -> None:
+    """hw4's suite gives hw3's reference SAC to every sandbox: the bundle must hold that code
+    (and only its code: not hw3's public tests, handout or figures)."""
+    hw3 = {name for name in bundle_files("hw4") if name.startswith("hw3_q_learning/")}
+    assert {"hw3_q_learning/__init__.py", "hw3_q_learning/sac.py"} <= hw3
+    assert all(name.endswith(".py") and "/tests/" not in name for name in hw3), sorted(hw3)
+    assert not any(name.startswith("hw3_") for name in bundle_files("hw2"))
 
 
 def test_other_homeworks_suites_and_calibration_stay_out(tmp_path: Path) -> None:

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from autograder.cli import main as cli_main
 from autograder.release import (
     REPO_ROOT,
     STAFF_BEGIN,
@@ -25,6 +26,8 @@ from autograder.release import (
     ReleaseError,
     check_no_leaks,
     find_regions,
+    given_files,
+    homework_dependencies,
     release_student,
     strip_solutions,
     strip_staff_sections,
@@ -709,3 +712,123 @@ def test_notebooks_go_through_nbgrader(tmp_path):
     assert "hidden check" not in sources[1] and "assert cube(1) == 1" in sources[1]
     assert all(c.get("outputs") == [] for c in released["cells"])
     ast.parse(sources[0])
+
+
+# ---- another homework's code: the student's own, or given --------------------------------
+
+OTHER_SOLUTION = "    eight = sum(value for value in (3, 5))\n"
+
+
+def make_repo_with_a_dependency(root: Path) -> Path:
+    """:func:`make_repo` whose hw9 imports hw8's package, as hw4 imports hw3's SAC; hw8 has a
+    solution region, public tests and a figure."""
+    make_repo(root)
+    files = {
+        "hw9_demo/uses.py": "from hw8_other.other import other\n",
+        "hw8_other/other.py": "def other():\n    ### BEGIN SOLUTION\n"
+        + OTHER_SOLUTION
+        + "    return eight\n    ### END SOLUTION\n",
+        "hw8_other/tests/__init__.py": "",
+        "hw8_other/tests/test_other.py": "def test_other():\n    pass\n",
+        "hw8_other/figures/curve.png": "png",
+        "hw7_unused/__init__.py": "",
+    }
+    for relative, text in files.items():
+        (root / relative).parent.mkdir(parents=True, exist_ok=True)
+        (root / relative).write_text(text)
+    return root
+
+
+def files_under(tree: Path, folder: str) -> list[str]:
+    return sorted(p.relative_to(tree / folder).as_posix() for p in (tree / folder).rglob("*.*"))
+
+
+def test_a_dependency_is_the_students_own_by_default_and_its_reference_is_refused(tmp_path):
+    root = make_repo_with_a_dependency(tmp_path / "repo")
+    student = release_student("hw9", tmp_path / "dist", root)
+    assert files_under(student, "hw8_other") == ["README.md", "__init__.py"]
+    readme = (student / "hw8_other" / "README.md").read_text()  # wrapped at 96 columns
+    assert readme.startswith("# Other\n\n`hw9_demo/` imports `hw8_other`, which this release")
+    assert "copy your finished `hw8_other/` folder over this one" in " ".join(readme.split())
+    # the unrelated homework keeps the plain placeholder
+    assert "only keeps the project installable" in (student / "hw7_unused/README.md").read_text()
+    shutil.copy(root / "hw8_other" / "other.py", student / "hw8_other" / "other.py")
+    with pytest.raises(ReleaseError) as raised:
+        check_no_leaks(student, root, "hw9")
+    assert "  - hw8_other/other.py: another homework's file" in str(raised.value)
+    assert "hw8_other/other.py:3: solution line from hw8_other/other.py:3" in str(raised.value)
+
+
+def test_give_ships_exactly_the_dependencys_reference_code(tmp_path):
+    root = make_repo_with_a_dependency(tmp_path / "repo")
+    student = release_student("hw9", tmp_path / "dist", root, give=["hw8", "hw8_other"])
+    assert files_under(student, "hw8_other") == ["README.md", "__init__.py", "other.py"]
+    assert (student / "hw8_other/other.py").read_text() == (root / "hw8_other/other.py").read_text()
+    readme = (student / "hw8_other" / "README.md").read_text()
+    assert readme.startswith("# Other\n\nThe reference solution of hw8's code, given with this")
+    check_no_leaks(student, root, "hw9", give=["hw8"])
+    with pytest.raises(ReleaseError, match=r"  - hw8_other/other.py: another homework's file"):
+        check_no_leaks(student, root, "hw9")  # the same tree, hw8 not given
+    (student / "hw8_other/other.py").write_text("def other():\n    return 9\n")
+    (student / "hw8_other/tests").mkdir()
+    (student / "hw8_other/tests/test_other.py").write_text("def test_other():\n    pass\n")
+    with pytest.raises(ReleaseError) as raised:
+        check_no_leaks(student, root, "hw9", give=["hw8"])
+    message = str(raised.value)
+    assert "  - hw8_other/other.py: differs from the reference's" in message
+    assert "  - hw8_other/tests: another homework's file" in message
+    assert "  - hw8_other/tests/test_other.py: another homework's file" in message
+
+
+@pytest.mark.parametrize(
+    ("give", "expected"),
+    [
+        (
+            "hw7",
+            "cannot give hw7 with hw9: hw9's code does not import hw7_unused; expected one "
+            "of its dependencies: hw8",
+        ),
+        ("hw6", "cannot give hw6 with hw9: unknown homework 'hw6': expected one of hw7, hw8, hw9"),
+        ("hw9", "cannot give hw9 with hw9: hw9's code does not import hw9_demo"),
+    ],
+)
+def test_give_refuses_what_is_not_a_dependency_before_writing_anything(tmp_path, give, expected):
+    root = make_repo_with_a_dependency(tmp_path / "repo")
+    with pytest.raises(ReleaseError) as raised:
+        release_student("hw9", tmp_path / "dist", root, give=[give])
+    assert str(raised.value).startswith(expected)
+    assert not (tmp_path / "dist").exists()
+
+
+def test_hw4_depends_on_hw3_only_and_the_command_says_so_in_one_line(tmp_path, capsys):
+    assert homework_dependencies(REPO_ROOT, REPO_ROOT / "hw4_model_based") == [
+        REPO_ROOT / "hw3_q_learning"
+    ]
+    # hw1's tools import hw3 too, but stay with the staff (INSTRUCTOR_ONLY)
+    assert homework_dependencies(REPO_ROOT, REPO_ROOT / "hw1_imitation") == []
+    names = [p.name for p in given_files(REPO_ROOT, REPO_ROOT / "hw3_q_learning")]
+    assert "sac.py" in names and "config.py" in names and "__init__.py" in names
+    assert not [
+        p for p in given_files(REPO_ROOT, REPO_ROOT / "hw3_q_learning") if "tests" in p.parts
+    ]
+    out = tmp_path / "dist"
+    assert cli_main(["release", "hw4", "--give", "hw2", "--out", str(out)]) == 1
+    assert capsys.readouterr().err == (
+        "rlhw release: cannot give hw2 with hw4: hw4's code does not import "
+        "hw2_policy_gradient; expected one of its dependencies: hw3\n"
+    )
+    assert not out.exists()
+
+
+def test_a_suite_that_does_not_load_stops_the_release_in_one_line(tmp_path, capsys, monkeypatch):
+    from autograder import grade, learning
+
+    def broken(hw: str) -> str | None:
+        raise grade.SuiteError(f"could not load the suite of {hw}: SyntaxError('oops')")
+
+    monkeypatch.setattr(learning, "stale_calibration_message", broken)
+    out = tmp_path / "dist"
+    assert cli_main(["release", "hw2", "--out", str(out)]) == 1
+    error = capsys.readouterr().err
+    assert error == "rlhw release: could not load the suite of hw2: SyntaxError('oops')\n"
+    assert not out.exists()

@@ -1,18 +1,27 @@
 """End-to-end smoke tests of ``python -m hw4_model_based.run mpc`` and ``mbpo`` (a few seconds
-each), and MBPO's training loop on tiny settings."""
+each), MBPO's training loop on tiny settings, and how bad options and NaNs stop a run.
+
+MBPO trains homework 3's SAC: where ``hw3_q_learning`` cannot be imported (a student tree of
+hw4 before its student brings their homework 3), the tests that train it are skipped with what
+to do."""
 
 from __future__ import annotations
 
 import json
+import sys
+from typing import Any
 
 import numpy as np
 import pytest
 import torch
 
+from hw4_model_based import run
 from hw4_model_based.config import MBPO_PRESETS, MBPOConfig, MPCConfig
-from hw4_model_based.models import DynamicsEnsemble
+from hw4_model_based.mbpo import SACMissingError, SACUnfinishedError, load_sac
+from hw4_model_based.models import DynamicsEnsemble, update_ensemble
 from hw4_model_based.run import MBPOTrainer, MPCTrainer, main, parse_args, train, train_mbpo
 from infrastructure.logger import read_progress
+from infrastructure.training import CHECKPOINT
 
 TINY = ["--total-steps", "300", "--initial-steps", "200", "--steps-per-iteration", "100"]
 TINY += ["--train-steps", "20", "--batch-size", "32", "--ensemble-size", "2"]
@@ -87,6 +96,66 @@ def test_a_nan_in_training_names_the_step(tmp_path):
         trainer.step()
 
 
+def test_weights_the_last_gradient_step_leaves_not_finite_stop_the_fit(monkeypatch):
+    def update_then_overflow(ensemble: DynamicsEnsemble, *args: Any) -> float:
+        loss = update_ensemble(ensemble, *args)
+        with torch.no_grad():
+            ensemble.weights[0].fill_(float("inf"))
+        return loss
+
+    monkeypatch.setattr(run, "update_ensemble", update_then_overflow)
+    trainer = MPCTrainer({"env": "Obstacles-v0", "initial_steps": 20, "train_steps": 1})
+    # the only loss is finite: only the weights after the step show the overflow
+    expected = "expected finite weights, got NaN or infinity after gradient step 1 of iteration 1"
+    with pytest.raises(FloatingPointError, match=expected):
+        trainer.step()
+
+
+def test_a_nan_in_planning_names_the_environment_step():
+    config = {"env": "Obstacles-v0", "initial_steps": 20, "steps_per_iteration": 10}
+    trainer = MPCTrainer(config | {"train_steps": 1, "num_sequences": 10, "horizon": 3})
+    trainer.step()  # random actions, then a fit: the next iteration plans
+    with torch.no_grad():
+        trainer.ensemble.weights[0].fill_(float("nan"))
+    expected = r"planning: expected finite predicted returns, got 10 of 10 NaN or infinite"
+    with pytest.raises(
+        FloatingPointError, match=rf"{expected}.*at environment step 21 \(iteration 2\)"
+    ):
+        trainer.step()
+    observation = trainer.env.observation_space.sample()[None]
+    with pytest.raises(FloatingPointError, match="in an evaluation after 20 environment steps"):
+        trainer.act(observation)
+
+
+def test_a_nan_mid_run_stops_it_naming_the_step_and_keeps_complete_logs(tmp_path, monkeypatch):
+    fits = 0
+
+    def nan_from_the_second_fit(ensemble: DynamicsEnsemble, *args: Any) -> float:
+        nonlocal fits
+        fits += 1
+        if fits > 20:  # TINY's --train-steps: the second iteration's first gradient step
+            with torch.no_grad():
+                ensemble.weights[0].fill_(float("nan"))
+        return update_ensemble(ensemble, *args)
+
+    monkeypatch.setattr(run, "update_ensemble", nan_from_the_second_fit)
+    logdir = tmp_path / "run"
+    with pytest.raises(SystemExit) as exited:
+        main(["mpc", "--logdir", str(logdir), "--checkpoint-every", "1", *TINY])
+    assert exited.value.code == (
+        "python -m hw4_model_based.run mpc: error: training the ensemble: expected a finite "
+        "loss, got nan at gradient step 1 of iteration 2 (300 environment steps); try a "
+        "smaller --learning-rate"
+    )
+    # the rows and the checkpoint of the first iteration, whole; nothing half-written
+    assert read_progress(logdir)["env_steps"] == [0, 200]
+    assert (logdir / "progress.csv").read_text().endswith("\n")
+    state = torch.load(logdir / CHECKPOINT, weights_only=True)
+    assert state["iteration"] == 1 and state["total_steps"] == 200
+    assert json.loads((logdir / "config.json").read_text())["checkpoint_every"] == 1
+    assert not [p.name for p in logdir.rglob("*") if p.name.endswith(".tmp")]
+
+
 def test_presets_and_the_strategy_option():
     config = parse_args(["mpc", "--env", "HalfCheetah-v5", "--strategy", "cem"])
     assert isinstance(config, MPCConfig)
@@ -101,6 +170,11 @@ def test_presets_and_the_strategy_option():
         (["--strategy", "mppi"], "argument --strategy: invalid choice: 'mppi'"),
         (["--ensemble-size", "0"], "expected ensemble_size > 0, got 0"),
         (["--horizon", "101"], "expected horizon <= 100, the length of a Obstacles-v0 episode"),
+        (
+            ["--max-episode-steps", "10", "--horizon", "11"],
+            "expected horizon <= 10, the length of a Obstacles-v0 episode (max_episode_steps), "
+            "got horizon=11",
+        ),
         (["--cem-alpha", "0"], "expected 0 < cem_alpha <= 1, got 0.0"),
         (["--device", "cuda"], "expected device 'cpu', got 'cuda'"),
     ],
@@ -111,7 +185,7 @@ def test_bad_options_stop_with_a_message_before_anything_is_written(
     logdir = tmp_path / "run"
     with pytest.raises(SystemExit):
         main(["mpc", "--logdir", str(logdir), *args])
-    assert message in capsys.readouterr().err
+    assert f"python -m hw4_model_based.run mpc: error: {message}" in capsys.readouterr().err
     assert not logdir.exists()
 
 
@@ -125,6 +199,16 @@ def test_a_config_dict_with_an_unknown_strategy_is_refused():
 
 
 # -- MBPO ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def hw3_sac() -> None:
+    """Skip the test, saying what to do, where homework 3's SAC cannot be imported."""
+    try:
+        load_sac()
+    except SACMissingError as error:
+        pytest.skip(str(error))
+
 
 MBPO_TINY = ["--learning-starts", "200", "--num-rollouts", "50", "--model-train-every", "50"]
 MBPO_TINY += ["--model-train-steps", "10", "--model-layer-size", "16", "--ensemble-size", "2"]
@@ -142,6 +226,7 @@ def tiny_mbpo(**fields: object) -> dict[str, object]:
 
 
 @pytest.mark.parametrize("rollout_length", [0, 10])
+@pytest.mark.usefixtures("hw3_sac")
 def test_a_short_mbpo_run_logs_and_resumes(tmp_path, capsys, rollout_length):
     args = ["mbpo", "--env", "HalfCheetah-v5", "--logdir", str(tmp_path), *MBPO_TINY]
     args += ["--rollout-length", str(rollout_length), "--checkpoint-every", "100"]
@@ -161,6 +246,7 @@ def test_a_short_mbpo_run_logs_and_resumes(tmp_path, capsys, rollout_length):
     assert len(trainer.model_buffer) == (0 if rollout_length == 0 else 3 * 50 * 10)
 
 
+@pytest.mark.usefixtures("hw3_sac")
 def test_the_model_buffer_is_refilled_on_schedule_and_sampled():
     trainer = MBPOTrainer(tiny_mbpo())
     sampled: list[int] = []
@@ -182,6 +268,7 @@ def test_the_model_buffer_is_refilled_on_schedule_and_sampled():
     assert sampled == [15] * 6  # one minibatch per step from step 10: 16 * 95% from the model
 
 
+@pytest.mark.usefixtures("hw3_sac")
 def test_without_rollouts_mbpo_is_sac_on_real_data_only():
     trainer = MBPOTrainer(tiny_mbpo(rollout_length=0))
     weights = [w.clone() for w in trainer.ensemble.parameters()]
@@ -198,6 +285,7 @@ def test_without_rollouts_mbpo_is_sac_on_real_data_only():
     assert trainer.real_ratio == 1.0
 
 
+@pytest.mark.usefixtures("hw3_sac")
 def test_the_same_seed_gives_the_same_mbpo_run():
     a = MBPOTrainer(tiny_mbpo(seed=4))  # SAC samples from PyTorch's global generator, which
     a.train_until(16)  # each trainer seeds: train one before making the other
@@ -206,6 +294,7 @@ def test_the_same_seed_gives_the_same_mbpo_run():
     assert a.update_metrics == b.update_metrics and a.model_metrics == b.model_metrics
 
 
+@pytest.mark.usefixtures("hw3_sac")
 def test_a_nan_from_the_model_names_the_step():
     trainer = MBPOTrainer(tiny_mbpo())
     with torch.no_grad():
@@ -245,10 +334,11 @@ def test_bad_mbpo_options_stop_with_a_message_before_anything_is_written(
     short = ["--total-steps", "2", "--learning-starts", "1", "--eval-episodes", "1"]
     with pytest.raises(SystemExit):
         main(["mbpo", "--logdir", str(logdir), *short, "--num-rollouts", "10", *args])
-    assert message in capsys.readouterr().err
+    assert f"python -m hw4_model_based.run mbpo: error: {message}" in capsys.readouterr().err
     assert not logdir.exists()
 
 
+@pytest.mark.usefixtures("hw3_sac")
 def test_an_unfinished_hw3_stops_an_mbpo_run_before_anything_is_written(tmp_path, monkeypatch):
     from hw3_q_learning import sac
 
@@ -257,6 +347,25 @@ def test_an_unfinished_hw3_stops_an_mbpo_run_before_anything_is_written(tmp_path
 
     monkeypatch.setattr(sac, "tanh_gaussian_log_prob", stub)
     logdir = tmp_path / "run"
-    with pytest.raises(NotImplementedError, match="Complete hw3_q_learning/sac.py"):
+    with pytest.raises(SACUnfinishedError, match="Complete hw3_q_learning/sac.py"):
         train_mbpo(MBPOConfig(logdir=str(logdir)), progress=False)
+    with pytest.raises(SystemExit) as exited:  # the command line: the message, no traceback
+        main(["mbpo", "--logdir", str(logdir)])
+    assert str(exited.value.code).startswith(
+        "python -m hw4_model_based.run mbpo: error: MBPO trains homework 3's SAC, and yours is "
+        "not finished: tanh_gaussian_log_prob"
+    )
+    assert not logdir.exists()
+
+
+def test_without_hw3_an_mbpo_run_stops_with_what_to_do_before_anything_is_written(
+    tmp_path, monkeypatch
+):
+    monkeypatch.setitem(sys.modules, "hw3_q_learning.sac", None)  # makes its import fail
+    logdir = tmp_path / "run"
+    with pytest.raises(SystemExit) as exited:
+        main(["mbpo", "--logdir", str(logdir)])
+    message = str(exited.value.code)
+    assert message.startswith("python -m hw4_model_based.run mbpo: error: MBPO trains homework")
+    assert "Put your hw3_q_learning folder (with your finished sac.py) next to" in message
     assert not logdir.exists()
