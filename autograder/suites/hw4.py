@@ -8,8 +8,10 @@ Functions that take a generator, a callable or a replay buffer cannot be called 
 sandbox's wire (it carries arrays and plain values only), so their checks reach them through
 the student's own trainers, built from a config dict in the sandbox and kept there, as hw3's
 agent checks do: ``MPCTrainer.fit_model`` (the statistics, ``bootstrap_indices`` and
-``update_ensemble`` with the trainer's generator and Adam), ``MPCTrainer.policy.plan``
-(``predicted_returns`` under ``random_shooting`` or ``cem``), ``MBPOTrainer.add_rollouts``
+``update_ensemble`` with the trainer's generator and Adam),
+``MPCTrainer.policy.predicted_returns`` (the values of ``predicted_returns``: a plan, an
+argmax of them, hides a return scaled by a constant), ``MPCTrainer.policy.plan``
+(``random_shooting`` or ``cem``), ``MBPOTrainer.add_rollouts``
 (``branch_rollouts`` and ``model_rollouts`` with the trainer's buffers and SAC actor) and
 ``MBPOTrainer.step`` (``mixed_batch``). The reference's weights, buffers and generator seeds
 are loaded into them first, and the grader replays the same with the reference's functions.
@@ -670,7 +672,7 @@ UPDATE_ENSEMBLE = _fit_check(
 
 
 # ---------------------------------------------------------------------------------------------
-# Planning through MPCTrainer.policy.plan: predicted returns, random shooting, CEM
+# Planning through MPCTrainer.policy.plan: random shooting, CEM
 # ---------------------------------------------------------------------------------------------
 
 _REWARD = ref_envs.reward_fn(OBSTACLES)
@@ -711,6 +713,26 @@ class _Plans:
         )
 
 
+def _planning_ensemble(
+    rng: np.random.Generator, members: int, n_layers: int, size: int
+) -> tuple[str, Any]:
+    """``(summary, reference ensemble)`` on Obstacles-v0's states and actions, whose members
+    disagree by 0.2 to 0.5 a step near the goal, where the reward (minus the distance) bends
+    most: a mean of their states is then far from a mean of their rewards."""
+    summary, _, ensemble = _ensemble(rng, (2, 2, members, n_layers, size, "tanh"))
+    with torch.no_grad():
+        ensemble.obs_mean.copy_(f32(_GOAL))
+        ensemble.obs_std.fill_(0.5)
+        ensemble.delta_mean.copy_(f32(rng.normal(size=2) * 0.1))
+        ensemble.delta_std.copy_(f32(rng.uniform(0.2, 0.5, size=2)))
+    return summary, ensemble
+
+
+def _near_the_goal(rng: np.random.Generator) -> np.ndarray:
+    """An observation where the members of :func:`_planning_ensemble` disagree."""
+    return _GOAL + rng.uniform(-0.4, 0.4, size=2)
+
+
 def _plans_setup(rng: np.random.Generator, case: tuple[Any, ...]) -> _Plans:
     strategy, members, n_layers, size, horizon, num_sequences, plans, cem = case
     iterations, elites, alpha = cem
@@ -727,15 +749,8 @@ def _plans_setup(rng: np.random.Generator, case: tuple[Any, ...]) -> _Plans:
         cem_alpha=alpha,
         seed=int(rng.integers(1_000)),
     )
-    summary, _, ensemble = _ensemble(rng, (2, 2, members, n_layers, size, "tanh"))
-    # Members that disagree by 0.2 to 0.5 a step, near the goal, where the reward (minus the
-    # distance) bends most: a mean of their states is then far from a mean of their rewards.
-    with torch.no_grad():
-        ensemble.obs_mean.copy_(f32(_GOAL))
-        ensemble.obs_std.fill_(0.5)
-        ensemble.delta_mean.copy_(f32(rng.normal(size=2) * 0.1))
-        ensemble.delta_std.copy_(f32(rng.uniform(0.2, 0.5, size=2)))
-    observations = [_GOAL + rng.uniform(-0.4, 0.4, size=2) for _ in range(plans)]
+    summary, ensemble = _planning_ensemble(rng, members, n_layers, size)
+    observations = [_near_the_goal(rng) for _ in range(plans)]
     summary = (
         f"MPC ({strategy}) on {OBSTACLES} with a {summary} and the reference's statistics, "
         f"action bounds low={fmt(_BOUNDS[0])}, high={fmt(_BOUNDS[1])}, H={horizon}, "
@@ -845,13 +860,8 @@ def _plan_check(
 
 
 _NO_CEM = (1, 1, 1.0)
-_PREDICTED_RETURNS_CASES = [
-    # strategy, ensemble_size, n_layers, size, horizon, num_sequences, plans, cem
-    ("random", 3, 1, 16, 4, 300, 4, _NO_CEM),
-    ("random", 5, 2, 8, 6, 200, 3, _NO_CEM),
-    ("random", 2, 0, 8, 3, 150, 3, _NO_CEM),
-]
 _RANDOM_SHOOTING_CASES = [
+    # strategy, ensemble_size, n_layers, size, horizon, num_sequences, plans, cem
     ("random", 1, 1, 16, 1, 64, 5, _NO_CEM),
     ("random", 1, 2, 8, 2, 40, 5, _NO_CEM),
 ]
@@ -859,24 +869,6 @@ _CEM_CASES = [
     ("cem", 1, 1, 16, 2, 40, 3, (3, 6, 1.0)),
     ("cem", 2, 1, 8, 3, 30, 3, (2, 4, 0.6)),
 ]
-PREDICTED_RETURNS = _plan_check(
-    "predicted_returns: mean over members of each member's summed rewards",
-    "predicted_returns",
-    9,
-    _PREDICTED_RETURNS_CASES,
-    _shooting_problem,
-    what=(
-        "the plans of `MPCTrainer.policy` (random shooting) with the reference's ensemble "
-        "(members that disagree) and a seeded generator, on {count} ensembles, several plans "
-        "each: each plan must be the candidate of the highest return the reference predicts"
-    ),
-    hint=(
-        "start every member and every sequence from the observation, predict s_{t+1} with "
-        "ensemble.predict for all members at once, add reward_fn(s_t, a_t, s_{t+1}) to each "
-        "member's return and go on from the predicted states; average the members' returns "
-        "at the end (not their states). If random_shooting's check fails too, fix it first."
-    ),
-)
 RANDOM_SHOOTING = _plan_check(
     "random_shooting: the candidate of the highest predicted return",
     "random_shooting",
@@ -945,6 +937,104 @@ CEM_REFIT = _tuple_check(
         "(unbiased=False) over the elites (dim 0), then new = alpha * fit + (1 - alpha) * old, "
         "for the mean and for the std."
     ),
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# Predicted returns through MPCTrainer.policy.predicted_returns: the values, not a ranking
+# ---------------------------------------------------------------------------------------------
+
+_PREDICTED_RETURNS_CASES = [
+    # ensemble_size, n_layers, size; (horizon, num_sequences) of each batch of sequences
+    (3, 1, 16, ((1, 1), (4, 30), (2, 5))),
+    (5, 2, 8, ((6, 1), (1, 12), (3, 40))),
+    (2, 0, 8, ((3, 8), (5, 20))),
+]
+"""Ensembles of 2 or more members (a sum over members then differs from their mean), each
+scoring batches of horizons 1 to 6 and of 1 to 40 sequences, each from its own observation."""
+
+
+@dataclasses.dataclass(frozen=True)
+class _Returns:
+    """One case of the predicted-returns check: the MPC config, the reference ensemble, and
+    the batches scored, each ``(observation (2,), action sequences (N, H, 2))``."""
+
+    summary: str
+    config: dict[str, Any]
+    ensemble: Any
+    batches: list[tuple[np.ndarray, np.ndarray]]
+
+
+def _returns_setup(rng: np.random.Generator, case: tuple[Any, ...]) -> _Returns:
+    members, n_layers, size, shapes = case
+    config = _mpc_config(
+        ensemble_size=members,
+        n_layers=n_layers,
+        layer_size=size,
+        activation="tanh",
+        seed=int(rng.integers(1_000)),
+    )
+    summary, ensemble = _planning_ensemble(rng, members, n_layers, size)
+    low, high = (bound.numpy() for bound in _BOUNDS)
+    batches = []
+    for horizon, num_sequences in shapes:
+        observation = _near_the_goal(rng)
+        uniform = rng.uniform(size=(num_sequences, horizon, 2))
+        batches.append((observation, (low + (high - low) * uniform).astype(np.float32)))
+    summary = (
+        f"MPCTrainer on {OBSTACLES} with a {summary} and the reference's statistics; action "
+        f"sequences in low={fmt(low)}, high={fmt(high)}"
+    )
+    return _Returns(summary, config, ensemble, batches)
+
+
+def _check_predicted_returns(sandbox: Sandbox, rng: np.random.Generator) -> Outcome:
+    batches = sum(len(shapes) for *_, shapes in _PREDICTED_RETURNS_CASES)
+    tally = Tally(
+        f"`MPCTrainer.policy.predicted_returns(observation, action_sequences)` with the "
+        f"reference's ensemble (members that disagree) on {len(_PREDICTED_RETURNS_CASES)} "
+        f"ensembles of 2 to 5 members, {batches} batches of sequences (horizons 1 to 6, 1 to "
+        "40 sequences): each sequence's predicted return against the reference's",
+        "start every member and every sequence from the observation, predict s_{t+1} with "
+        "ensemble.predict for all members at once, add reward_fn(s_t, a_t, s_{t+1}) to each "
+        "member's return (no discount: a plain sum over the horizon) and go on from the "
+        "predicted states; at the end take the MEAN of the members' returns (not their sum, "
+        "not the mean of their states).",
+    )
+    for case in tally.each(_PREDICTED_RETURNS_CASES):
+        made = _returns_setup(rng, case)
+        states: dict[tuple[str, ...], Any] = {("ensemble",): state_dict_of(made.ensemble)}
+        if not MPC_TRAINER.build(sandbox, tally, made.summary, made.config, states):
+            continue
+        for observation, sequences in tally.each(made.batches):
+            num_sequences, horizon, _ = sequences.shape
+            summary = f"{made.summary}; H={horizon}, N={num_sequences} from {fmt(observation)}"
+            result = sandbox.on(
+                KEPT,
+                [Attr("policy"), Method("predicted_returns", (observation, sequences))],
+                timeout_s=CALL_TIMEOUT_S,
+                label="MPCPolicy.predicted_returns",
+            )
+            ok, value = returned(result, tally, summary)
+            if not ok:
+                continue
+            with torch.no_grad():
+                expected = ref_planning.predicted_returns(
+                    made.ensemble, _REWARD, f32(observation), torch.from_numpy(sequences)
+                )
+            tally.expect(
+                summary, value, expected, tensor=False, what="the predicted returns", **PLAN_TOL
+            )
+    return tally.outcome()
+
+
+PREDICTED_RETURNS = Check(
+    "predicted_returns: mean over members of each member's summed rewards",
+    "predicted_returns",
+    "value",
+    9,
+    _check_predicted_returns,
+    timeout_s=60.0,
 )
 
 

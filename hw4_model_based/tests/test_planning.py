@@ -145,3 +145,41 @@ def test_a_nan_from_the_model_stops_the_planner_with_a_message():
     )
     with pytest.raises(FloatingPointError, match="planning: expected finite predicted returns"):
         policy(np.zeros((1, 1)))
+
+
+def test_the_policy_gives_the_predicted_returns_of_given_sequences():
+    policy = MPCPolicy(
+        line_ensemble(),
+        reward,
+        np.array([-1.0]),
+        np.array([1.0]),
+        "random",
+        3,
+        10,
+        torch.Generator(),
+    )
+    # the two sequences of the predicted_returns test above, from s0 = 1: -6.125 and 1
+    sequences = np.array([[[1.0], [-0.5]], [[-0.5], [0.0]]])
+    np.testing.assert_allclose(policy.predicted_returns(np.array([1.0]), sequences), [-6.125, 1.0])
+    # H = 1, N = 1, a = 0.5: member 0 goes to 1.5, r = 1 - 2.25 = -1.25; member 1 to 2,
+    # r = 1 - 4 = -3; the mean -2.125 (their sum, -4.25, would rank plans the same)
+    returns = policy.predicted_returns(np.array([1.0]), np.array([[[0.5]]]))
+    assert returns.shape == (1,)
+    np.testing.assert_allclose(returns, [-2.125])
+
+
+def test_the_policys_predicted_returns_say_which_shape_they_expected():
+    policy = MPCPolicy(
+        line_ensemble(),
+        reward,
+        np.array([-1.0]),
+        np.array([1.0]),
+        "random",
+        3,
+        10,
+        torch.Generator(),
+    )
+    with pytest.raises(ValueError, match=r"expected action sequences of shape \(N, H, 1\)"):
+        policy.predicted_returns(np.array([1.0]), np.zeros((4, 1)))
+    with pytest.raises(ValueError, match=r"expected an observation of shape \(1,\)"):
+        policy.predicted_returns(np.zeros((1, 1)), np.zeros((4, 2, 1)))
