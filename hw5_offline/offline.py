@@ -229,7 +229,8 @@ def iql_target(
         targets, shape ``(B,)``.
     """
     ### BEGIN SOLUTION
-    return rewards + gamma * (1.0 - terminated) * next_values
+    bootstrap = (1.0 - terminated) * next_values
+    return rewards + gamma * bootstrap
     ### END SOLUTION
 
 

@@ -11,7 +11,7 @@ from conftest import fast_suite_checks, suite_checks
 
 from autograder.audit import load_alternatives
 
-HOMEWORKS = ("hw1", "hw2", "hw3", "hw4")
+HOMEWORKS = ("hw1", "hw2", "hw3", "hw4", "hw5")
 LEAST = 2
 """Alternatives each graded function must have at least."""
 

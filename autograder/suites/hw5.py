@@ -1,0 +1,987 @@
+"""Hidden suite of homework 5 (exploration and offline RL): RND's prediction error, loss,
+running spread and bonus; CQL's regulariser; AWAC's target, advantages and advantage-weighted
+actor loss; IQL's expectile loss and Q target; and the agents' losses and updates (CQL, AWAC
+and IQL) from the reference's weights.
+
+The pure functions are called with tensors across the sandbox's wire. The agents' methods
+(``CQLAgent.critic_loss``, ``IQLAgent.value_loss``, ...) are reached through the student's own
+``OfflineTrainer``, built from a config dict in the sandbox and kept there, as hw3's agent
+checks do: the reference's weights are loaded into its networks by name, and the method (or
+two ``update`` calls, the optimizers' moments and the target network carried from the first
+to the second) runs on the same minibatches as the reference does here.
+
+An ``OfflineTrainer`` loads its dataset when it is built. The dataset does not matter to these
+checks (they hand the agent their own minibatches), so the sandbox writes a small one first
+with the homework's given ``explore`` command and its random explorer (no student code in it),
+into its own scratch folder: no file of the grader's or the student's tree is read.
+
+There is no learning-curve check yet: one on ``PointmassEasy-v0`` needs a dataset made by the
+grader (issue 21, "Datasets").
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+import hw5_offline.config as ref_config
+import hw5_offline.exploration as ref_exploration
+import hw5_offline.offline as ref_offline
+from autograder.checks import Check, Outcome
+from autograder.judging import (
+    CALL_TIMEOUT_S,
+    LOSS_TOL,
+    Cases,
+    Tally,
+    compare,
+    f32,
+    returned,
+    state_dict_of,
+    torch_seed,
+)
+from autograder.kit import (
+    AgentCase,
+    Stepped,
+    Suite,
+    Trainer,
+    agent_method_check,
+    agent_update_check,
+    batch_tensors,
+    function_check,
+    gradient_check,
+    named_case,
+    network_step_problem,
+    perturbed,
+    replay_batch,
+)
+from autograder.sandbox import Apply, Method, Sandbox
+
+PACKAGE = "hw5_offline"
+EXPLORATION = f"{PACKAGE}.exploration"
+OFFLINE = f"{PACKAGE}.offline"
+CONFIG = f"{PACKAGE}.config"
+RUN = f"{PACKAGE}.run"
+KEPT = "offline_trainer"  # the name the trainer of an agent check is kept under in the worker
+TRAINER_TIMEOUT_S = 30.0  # building a trainer makes the maze and reads the dataset
+CPU = torch.device("cpu")
+
+ENV = "PointmassEasy-v0"
+OBS_DIM, NUM_ACTIONS = 2, 5  # the mazes' spaces: a position in [0, 1]^2, 5 moves
+DATASET = "grader/easy-random-v0"
+DATASETS_DIR = "grader_datasets"  # in the worker's scratch folder, its working directory
+DATASET_STEPS = 60
+EXPLORE: dict[str, Any] = {
+    "env": ENV,
+    "explorer": "random",
+    "seed": 0,
+    "dataset": DATASET,
+    "datasets_dir": DATASETS_DIR,
+    "logdir": "grader_explore",
+    "overwrite": True,
+    "total_steps": DATASET_STEPS,
+    "log_every": DATASET_STEPS,
+}
+"""The explore command's config that writes the trainers' dataset in the sandbox: the random
+explorer's, which is given code (a bare starter builds its trainer too)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class OfflineTrainerSpec(Trainer):
+    """The student's ``OfflineTrainer``, built once the sandbox holds a dataset for it: the
+    given explore command writes one (:data:`EXPLORE`) before each build, so that a worker
+    restarted between cases (a fresh scratch folder) has it too."""
+
+    def build(
+        self,
+        sandbox: Sandbox,
+        tally: Tally,
+        summary: str,
+        config: Mapping[str, Any],
+        states: Mapping[tuple[str, ...], Mapping[str, Any]],
+    ) -> bool:
+        result = sandbox.call_method(
+            CONFIG,
+            "ExploreConfig",
+            (),
+            EXPLORE,
+            steps=[Apply(f"{RUN}:explore", (False,))],
+            timeout_s=self.timeout_s,
+            label="explore (the trainer's dataset)",
+        )
+        ok, _ = returned(result, tally, f"{summary} (writing the trainer's dataset)")
+        return ok and super().build(sandbox, tally, summary, config, states)
+
+
+TRAINER = OfflineTrainerSpec(RUN, "OfflineTrainer", KEPT, TRAINER_TIMEOUT_S)
+
+
+# ---------------------------------------------------------------------------------------------
+# RND: prediction errors, the predictor's loss, the running spread and the bonus
+# ---------------------------------------------------------------------------------------------
+
+
+def _rnd_cases(rng: np.random.Generator) -> Cases:
+    cases = []
+    for batch, outputs in [(6, 5), (1, 3), (9, 1), (4, 8)]:
+        targets = f32(rng.normal(size=(batch, outputs)))
+        predictions = targets + f32(rng.normal(size=(batch, outputs)) * rng.uniform(0.3, 2.0))
+        note = f"B={batch}, {outputs} outputs"
+        cases.append(named_case(note, predictions=predictions, targets=targets))
+    return cases
+
+
+RND_ERROR = function_check(
+    "rnd_error: squared prediction error of each state",
+    reference=ref_exploration.rnd_error,
+    cases=_rnd_cases,
+    points=4,
+    describe="batches (1 to 8 outputs per state)",
+    what="the errors",
+    hint=(
+        "e(s) = sum over the outputs k of (prediction_k - target_k)^2: the squared distance, "
+        "summed over dim 1 (not averaged, not its square root), one number per state, (B,)."
+    ),
+)
+RND_LOSS = gradient_check(
+    "rnd_loss: the predictor's loss and gradient (no gradient into the target network)",
+    reference=ref_exploration.rnd_loss,
+    cases=_rnd_cases,
+    wrt=("predictions", "targets"),
+    constants=("targets",),
+    compare_loss=True,
+    points=5,
+    describe="batches, targets given with gradients on (loss and gradients)",
+    hint=(
+        "L = mean over the batch of e(s); only the predictor learns, so the targets are "
+        "constants (targets.detach()): d L / d predictions = 2 (predictions - targets) / B, "
+        "and no gradient reaches the targets."
+    ),
+)
+
+
+def _running_std_cases(rng: np.random.Generator) -> Cases:
+    """A run of minibatches, each case starting from the running std the reference left after
+    the one before (the state the explorer carries from call to call), then the edges: a
+    decay of 1 (sigma kept), a batch of one (std 0)."""
+    cases = []
+    running, decay = 1.0, 0.9
+    for index, batch in enumerate([8, 5, 12, 3]):
+        errors = f32(rng.exponential(size=batch) * rng.uniform(0.5, 4.0))
+        note = f"minibatch {index + 1} of a run (sigma carried from the one before), B={batch}"
+        cases.append(named_case(note, running_std=running, errors=errors, decay=decay))
+        running = ref_exploration.update_running_std(running, errors, decay)
+    errors = f32(rng.exponential(size=6))
+    cases.append(named_case("decay 1", running_std=2.5, errors=errors, decay=1.0))
+    cases.append(named_case("B=1", running_std=0.7, errors=f32(np.array([3.0])), decay=0.6))
+    errors = f32(rng.exponential(size=7) * 3.0)
+    cases.append(named_case("decay 0.3", running_std=0.2, errors=errors, decay=0.3))
+    return cases
+
+
+UPDATE_RUNNING_STD = function_check(
+    "update_running_std: the errors' running spread over a run of minibatches",
+    reference=ref_exploration.update_running_std,
+    cases=_running_std_cases,
+    points=5,
+    describe="minibatches of errors (a run of four carrying sigma, decay 1, a batch of one)",
+    what="the new running std",
+    tensor=False,
+    number=True,
+    hint=(
+        "sigma <- decay * sigma + (1 - decay) * std(errors), the population std (dividing by "
+        "B: correction=0), returned as a Python float; decay weighs the old sigma."
+    ),
+)
+
+
+def _bonus_cases(rng: np.random.Generator) -> Cases:
+    cases = []
+    for batch, running in [(7, 2.5), (1, 0.4), (10, 13.0)]:
+        errors = f32(rng.exponential(size=batch) * 3.0)
+        cases.append(named_case(f"B={batch}", errors=errors, running_std=running))
+    return cases
+
+
+NORMALIZED_BONUS = function_check(
+    "normalized_bonus: the errors over their running spread",
+    reference=ref_exploration.normalized_bonus,
+    cases=_bonus_cases,
+    points=3.5,
+    describe="batches of errors and running stds",
+    what="the bonuses",
+    hint="b(s) = e(s) / sigma for each state, (B,), detached.",
+)
+
+_RND_SHAPES = [
+    # obs_dim, output_size, n_layers, size; batch, running std
+    (2, 5, 2, 16, 6, 1.7),
+    (3, 3, 1, 8, 4, 0.5),
+]
+
+
+def _check_bonus_detached(sandbox: Sandbox, rng: np.random.Generator) -> Outcome:
+    tally = Tally(
+        f"the gradient of the sum of `normalized_bonus(RND.errors(s), sigma)` w.r.t. the "
+        f"RND's parameters on {len(_RND_SHAPES)} networks: none may reach the predictor",
+        "the bonus is a reward, a constant to the explorer: normalized_bonus returns "
+        "errors.detach() / running_std, whatever graph the errors carry.",
+    )
+    for obs_dim, outputs, n_layers, size, batch, running in tally.each(_RND_SHAPES):
+        init_args = (obs_dim, outputs, n_layers, size)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(torch_seed(rng))
+            rnd = ref_exploration.RND(*init_args)
+        observations = f32(rng.uniform(0.0, 1.0, size=(batch, obs_dim)))
+        summary = (
+            f"RND(obs_dim={obs_dim}, output_size={outputs}, n_layers={n_layers}, size={size}), "
+            f"B={batch}, sigma={running}"
+        )
+        result = sandbox.module_grad(
+            EXPLORATION,
+            "RND",
+            init_args,
+            state_dict=state_dict_of(rnd),
+            steps=[
+                Method("errors", (observations,)),
+                Apply(f"{EXPLORATION}:normalized_bonus", (running,)),
+                Method("sum"),
+            ],
+            timeout_s=CALL_TIMEOUT_S,
+            label="normalized_bonus",
+        )
+        ok, value = returned(result, tally, summary)
+        if ok:
+            tally.record(summary, _no_grads_problem(value))
+    return tally.outcome()
+
+
+def _no_grads_problem(value: Any) -> str | None:
+    """What is wrong with a ``module_grad`` result whose loss must carry no gradient: any
+    parameter's gradient that is neither None nor zero."""
+    if type(value) is not dict or type(value.get("grads")) is not dict:
+        return "the gradient call returned an unexpected value"
+    for name, grad in value["grads"].items():
+        if grad is not None and (type(grad) is not torch.Tensor or grad.any()):
+            return f"a gradient reached `{name}` through the bonus: it is not detached"
+    return None
+
+
+BONUS_DETACHED = Check(
+    "normalized_bonus: no gradient into the predictor",
+    "normalized_bonus",
+    "gradient",
+    3.5,
+    _check_bonus_detached,
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# CQL's regulariser
+# ---------------------------------------------------------------------------------------------
+
+
+def _cql_cases(rng: np.random.Generator, overflow: bool = True) -> Cases:
+    """Batches whose size is never the number of actions (a soft maximum over the wrong
+    dimension fails its shapes or its values), values on scales where the temperature
+    matters, and with ``overflow`` one large enough to overflow a plain log(sum(exp)).
+
+    The gradient check leaves that one out: at values of a few hundred, float32 resolves the
+    log-sum-exp only to about 3e-5, so that the softmax of a nearly greedy row, and with it the
+    gradient, differs by more than float32's tolerance between correct ways of writing it."""
+    shapes = [
+        (6, 5, 1.0, 1.0, 2.0),
+        (4, 3, 2.5, 0.5, 1.0),
+        (1, 5, 0.7, 3.0, 4.0),
+        (9, 4, 5.0, 0.2, 0.5),
+    ]
+    if overflow:
+        shapes.append((3, 5, 1.5, 1.0, 200.0))
+    cases = []
+    for batch, actions, alpha, temperature, scale in shapes:
+        q_values = f32(rng.normal(size=(batch, actions)) * scale)
+        taken = torch.as_tensor(rng.integers(actions, size=batch), dtype=torch.int64)
+        note = f"B={batch}, {actions} actions, Q on a scale of {scale}"
+        cases.append(
+            named_case(note, q_values=q_values, actions=taken, alpha=alpha, temperature=temperature)
+        )
+    return cases
+
+
+CQL_REGULARIZER = function_check(
+    "cql_regularizer: alpha times the soft maximum over actions minus Q of the data",
+    reference=ref_offline.cql_regularizer,
+    cases=_cql_cases,
+    points=4.5,
+    describe="batches (alpha from 0.7 to 5, temperatures from 0.2 to 3, Q up to about 600)",
+    what="the regulariser",
+    hint=(
+        "alpha * mean_i [tau * logsumexp(Q(s_i, .) / tau over the ACTIONS, dim 1) - Q(s_i, "
+        "a_i)]: the soft maximum minus the dataset action's value (that sign), torch.logsumexp "
+        "for large values."
+    ),
+)
+CQL_REGULARIZER_GRAD = gradient_check(
+    "cql_regularizer: gradient w.r.t. the Q-values",
+    reference=ref_offline.cql_regularizer,
+    cases=lambda rng: _cql_cases(rng, overflow=False),
+    wrt=("q_values",),
+    points=4.5,
+    describe="batches",
+    hint=(
+        "d R / d Q(s_i, a) = alpha / B * (softmax(Q(s_i, .) / tau)_a - [a == a_i]): pushed "
+        "down everywhere by the soft maximum, up at the dataset's action."
+    ),
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# AWAC: target, advantages, the advantage-weighted loss
+# ---------------------------------------------------------------------------------------------
+
+
+def _probabilities(rng: np.random.Generator, batch: int, actions: int) -> torch.Tensor:
+    """Rows of a categorical distribution, far from uniform and from one-hot."""
+    logits = rng.normal(size=(batch, actions)) * 1.5
+    return torch.softmax(torch.as_tensor(logits, dtype=torch.float64), dim=1).float()
+
+
+def _terminated(rng: np.random.Generator, batch: int) -> torch.Tensor:
+    """0.0/1.0 flags, the first transition terminal and the last not."""
+    flags = rng.random(batch) < 0.4
+    flags[0], flags[-1] = True, False
+    return f32(flags.astype(np.float32))
+
+
+def _awac_target_cases(rng: np.random.Generator) -> Cases:
+    cases = []
+    for batch, actions, gamma in [(6, 5, 0.95), (2, 3, 0.5), (8, 4, 0.99)]:
+        cases.append(
+            named_case(
+                f"B={batch}, {actions} actions",
+                rewards=f32(rng.normal(size=batch)),
+                next_q_values=f32(rng.normal(size=(batch, actions)) * 3.0),
+                next_action_probs=_probabilities(rng, batch, actions),
+                terminated=_terminated(rng, batch),
+                gamma=gamma,
+            )
+        )
+    return cases
+
+
+AWAC_TARGET = function_check(
+    "awac_target: r + gamma (1 - d) E_pi[Q(s', a')]",
+    reference=ref_offline.awac_target,
+    cases=_awac_target_cases,
+    points=4,
+    describe="batches (terminal and non-terminal transitions, policies far from greedy)",
+    what="the targets",
+    hint=(
+        "y = r + gamma * (1 - terminated) * sum over a' of pi(a'|s') Q(s', a'): the policy's "
+        "expectation of the next values, not their maximum."
+    ),
+)
+
+
+def _awac_advantage_cases(rng: np.random.Generator) -> Cases:
+    cases = []
+    for batch, actions in [(6, 5), (1, 3), (7, 4)]:
+        cases.append(
+            named_case(
+                f"B={batch}, {actions} actions",
+                q_values=f32(rng.normal(size=(batch, actions)) * 2.0),
+                actions=torch.as_tensor(rng.integers(actions, size=batch), dtype=torch.int64),
+                action_probs=_probabilities(rng, batch, actions),
+            )
+        )
+    return cases
+
+
+AWAC_ADVANTAGES = function_check(
+    "awac_advantages: Q(s, a) minus the policy's expected Q",
+    reference=ref_offline.awac_advantages,
+    cases=_awac_advantage_cases,
+    points=3,
+    describe="batches",
+    what="the advantages",
+    hint="A = Q(s, a) - sum over a' of pi(a'|s) Q(s, a'): the dataset action's value first.",
+)
+
+
+def _weighted_loss_cases(rng: np.random.Generator) -> Cases:
+    """Advantages on both sides of zero: in every batch, one large enough that its weight is
+    clipped and one negative (a weight below 1, which clipping from below would raise)."""
+    cases = []
+    for batch, temperature, max_weight in [(6, 1.0, 100.0), (5, 0.1, 20.0), (8, 3.0, 5.0)]:
+        advantages = rng.normal(size=batch) * 2.0 * temperature
+        advantages[0] = temperature * (np.log(max_weight) + 1.5)  # clipped
+        advantages[1] = -abs(advantages[1]) - 0.5 * temperature  # a weight below 1
+        log_probs = np.log(rng.uniform(0.05, 0.95, size=batch))
+        cases.append(
+            named_case(
+                f"B={batch}, the first weight clipped",
+                log_probs=f32(log_probs),
+                advantages=f32(advantages),
+                temperature=temperature,
+                max_weight=max_weight,
+            )
+        )
+    return cases
+
+
+ADVANTAGE_WEIGHTED_LOSS = function_check(
+    "advantage_weighted_loss: value (temperature, clipped weights)",
+    reference=ref_offline.advantage_weighted_loss,
+    cases=_weighted_loss_cases,
+    points=4.5,
+    describe="batches (temperatures 0.1 to 3, some weights above max_weight)",
+    hint=(
+        "-mean_i of w_i log pi(a_i|s_i) with w_i = min(exp(A_i / temperature), max_weight): "
+        "the advantage divided by the temperature, the weight clipped from above."
+    ),
+)
+ADVANTAGE_WEIGHTED_LOSS_GRAD = gradient_check(
+    "advantage_weighted_loss: gradient (the weights constant)",
+    reference=ref_offline.advantage_weighted_loss,
+    cases=_weighted_loss_cases,
+    wrt=("log_probs", "advantages"),
+    constants=("advantages",),
+    points=4.5,
+    describe="batches (loss and gradients)",
+    hint=(
+        "d L / d log_probs_i = -w_i / B; the weights are constants (advantages.detach()), so "
+        "no gradient reaches the advantages, nor the critic behind them."
+    ),
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# IQL: the expectile loss and Q's target
+# ---------------------------------------------------------------------------------------------
+
+
+def _expectile_cases(rng: np.random.Generator) -> Cases:
+    """Differences of both signs (and a zero) for expectiles above, at and below 0.5."""
+    cases = []
+    for batch, expectile in [(7, 0.9), (6, 0.2), (5, 0.5), (8, 0.7)]:
+        differences = rng.normal(size=batch) * 2.0
+        differences[0], differences[1] = abs(differences[0]) + 0.5, -abs(differences[1]) - 0.5
+        cases.append(named_case(f"B={batch}", differences=f32(differences), expectile=expectile))
+    cases.append(named_case("one negative", differences=f32(np.array([-1.5])), expectile=0.8))
+    cases.append(named_case("one positive", differences=f32(np.array([2.0])), expectile=0.3))
+    return cases
+
+
+EXPECTILE_LOSS = function_check(
+    "expectile_loss: value for expectiles above and below 0.5",
+    reference=ref_offline.expectile_loss,
+    cases=_expectile_cases,
+    points=4.5,
+    describe="batches of differences of both signs (expectiles 0.2 to 0.9)",
+    hint=(
+        "mean of |tau - 1(u < 0)| u^2: weight tau where u = target - V > 0 (V below its "
+        "target), 1 - tau where u < 0; squared, not absolute."
+    ),
+)
+EXPECTILE_LOSS_GRAD = gradient_check(
+    "expectile_loss: gradient",
+    reference=ref_offline.expectile_loss,
+    cases=_expectile_cases,
+    wrt=("differences",),
+    points=4.5,
+    describe="batches of differences of both signs",
+    hint="d L / d u_i = 2 |tau - 1(u_i < 0)| u_i / B.",
+)
+
+
+def _iql_target_cases(rng: np.random.Generator) -> Cases:
+    cases = []
+    for batch, gamma in [(6, 0.95), (3, 0.5), (9, 0.99)]:
+        cases.append(
+            named_case(
+                f"B={batch}",
+                rewards=f32(rng.normal(size=batch)),
+                next_values=f32(rng.normal(size=batch) * 3.0),
+                terminated=_terminated(rng, batch),
+                gamma=gamma,
+            )
+        )
+    return cases
+
+
+IQL_TARGET = function_check(
+    "iql_target: r + gamma (1 - d) V(s')",
+    reference=ref_offline.iql_target,
+    cases=_iql_target_cases,
+    points=3,
+    describe="batches (terminal and non-terminal transitions)",
+    what="the targets",
+    hint="y = r + gamma * (1 - terminated) * V(s'): no bootstrap from a terminal state.",
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# The agents, through the student's OfflineTrainer
+# ---------------------------------------------------------------------------------------------
+
+_AGENT_FIELDS = ("n_layers", "layer_size", "activation", "gamma", "temperature", "expectile")
+_AGENT_CASES = [
+    # _AGENT_FIELDS, then the minibatch's size
+    (2, 16, "relu", 0.95, 1.0, 0.9, 12),
+    (1, 8, "tanh", 0.9, 0.3, 0.7, 7),
+    (2, 8, "relu", 0.99, 3.0, 0.6, 1),
+]
+_AGENTS: dict[str, type[ref_offline.DQNAgent]] = {
+    "cql": ref_offline.CQLAgent,
+    "awac": ref_offline.AWACAgent,
+    "iql": ref_offline.IQLAgent,
+}
+
+
+def _reference_agent(
+    rng: np.random.Generator, algorithm: str, **fields: Any
+) -> tuple[dict[str, Any], Any]:
+    """The trainer's config of ``fields`` and the reference's agent built from it in the
+    maze's spaces (without making the maze), under a torch seed drawn from ``rng``."""
+    config = dataclasses.asdict(
+        ref_config.TrainConfig(
+            algorithm=algorithm,  # type: ignore[arg-type]
+            env=ENV,
+            dataset=DATASET,
+            datasets_dir=DATASETS_DIR,
+            batch_size=8,
+            **fields,
+        )
+    )
+    observation_space = gym.spaces.Box(0.0, 1.0, (OBS_DIM,), np.float32)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(torch_seed(rng))
+        agent = _AGENTS[algorithm](
+            observation_space,
+            gym.spaces.Discrete(NUM_ACTIONS),
+            ref_config.TrainConfig(**config),
+            CPU,
+        )
+    return config, agent
+
+
+def _maze_batch(rng: np.random.Generator, size: int) -> dict[str, np.ndarray]:
+    """A minibatch of the maze's transitions: positions in [0, 1]^2, rewards of -1 or 0."""
+    batch = replay_batch(rng, size, OBS_DIM, NUM_ACTIONS)
+    batch["observations"] = rng.uniform(0.0, 1.0, size=(size, OBS_DIM)).astype(np.float32)
+    next_observations = batch["observations"] + rng.normal(size=(size, OBS_DIM)) * 0.05
+    batch["next_observations"] = next_observations.clip(0.0, 1.0).astype(np.float32)
+    batch["rewards"] = -(1.0 - batch["terminated"]).astype(np.float32)
+    return batch
+
+
+@dataclasses.dataclass(frozen=True)
+class _Setup:
+    summary: str
+    config: dict[str, Any]
+    agent: Any
+    states: dict[tuple[str, ...], Any]
+    batch: dict[str, np.ndarray]
+
+
+def _agent_setup(
+    rng: np.random.Generator, algorithm: str, case: tuple[Any, ...], **extra: Any
+) -> _Setup:
+    """The reference's agent of ``case``, its networks' weights (a target network that
+    differs from the online one) and a minibatch."""
+    *fields, batch_size = case
+    named = dict(zip(_AGENT_FIELDS, fields, strict=True))
+    config, agent = _reference_agent(
+        rng,
+        algorithm,
+        **named,
+        cql_alpha=float(rng.uniform(0.5, 3.0)),
+        cql_temperature=float(rng.choice([0.5, 1.0, 2.0])),
+        max_weight=float(rng.choice([3.0, 100.0])),
+        learning_rate=float(rng.uniform(1e-3, 1e-2)),
+        actor_learning_rate=float(rng.uniform(1e-3, 1e-2)),
+        seed=int(rng.integers(1_000)),
+        **extra,
+    )
+    target = perturbed(agent.target_network.state_dict(), rng, scale=0.3)
+    agent.target_network.load_state_dict(target)
+    states: dict[tuple[str, ...], Any] = {
+        ("agent", "q_network"): state_dict_of(agent.q_network),
+        ("agent", "target_network"): target,
+    }
+    for network in ("actor", "value_network"):
+        if hasattr(agent, network):
+            states["agent", network] = state_dict_of(getattr(agent, network))
+    batch = _maze_batch(rng, batch_size)
+    summary = (
+        f"{algorithm} on {ENV}: "
+        + ", ".join(f"{name}={config[name]}" for name in named)
+        + f", cql_alpha={config['cql_alpha']:.3g}, cql_temperature={config['cql_temperature']}"
+        + f", max_weight={config['max_weight']}, B={batch_size}, terminated="
+        + f"{batch['terminated'].astype(int).tolist()}"
+    )
+    return _Setup(summary, config, agent, states, batch)
+
+
+# -- the losses --------------------------------------------------------------------------------
+
+
+def _method_case(algorithm: str, method: str) -> Callable[[np.random.Generator, Any], AgentCase]:
+    def setup(rng: np.random.Generator, case: tuple[Any, ...]) -> AgentCase:
+        made = _agent_setup(rng, algorithm, case)
+        inputs = batch_tensors(made.batch)
+        if method != "critic_loss":
+            inputs = inputs[:2]  # observations, actions
+        return AgentCase(made.summary, made.config, made.states, made.agent, inputs)
+
+    return setup
+
+
+def _critic_loss_check(
+    name: str, algorithm: str, keys: Sequence[str], points: float, what: str, hint: str
+) -> Check:
+    """A value check of an agent's ``critic_loss``, whose ``(loss, tensors)`` holds a dict:
+    the loss and each of ``keys`` of the dict against the reference agent's."""
+    function = f"{_AGENTS[algorithm].__name__}.critic_loss"
+    setup = _method_case(algorithm, "critic_loss")
+
+    def run(sandbox: Sandbox, rng: np.random.Generator) -> Outcome:
+        tally = Tally(what, hint)
+        for case in tally.each(_AGENT_CASES):
+            made = setup(rng, case)
+            if not TRAINER.build(sandbox, tally, made.summary, made.config, made.states):
+                continue
+            expected_loss, expected = made.agent.critic_loss(*made.inputs)
+            result = sandbox.on(
+                KEPT,
+                TRAINER.on_agent(Method("critic_loss", made.inputs)),
+                timeout_s=CALL_TIMEOUT_S,
+                label=function,
+            )
+            ok, value = returned(result, tally, made.summary)
+            if ok:
+                tally.record(made.summary, _critic_problem(value, expected_loss, expected, keys))
+        return tally.outcome()
+
+    return Check(name, function, "value", points, run, timeout_s=90.0)
+
+
+def _critic_problem(
+    got: Any, loss: torch.Tensor, tensors: Mapping[str, torch.Tensor], keys: Sequence[str]
+) -> str | None:
+    if type(got) is not tuple or len(got) != 2 or type(got[1]) is not dict:
+        return "critic_loss returned something else than a tuple (loss, dict of tensors)"
+    problem = compare(got[0], loss.detach(), tensor=True, what="the loss", **LOSS_TOL)
+    for key in keys:
+        if problem is not None:
+            return problem
+        if key not in got[1]:
+            return f"the tensors returned hold no {key!r}"
+        want = tensors[key].detach()
+        problem = compare(got[1][key], want, tensor=True, what=key, **LOSS_TOL)
+    return problem
+
+
+CQL_CRITIC_LOSS = _critic_loss_check(
+    "CQLAgent.critic_loss: DQN's loss plus the regulariser",
+    "cql",
+    ("q_values", "targets", "cql_regularizer"),
+    points=5,
+    what=(
+        f"`CQLAgent.critic_loss` with the reference's weights (online and target networks "
+        f"differ) on {len(_AGENT_CASES)} minibatches: the loss, Q(s, a), the targets and the "
+        "regulariser"
+    ),
+    hint=(
+        "DQN's loss and tensors (super().critic_loss) plus cql_regularizer of the ONLINE "
+        "network's Q(s, .) (tensors['q_values_all']) with config.cql_alpha and "
+        "config.cql_temperature, returned under 'cql_regularizer' too."
+    ),
+)
+AWAC_CRITIC_LOSS = _critic_loss_check(
+    "AWACAgent.critic_loss: the TD error against the policy's expected next value",
+    "awac",
+    ("q_values", "targets"),
+    points=5,
+    what=(
+        f"`AWACAgent.critic_loss` with the reference's weights (online and target networks "
+        f"differ) on {len(_AGENT_CASES)} minibatches: the loss, Q(s, a) and the targets"
+    ),
+    hint=(
+        "targets = awac_target(r, target_network(s'), actor(s').exp(), terminated, gamma) "
+        "without gradient (the actor returns LOG-probabilities, at the NEXT states); the loss "
+        "is the mean squared error of Q_phi(s, a) against them."
+    ),
+)
+IQL_CRITIC_LOSS = _critic_loss_check(
+    "IQLAgent.critic_loss: the TD error against r + gamma (1 - d) V(s')",
+    "iql",
+    ("q_values", "targets"),
+    points=4,
+    what=(
+        f"`IQLAgent.critic_loss` with the reference's weights on {len(_AGENT_CASES)} "
+        "minibatches: the loss, Q(s, a) and the targets"
+    ),
+    hint=(
+        "targets = iql_target(r, value_network(s'), terminated, gamma) without gradient (V of "
+        "the NEXT states); the loss is the mean squared error of Q_phi(s, a) against them."
+    ),
+)
+
+AWAC_ACTOR_LOSS = agent_method_check(
+    "AWACAgent.actor_loss: weighted cloning with the critic's advantages",
+    function="AWACAgent.actor_loss",
+    trainer=TRAINER,
+    method="actor_loss",
+    cases=_AGENT_CASES,
+    setup=_method_case("awac", "actor_loss"),
+    outputs=("the loss", "advantages"),
+    points=5,
+    what=(
+        f"`AWACAgent.actor_loss` with the reference's weights on {len(_AGENT_CASES)} "
+        "minibatches (temperatures 0.3 to 3): the loss and the advantages"
+    ),
+    hint=(
+        "advantages = awac_advantages(q_network(s), a, actor(s).exp()) without gradient (the "
+        "online Q-network, the actor's probabilities); the loss is advantage_weighted_loss of "
+        "the log-probabilities of the dataset's actions with config.temperature and "
+        "config.max_weight."
+    ),
+    timeout_s=90.0,
+)
+IQL_VALUE_LOSS = agent_method_check(
+    "IQLAgent.value_loss: expectile regression of V toward the target network's Q(s, a)",
+    function="IQLAgent.value_loss",
+    trainer=TRAINER,
+    method="value_loss",
+    cases=_AGENT_CASES,
+    setup=_method_case("iql", "value_loss"),
+    outputs=("the loss", "values"),
+    points=5,
+    what=(
+        f"`IQLAgent.value_loss` with the reference's weights (online and target networks "
+        f"differ) on {len(_AGENT_CASES)} minibatches (expectiles 0.6 to 0.9): the loss and "
+        "V(s)"
+    ),
+    hint=(
+        "expectile_loss(Q_target(s, a) - V(s), config.expectile), with Q from the TARGET "
+        "network at the dataset's actions, without gradient; not a Bellman target."
+    ),
+    timeout_s=90.0,
+)
+IQL_ACTOR_LOSS = agent_method_check(
+    "IQLAgent.actor_loss: weighted cloning with Q_target(s, a) - V(s)",
+    function="IQLAgent.actor_loss",
+    trainer=TRAINER,
+    method="actor_loss",
+    cases=_AGENT_CASES,
+    setup=_method_case("iql", "actor_loss"),
+    outputs=("the loss", "advantages"),
+    points=4,
+    what=(
+        f"`IQLAgent.actor_loss` with the reference's weights (online and target networks "
+        f"differ) on {len(_AGENT_CASES)} minibatches: the loss and the advantages"
+    ),
+    hint=(
+        "advantages = Q_target(s, a) - V(s) (the TARGET network, the value network), without "
+        "gradient; the loss is advantage_weighted_loss with config.temperature and "
+        "config.max_weight."
+    ),
+    timeout_s=90.0,
+)
+
+
+# -- the updates -------------------------------------------------------------------------------
+
+
+def _update_case(algorithm: str) -> Callable[[np.random.Generator, Any], AgentCase]:
+    """Two updates, each on a minibatch of its own, with a copy into the target network
+    after the first: Adam's moments and the new target carry into the second."""
+
+    def setup(rng: np.random.Generator, case: tuple[Any, ...]) -> AgentCase:
+        made = _agent_setup(rng, algorithm, case, target_update_period=1)
+        second = _maze_batch(rng, len(made.batch["rewards"]))
+        summary = f"{made.summary}, target_update_period=1, 2 updates"
+        return AgentCase(summary, made.config, made.states, made.agent, (made.batch,), ((second,),))
+
+    return setup
+
+
+def _update_check(
+    name: str,
+    function: str,
+    network: str,
+    metrics: Sequence[str],
+    points: float,
+    what: str,
+    hint: str,
+) -> Check:
+    """Two updates of the agent of ``function`` (``CQLAgent.critic_loss``, ...), judged on
+    what that loss trains: ``network``'s gradients and parameters after each, and the
+    ``metrics`` it reports."""
+    algorithm = next(key for key, cls in _AGENTS.items() if function.startswith(cls.__name__))
+
+    def named(agent: Any) -> dict[str, list[str]]:
+        return {network: [n for n, _ in getattr(agent, network).named_parameters()]}
+
+    def judge(stepped: Stepped) -> str | None:
+        return network_step_problem(stepped, metrics, network, f"after the update, {network}")
+
+    return agent_update_check(
+        name,
+        function=function,
+        trainer=TRAINER,
+        cases=_AGENT_CASES,
+        setup=_update_case(algorithm),
+        networks=named,
+        judge=judge,
+        points=points,
+        what=what.replace("{count}", str(len(_AGENT_CASES))),
+        hint=hint,
+        timeout_s=120.0,
+    )
+
+
+CQL_UPDATE = _update_check(
+    "CQLAgent.critic_loss: the Q-network after two updates",
+    "CQLAgent.critic_loss",
+    "q_network",
+    ("train/loss_critic", "train/cql_regularizer"),
+    points=4,
+    what=(
+        "two `CQLAgent.update` calls from the reference's weights on {count} pairs of "
+        "minibatches (the target network copied after the first): the loss and regulariser "
+        "each reports, the Q-network's gradients and its parameters after each Adam step"
+    ),
+    hint=(
+        "critic_loss returns DQN's loss plus the regulariser, one scalar whose gradient w.r.t. "
+        "the Q-network is DQN's plus the regulariser's."
+    ),
+)
+AWAC_CRITIC_UPDATE = _update_check(
+    "AWACAgent.critic_loss: the Q-network after two updates",
+    "AWACAgent.critic_loss",
+    "q_network",
+    ("train/loss_critic",),
+    points=2.5,
+    what=(
+        "two `AWACAgent.update` calls from the reference's weights on {count} pairs of "
+        "minibatches: the critic's loss reported, the Q-network's gradients and parameters "
+        "after each step (the second update's targets use the actor after the first)"
+    ),
+    hint=(
+        "the critic's loss reaches the Q-network through Q_phi(s, a) only: the targets "
+        "(target network, actor) carry no gradient, and the actor's loss none into the "
+        "Q-network."
+    ),
+)
+AWAC_ACTOR_UPDATE = _update_check(
+    "AWACAgent.actor_loss: the actor after two updates",
+    "AWACAgent.actor_loss",
+    "actor",
+    ("train/loss_actor", "train/advantages"),
+    points=2.5,
+    what=(
+        "two `AWACAgent.update` calls from the reference's weights on {count} pairs of "
+        "minibatches: the actor's loss and mean advantage reported, the actor's gradients and "
+        "parameters after each step (the critic's step comes first in each update: this "
+        "check needs critic_loss right too)"
+    ),
+    hint=(
+        "the actor's loss reaches the actor through the log-probabilities of the dataset's "
+        "actions only: the advantage weights are constants."
+    ),
+)
+IQL_VALUE_UPDATE = _update_check(
+    "IQLAgent.value_loss: the value network after two updates",
+    "IQLAgent.value_loss",
+    "value_network",
+    ("train/loss_value", "train/values"),
+    points=2,
+    what=(
+        "two `IQLAgent.update` calls from the reference's weights on {count} pairs of "
+        "minibatches (the target network copied after the first): the value loss and mean "
+        "V(s) reported, the value network's gradients and parameters after each step"
+    ),
+    hint=(
+        "the value loss reaches the value network through V(s) only: Q_target(s, a) is a constant."
+    ),
+)
+IQL_ACTOR_UPDATE = _update_check(
+    "IQLAgent.actor_loss: the actor after two updates",
+    "IQLAgent.actor_loss",
+    "actor",
+    ("train/loss_actor", "train/advantages"),
+    points=1.5,
+    what=(
+        "two `IQLAgent.update` calls from the reference's weights on {count} pairs of "
+        "minibatches: the actor's loss and mean advantage reported, the actor's gradients and "
+        "parameters after each step (V's step comes first in each update: this check needs "
+        "value_loss right too)"
+    ),
+    hint=(
+        "the actor's loss reaches the actor through the log-probabilities only: the "
+        "advantages Q_target(s, a) - V(s) are constants."
+    ),
+)
+IQL_CRITIC_UPDATE = _update_check(
+    "IQLAgent.critic_loss: the Q-network after two updates",
+    "IQLAgent.critic_loss",
+    "q_network",
+    ("train/loss_critic",),
+    points=1.5,
+    what=(
+        "two `IQLAgent.update` calls from the reference's weights on {count} pairs of "
+        "minibatches: the critic's loss reported, the Q-network's gradients and parameters "
+        "after each step (V's step comes first in each update: this check needs value_loss "
+        "right too)"
+    ),
+    hint=(
+        "the critic's loss reaches the Q-network through Q_phi(s, a) only: V(s') in the "
+        "targets is a constant."
+    ),
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# The suite
+# ---------------------------------------------------------------------------------------------
+
+CHECKS: list[Check] = [
+    # RND
+    RND_ERROR,
+    RND_LOSS,
+    UPDATE_RUNNING_STD,
+    NORMALIZED_BONUS,
+    BONUS_DETACHED,
+    # CQL
+    CQL_REGULARIZER,
+    CQL_REGULARIZER_GRAD,
+    CQL_CRITIC_LOSS,
+    CQL_UPDATE,
+    # AWAC
+    AWAC_TARGET,
+    AWAC_ADVANTAGES,
+    ADVANTAGE_WEIGHTED_LOSS,
+    ADVANTAGE_WEIGHTED_LOSS_GRAD,
+    AWAC_CRITIC_LOSS,
+    AWAC_ACTOR_LOSS,
+    AWAC_CRITIC_UPDATE,
+    AWAC_ACTOR_UPDATE,
+    # IQL
+    EXPECTILE_LOSS,
+    EXPECTILE_LOSS_GRAD,
+    IQL_TARGET,
+    IQL_VALUE_LOSS,
+    IQL_CRITIC_LOSS,
+    IQL_ACTOR_LOSS,
+    IQL_VALUE_UPDATE,
+    IQL_ACTOR_UPDATE,
+    IQL_CRITIC_UPDATE,
+]
+
+SUITE = Suite(hw="hw5", package=PACKAGE, checks=CHECKS, feedback="property")
