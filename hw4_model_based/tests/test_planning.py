@@ -32,6 +32,21 @@ def reward(obs: torch.Tensor, action: torch.Tensor, next_obs: torch.Tensor) -> t
     return obs[..., 0] - next_obs[..., 0] ** 2
 
 
+def line_policy(ensemble: DynamicsEnsemble | None = None) -> MPCPolicy:
+    """Random shooting (10 sequences of horizon 3, actions in [-1, 1]) on ``ensemble``, by
+    default :func:`line_ensemble`, with :func:`reward`."""
+    return MPCPolicy(
+        line_ensemble() if ensemble is None else ensemble,
+        reward,
+        np.array([-1.0]),
+        np.array([1.0]),
+        "random",
+        horizon=3,
+        num_sequences=10,
+        generator=torch.Generator(),
+    )
+
+
 # ---- predicted returns ------------------------------------------------------------------------
 
 
@@ -140,24 +155,13 @@ def test_a_nan_from_the_model_stops_the_planner_with_a_message():
     ensemble = line_ensemble()
     with torch.no_grad():
         ensemble.biases[0][1] = float("nan")
-    policy = MPCPolicy(
-        ensemble, reward, np.array([-1.0]), np.array([1.0]), "random", 3, 10, torch.Generator()
-    )
+    policy = line_policy(ensemble)
     with pytest.raises(FloatingPointError, match="planning: expected finite predicted returns"):
         policy(np.zeros((1, 1)))
 
 
 def test_the_policy_gives_the_predicted_returns_of_given_sequences():
-    policy = MPCPolicy(
-        line_ensemble(),
-        reward,
-        np.array([-1.0]),
-        np.array([1.0]),
-        "random",
-        3,
-        10,
-        torch.Generator(),
-    )
+    policy = line_policy()
     # the two sequences of the predicted_returns test above, from s0 = 1: -6.125 and 1
     sequences = np.array([[[1.0], [-0.5]], [[-0.5], [0.0]]])
     np.testing.assert_allclose(policy.predicted_returns(np.array([1.0]), sequences), [-6.125, 1.0])
@@ -169,16 +173,7 @@ def test_the_policy_gives_the_predicted_returns_of_given_sequences():
 
 
 def test_the_policys_predicted_returns_say_which_shape_they_expected():
-    policy = MPCPolicy(
-        line_ensemble(),
-        reward,
-        np.array([-1.0]),
-        np.array([1.0]),
-        "random",
-        3,
-        10,
-        torch.Generator(),
-    )
+    policy = line_policy()
     with pytest.raises(ValueError, match=r"expected action sequences of shape \(N, H, 1\)"):
         policy.predicted_returns(np.array([1.0]), np.zeros((4, 1)))
     with pytest.raises(ValueError, match=r"expected an observation of shape \(1,\)"):
