@@ -1107,6 +1107,30 @@ def _notebook_section(hw_dir: Path) -> str:
     )
 
 
+def _dependencies_section(
+    hw_dir: Path, dependencies: Sequence[Path], given: Collection[Path]
+) -> str:
+    """The student README's paragraph on the other homeworks ``hw_dir`` imports (empty when it
+    imports none): whose code each folder holds, and what to do before running."""
+    if not dependencies:
+        return ""
+    lines = []
+    for directory in dependencies:
+        package, short = directory.name, directory.name.split("_")[0]
+        if directory in given:
+            lines.append(
+                f"`{hw_dir.name}/` imports `{package}`: its folder here holds the reference "
+                f"solution of {short}, given with this release (you may replace it with your own)."
+            )
+        else:
+            lines.append(
+                f"`{hw_dir.name}/` imports `{package}`, your own {short}: before running, copy "
+                f"your finished `{package}/` folder over the one here "
+                f"(`cp -r PATH/TO/YOUR/{package} .`); `{package}/README.md` says more."
+            )
+    return "\n" + "\n\n".join(textwrap.fill(line, 96) for line in lines) + "\n"
+
+
 def _student_environment(text: str, extras: Sequence[str], path: str) -> str:
     """The instructor's ``environment.yml`` with the project installed with ``extras``."""
     project = re.compile(r"^(?P<head>[ \t]*-[ \t]+-e[ \t]+\.)\[[^\]\n]*\][ \t]*$", re.MULTILINE)
@@ -1159,6 +1183,7 @@ def write_student_files(root: Path, hw_dir: Path, tree: Path, given: Collection[
     handout_path = f"{hw_dir.name}/README.md"
     handout = (hw_dir / "README.md").read_text(encoding="utf-8")
     extras = student_extras(hw_dir)
+    dependencies = homework_dependencies(root, hw_dir)
     values = {
         "TITLE": _handout_title(handout, handout_path),
         "HW": short,
@@ -1169,6 +1194,7 @@ def write_student_files(root: Path, hw_dir: Path, tree: Path, given: Collection[
         "RUN_EXAMPLE": _run_example(handout, hw_dir.name, handout_path),
         "NEEDS": ", Jupyter" if "notebook" in extras else "",
         "NOTEBOOKS": _notebook_section(hw_dir),
+        "DEPENDENCIES": _dependencies_section(hw_dir, dependencies, given),
     }
     tree.mkdir(parents=True, exist_ok=True)
     (tree / "README.md").write_text(fill_template("student_README.md", values), encoding="utf-8")
@@ -1179,7 +1205,6 @@ def write_student_files(root: Path, hw_dir: Path, tree: Path, given: Collection[
             environment.read_text(encoding="utf-8"), extras, "environment.yml"
         )
         (tree / "environment.yml").write_text(text, encoding="utf-8")
-    dependencies = homework_dependencies(root, hw_dir)
     for directory in sorted(root.iterdir()):
         if directory.is_dir() and _HOMEWORK_DIR.match(directory.name) and directory != hw_dir:
             text = placeholder_readme(

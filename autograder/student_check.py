@@ -69,7 +69,8 @@ class FileSummary:
     failed: list[FailedTest] = field(default_factory=list)
     not_implemented: list[tuple[str, str]] = field(default_factory=list)
     """``(test, the stub it hit)``."""
-    skipped: list[str] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    """``(test, why it was skipped)``."""
 
     @property
     def total(self) -> int:
@@ -195,7 +196,7 @@ def parse_junit(xml: Path) -> list[FileSummary]:
             continue
         problem = problems[0]
         if problem.tag == "skipped":
-            summary.skipped.append(name)
+            summary.skipped.append((name, _skip_reason(problem.get("message", ""))))
             continue
         message = problem.get("message", "")
         text = problem.text or ""
@@ -207,6 +208,12 @@ def parse_junit(xml: Path) -> list[FileSummary]:
         else:
             summary.failed.append(_failure(path, classname, name, message, text))
     return list(files.values())
+
+
+def _skip_reason(message: str) -> str:
+    """pytest's skip message without its ``Skipped:`` prefix, or a plain word when empty."""
+    reason = message.removeprefix("Skipped:").strip()
+    return reason or "no reason given"
 
 
 def hidden_line(counts: Mapping[str, Any] | None) -> str:
@@ -238,6 +245,16 @@ def format_summary(summaries: Sequence[FileSummary], counts: Mapping[str, Any] |
                 lines.append(f"    {failure.statement}")
             lines.extend(f"    {line}" for line in failure.message)
             lines.append(f"    rerun it alone: {failure.rerun}")
+        reasons: dict[str, int] = {}
+        for _, reason in s.skipped:
+            reasons[reason] = reasons.get(reason, 0) + 1
+        for reason, count in reasons.items():
+            tests = f"{count} {'test' if count == 1 else 'tests'}"
+            lines.append(
+                textwrap.fill(
+                    f"{tests} skipped: {reason}", 96, initial_indent="  ", subsequent_indent="    "
+                )
+            )
         stubs = list(dict.fromkeys(stub for _, stub in s.not_implemented))
         if stubs:
             waiting = textwrap.fill(

@@ -752,6 +752,10 @@ def test_a_dependency_is_the_students_own_by_default_and_its_reference_is_refuse
     assert "copy your finished `hw8_other/` folder over this one" in " ".join(readme.split())
     # the unrelated homework keeps the plain placeholder
     assert "only keeps the project installable" in (student / "hw7_unused/README.md").read_text()
+    # the tree's own README says so too, before the student runs anything
+    top = " ".join((student / "README.md").read_text().split())
+    assert "`hw9_demo/` imports `hw8_other`, your own hw8: before running, copy" in top
+    assert "hw7_unused" not in top
     shutil.copy(root / "hw8_other" / "other.py", student / "hw8_other" / "other.py")
     with pytest.raises(ReleaseError) as raised:
         check_no_leaks(student, root, "hw9")
@@ -766,6 +770,9 @@ def test_give_ships_exactly_the_dependencys_reference_code(tmp_path):
     assert (student / "hw8_other/other.py").read_text() == (root / "hw8_other/other.py").read_text()
     readme = (student / "hw8_other" / "README.md").read_text()
     assert readme.startswith("# Other\n\nThe reference solution of hw8's code, given with this")
+    top = " ".join((student / "README.md").read_text().split())
+    assert "its folder here holds the reference solution of hw8, given with this release" in top
+    assert "your own hw8" not in top
     check_no_leaks(student, root, "hw9", give=["hw8"])
     with pytest.raises(ReleaseError, match=r"  - hw8_other/other.py: another homework's file"):
         check_no_leaks(student, root, "hw9")  # the same tree, hw8 not given

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from conftest import suite_checks
 
+from autograder import student_check
 from autograder.checks import summarize_checks
 from autograder.release import GRADING_FILE, ReleaseError, check_no_leaks
 
@@ -159,3 +160,26 @@ def test_the_leak_check_allows_only_counts_in_grading_json(student, tmp_path):
     (copy / GRADING_FILE).write_text(json.dumps(summarize_checks(suite_checks("hw2"))))
     with pytest.raises(ReleaseError, match="a grading summary outside"):
         check_no_leaks(copy, REPO_ROOT, "hw2")
+
+
+def test_a_skipped_test_shows_why(tmp_path):
+    """A public test that skips itself (hw4's MBPO tests until the student brings homework 3)
+    is counted with its reason, once per reason."""
+    reason = "homework 3's SAC is missing: copy your hw3_q_learning/ here"
+    xml = tmp_path / "report.xml"
+    xml.write_text(
+        '<testsuites><testsuite name="pytest">'
+        '<testcase classname="hw4_model_based.tests.test_run" name="test_mbpo_runs">'
+        f'<skipped type="pytest.skip" message="Skipped: {reason}">where</skipped></testcase>'
+        '<testcase classname="hw4_model_based.tests.test_run" name="test_mbpo_resumes">'
+        f'<skipped type="pytest.skip" message="Skipped: {reason}">where</skipped></testcase>'
+        '<testcase classname="hw4_model_based.tests.test_run" name="test_mpc_runs"/>'
+        "</testsuite></testsuites>"
+    )
+    summaries = student_check.parse_junit(xml)
+    assert summaries[0].skipped == [("test_mbpo_runs", reason), ("test_mbpo_resumes", reason)]
+    lines = student_check.format_summary(summaries, None).splitlines()
+    assert lines[:2] == [
+        "hw4_model_based/tests/test_run.py: 1 passed, 0 failed, 0 not implemented yet, 2 skipped",
+        f"  2 tests skipped: {reason}",
+    ]
