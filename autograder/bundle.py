@@ -41,7 +41,9 @@ student's files in ``/autograder/submission``, runs ``run_autograder`` (a copy o
   ``infrastructure/``, the ``autograder/`` package with only this homework's suite and mutants
   (no other homework's), the reference package (the suite imports it; its public tests and
   caches left out), the ``.py`` files of the homeworks it imports (hw3's for hw4: the suite
-  gives their reference to the sandboxes) and ``autograder/calibration/hwN*`` when it exists.
+  gives their reference to the sandboxes), ``autograder/calibration/hwN*`` when it exists and
+  the grader's own data of the homework, ``autograder/data/hwN/`` (hw5's datasets), when it
+  has some; the scripts that make that data stay out.
 
 The zip is deterministic (sorted entries, fixed timestamps) and written atomically: to a
 temporary file next to it, then renamed over any earlier bundle.
@@ -82,7 +84,7 @@ SKIP_DIRS = frozenset(
 SKIP_FILES = ("*.pyc", "*.pyo", ".DS_Store", "Thumbs.db", "*.egg-info", "MUJOCO_LOG.TXT")
 _ZIP_DATE = (2020, 1, 1, 0, 0, 0)
 # subfolders of autograder/ that hold one file (or folder) per homework
-_PER_HOMEWORK = ("suites", "mutants", "calibration")
+_PER_HOMEWORK = ("suites", "mutants", "calibration", "data")
 
 
 class BundleError(release.ReleaseError):
@@ -120,8 +122,8 @@ def _walk(root: Path, directory: Path) -> Iterator[tuple[str, Path]]:
 
 
 def _autograder_files(root: Path, short: str) -> Iterator[tuple[str, Path]]:
-    """The ``autograder/`` package with only homework ``short``'s suite, mutants and
-    calibration data."""
+    """The ``autograder/`` package with only homework ``short``'s suite, mutants, calibration
+    and data."""
     package = root / "autograder"
     for arcname, path in _walk(root, package):
         parts = PurePosixPath(arcname).parts

@@ -117,6 +117,11 @@ class LearningTask:
     trainer's ``make_env`` environments run in the grader's process
     (:mod:`autograder.remote_env`). False: they count the trainer's own clock, read from its
     ``total_steps`` (hw1's gradient steps, which no one else can count)."""
+    grader_config: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    """Config fields that the grader's own trainers (calibration's reference runs and
+    :class:`GraderPolicy`) take instead of ``config``'s: where the grader keeps a file that the
+    sandbox gets at another place (hw5's dataset, given to the sandbox in its scratch folder).
+    Not part of the fingerprint: ``data`` holds the files' digests."""
 
     def __post_init__(self) -> None:
         if self.target is not None and self.target.within < self.milestones[0]:
@@ -133,6 +138,7 @@ class LearningTask:
         del fields["target"]
         del fields["policy"]  # where the weights are read, not how the reference trains
         del fields["env_steps"]  # who counts the steps, not how many the reference takes
+        del fields["grader_config"]  # where the grader reads the files, not what they hold
         for name in ("train_until", "data"):
             # left out at their defaults: the calibration of a task without them stays valid
             if not fields[name]:
@@ -361,7 +367,7 @@ def load_calibration(hw: str, task: LearningTask) -> dict[str, Any]:
 def _reference_run(task: LearningTask, seed: int) -> list[float]:
     """Train the reference with ``seed``; its mean evaluation return at each milestone."""
     module = importlib.import_module(task.module)
-    trainer = getattr(module, task.trainer)({**task.config, "seed": seed})
+    trainer = getattr(module, task.trainer)({**task.config, **task.grader_config, "seed": seed})
 
     def act(observations: np.ndarray) -> tuple[Any, str]:
         return trainer.act(observations), ""
@@ -679,7 +685,7 @@ def learning_check(
         if isinstance(built, Failure):
             text = f"could not build the trainer: {_failure_text(built)}"
             return Outcome(0.0, text, brief=text)  # the config is public: nothing hidden
-        policy = GraderPolicy(task, config)
+        policy = GraderPolicy(task, {**config, **task.grader_config})
         try:
             return _judge(sandbox, task, calibration, policy, seed)
         finally:

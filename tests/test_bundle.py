@@ -138,6 +138,28 @@ def test_a_homework_that_imports_another_carries_its_reference_code() -> None:
     assert not any(name.startswith("hw3_") for name in bundle_files("hw2"))
 
 
+def test_the_graders_datasets_ship_with_their_homework_only() -> None:
+    """hw5's suite gives its datasets (``autograder/data/hw5``) to every sandbox and its
+    learning checks' trainers in the grader read them: hw5's bundle carries every file of
+    theirs, as it is, and no other homework's bundle carries any; the script that makes them
+    stays out of every bundle."""
+    data = REPO_ROOT / "autograder" / "data"
+    datasets = {
+        path.relative_to(REPO_ROOT).as_posix(): path
+        for path in sorted((data / "hw5").rglob("*"))
+        if path.is_file()
+    }
+    assert len(datasets) == 4  # metadata.json and main_data.hdf5 of each of two datasets
+    hw5 = bundle_files("hw5")
+    for name, path in datasets.items():
+        assert hw5[name] == path, name
+    for hw in ("hw2", "hw4"):
+        shipped = [name for name in bundle_files(hw) if name.startswith("autograder/data/")]
+        assert shipped == ["autograder/data/__init__.py"], hw
+    assert (data / "make_hw5.py").is_file()
+    assert "autograder/data/make_hw5.py" not in hw5
+
+
 def test_other_homeworks_suites_and_calibration_stay_out(tmp_path: Path) -> None:
     root = tmp_path / "repo"
     files = {

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +28,7 @@ from hw1_imitation.expert import expert_return
 from infrastructure.config import Target
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-HOMEWORKS = ("hw1", "hw2", "hw3", "hw4")
+HOMEWORKS = ("hw1", "hw2", "hw3", "hw4", "hw5")
 
 # ------------------------------------------------------------------------------- staleness
 
@@ -87,12 +88,33 @@ def test_the_shipped_calibrations_are_fresh(hw: str) -> None:
     assert learning.stale_calibration_message(hw) is None
 
 
+def test_hw5s_calibration_follows_its_dataset_and_not_where_the_grader_keeps_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """hw5's learning checks train on the grader's dataset: other bytes there make their
+    calibration stale, while the tree the grader reads it from (the bundle's, on Gradescope)
+    does not."""
+    tasks = learning_tasks("hw5")
+    fingerprints = [task.fingerprint() for task in tasks]
+    for name in {name for task in tasks for name in task.data}:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(REPO_ROOT / name, tmp_path / name)
+    monkeypatch.setattr(learning, "PROJECT_ROOT", tmp_path)
+    for task, fingerprint in zip(tasks, fingerprints, strict=True):
+        moved = dataclasses.replace(task, grader_config={"datasets_dir": str(tmp_path)})
+        assert moved.fingerprint() == fingerprint
+    (tmp_path / tasks[0].data[-1]).write_bytes(b"another dataset")
+    for task, fingerprint in zip(tasks, fingerprints, strict=True):
+        assert task.fingerprint() != fingerprint
+
+
 # ------------------------------------------------------------------------------- targets
 
 
 def shipped_runs() -> list[tuple[str, learning.LearningTask]]:
     """The learning checks held to a handout's target: hw4's Obstacles-v0 check trains half
-    the preset's steps, so no target of the handout applies to it (its bands do)."""
+    the preset's steps, so no target of the handout applies to it (its bands do); hw5's
+    presets hold no target in its config."""
     return [
         (hw, task) for hw in HOMEWORKS for task in learning_tasks(hw) if task.target is not None
     ]

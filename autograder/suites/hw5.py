@@ -1,7 +1,7 @@
 """Hidden suite of homework 5 (exploration and offline RL): RND's prediction error, loss,
 running spread and bonus; CQL's regulariser; AWAC's target, advantages and advantage-weighted
-actor loss; IQL's expectile loss and Q target; and the agents' losses and updates (CQL, AWAC
-and IQL) from the reference's weights.
+actor loss; IQL's expectile loss and Q target; the agents' losses and updates (CQL, AWAC and
+IQL) from the reference's weights; and learning curves (IQL and CQL on ``PointmassEasy-v0``).
 
 The pure functions are called with tensors across the sandbox's wire. The agents' methods
 (``CQLAgent.critic_loss``, ``IQLAgent.value_loss``, ...) are reached through the student's own
@@ -10,13 +10,16 @@ checks do: the reference's weights are loaded into its networks by name, and the
 two ``update`` calls, the optimizers' moments and the target network carried from the first
 to the second) runs on the same minibatches as the reference does here.
 
-An ``OfflineTrainer`` loads its dataset when it is built. The dataset does not matter to these
-checks (they hand the agent their own minibatches), so the sandbox writes a small one first
-with the homework's given ``explore`` command and its random explorer (no student code in it),
-into its own scratch folder: no file of the grader's or the student's tree is read.
-
-There is no learning-curve check yet: one on ``PointmassEasy-v0`` needs a dataset made by the
-grader (issue 21, "Datasets").
+The datasets are the grader's own (:data:`DATASETS`, in ``autograder/data/hw5``, made by the
+homework's given explore command and its random explorer: ``python -m
+autograder.data.make_hw5``). Every sandbox of the suite gets them in its scratch folder, over
+anything the submission holds there (:data:`SANDBOX`); the student's code never writes them.
+An ``OfflineTrainer`` loads its dataset when it is built: the agent checks' trainers read a
+small one (they hand the agent their own minibatches), and the learning checks train the
+handout's presets on the transitions that those presets learn from: the random explorer's 10k
+steps, seed 0. The grader's copies of those trainers (calibration's, and the one that
+evaluates the fetched weights) read the same files from the grader's tree
+(``LearningTask.grader_config``).
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ from autograder.judging import (
 )
 from autograder.kit import (
     AgentCase,
+    Learning,
     Stepped,
     Suite,
     Trainer,
@@ -57,9 +61,11 @@ from autograder.kit import (
     named_case,
     network_step_problem,
     perturbed,
+    preset_task,
     replay_batch,
 )
-from autograder.sandbox import Apply, Method, Sandbox
+from autograder.learning import LearningTask
+from autograder.sandbox import PROJECT_ROOT, Apply, Method, Sandbox
 
 PACKAGE = "hw5_offline"
 EXPLORATION = f"{PACKAGE}.exploration"
@@ -72,52 +78,46 @@ CPU = torch.device("cpu")
 
 ENV = "PointmassEasy-v0"
 OBS_DIM, NUM_ACTIONS = 2, 5  # the mazes' spaces: a position in [0, 1]^2, 5 moves
-DATASET = "grader/easy-random-v0"
-DATASETS_DIR = "grader_datasets"  # in the worker's scratch folder, its working directory
-DATASET_STEPS = 60
-EXPLORE: dict[str, Any] = {
-    "env": ENV,
-    "explorer": "random",
-    "seed": 0,
-    "dataset": DATASET,
-    "datasets_dir": DATASETS_DIR,
-    "logdir": "grader_explore",
-    "overwrite": True,
-    "total_steps": DATASET_STEPS,
-    "log_every": DATASET_STEPS,
+
+
+def _random_exploration(dataset: str, steps: int) -> dict[str, Any]:
+    """The explore command's options that write ``dataset``: ``steps`` transitions of the random
+    explorer (given code: no student's) on :data:`ENV`, seed 0."""
+    return {
+        "env": ENV,
+        "explorer": "random",
+        "seed": 0,
+        "dataset": dataset,
+        "total_steps": steps,
+        "log_every": steps,
+    }
+
+
+DATA_DIR = PROJECT_ROOT / "autograder" / "data" / "hw5"
+"""The grader's datasets, :data:`DATASETS` in Minari's format, made by ``python -m
+autograder.data.make_hw5``; they ship in hw5's Gradescope bundle, never in a student tree."""
+DATASETS_DIR = "grader_datasets"
+"""Where every sandbox gets :data:`DATA_DIR`: in the worker's scratch folder, its working
+directory (the trainers' configs name it as their ``datasets_dir``)."""
+AGENT_DATASET = "grader/easy-random-60-v0"
+LEARNING_DATASET = "grader/easy-random-v0"
+DATASETS: dict[str, dict[str, Any]] = {
+    # the agent checks hand the agent their own minibatches: their trainers' data does not matter
+    AGENT_DATASET: _random_exploration(AGENT_DATASET, 60),
+    # the learning checks': the very transitions of pointmass/easy-random-seed0-v0, which the
+    # handout's presets on this maze learn from (the explore command's preset, seed 0)
+    LEARNING_DATASET: _random_exploration(LEARNING_DATASET, 10_000),
 }
-"""The explore command's config that writes the trainers' dataset in the sandbox: the random
-explorer's, which is given code (a bare starter builds its trainer too)."""
+"""The explore command's options that made each of the grader's datasets (``datasets_dir``
+:data:`DATA_DIR`)."""
 
+SANDBOX: dict[str, Any] = {
+    "given": [PROJECT_ROOT / "infrastructure", (DATA_DIR, DATASETS_DIR)],
+}
+"""Options of every sandbox of this suite: the grader's infrastructure, and its datasets in the
+scratch folder, over anything the submission holds there."""
 
-@dataclasses.dataclass(frozen=True)
-class OfflineTrainerSpec(Trainer):
-    """The student's ``OfflineTrainer``, built once the sandbox holds a dataset for it: the
-    given explore command writes one (:data:`EXPLORE`) before each build, so that a worker
-    restarted between cases (a fresh scratch folder) has it too."""
-
-    def build(
-        self,
-        sandbox: Sandbox,
-        tally: Tally,
-        summary: str,
-        config: Mapping[str, Any],
-        states: Mapping[tuple[str, ...], Mapping[str, Any]],
-    ) -> bool:
-        result = sandbox.call_method(
-            CONFIG,
-            "ExploreConfig",
-            (),
-            EXPLORE,
-            steps=[Apply(f"{RUN}:explore", (False,))],
-            timeout_s=self.timeout_s,
-            label="explore (the trainer's dataset)",
-        )
-        ok, _ = returned(result, tally, f"{summary} (writing the trainer's dataset)")
-        return ok and super().build(sandbox, tally, summary, config, states)
-
-
-TRAINER = OfflineTrainerSpec(RUN, "OfflineTrainer", KEPT, TRAINER_TIMEOUT_S)
+TRAINER = Trainer(RUN, "OfflineTrainer", KEPT, TRAINER_TIMEOUT_S)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -551,7 +551,7 @@ def _reference_agent(
         ref_config.TrainConfig(
             algorithm=algorithm,  # type: ignore[arg-type]
             env=ENV,
-            dataset=DATASET,
+            dataset=AGENT_DATASET,
             datasets_dir=DATASETS_DIR,
             batch_size=8,
             **fields,
@@ -948,6 +948,55 @@ IQL_CRITIC_UPDATE = _update_check(
 
 
 # ---------------------------------------------------------------------------------------------
+# The learning curves: IQL and CQL on the grader's dataset of PointmassEasy-v0
+# ---------------------------------------------------------------------------------------------
+
+MILESTONES = (10_000, 12_000)
+"""Gradient steps at which the policies are judged. Up to 3k steps the reference returns -44 to
+-50 (-50: every episode ends at the time limit), and until 8k a single evaluation may still
+find it stuck at -50 (IQL's seed 3 at 8k, CQL's seed 0 at 6k), which would make a calibrated bar
+of random play."""
+
+
+def _learning_task(algorithm: str, policy: str) -> LearningTask:
+    """The handout's preset of ``algorithm`` on :data:`ENV`, trained on the grader's
+    :data:`LEARNING_DATASET` (in the sandbox's scratch folder, and in :data:`DATA_DIR` for the
+    grader's own copies of the trainer) up to the last of :data:`MILESTONES`."""
+    steps = MILESTONES[-1]
+    folder = (DATA_DIR / LEARNING_DATASET / "data").relative_to(PROJECT_ROOT)
+    return preset_task(
+        f"{algorithm.upper()} on {ENV}",
+        preset=ref_config.OFFLINE_PRESETS[algorithm][ENV],
+        module=RUN,
+        trainer="OfflineTrainer",
+        milestones=MILESTONES,
+        env=ENV,
+        overrides={
+            "dataset": LEARNING_DATASET,
+            "datasets_dir": DATASETS_DIR,
+            "total_steps": steps,
+            "eval_every": steps,
+        },
+        train_until="train_until",
+        data=tuple(f"{folder}/{name}" for name in ("metadata.json", "main_data.hdf5")),
+        policy=policy,
+        env_steps=False,  # milestones are gradient steps, the trainer's clock
+        grader_config={"datasets_dir": str(DATA_DIR)},
+    )
+
+
+LEARNING = [
+    Learning(_learning_task("iql", "agent.actor"), points=10, timeout_s=240.0),
+    Learning(_learning_task("cql", "agent.q_network"), points=10, timeout_s=150.0),
+]
+"""What ``rlhw calibrate hw5`` runs; the bands are in ``autograder/calibration/hw5.json``. The
+grader evaluates IQL's actor (its greedy action) and CQL's Q-network (the argmax) with the
+reference's agent. DQN has none: it is given code. Nor has AWAC, to keep the whole suite within
+a few minutes: its functions are the fast checks', and its actor's loss,
+``advantage_weighted_loss``, is IQL's too, which IQL's curve trains."""
+
+
+# ---------------------------------------------------------------------------------------------
 # The suite
 # ---------------------------------------------------------------------------------------------
 
@@ -984,4 +1033,11 @@ CHECKS: list[Check] = [
     IQL_CRITIC_UPDATE,
 ]
 
-SUITE = Suite(hw="hw5", package=PACKAGE, checks=CHECKS, feedback="property")
+SUITE = Suite(
+    hw="hw5",
+    package=PACKAGE,
+    checks=CHECKS,
+    learning=LEARNING,
+    feedback="property",
+    sandbox=SANDBOX,
+)
