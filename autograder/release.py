@@ -68,7 +68,8 @@ PLACEHOLDER_FILES = ("README.md", "__init__.py")
 # Never in a student tree, wherever they are.
 FORBIDDEN_DIRS = frozenset({"runs", "dist", ".venv", "__pycache__", ".git", ".ipynb_checkpoints"})
 # Reference weights and data: left out unless ``allow_data`` names them.
-WEIGHT_SUFFIXES = frozenset({".pt", ".pth", ".safetensors", ".npz"})
+WEIGHT_SUFFIXES = frozenset({".pt", ".pth", ".safetensors", ".npz", ".hdf5", ".h5"})
+"""Files of weights or data (hw5's Minari datasets are HDF5): none ships unless allow_data says."""
 # Build and tool leftovers that a copy skips silently (they are not the instructor's files).
 JUNK = (
     *("__pycache__", "*.pyc", "*.pyo", ".pytest_cache", ".mypy_cache", ".ruff_cache"),

@@ -549,6 +549,7 @@ FORBIDDEN = [
     "hw2_policy_gradient/reference.pt",
     "infrastructure/weights.safetensors",
     "hw2_policy_gradient/demos.npz",
+    "hw2_policy_gradient/datasets/main_data.hdf5",
     "runs/demo/progress.csv",
     "dist/hw2/x.txt",
     ".venv/pyvenv.cfg",
