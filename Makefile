@@ -34,10 +34,10 @@ demo: $(STAMP)
 	@echo "Gradescope bundle:  dist/hw2/autograder/autograder.zip"
 	@echo "results:            runs/demo/starter/results.json  runs/demo/reference/results.json"
 
-## test: the project's tests, the long trainings and whole audits left out (`make test-slow`);
-## about 8.5 minutes on a fresh clone with 2 cores, install included
+## test: the project's tests, the long trainings and whole audits left out (`make test-slow`),
+## on one pytest-xdist worker per core (a module's tests stay on one worker: tests/conftest.py)
 test: $(STAMP)
-	$(PY) -m pytest
+	$(PY) -m pytest -n auto --dist loadgroup
 
 ## test-slow: only the long ones: trainings to the handouts' targets, learning checks on their
 ## real budgets, and each suite's whole audit (every mutant on every check, three grading seeds)

@@ -4,6 +4,14 @@ The sampler and replay-buffer tests run on :class:`CounterEnv`, an environment s
 that every batch it produces can be written down by hand. The release tests share
 :func:`released`: each homework's student tree is released once per test run.
 
+``make test`` runs the tests on pytest-xdist's workers, one per core (``-n auto --dist
+loadgroup``): most tests keep at most one core busy (small networks on one thread, a grader
+and its sandbox taking turns, a fresh environment installing), so the workers run them side by
+side. :class:`ModuleScheduling` keeps each module's tests on one worker, so that its
+module-scoped fixtures (a grading, an audit) are set up once, and the tests of one
+``xdist_group`` together, whichever modules they are in; each worker computes on one thread
+(:func:`pytest_configure`).
+
 The tests read the hidden suites through :func:`suite_checks`, :func:`fast_suite_checks`,
 :func:`learning_tasks` and :func:`suite_package` only, and change their learning tasks through
 :func:`set_learning_tasks` (``from conftest import ...``), so that how a suite is written can
@@ -12,6 +20,7 @@ change in one place.
 
 from __future__ import annotations
 
+import fcntl
 import shutil
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -20,6 +29,8 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 import pytest
+import torch
+from xdist.scheduler import LoadGroupScheduling
 
 from autograder import learning
 from autograder.checks import Check, fast_checks
@@ -159,22 +170,55 @@ def constant_policy() -> Callable[[int], Callable[[np.ndarray], np.ndarray]]:
 
 
 @pytest.fixture(scope="session")
-def released(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
+def released(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Callable[[str], Path]:
     """``released("hw2")``: the student tree of a homework as ``rlhw release`` writes it,
     ``DIST/hw2/student``, in a folder of its own for the caller to change at will.
 
     Each homework is released once per test run (hw2's release takes seconds: nbgrader, the
-    stale-calibration check, the leak check) and each call gets a copy of its whole
-    ``DIST/hw2`` folder, so that what the release left next to the tree shows too.
+    stale-calibration check, the leak check), by the first xdist worker that asks for it: the
+    others wait on its lock and copy its tree. Each call gets a copy of its whole ``DIST/hw2``
+    folder, so that what the release left next to the tree shows too.
     """
-    trees: dict[str, Path] = {}
+    # a worker's temporary folder is popen-gwN in the run's own, which all its workers share
+    shared = tmp_path_factory.getbasetemp()
+    if hasattr(request.config, "workerinput"):
+        shared = shared.parent
 
     def release(hw: str) -> Path:
-        if hw not in trees:
-            trees[hw] = release_student(hw, tmp_path_factory.mktemp(f"release-{hw}"))
-        tree = trees[hw]
+        out = shared / f"release-{hw}"
+        with open(shared / f"release-{hw}.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+            trees = sorted(out.glob("*/student"))
+            tree = trees[0] if trees else release_student(hw, out)
         copy = tmp_path_factory.mktemp("dist") / tree.parent.name
         shutil.copytree(tree.parent, copy, symlinks=True)
         return copy / tree.name
 
     return release
+
+
+# --------------------------------------------------------------------- pytest-xdist's workers
+
+
+class ModuleScheduling(LoadGroupScheduling):
+    """xdist's ``loadgroup`` with each module as a group of its own: a test marked
+    ``xdist_group(name)`` goes with the others of that name, any other test with its module's."""
+
+    def _split_scope(self, nodeid: str) -> str:
+        group = super()._split_scope(nodeid)
+        return group if group != nodeid else nodeid.split("::", 1)[0]
+
+
+@pytest.hookimpl(optionalhook=True)  # xdist's hook: none without xdist (-p no:xdist)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> ModuleScheduling | None:
+    """``--dist loadgroup`` schedules by :class:`ModuleScheduling`; other modes as xdist does."""
+    return ModuleScheduling(config, log) if config.getvalue("dist") == "loadgroup" else None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """An xdist worker computes on one thread: the workers already keep every core busy, and
+    PyTorch's default of a thread per core in each would have them contend for the cores."""
+    if hasattr(config, "workerinput"):
+        torch.set_num_threads(1)
