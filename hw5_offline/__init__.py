@@ -1,1 +1,6 @@
-"""Homework 5: exploration and offline reinforcement learning: not released yet."""
+"""Homework 5: exploration and offline reinforcement learning: RND, CQL, AWAC and IQL on
+PointMass mazes, and offline-to-online fine-tuning."""
+
+INSTRUCTOR_ONLY = ("tools/*", "tests/test_tools.py")
+"""What stays with the staff: the tool that makes the Hopper datasets (it needs homework 3's
+reference) and its test."""
