@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet --no-deps --index-url $(TORCH_INDEX) $(TORCH)
-	$(PY) -m pip install --quiet -e ".[dev,release]"
+	$(PY) -m pip install --quiet -e ".[dev,release,cluster]"
 	@touch $(STAMP)
 
 ## demo: release hw2, then grade its bare starter and the reference solution (under 5 minutes)

@@ -20,14 +20,13 @@ mutant of a homework with its hidden suite, and says whether the suite can be tr
   failure too.
 
 Each submission is graded by :func:`~autograder.grade.run_checks` in its own sandbox, in a pool
-of ``jobs`` processes (a sandbox stays in the one process that started it).
+of ``jobs`` grader processes (a sandbox stays in the one process that started it), or as one
+Ray task on a cluster (:mod:`autograder.cluster`).
 """
 
 from __future__ import annotations
 
-import concurrent.futures
 import importlib
-import multiprocessing
 import tempfile
 import textwrap
 import time
@@ -38,6 +37,7 @@ from typing import Any, Literal
 
 from autograder import learning, report
 from autograder.alternatives import Alternative
+from autograder.batch import Backend, Done, run_tasks
 from autograder.checks import Check, fast_checks
 from autograder.grade import load_suite, run_checks, suite_sandbox_options
 from autograder.mutants import Mutant, apply_mutant, copy_homework
@@ -269,24 +269,24 @@ def grade_one(
 def _grade_all(
     hw: str,
     tasks: Sequence[tuple[Role, str, int, Mutant | None]],
-    jobs: int,
+    backend: Backend,
     fast: bool,
     own_checks_only: bool,
 ) -> list[Graded]:
-    """Grade ``tasks`` (``jobs`` at a time, each process with its own sandboxes), in order. A
-    task whose process dies comes back with ``error`` set and no rows."""
-    # spawn: a fresh interpreter per worker, not a fork of a grader that may hold torch threads
-    context = multiprocessing.get_context("spawn")
-    graded: list[Graded] = []
-    with concurrent.futures.ProcessPoolExecutor(jobs, mp_context=context) as pool:
-        futures = [pool.submit(grade_one, hw, *task, fast, own_checks_only) for task in tasks]
-        for (role, name, seed, _), future in zip(tasks, futures, strict=True):
-            try:
-                graded.append(future.result())
-            except Exception as error:
-                message = f"grading broke down: {type(error).__name__}: {error}"
-                graded.append(Graded(role, name, seed, [], 0.0, error=message))
-    return graded
+    """Grade ``tasks`` on ``backend`` (a local pool of grader processes, or Ray tasks: each
+    task with its own sandboxes), in order. A task whose process died on each attempt, or
+    whose grading raised, comes back with ``error`` set and no rows."""
+    calls = [(hw, *task, fast, own_checks_only) for task in tasks]
+    graded: dict[int, Graded] = {}
+    for index, ended in run_tasks(grade_one, calls, backend, hw=hw):
+        if isinstance(ended, Done):
+            graded[index] = ended.value
+        else:
+            role, name, seed, _ = tasks[index]
+            kind = "the machine" if ended.machine else "the grader"
+            message = f"grading broke down ({kind}): {ended.why}"
+            graded[index] = Graded(role, name, seed, [], 0.0, error=message)
+    return [graded[index] for index in range(len(tasks))]
 
 
 # ------------------------------------------------------------------------------- judging
@@ -375,12 +375,14 @@ def audit_homework(
     *,
     alternatives: Sequence[Alternative] | None = None,
     jobs: int = 2,
+    backend: Backend | None = None,
     fast: bool = False,
     own_checks_only: bool = False,
 ) -> AuditReport:
     """Grade the reference under each of ``seeds``, the bare starter (seed ``seeds[0]``), each
     mutant (default: the homework's whole catalog; seed ``seeds[0]``) and each correct
-    alternative (default: the whole corpus; every seed), ``jobs`` at a time. Mutants and
+    alternative (default: the whole corpus; every seed), ``jobs`` at a time in a local pool
+    (or on ``backend``: :class:`~autograder.batch.Backend`, Ray included). Mutants and
     alternatives skip the learning-curve checks; with ``fast``, everyone does
     (:func:`audited_checks`). With ``own_checks_only``, each mutant and alternative is graded
     on the checks of its own function only (:func:`own_checks`: the same verdicts, in a
@@ -395,6 +397,7 @@ def audit_homework(
         raise AuditError("expected at least one grading seed")
     if jobs < 1:
         raise AuditError(f"expected jobs >= 1, got {jobs}")
+    backend = backend or Backend("local", jobs=jobs)
     started = time.monotonic()
     package, checks = load_suite(hw)
     if stale := learning.stale_calibration_message(hw):
@@ -409,7 +412,7 @@ def audit_homework(
         *(("alternative", a.name, s, a) for a in corpus for s in seeds),
         ("starter", "bare starter", first, None),
     ]
-    graded = _grade_all(hw, tasks, jobs, fast, own_checks_only)
+    graded = _grade_all(hw, tasks, backend, fast, own_checks_only)
     by_role: dict[str, list[Graded]] = {
         "reference": [],
         "starter": [],

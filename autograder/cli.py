@@ -106,22 +106,38 @@ def _add_grade(commands: _Commands) -> None:
         "policies.py for hw2), each found once; the report says which file was taken from "
         "where. One submission: OUT/results.json (Gradescope's format, what the student sees) "
         "and OUT/staff.json (the same grading with every check's whole feedback), and a table "
-        "of staff's view. Several: both files in OUT/<name>/ for each, OUT/grades.csv and a "
-        "summary. A check the grader could not judge (a grader error, such as a stale "
+        "of staff's view. Several (or --backend ray): both files in OUT/<name>/ for each, "
+        "OUT/grades.csv (rewritten as each submission ends) and a summary; run again, a batch "
+        "keeps what it graded before (see --regrade), and a submission whose grading process "
+        "died twice (a machine failure) is listed with no score, never 0. A check the grader "
+        "could not judge (a grader error, such as a stale "
         "calibration: not the student's fault) counts 0 until graded again: it shows as "
         "GRADER ERROR in the tables, in grades.csv's grader_errors column and in staff.json "
         "with what to fix, while the student reads that it will be graded again. Exits 0 once "
-        "grading is done, whatever the scores; 3 when a grader error left checks to grade "
-        "again (they are listed on stderr); 2 on bad arguments, and where the submissions' "
-        "code cannot be confined (see --unconfined).",
+        "grading is done, whatever the scores; 3 when a grader error or a machine failure left "
+        "checks or submissions to grade again (they are listed on stderr); 2 on bad arguments, "
+        "where the submissions' code cannot be confined (see --unconfined), when OUT is taken "
+        "by another batch, and when the Ray cluster cannot be reached or cannot grade; 130 when "
+        "stopped (Ctrl-C): run it again to resume.",
     )
     grade.add_argument("hw", help="homework, e.g. hw2 or hw2_policy_gradient")
     grade.add_argument("submissions", nargs="+", metavar="SUBMISSION", help="folder or .zip")
     grade.add_argument("--out", default="grading", help="output folder (default: grading)")
     grade.add_argument(
-        "--jobs", type=_positive_int, default=1, help="submissions graded at once (default: 1)"
+        "--jobs",
+        type=_positive_int,
+        default=None,
+        help="submissions graded at once by --backend local (default: 1)",
     )
     grade.add_argument("--seed", type=int, default=0, help="grading seed (default: 0)")
+    _add_backend(grade, "submission")
+    grade.add_argument(
+        "--regrade",
+        action="store_true",
+        help="grade every submission again; without it, a batch keeps each submission whose "
+        "reports in OUT/<name>/ are complete and were made by the same suite (its digest), seed "
+        "and checks, so that a batch stopped halfway is resumed by running it again",
+    )
     grade.add_argument(
         "--fast",
         action="store_true",
@@ -176,8 +192,12 @@ def _add_audit(commands: _Commands) -> None:
         help="only these correct alternatives (none with no NAME)",
     )
     audit.add_argument(
-        "--jobs", type=_positive_int, default=2, help="submissions graded at once (default: 2)"
+        "--jobs",
+        type=_positive_int,
+        default=None,
+        help="submissions graded at once by --backend local (default: 2)",
     )
+    _add_backend(audit, "grading")
     audit.add_argument(
         "--fast",
         action="store_true",
@@ -206,8 +226,12 @@ def _add_calibrate(commands: _Commands) -> None:
         help="training seeds of the reference (default: 0 1 2 3 4 5)",
     )
     calibrate.add_argument(
-        "--jobs", type=_positive_int, default=2, help="runs at once (default: 2)"
+        "--jobs",
+        type=_positive_int,
+        default=None,
+        help="runs at once with --backend local (default: 2)",
     )
+    _add_backend(calibrate, "seed's run")
     calibrate.add_argument(
         "--tasks",
         nargs="+",
@@ -229,6 +253,44 @@ def _add_check(commands: _Commands) -> None:
     )
     check.add_argument("hw", help="homework, e.g. hw2 or hw2_policy_gradient")
     check.add_argument("--root", default=None, help="the tree's root (default: the current folder)")
+
+
+def _add_backend(parser: argparse.ArgumentParser, task: str) -> None:
+    parser.add_argument(
+        "--backend",
+        choices=("local", "ray"),
+        default="local",
+        help=f"where the work runs: local, a pool of --jobs processes on this machine "
+        f"(default); ray, one Ray task per {task} on a Ray cluster (needs the cluster extra: "
+        'pip install -e ".[cluster]")',
+    )
+    parser.add_argument(
+        "--address",
+        default=None,
+        metavar="HOST:PORT",
+        help="with --backend ray: the cluster's head node (default: the cluster RAY_ADDRESS "
+        "names, or else one started on this machine's cores)",
+    )
+
+
+def _backend(args: argparse.Namespace, command: str, jobs: int) -> Any:
+    """The :class:`~autograder.batch.Backend` the options ask for; ``None`` after printing
+    why they do not fit together."""
+    from autograder.batch import Backend
+
+    if args.backend == "ray" and args.jobs is not None:
+        print(
+            f"rlhw {command}: --jobs is for --backend local; on Ray each task takes one CPU of "
+            "the cluster, as many at once as it has",
+            file=sys.stderr,
+        )
+        return None
+    if args.backend != "ray" and args.address is not None:
+        print(f"rlhw {command}: --address needs --backend ray", file=sys.stderr)
+        return None
+    if args.backend == "ray":
+        return Backend("ray", address=args.address)
+    return Backend("local", jobs=args.jobs or jobs)
 
 
 def _positive_int(text: str) -> int:
@@ -272,7 +334,8 @@ this machine, and the reports say the grading was unconfined."""
 def _grade(args: argparse.Namespace) -> int:
     # Imported here: the student tree ships this file but not the engine.
     from autograder import report
-    from autograder.grade import SuiteError, grade_many, grade_submission
+    from autograder.batch import BatchError, grade_batch
+    from autograder.grade import SuiteError, grade_submission
     from autograder.sandbox import confinement_problem
 
     missing = [s for s in args.submissions if not Path(s).exists()]
@@ -286,8 +349,12 @@ def _grade(args: argparse.Namespace) -> int:
             return 2
     options = {"confine": False} if args.unconfined else None
     out = Path(args.out)
+    backend = _backend(args, "grade", 1)
+    if backend is None:
+        return 2
+    failed: dict[str, str] = {}
     try:
-        if len(args.submissions) == 1:
+        if len(args.submissions) == 1 and backend.kind == "local":
             results = grade_submission(
                 Path(args.submissions[0]),
                 args.hw,
@@ -301,26 +368,45 @@ def _grade(args: argparse.Namespace) -> int:
             print(f"wrote {out / 'results.json'} and {out / report.STAFF_FILE}")
             staff = {args.submissions[0]: results}
         else:
-            batch = grade_many(
+            batch = grade_batch(
                 [Path(s) for s in args.submissions],
                 args.hw,
                 out,
-                jobs=args.jobs,
-                seed=args.seed,
+                backend,
+                args.seed,
                 suite=args.suite,
                 fast=args.fast,
                 sandbox_options=options,
+                regrade=args.regrade,
             )
-            print(report.format_batch(batch))
+            print(report.format_batch(batch.graded))
+            kept = f" ({len(batch.kept)} kept from before: --regrade grades them again)"
             print(
-                f"wrote results.json and {report.STAFF_FILE} of {len(batch)} submissions under "
-                f"{out}/, and {out / 'grades.csv'}"
+                f"wrote results.json and {report.STAFF_FILE} of {len(batch.graded)} submissions "
+                f"under {out}/{kept if batch.kept else ''}, and {out / 'grades.csv'}"
             )
-            staff = batch
-    except SuiteError as error:
+            staff, failed = batch.graded, batch.failed
+            if failed:
+                print(
+                    f"rlhw grade: {len(batch.failed)} submission(s) not graded: the machine "
+                    "broke their grading twice (grades.csv says so, with no score). Run the "
+                    "same command again to grade them:",
+                    file=sys.stderr,
+                )
+                for name, why in batch.failed.items():
+                    print(f"  {name}: {why}", file=sys.stderr)
+    except (SuiteError, BatchError) as error:
         print(f"rlhw grade: {error}", file=sys.stderr)
         return 2
-    return _report_grader_errors(staff)
+    except KeyboardInterrupt:
+        print(
+            f"rlhw grade: stopped; {out / 'grades.csv'} lists what was graded. Run the same "
+            "command again to grade the rest",
+            file=sys.stderr,
+        )
+        return 130
+    code = _report_grader_errors(staff)
+    return 3 if failed else code
 
 
 def _report_grader_errors(staff: dict[str, dict[str, Any]]) -> int:
@@ -346,8 +432,12 @@ def _report_grader_errors(staff: dict[str, dict[str, Any]]) -> int:
 def _audit(args: argparse.Namespace) -> int:
     # Imported here: the student tree ships this file but not the engine.
     from autograder import audit
+    from autograder.batch import BatchError
     from autograder.grade import SuiteError
 
+    backend = _backend(args, "audit", 2)
+    if backend is None:
+        return 2
     try:
         mutants = audit.select_mutants(audit.load_mutants(args.hw), args.mutants)
         alternatives = audit.select_mutants(
@@ -358,10 +448,10 @@ def _audit(args: argparse.Namespace) -> int:
             args.seeds,
             mutants,
             alternatives=alternatives,
-            jobs=args.jobs,
+            backend=backend,
             fast=args.fast,
         )
-    except (SuiteError, audit.AuditError) as error:
+    except (SuiteError, audit.AuditError, BatchError) as error:
         print(f"rlhw audit: {error}", file=sys.stderr)
         return 2
     print(audit.format_report(result))
@@ -372,8 +462,12 @@ def _audit(args: argparse.Namespace) -> int:
 def _calibrate(args: argparse.Namespace) -> int:
     # Imported here: the student tree ships this file but not the engine.
     from autograder import learning
+    from autograder.batch import BatchError
     from autograder.grade import SuiteError
 
+    backend = _backend(args, "calibrate", 2)
+    if backend is None:
+        return 2
     try:
         tasks = learning.learning_tasks(args.hw)
     except SuiteError as error:
@@ -395,7 +489,10 @@ def _calibrate(args: argparse.Namespace) -> int:
     chosen = [task for task in tasks if args.tasks is None or task.name in args.tasks]
     kept = [task.name for task in tasks if task not in chosen]
     try:
-        data = learning.calibrate(args.hw, chosen, args.seeds, jobs=args.jobs, keep=kept)
+        data = learning.calibrate(args.hw, chosen, args.seeds, backend=backend, keep=kept)
+    except BatchError as error:
+        print(f"rlhw calibrate: {error}", file=sys.stderr)
+        return 2
     except learning.CalibrationError as error:
         print(f"rlhw calibrate: {error}", file=sys.stderr)
         return 1

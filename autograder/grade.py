@@ -21,11 +21,10 @@ zip, code that hangs or exits, even a check that breaks, all end as failed rows 
 
 from __future__ import annotations
 
-import concurrent.futures
+import hashlib
 import importlib
 import importlib.util
 import logging
-import multiprocessing
 import os
 import pkgutil
 import re
@@ -38,7 +37,6 @@ import traceback
 import zipfile
 import zlib
 from collections.abc import Mapping, Sequence
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path, PurePosixPath
@@ -165,6 +163,43 @@ def _import_spec(spec: str) -> ModuleType:
         raise
     except Exception as error:
         raise SuiteError(f"could not load the suite {spec!r}: {error!r}") from error
+
+
+SUITE_DIGEST_KEY = "suite_digest"
+"""Where ``results.json`` and ``staff.json`` record :func:`suite_digest` (in ``extra_data``)."""
+_ENGINE_DIRS = ("autograder", "infrastructure")
+
+
+def suite_digest(hw: str, spec: str | None = None) -> str:
+    """A digest of everything that makes a grading of homework ``hw`` what it is: the suite's
+    module (or the ``spec`` file), the reference package that judges (every file of it), the
+    calibration file, and the engine and the given infrastructure (their top-level ``.py``
+    files). A batch keeps a submission's ``results.json`` only when it was made under the same
+    digest (:mod:`autograder.batch`), and a cluster whose nodes hold another copy of the course
+    is told apart by it (:mod:`autograder.cluster`).
+    """
+    module = _suite_module(hw, spec)
+    suite = getattr(module, "SUITE", None)
+    files: list[Path] = [Path(module.__file__ or "")]
+    if isinstance(suite, Suite):
+        reference = PROJECT_ROOT / suite.package
+        if reference.is_dir():
+            files += sorted(
+                path for path in reference.rglob("*.py") if "__pycache__" not in path.parts
+            )
+    files += [PROJECT_ROOT / "autograder" / "calibration" / f"{hw.split('_')[0]}.json"]
+    for folder in _ENGINE_DIRS:
+        files += sorted((PROJECT_ROOT / folder).glob("*.py"))
+    digest = hashlib.sha256()
+    for path in files:
+        name = path.relative_to(PROJECT_ROOT) if path.is_relative_to(PROJECT_ROOT) else path.name
+        digest.update(f"{PurePosixPath(name)}\0".encode())
+        try:
+            digest.update(path.read_bytes())
+        except OSError:
+            digest.update(b"(missing)")
+        digest.update(b"\0")
+    return digest.hexdigest()[:16]
 
 
 def stable_hash(text: str) -> int:
@@ -725,14 +760,17 @@ def grade_submission(
     The checks are homework ``hw``'s suite (:func:`load_suite`, or the ``suite`` spec), or
     ``checks`` with their ``package`` (then ``feedback`` defaults to
     :data:`~autograder.checks.DEFAULT_FEEDBACK`); ``fast`` leaves out the learning-curve
-    checks, and both reports say so. Raises :class:`SuiteError` for a homework that does not
-    exist; never for anything the submission does.
+    checks, and both reports say so. When the checks are a suite's, both reports record its
+    :func:`suite_digest` in ``extra_data.suite_digest``. Raises :class:`SuiteError` for a
+    homework that does not exist; never for anything the submission does.
     """
+    digest = None
     if checks is None:
         package, checks = load_suite(hw, suite)
         sandbox_options = {**suite_sandbox_options(hw, suite), **(sandbox_options or {})}
         if feedback is None:
             feedback = suite_feedback(hw, suite)
+        digest = suite_digest(hw, suite)
     elif package is None:
         raise ValueError("expected the package name along with the checks, got package=None")
     level: Feedback = DEFAULT_FEEDBACK if feedback is None else feedback
@@ -770,6 +808,9 @@ def grade_submission(
         log.exception("grading %s failed", submission)
         views = _views(_engine_error(error, max_score, **common), time.monotonic() - started)
     student, staff = views
+    if digest is not None:  # what a resumed batch compares (autograder.batch)
+        for view in views:
+            view["extra_data"][SUITE_DIGEST_KEY] = digest
     report.write_json_atomic(Path(out_dir) / "results.json", student)
     return report.write_json_atomic(Path(out_dir) / report.STAFF_FILE, staff)
 
@@ -814,26 +855,6 @@ def submission_names(submissions: Sequence[Path]) -> list[str]:
     return names
 
 
-def _grade_in_worker(
-    submission: str,
-    hw: str,
-    out_dir: str,
-    seed: int,
-    suite: str | None,
-    sandbox_options: dict[str, Any] | None,
-    fast: bool,
-) -> dict[str, Any]:
-    return grade_submission(
-        Path(submission),
-        hw,
-        Path(out_dir),
-        seed,
-        suite=suite,
-        sandbox_options=sandbox_options,
-        fast=fast,
-    )
-
-
 def grade_many(
     submissions: Sequence[Path],
     hw: str,
@@ -846,59 +867,30 @@ def grade_many(
     fast: bool = False,
 ) -> dict[str, dict[str, Any]]:
     """Grade each submission into ``out_dir/<name>/`` (``results.json`` and ``staff.json``, as
-    :func:`grade_submission` writes them; ``jobs`` at a time, each in its own process with its
-    own sandbox) and write the gradebook ``out_dir/grades.csv``; ``fast`` leaves out the
-    learning-curve checks, and the gradebook says so.
+    :func:`grade_submission` writes them; ``jobs`` at a time, in a pool of grader processes
+    each reused across submissions) and write the gradebook ``out_dir/grades.csv``; ``fast``
+    leaves out the learning-curve checks, and the gradebook says so. Every submission is
+    graded again (:func:`autograder.batch.grade_batch` resumes, and runs on Ray).
 
-    Returns ``{name: staff's results}`` in the order given. A submission whose grading breaks
-    in any way still gets valid reports: a grader error, score 0 until it is graded again.
+    Returns ``{name: staff's results}`` in the order given, for the submissions graded: one
+    whose grading process died twice (the machine's fault, not its code's) has no results and
+    shows as a machine failure in ``grades.csv``. A submission whose grading breaks in the
+    engine still gets valid reports: a grader error, score 0 until it is graded again.
     """
+    from autograder.batch import Backend, grade_batch
+
     if jobs < 1:
         raise ValueError(f"expected jobs >= 1, got {jobs}")
-    package, checks = load_suite(hw, suite)  # fails early on an unknown homework
-    del package
-    graded = fast_checks(checks) if fast else checks
-    left_out = [check for check in checks if check not in graded]
-    max_score = sum(c.points for c in graded)
-    out_dir = Path(out_dir)
-    names = submission_names(submissions)
-    options = dict(sandbox_options or {})
-    results: dict[str, dict[str, Any]] = {}
-
-    def broken(name: str, error: BaseException) -> dict[str, Any]:
-        log.error("grading %s failed: %r", name, error)
-        make = _engine_error(error, max_score, hw=hw, seed=seed, left_out=left_out)
-        student, staff = _views(make, 0.0)
-        report.write_json_atomic(out_dir / name / "results.json", student)
-        return report.write_json_atomic(out_dir / name / report.STAFF_FILE, staff)
-
-    # spawn: a fresh interpreter per worker, not a fork of a grader that may hold torch threads
-    context = multiprocessing.get_context("spawn")
-    with concurrent.futures.ProcessPoolExecutor(jobs, mp_context=context) as pool:
-        futures = {
-            name: pool.submit(
-                _grade_in_worker, str(path), hw, str(out_dir / name), seed, suite, options, fast
-            )
-            for name, path in zip(names, submissions, strict=True)
-        }
-        retry: list[str] = []
-        for name, future in futures.items():
-            try:
-                results[name] = future.result()
-            except BrokenProcessPool:
-                retry.append(name)  # one dead worker breaks the whole pool: regrade alone
-            except Exception as error:  # an engine bug
-                results[name] = broken(name, error)
-    for name in retry:
-        path = submissions[names.index(name)]
-        with concurrent.futures.ProcessPoolExecutor(1, mp_context=context) as alone:
-            future = alone.submit(
-                _grade_in_worker, str(path), hw, str(out_dir / name), seed, suite, options, fast
-            )
-            try:
-                results[name] = future.result()
-            except Exception as error:
-                results[name] = broken(name, error)
-    results = {name: results[name] for name in names}
-    report.write_grades_csv(out_dir / "grades.csv", results, [c.name for c in graded])
-    return results
+    batch = grade_batch(
+        submissions,
+        hw,
+        out_dir,
+        Backend("local", jobs=jobs),
+        seed,
+        suite=suite,
+        sandbox_options=sandbox_options,
+        fast=fast,
+        regrade=True,
+        progress=False,
+    )
+    return batch.graded

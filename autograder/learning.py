@@ -35,19 +35,17 @@ that misses it (:func:`target_misses`) instead of lowering the bar to what that 
 
 from __future__ import annotations
 
-import concurrent.futures
 import dataclasses
 import hashlib
 import importlib
 import json
-import multiprocessing
 import secrets
 import shlex
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import gymnasium as gym
 import numpy as np
@@ -57,6 +55,9 @@ from autograder.checks import Check, GraderError, Outcome
 from autograder.sandbox import PROJECT_ROOT, Attr, Failure, Method, Sandbox
 from infrastructure.config import Target
 from infrastructure.seeding import generators_kept
+
+if TYPE_CHECKING:  # autograder.batch imports the engine, which imports this module
+    from autograder.batch import Backend
 
 CALIBRATION_DIR = PROJECT_ROOT / "autograder" / "calibration"
 FRACTION = 0.25
@@ -261,7 +262,8 @@ def calibration_path(hw: str) -> Path:
 
 
 class CalibrationError(Exception):
-    """A calibration refused: a reference seed missed its task's target."""
+    """A calibration refused: a reference seed missed its task's target, or a run did not
+    finish."""
 
 
 def calibrate_command(
@@ -449,26 +451,33 @@ def target_misses(task: LearningTask, seeds: Sequence[int], returns: np.ndarray)
 def _reference_runs(
     tasks: Sequence[LearningTask],
     seeds: Sequence[int],
-    jobs: int,
+    jobs: int | Backend,
     log: Callable[[str], None],
 ) -> dict[str, np.ndarray]:
     """Each task's mean returns, shape ``(milestones, seeds)``: the reference trained on every
-    seed, ``jobs`` runs at a time, each in a fresh interpreter."""
-    context = multiprocessing.get_context("spawn")
-    returns = {}
-    with concurrent.futures.ProcessPoolExecutor(jobs, mp_context=context) as pool:
-        runs = {
-            (task.name, seed): pool.submit(_reference_run, task, seed)
-            for task in tasks
-            for seed in seeds
-        }
-        for task in tasks:
-            per_seed = []
-            for seed in seeds:
-                per_seed.append(runs[task.name, seed].result())
-                log(f"{task.name} seed {seed}: " + ", ".join(f"{r:.1f}" for r in per_seed[-1]))
-            returns[task.name] = np.array(per_seed).T
-    return returns
+    seed, each run in a grader process of its own: ``jobs`` at a time on this machine, or on
+    the backend ``jobs`` names (one Ray task per run with ``Backend("ray")``).
+
+    Raises:
+        CalibrationError: a run that did not finish (its process died twice, or it raised).
+    """
+    from autograder.batch import Backend, Done, run_tasks
+
+    backend = jobs if isinstance(jobs, Backend) else Backend("local", jobs=jobs)
+    runs = [(task, seed) for task in tasks for seed in seeds]
+    hw = tasks[0].module.split(".")[0] if tasks else ""
+    means: dict[tuple[str, int], list[float]] = {}
+    # the reference runs in the grader process: no sandbox, so no node need confine one
+    for index, ended in run_tasks(_reference_run, runs, backend, hw=hw, confined=False):
+        task, seed = runs[index]
+        if not isinstance(ended, Done):
+            raise CalibrationError(
+                f"the reference's run of {task.name} with seed {seed} did not finish: "
+                f"{ended.why}; {calibration_path(hw)} is left as it was"
+            )
+        means[task.name, seed] = ended.value
+        log(f"{task.name} seed {seed}: " + ", ".join(f"{r:.1f}" for r in ended.value))
+    return {task.name: np.array([means[task.name, seed] for seed in seeds]).T for task in tasks}
 
 
 def calibrate(
@@ -477,6 +486,7 @@ def calibrate(
     seeds: Sequence[int],
     *,
     jobs: int = 1,
+    backend: Backend | None = None,
     keep: Sequence[str] = (),
     log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
@@ -494,7 +504,7 @@ def calibrate(
 
     started = time.monotonic()
     command = calibrate_command(hw, seeds, [task.name for task in tasks] if keep else None)
-    returns = _reference_runs(tasks, seeds, jobs, log)
+    returns = _reference_runs(tasks, seeds, backend or jobs, log)
     misses = []
     for task in tasks:
         refused = target_misses(task, seeds, returns[task.name])

@@ -44,6 +44,7 @@ import os
 import tempfile
 import textwrap
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -535,15 +536,30 @@ def format_batch(results: Mapping[str, Mapping[str, Any]]) -> str:
 # ------------------------------------------------------------------------------- gradebook
 
 
-def grades_csv(results: Mapping[str, Mapping[str, Any]], check_names: Sequence[str]) -> str:
+@dataclass(frozen=True)
+class Ungraded:
+    """A gradebook row without a grade: a submission not graded yet (its batch still runs, or
+    stopped before it) or one whose grading the machine broke twice. Its score stays empty,
+    never 0, and ``why`` goes in the ``grader_errors`` column."""
+
+    why: str
+
+
+def grades_csv(
+    results: Mapping[str, Mapping[str, Any] | Ungraded], check_names: Sequence[str]
+) -> str:
     """The gradebook: ``submission, score, max_score``, ``left_out`` (what ``--fast`` did not
     grade, with its points: empty when every check ran), ``grader_errors`` (the checks to grade
     again once the grader is fixed: empty when none), then one column per check (its score; 0
-    where the check did not run, as for a submission without the package)."""
+    where the check did not run, as for a submission without the package). An
+    :class:`Ungraded` submission has empty scores and says why in ``grader_errors``."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["submission", "score", "max_score", "left_out", "grader_errors", *check_names])
     for name, data in results.items():
+        if isinstance(data, Ungraded):
+            writer.writerow([name, "", "", "", data.why, *("" for _ in check_names)])
+            continue
         scores = {t["name"]: t["score"] for t in data["tests"]}
         left = data.get("extra_data", {}).get("left_out")
         left_out = f"{', '.join(left['checks'])} ({_points(left['points'])} points)" if left else ""
@@ -561,7 +577,7 @@ def grades_csv(results: Mapping[str, Mapping[str, Any]], check_names: Sequence[s
 
 
 def write_grades_csv(
-    path: Path, results: Mapping[str, Mapping[str, Any]], check_names: Sequence[str]
+    path: Path, results: Mapping[str, Mapping[str, Any] | Ungraded], check_names: Sequence[str]
 ) -> None:
     """Write :func:`grades_csv` to ``path`` atomically."""
     _write_atomic(path, grades_csv(results, check_names))
