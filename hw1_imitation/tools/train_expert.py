@@ -35,7 +35,7 @@ from hw1_imitation.tools import tool_parser
 from hw3_q_learning.config import SAC_PRESETS, SACConfig
 from hw3_q_learning.run import POLICY, checkpoint_steps, train
 from infrastructure.envs import make_env
-from infrastructure.sampler import Sampler
+from infrastructure.sampler import Policy, Sampler
 
 # Mean return over EVAL_EPISODES episodes that each shipped expert must reach (the issue's).
 TARGETS = {"Ant-v5": 3000.0, "HalfCheetah-v5": 4000.0, "Hopper-v5": 2500.0, "Walker2d-v5": 3000.0}
@@ -94,11 +94,14 @@ def export_expert(policy_file: Path, out: Path) -> ExpertPolicy:
     return expert
 
 
-def measure(expert: ExpertPolicy, env_id: str, episodes: int, seed: int) -> dict[str, Any]:
-    """``episodes`` evaluation episodes of ``expert`` from ``reset(seed=seed)`` on."""
+def measure(expert: Policy, env_id: str, episodes: int, seed: int) -> dict[str, Any]:
+    """``episodes`` evaluation episodes of ``expert`` (an exported expert, or any policy: hw5's
+    Hopper datasets measure theirs with it) from ``reset(seed=seed)`` on."""
     env = make_env(env_id, seed)
-    batch = Sampler(env, seed=seed).sample_trajectories(expert, num_trajectories=episodes)
-    env.close()
+    try:
+        batch = Sampler(env, seed=seed).sample_trajectories(expert, num_trajectories=episodes)
+    finally:
+        env.close()
     returns = batch.episode_returns
     return {
         "episodes": episodes,

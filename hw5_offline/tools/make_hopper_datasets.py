@@ -48,7 +48,7 @@ import numpy as np
 import torch
 
 from hw1_imitation.expert import expert_path, expert_return, load_expert
-from hw1_imitation.tools.train_expert import sac_config
+from hw1_imitation.tools.train_expert import measure, sac_config
 from hw3_q_learning.export import SavedPolicy
 from hw3_q_learning.run import POLICY, checkpoint_steps, train
 from hw3_q_learning.sac import rescale_actions
@@ -193,23 +193,6 @@ def record(
     return episodes_of(batch), batch.episode_returns
 
 
-def measure(env_id: str, policy: Policy, episodes: int, seed: int) -> dict[str, Any]:
-    """``episodes`` whole episodes of ``policy`` from ``reset(seed=seed)`` on."""
-    env = make_env(env_id, seed)
-    try:
-        batch = Sampler(env, seed=seed).sample_trajectories(policy, num_trajectories=episodes)
-    finally:
-        env.close()
-    returns = batch.episode_returns
-    return {
-        "episodes": episodes,
-        "seed": seed,
-        "return_mean": round(float(returns.mean()), 1),
-        "return_std": round(float(returns.std()), 1),
-        "length_mean": float(np.mean(batch.episode_lengths)),
-    }
-
-
 def normalized_score(ret: float, random_return: float, expert_return: float) -> float:
     """D4RL's normalised score, :math:`100 \\, (R - R_\\text{random}) / (R_\\text{expert} -
     R_\\text{random})`: 0 for the random policy, 100 for the expert."""
@@ -312,7 +295,7 @@ def train_medium(
         policy = run_dir / f"policy_{steps}.pt"
         shutil.copyfile(run_dir / POLICY, policy)
         behaviour = SACBehaviour(policy, np.random.default_rng(EVAL_SEED))
-        result = measure(ENV_ID, behaviour, eval_episodes, EVAL_SEED)
+        result = measure(behaviour, ENV_ID, eval_episodes, EVAL_SEED)
         entry = Round(steps, result["return_mean"], result["return_std"], policy.name)
         rounds = [r for r in rounds if r.steps != steps] + [entry]
         write_rounds(
@@ -457,8 +440,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     expert = load_expert(expert_path(ENV_ID), gym.make(ENV_ID))
     uniform = RandomPolicy(low, high, np.random.default_rng(EVAL_SEED))
     references = {
-        "random": measure(ENV_ID, uniform, REFERENCE_EPISODES, EVAL_SEED),
-        "expert": measure(ENV_ID, expert, args.eval_episodes, EVAL_SEED),
+        "random": measure(uniform, ENV_ID, REFERENCE_EPISODES, EVAL_SEED),
+        "expert": measure(expert, ENV_ID, args.eval_episodes, EVAL_SEED),
     }
 
     def behaviour(kind: str, rng: np.random.Generator) -> tuple[Policy, str]:
