@@ -4,9 +4,10 @@ suite with its learning curves, and a batch in parallel.
     python bench/grading.py [--submissions 20] [--jobs 2]
 
 Grades the reference with the fast checks (budget 60 s, worker start-up included) and with the
-whole suite (budget 10 min), then a batch of submissions (the reference and a few mutants, in
-turn) on the fast checks, one after another and with ``--jobs`` processes, and prints the ratio
-parallel / sequential (the goal is < 0.6 with 2 jobs on 2 cores).
+whole suite (budget 10 min), then a batch of submissions (the reference, three mutants and the
+bare starter, in turn: ``cluster_grading.make_submissions``) on the fast checks, one after
+another and with ``--jobs`` processes, and prints the ratio parallel / sequential (the goal is
+< 0.6 with 2 jobs on 2 cores).
 """
 
 from __future__ import annotations
@@ -18,25 +19,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from cluster_grading import make_submissions
+
 from autograder.grade import grade_many, grade_submission
-from autograder.mutants import apply_mutant, copy_homework
-from autograder.mutants.hw2 import MUTANTS
-
-ROOT = Path(__file__).resolve().parent.parent
-PACKAGE = "hw2_policy_gradient"
-
-
-def make_submissions(folder: Path, count: int) -> list[Path]:
-    """``count`` submission folders: the reference, then mutants, in turn."""
-    submissions = []
-    for i in range(count):
-        dest = folder / f"submission{i:02d}"
-        if i % 4 == 0:
-            copy_homework(ROOT, PACKAGE, dest)
-        else:
-            apply_mutant(ROOT, MUTANTS[i % len(MUTANTS)], dest)
-        submissions.append(dest)
-    return submissions
 
 
 def timed(fn: Callable[..., object], *args: Any, **kwargs: Any) -> float:
