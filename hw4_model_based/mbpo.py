@@ -92,7 +92,11 @@ def load_sac() -> tuple[type[SACAgent], type[SACConfig]]:
         from hw3_q_learning.config import SACConfig
         from hw3_q_learning.sac import SACAgent
     except ImportError as error:
-        raise SACMissingError(HW3_MISSING.format(error=error)) from error
+        # a module of hw3 not there is said as such; any other import error (one inside the
+        # student's own hw3) as Python says it
+        missing = isinstance(error, ModuleNotFoundError) and (error.name or "").startswith("hw3_")
+        what = f"{error.name} is missing" if missing else str(error)
+        raise SACMissingError(HW3_MISSING.format(error=what)) from error
     return SACAgent, SACConfig
 
 

@@ -2,13 +2,16 @@
 
 Each homework is released; hw2's tree is installed in a fresh virtual environment through its
 own Makefile (``make``: PyTorch's CPU build from its index, then the tree with the student's
-extras; the longest part of this file, about 80 s here), and hw1's and hw3's trees share that
-environment after a ``pip install --no-deps -e`` of their own folder, since they install the
-same packages less Jupyter. Then every command in each README's ``bash`` blocks runs in its
-tree, in order, with the environment activated: each must succeed, or fail only where the
-homework's stubs raise ``NotImplementedError("TODO(...)")`` (``make check`` and ``make test``
-report the public tests waiting on them); never with an import error or another crash. A
-server (TensorBoard, Jupyter) counts once it prints the address it serves at.
+extras; the longest part of this file, about 80 s here), and the trees of hw1, hw3, hw4 and
+hw5 share that environment after a ``pip install --no-deps -e`` of their own folder, since
+they install the same packages less Jupyter. hw4's tree is released without homework 3's code,
+as by default: its commands must work, or stop at a stub, before the student brings hw3.
+
+Then every command in each README's ``bash`` blocks runs in its tree, in order, with the
+environment activated: each must succeed, or fail only where the homework's stubs raise
+``NotImplementedError("TODO(...)")`` (``make check`` and ``make test`` report the public tests
+waiting on them); never with an import error or another crash. A server (TensorBoard,
+Jupyter) counts once it prints the address it serves at.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from pathlib import Path
 import pytest
 
 # hw2 first: its tree installs the environment (with Jupyter, for its notebook).
-HOMEWORKS = ("hw2", "hw1", "hw3")
+HOMEWORKS = ("hw2", "hw1", "hw3", "hw4", "hw5")
 STUB = "NotImplementedError: TODO("
 # What a broken tree prints, whatever the exit status.
 BROKEN = re.compile(

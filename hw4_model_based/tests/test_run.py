@@ -8,6 +8,7 @@ to do."""
 from __future__ import annotations
 
 import json
+import re
 import sys
 from typing import Any
 
@@ -367,5 +368,7 @@ def test_without_hw3_an_mbpo_run_stops_with_what_to_do_before_anything_is_writte
         main(["mbpo", "--logdir", str(logdir)])
     message = str(exited.value.code)
     assert message.startswith("python -m hw4_model_based.run mbpo: error: MBPO trains homework")
+    # (in a student tree without hw3, its config is the first module found missing)
+    assert re.search(r"importing it failed \(hw3_q_learning\.(sac|config) is missing\)", message)
     assert "Put your hw3_q_learning folder (with your finished sac.py) next to" in message
     assert not logdir.exists()
