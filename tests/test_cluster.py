@@ -31,7 +31,7 @@ ray = pytest.importorskip(
 from ray.cluster_utils import Cluster  # noqa: E402
 
 from autograder import cli, cluster  # noqa: E402
-from autograder.audit import starter_root  # noqa: E402
+from autograder.audit import AuditReport, audit_homework, starter_root  # noqa: E402
 from autograder.batch import Backend, BatchError, grade_batch  # noqa: E402
 from autograder.mutants import apply_mutant, copy_homework  # noqa: E402
 from autograder.mutants.hw2 import MUTANTS  # noqa: E402
@@ -157,6 +157,29 @@ def test_a_node_without_the_project_is_named_before_any_grading(
         assert not out.exists() and not ray.is_initialized()
     finally:
         two_nodes.cluster.remove_node(node)
+
+
+def test_an_audit_on_the_cluster_judges_as_this_machine_does(two_nodes: TwoNodes) -> None:
+    """``rlhw audit --backend ray``: the reference, the bare starter and a mutant graded as Ray
+    tasks (each node applies the mutant to its own copy of the course) get the rows they get
+    here, and the same verdicts."""
+    chosen = dict(seeds=(0,), mutants=[MUTANTS[0]], alternatives=[], fast=True)
+    local = audit_homework("hw2", jobs=2, own_checks_only=True, **chosen)  # type: ignore[arg-type]
+    on_ray = audit_homework(
+        "hw2",
+        backend=Backend("ray", address=two_nodes.cluster.address),
+        own_checks_only=True,
+        **chosen,  # type: ignore[arg-type]
+    )
+
+    def judged(audit: AuditReport) -> list[Any]:
+        graded = [*audit.reference, audit.starter]
+        rows = [[(r.check, r.points, r.score, r.feedback) for r in g.rows] for g in graded]
+        return [rows, [(m.name, m.verdict, m.failing) for m in audit.mutants], audit.ok]
+
+    assert judged(on_ray) == judged(local)
+    assert on_ray.ok and on_ray.mutants[0].verdict == "killed"
+    assert all(g.error == "" for g in [*on_ray.reference, on_ray.starter])
 
 
 def test_the_cluster_grades_as_this_machine_does_and_a_lost_node_loses_nothing(
