@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 ray = pytest.importorskip(
@@ -29,8 +30,9 @@ ray = pytest.importorskip(
 )
 
 from ray.cluster_utils import Cluster  # noqa: E402
+from test_learning import tiny_task  # noqa: E402
 
-from autograder import cli, cluster  # noqa: E402
+from autograder import cli, cluster, learning  # noqa: E402
 from autograder.audit import AuditReport, audit_homework, starter_root  # noqa: E402
 from autograder.batch import Backend, BatchError, grade_batch  # noqa: E402
 from autograder.mutants import apply_mutant, copy_homework  # noqa: E402
@@ -180,6 +182,18 @@ def test_an_audit_on_the_cluster_judges_as_this_machine_does(two_nodes: TwoNodes
     assert judged(on_ray) == judged(local)
     assert on_ray.ok and on_ray.mutants[0].verdict == "killed"
     assert all(g.error == "" for g in [*on_ray.reference, on_ray.starter])
+
+
+def test_a_calibration_on_the_cluster_trains_as_this_machine_does(two_nodes: TwoNodes) -> None:
+    """``rlhw calibrate --backend ray``: the reference's seeded runs, one Ray task each, reach
+    the returns they reach here, milestone by milestone."""
+    tasks, seeds = [tiny_task((500, 1000), episodes=2)], (0, 1)
+    local = learning._reference_runs(tasks, seeds, 2, lambda line: None)
+    ray_backend = Backend("ray", address=two_nodes.cluster.address)
+    on_ray = learning._reference_runs(tasks, seeds, ray_backend, lambda line: None)
+    assert on_ray.keys() == local.keys() == {"CartPole-tiny"}
+    assert on_ray["CartPole-tiny"].shape == (2, 2)  # milestones x seeds
+    np.testing.assert_array_equal(on_ray["CartPole-tiny"], local["CartPole-tiny"])
 
 
 def test_the_cluster_grades_as_this_machine_does_and_a_lost_node_loses_nothing(
