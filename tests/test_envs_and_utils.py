@@ -220,6 +220,9 @@ def test_to_torch_and_back():
 def test_set_num_threads():
     before = torch.get_num_threads()
     try:
+        # from another count each way: under pytest-xdist a worker already runs on one thread
+        set_num_threads(2)
+        assert torch.get_num_threads() == 2
         set_num_threads(1)
         assert torch.get_num_threads() == 1
     finally:
