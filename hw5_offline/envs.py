@@ -542,7 +542,7 @@ def _draw_maze(figure: Any, image: np.ndarray, maze: Maze, *, norm: Any, cmap: s
 def _save(figure: Any, path: str | Path) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=100)
+    figure.savefig(path, dpi=100, bbox_inches="tight")  # a long title or a colour bar kept whole
     return path
 
 

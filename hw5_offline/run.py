@@ -204,7 +204,7 @@ def explore(config: ExploreConfig, progress: bool = True) -> dict[str, float]:
         logdir / VISITATION,
         bins_per_cell=FINE_BINS,
         title=(
-            f"{config.explorer}, {config.env}, seed {config.seed}: coverage "
+            f"{config.explorer}, {config.env}, seed {config.seed}\ncoverage "
             f"{result['explore/coverage']:.2f} (cells), {result['explore/coverage_fine']:.2f} "
             f"({FINE_BINS}x{FINE_BINS} bins)"
         ),
