@@ -169,6 +169,16 @@ def constant_policy() -> Callable[[int], Callable[[np.ndarray], np.ndarray]]:
     return always
 
 
+@pytest.fixture()
+def calibration_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty calibration folder that :mod:`autograder.learning` reads and writes instead of
+    ``autograder/calibration/`` for the test."""
+    folder = tmp_path / "calibration"
+    folder.mkdir()
+    monkeypatch.setattr(learning, "CALIBRATION_DIR", folder)
+    return folder
+
+
 @pytest.fixture(scope="session")
 def released(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory

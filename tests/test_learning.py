@@ -72,14 +72,6 @@ def write_calibration(
 
 
 @pytest.fixture()
-def calibration_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    folder = tmp_path / "calibration"
-    folder.mkdir()
-    monkeypatch.setattr(learning, "CALIBRATION_DIR", folder)
-    return folder
-
-
-@pytest.fixture()
 def fixed_eval_seeds(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Every evaluation of a grading on the same seeds (grading draws them from a secret)."""
     seeds: list[int] = []

@@ -103,14 +103,6 @@ def test_the_learning_checks_train_the_presets_on_the_graders_dataset():
         assert sorted(hw5.PROJECT_ROOT / name for name in task.data) == sorted(folder.iterdir())
 
 
-@pytest.fixture()
-def calibration_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    folder = tmp_path / "calibration"
-    folder.mkdir()
-    monkeypatch.setattr(learning, "CALIBRATION_DIR", folder)
-    return folder
-
-
 def test_the_learning_checks_grade_the_reference_on_a_tiny_budget(tmp_path, calibration_dir):
     """Both tasks on 200 gradient steps and a bar any policy clears, through the engine's
     path: the trainer in the sandbox finds the given dataset, the grader's copy finds its own
