@@ -1,6 +1,8 @@
 """The instructor tool that makes the Hopper datasets, piece by piece and end to end on tiny
-budgets: recording a policy into a Minari dataset, the normalised score, the medium run's
-rounds and their stop rule. Skipped where homework 3's reference is absent (a student's copy)."""
+budgets: the behaviour policies it exports act as homework 3's SAC actor and homework 1's expert
+do, bit for bit; a dataset over its size is refused; the medium run's rounds and their stop rule.
+Skipped where homework 3's reference is absent (a student's copy). Recording and the normalised
+score are hw5_offline.hopper_data's, tested in test_hopper_data.py."""
 
 from __future__ import annotations
 
@@ -8,110 +10,68 @@ import json
 
 import numpy as np
 import pytest
+import torch
 
 pytest.importorskip("hw3_q_learning.run")
 
+from hw1_imitation.expert import expert_path, load_expert  # noqa: E402
 from hw3_q_learning.export import SavedPolicy  # noqa: E402
-from hw5_offline.datasets import list_datasets, load_dataset, save_dataset  # noqa: E402
+from hw3_q_learning.sac import rescale_actions  # noqa: E402
+from hw5_offline.datasets import list_datasets, load_dataset  # noqa: E402
+from hw5_offline.hopper_data import load_behaviour, normalized_score  # noqa: E402
 from hw5_offline.tools import make_hopper_datasets as tool  # noqa: E402
 from hw5_offline.tools.make_hopper_datasets import (  # noqa: E402
-    NoisyPolicy,
-    RandomPolicy,
     Round,
-    SACBehaviour,
+    behaviour_of,
     choose_round,
-    normalized_score,
-    record,
+    export_behaviour,
 )
+from infrastructure.torch_utils import to_numpy, to_torch  # noqa: E402
 
 ENV = "Hopper-v5"
-LOW, HIGH = -np.ones(3, dtype=np.float32), np.ones(3, dtype=np.float32)
 
 
-def random_policy(seed: int = 0) -> RandomPolicy:
-    return RandomPolicy(LOW, HIGH, np.random.default_rng(seed))
+# ---- the exported behaviour policies ---------------------------------------------------------
 
 
-# ---- recording ------------------------------------------------------------------------------
+def test_the_exported_expert_is_hw1s_expert_plus_clipped_noise(tmp_path):
+    observations = np.random.default_rng(0).normal(size=(500, 11)) * 3
+    export_behaviour(expert_path(ENV), tmp_path / "expert.npz", "the expert")
+    policy = load_behaviour(tmp_path / "expert.npz", np.random.default_rng(1), env_id=ENV)
+    assert (policy.kind, policy.about, policy.constants) == (
+        "noisy_mean",
+        "the expert",
+        {"noise_std": tool.EXPERT_NOISE},
+    )
+    # What the tool recorded before the policies were files: hw1's expert, plus noise of std
+    # EXPERT_NOISE times half the range drawn from the dataset's generator, clipped.
+    expert = load_expert(expert_path(ENV))
+    low, high = expert.action_low, expert.action_high
+    noise = np.random.default_rng(1).standard_normal((500, 3))
+    expected = np.clip(expert(observations) + 0.1 * 0.5 * (high - low) * noise, low, high)
+    np.testing.assert_array_equal(policy(observations), expected.astype(np.float32))
+    assert (tmp_path / "expert.npz").stat().st_size < 100_000
 
 
-def test_recorded_transitions_load_back_as_a_dataset_of_hoppers_spaces(tmp_path):
-    episodes, returns = record(ENV, random_policy(), 300, seed=0)
-    save_dataset("hopper/test-v0", ENV, episodes, root=tmp_path)
-    data = load_dataset("hopper/test-v0", ENV, root=tmp_path)
-
-    assert len(data) == 300 and sum(len(e) for e in episodes) == 300
-    assert data.observations.shape == data.next_observations.shape == (300, 11)
-    assert data.actions.shape == (300, 3) and data.actions.dtype == np.float32
-    assert np.all(np.abs(data.actions) <= 1.0)
-    assert len(data.episode_starts) == len(episodes) == len(returns) + 1
-    # Random hoppers fall: every episode but the last ends terminated; the budget cuts the last.
-    ends = np.append(data.episode_starts[1:], 300) - 1
-    assert data.terminated[ends[:-1]].all() and not data.truncated[ends[:-1]].any()
-    assert data.truncated[-1] and not data.terminated[-1]
-    assert data.terminated.sum() + data.truncated.sum() == len(episodes)
-    # Within an episode s_{t+1} is the next step's s_t; complete episodes' returns are theirs.
-    inner = np.setdiff1d(np.arange(299), ends)
-    np.testing.assert_array_equal(data.next_observations[inner], data.observations[inner + 1])
-    assert not np.any(np.all(data.next_observations[ends] == data.observations[ends], axis=1))
-    sums = [data.rewards[s : e + 1].sum() for s, e in zip(data.episode_starts, ends, strict=True)]
-    np.testing.assert_allclose(returns, sums[:-1])
+def test_behaviour_of_refuses_a_file_it_cannot_read(tmp_path):
+    with pytest.raises(ValueError, match=r"expected a SAC actor \(policy.pt\) or a homework-1"):
+        behaviour_of(tmp_path / "policy.json", "?", np.random.default_rng(0))
 
 
-def test_recording_is_reproducible_and_seeded():
-    first, first_returns = record(ENV, random_policy(0), 100, seed=0)
-    again, again_returns = record(ENV, random_policy(0), 100, seed=0)
-    other, _ = record(ENV, random_policy(1), 100, seed=1)
-    np.testing.assert_array_equal(first_returns, again_returns)
-    for a, b in zip(first, again, strict=True):
-        np.testing.assert_array_equal(a.observations, b.observations)
-        np.testing.assert_array_equal(a.actions, b.actions)
-    assert not np.array_equal(first[0].actions, other[0].actions)
-
-
-def test_recording_without_a_complete_episode_is_refused():
-    with pytest.raises(ValueError, match="expected at least one complete episode in 3 transitions"):
-        record(ENV, random_policy(), 3, seed=0)
-    with pytest.raises(ValueError, match="expected a number of transitions >= 1, got 0"):
-        record(ENV, random_policy(), 0, seed=0)
-
-
-def test_noisy_policy_stays_in_bounds_and_is_its_policy_without_noise():
-    observations = np.zeros((500, 11))
-    constant = lambda obs: np.full((len(obs), 3), 0.95, dtype=np.float32)  # noqa: E731
-    rng = np.random.default_rng(0)
-    exact = NoisyPolicy(constant, LOW, HIGH, 0.0, rng)(observations)
-    np.testing.assert_array_equal(exact, constant(observations))
-    noisy = NoisyPolicy(constant, LOW, HIGH, 0.1, rng)(observations)
-    assert noisy.dtype == np.float32 and np.all(noisy <= 1.0) and np.all(noisy >= -1.0)
-    assert 0.05 < np.std(noisy[noisy < 1.0] - 0.95) < 0.15  # std 0.1 of half the range 2
-    assert np.mean(noisy == 1.0) > 0.25  # about Phi(-0.5): the clipped share
-    with pytest.raises(ValueError, match="expected a noise standard deviation >= 0, got -1"):
-        NoisyPolicy(constant, LOW, HIGH, -1.0, rng)
+# ---- a dataset over its size ----------------------------------------------------------------
 
 
 def test_make_dataset_refuses_and_deletes_a_dataset_over_its_size(tmp_path):
-    references = {"random": {"return_mean": 0.0}, "expert": {"return_mean": 100.0}}
-    common = dict(transitions=200, seed=0, root=tmp_path, references=references)
-    entry = tool.make_dataset("medium", random_policy(), "random", **common)
-    assert entry["transitions"] == 200 and entry["episodes"] == entry["complete_episodes"] + 1
-    assert entry["normalized_score"] == pytest.approx(entry["return_mean"], abs=0.1)
-    assert 0 < entry["bytes"] <= tool.MAX_BYTES
-    with pytest.raises(ValueError, match="'hopper/expert-v0': expected at most 1000 bytes"):
-        tool.make_dataset("expert", random_policy(), "random", **common, max_bytes=1000)
+    references = {"random": {"return_mean": 0.0}, "expert": {"return_mean": 1000.0}}
+    common = dict(transitions=300, root=tmp_path, references=references)
+    with pytest.raises(ValueError, match="'hopper/medium-v0': expected at most 1000 bytes"):
+        tool.make_dataset("medium", **common, max_bytes=1000)
+    assert list_datasets(tmp_path) == []
+    entry = tool.make_dataset("medium", **common)
+    assert entry["transitions"] == 300 and entry["episodes"] == entry["complete_episodes"] + 1
+    assert entry["normalized_score"] == pytest.approx(entry["return_mean"] / 10.0, abs=0.1)
+    assert 0 < entry["bytes"] <= tool.MAX_BYTES and entry["seed"] == 2_000
     assert list_datasets(tmp_path) == ["hopper/medium-v0"]
-
-
-# ---- the normalised score -------------------------------------------------------------------
-
-
-def test_normalized_score_is_0_for_random_and_100_for_the_expert():
-    assert normalized_score(-20.0, -20.0, 3180.0) == 0.0
-    assert normalized_score(3180.0, -20.0, 3180.0) == 100.0
-    assert normalized_score(1580.0, -20.0, 3180.0) == pytest.approx(50.0)
-    assert normalized_score(-180.0, -20.0, 3180.0) == pytest.approx(-5.0)
-    with pytest.raises(ValueError, match="expert's return above the random policy's, got expert 5"):
-        normalized_score(1.0, 10.0, 5.0)
 
 
 # ---- the medium run's stop rule -------------------------------------------------------------
@@ -181,25 +141,37 @@ def test_medium_run_trains_in_rounds_and_resumes(tmp_path, capsys):
     assert len(tool.read_rounds(run_dir)) == 4 and "resumed from" not in capsys.readouterr().out
     assert last == choose_round(tool.read_rounds(run_dir), 1000.0, finished=True)
 
+    # Its actor as a behaviour policy samples as SAC does, bit for bit.
     observations = np.random.default_rng(0).normal(size=(64, 11))
-    behaviour = SACBehaviour(run_dir / "policy_500.pt", np.random.default_rng(0))
+    behaviour = behaviour_of(run_dir / "policy_500.pt", "SAC", np.random.default_rng(0))
     actions = behaviour(observations)
     assert actions.shape == (64, 3) and actions.dtype == np.float32
-    assert np.all(np.abs(actions) <= 1.0)
-    again = SACBehaviour(run_dir / "policy_500.pt", np.random.default_rng(0))(observations)
-    np.testing.assert_array_equal(actions, again)
-    mode = SavedPolicy(run_dir / "policy_500.pt")(observations)
-    assert not np.allclose(actions, mode, atol=0.05)  # samples, not the mean action
+    saved = SavedPolicy(run_dir / "policy_500.pt")
+    with torch.no_grad():
+        means, log_stds = saved.actor(to_torch(observations, "cpu"))
+    noise = np.random.default_rng(0).standard_normal((64, 3))
+    samples = np.tanh(to_numpy(means) + np.exp(to_numpy(log_stds)) * noise)
+    expected = rescale_actions(samples, saved.low, saved.high).astype(np.float32)
+    np.testing.assert_array_equal(actions, expected)
+    assert not np.allclose(actions, saved(observations), atol=0.05)  # samples, not the mean
 
 
 def test_main_records_both_datasets_with_their_scores_and_keeps_them(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(tool, "REFERENCE_EPISODES", 5)
     root = tmp_path / "datasets"
+    behaviour_dir = tmp_path / "behaviour"
     args = ["--run-dir", str(tmp_path / "run"), "--datasets-dir", str(root), "--max-steps", "200"]
     args += ["--round-steps", "200", "--eval-episodes", "1", "--transitions", "1200"]
+    args += ["--behaviour-dir", str(behaviour_dir)]
     scores = tool.main(args)  # an untrained medium policy, an expert episode and a cut one
 
     assert list_datasets(root) == ["hopper/expert-v0", "hopper/medium-v0"]
+    assert sorted(p.name for p in behaviour_dir.iterdir()) == [
+        "hopper-expert.npz",
+        "hopper-medium.npz",
+    ]
+    medium = load_behaviour(behaviour_dir / "hopper-medium.npz", np.random.default_rng(0), ENV)
+    assert medium.about == "SAC's stochastic policy after 200 steps (seed 1)"
     assert json.loads((root / "hopper" / "scores.json").read_text()) == scores
     assert scores["expert"]["episodes"] == 1 and scores["random"]["episodes"] == 5
     assert scores["random"]["return_mean"] < 100.0 < 2500.0 < scores["expert"]["return_mean"]

@@ -16,20 +16,27 @@ The behaviour policies
     same command resumes an interrupted run); after each round the actor is kept
     (``policy_STEPS.pt``) and measured, and :func:`choose_round` decides whether to stop. The
     policy measured and recorded is SAC's stochastic one, :math:`a = \\tanh(\\mu(s) + \\sigma(s)
-    \\varepsilon)`, as D4RL's medium data come from their SAC policy's samples.
+    \\varepsilon)`, as D4RL's medium data come from their SAC policy's samples. SAC resumed in
+    rounds does not repeat itself bit for bit, so the chosen actor is the one to keep.
+
+    Both are exported by :func:`export_behaviour` to ``--behaviour-dir``
+    (``hw5_offline/behaviour/``, which ships with the homework) in the format of
+    :mod:`hw5_offline.hopper_data`, whose code records the datasets, here as on a student's
+    machine.
 
 The datasets
-    Each policy runs for ``--transitions`` steps from ``reset(seed=...)`` (its own seed, which
-    also seeds its noise), saved with :func:`hw5_offline.datasets.save_dataset` in the datasets
-    folder (``$RLHW_DATASETS``, else ``datasets/``): the last episode, cut by the budget, ends
-    truncated. A dataset that exists already is kept, not recorded again; ``--datasets expert``
-    makes the expert's alone, without the SAC run.
+    :func:`hw5_offline.hopper_data.record_hopper_dataset` runs each policy for
+    ``--transitions`` steps from ``reset(seed=...)`` (its own seed, which also seeds its noise)
+    and saves the dataset in the datasets folder (``$RLHW_DATASETS``, else ``datasets/``). A
+    dataset that exists already is kept, not recorded again; ``--datasets expert`` makes the
+    expert's alone, without the SAC run.
 
 The scores
     ``<datasets>/hopper/scores.json`` records each dataset's return (the mean over its complete
     episodes) and the returns of the uniformly random policy and of the noiseless expert
     (``REFERENCE_EPISODES`` and ``EVAL_EPISODES`` episodes from ``reset(seed=EVAL_SEED)``), the
-    two ends of D4RL's normalised score :func:`normalized_score`.
+    two ends of D4RL's normalised score: :mod:`hw5_offline.hopper_data` keeps them as
+    ``RANDOM_RETURN`` and ``EXPERT_RETURN``, and this tool says when it measures others.
 """
 
 from __future__ import annotations
@@ -49,24 +56,29 @@ import torch
 
 from hw1_imitation.expert import expert_path, expert_return, load_expert
 from hw1_imitation.tools.train_expert import measure, sac_config
-from hw3_q_learning.export import SavedPolicy
 from hw3_q_learning.run import POLICY, checkpoint_steps, train
-from hw3_q_learning.sac import rescale_actions
-from hw5_offline.datasets import Episode, datasets_root, save_dataset
-from infrastructure.envs import make_env
-from infrastructure.sampler import Batch, Policy, Sampler
-from infrastructure.torch_utils import to_numpy, to_torch
+from hw3_q_learning.sac import TanhGaussianActor
+from hw5_offline import hopper_data
+from hw5_offline.datasets import datasets_root
+from hw5_offline.hopper_data import (
+    BEHAVIOUR_DIR,
+    ENV_ID,
+    HOPPER_DATASETS,
+    TRANSITIONS,
+    BehaviourPolicy,
+    normalized_score,
+    record_hopper_dataset,
+    save_behaviour,
+)
+from infrastructure.torch_utils import to_numpy
 
-ENV_ID = "Hopper-v5"
 DATASETS = {"medium": "hopper/medium-v0", "expert": "hopper/expert-v0"}
 SCORES = "hopper/scores.json"  # in the datasets folder, beside the datasets
 # Minari's HDF5 file (uncompressed: Minari offers no compression) takes about 120 bytes per
 # Hopper transition (float64 observations, float32 actions) and 14 KB per episode (its chunked
 # arrays): 50k transitions stay under MAX_BYTES for episodes of 175 steps on average and more
 # (measured: 8.6 MB for the medium policy's 213 episodes, 6.6 MB for the expert's 50).
-TRANSITIONS = 50_000
 MAX_BYTES = 10_000_000  # per dataset, to ship it small
-RECORD_SEEDS = {"medium": 2_000, "expert": 3_000}
 EXPERT_NOISE = 0.1
 # "medium": a return of about MEDIUM_FRACTION of the expert's, accepted within MEDIUM_BAND.
 MEDIUM_FRACTION = 1.0 / 3.0
@@ -82,47 +94,64 @@ ROUNDS = "rounds.json"
 
 
 # ---------------------------------------------------------------------------------------------
-# Behaviour policies: a batch of observations (B, 11) in, actions (B, 3) in the bounds out
+# The behaviour policies, in hopper_data's format
 # ---------------------------------------------------------------------------------------------
 
 
-class SACBehaviour:
-    """A SAC actor exported by homework 3 (``policy.pt``), sampling: :math:`a = \\tanh(\\mu(s) +
-    \\sigma(s) \\odot \\varepsilon)`, :math:`\\varepsilon \\sim \\mathcal N(0, I)` drawn from
-    ``rng``, rescaled to the environment's bounds."""
+def behaviour_of(
+    source: Path, about: str, rng: np.random.Generator, noise_std: float = EXPERT_NOISE
+) -> BehaviourPolicy:
+    """The behaviour policy made of ``source``, drawing its noise from ``rng``: a SAC actor
+    exported by homework 3 (``policy.pt``: it samples, ``tanh_gaussian``), or an expert of
+    homework 1 (``ENV.npz``: its actions plus noise of standard deviation ``noise_std``,
+    ``noisy_mean``)."""
+    if source.suffix == ".pt":
+        saved = torch.load(source, map_location="cpu", weights_only=True)
+        return BehaviourPolicy(
+            kind="tanh_gaussian",
+            env_id=saved["env"],
+            about=about,
+            obs_dim=saved["obs_dim"],
+            action_dim=saved["action_dim"],
+            n_layers=saved["n_layers"],
+            activation=saved["activation"],
+            weights={k.removeprefix("net."): to_numpy(v) for k, v in saved["actor"].items()},
+            action_low=saved["action_low"].numpy(),
+            action_high=saved["action_high"].numpy(),
+            constants={
+                "log_std_min": TanhGaussianActor.LOG_STD_MIN,
+                "log_std_max": TanhGaussianActor.LOG_STD_MAX,
+            },
+            rng=rng,
+        )
+    if source.suffix == ".npz":
+        expert = load_expert(source)
+        return BehaviourPolicy(
+            kind="noisy_mean",
+            env_id=expert.env_id,
+            about=about,
+            obs_dim=expert.obs_dim,
+            action_dim=expert.action_dim,
+            n_layers=expert.n_layers,
+            activation=expert.activation,
+            weights={k: to_numpy(v) for k, v in expert.mean_net.state_dict().items()},
+            action_low=expert.action_low,
+            action_high=expert.action_high,
+            constants={"noise_std": noise_std},
+            rng=rng,
+        )
+    raise ValueError(
+        f"expected a SAC actor (policy.pt) or a homework-1 expert (ENV.npz), got {source}"
+    )
 
-    def __init__(self, path: str | Path, rng: np.random.Generator):
-        self.saved = SavedPolicy(path)
-        self.rng = rng
 
-    @torch.no_grad()
-    def __call__(self, observations: np.ndarray) -> np.ndarray:
-        means, log_stds = self.saved.actor(to_torch(observations, "cpu"))
-        noise = self.rng.standard_normal(means.shape)
-        squashed = np.tanh(to_numpy(means) + np.exp(to_numpy(log_stds)) * noise)
-        return rescale_actions(squashed, self.saved.low, self.saved.high).astype(np.float32)
-
-
-class NoisyPolicy:
-    """``policy``'s actions plus Gaussian noise of standard deviation ``std`` times half the
-    action range, clipped to the bounds ``[low, high]``."""
-
-    def __init__(
-        self,
-        policy: Policy,
-        low: np.ndarray,
-        high: np.ndarray,
-        std: float,
-        rng: np.random.Generator,
-    ):
-        if std < 0:
-            raise ValueError(f"expected a noise standard deviation >= 0, got {std}")
-        self.policy, self.low, self.high, self.std, self.rng = policy, low, high, std, rng
-
-    def __call__(self, observations: np.ndarray) -> np.ndarray:
-        actions = np.asarray(self.policy(observations))
-        noise = self.std * 0.5 * (self.high - self.low) * self.rng.standard_normal(actions.shape)
-        return np.clip(actions + noise, self.low, self.high).astype(np.float32)
+def export_behaviour(source: Path, path: Path, about: str) -> BehaviourPolicy:
+    """Write the behaviour policy made of ``source`` (see :func:`behaviour_of`) to ``path``, in
+    the format :func:`hw5_offline.hopper_data.load_behaviour` reads; the policy."""
+    policy = behaviour_of(source, about, np.random.default_rng(0))
+    save_behaviour(policy, path)
+    print(f"behaviour policy: {about}, {path.stat().st_size / 1024:.0f} KiB at {path}")
+    return policy
 
 
 class RandomPolicy:
@@ -144,64 +173,6 @@ def action_bounds(env_id: str) -> tuple[np.ndarray, np.ndarray]:
     if not isinstance(space, gym.spaces.Box):
         raise ValueError(f"expected {env_id} to have a Box action space, got {space}")
     return space.low, space.high
-
-
-# ---------------------------------------------------------------------------------------------
-# Recording and scoring
-# ---------------------------------------------------------------------------------------------
-
-
-def episodes_of(batch: Batch) -> list[Episode]:
-    """``batch``'s trajectories as dataset episodes: each one's observations are its
-    :math:`s_t` followed by its last :math:`s_{t+1}`, the true final observation."""
-    return [
-        Episode(
-            observations=np.concatenate(
-                [batch.observations[piece], batch.next_observations[piece][-1:]]
-            ),
-            actions=batch.actions[piece],
-            rewards=batch.rewards[piece],
-            terminations=batch.terminated[piece],
-            truncations=batch.truncated[piece],
-        )
-        for piece in batch.trajectory_slices()
-    ]
-
-
-def record(
-    env_id: str, policy: Policy, transitions: int, seed: int
-) -> tuple[list[Episode], np.ndarray]:
-    """``transitions`` steps of ``policy`` from ``reset(seed=seed)`` on, as episodes (the last
-    one truncated where the budget cuts it), and the returns of the complete episodes among
-    them, ``(E,)``.
-
-    Raises:
-        ValueError: no episode ends within the budget (its return would say nothing).
-    """
-    if transitions < 1:
-        raise ValueError(f"expected a number of transitions >= 1, got {transitions}")
-    env = make_env(env_id, seed)
-    try:
-        batch = Sampler(env, seed=seed).sample_steps(policy, transitions)
-    finally:
-        env.close()
-    if len(batch.episode_returns) == 0:
-        raise ValueError(
-            f"expected at least one complete episode in {transitions} transitions on {env_id}, "
-            "got none: record more transitions"
-        )
-    return episodes_of(batch), batch.episode_returns
-
-
-def normalized_score(ret: float, random_return: float, expert_return: float) -> float:
-    """D4RL's normalised score, :math:`100 \\, (R - R_\\text{random}) / (R_\\text{expert} -
-    R_\\text{random})`: 0 for the random policy, 100 for the expert."""
-    if not expert_return > random_return:
-        raise ValueError(
-            f"expected the expert's return above the random policy's, got expert "
-            f"{expert_return} and random {random_return}"
-        )
-    return 100.0 * (ret - random_return) / (expert_return - random_return)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -294,7 +265,7 @@ def train_medium(
         train(dataclasses.replace(config, total_steps=steps), progress)
         policy = run_dir / f"policy_{steps}.pt"
         shutil.copyfile(run_dir / POLICY, policy)
-        behaviour = SACBehaviour(policy, np.random.default_rng(EVAL_SEED))
+        behaviour = behaviour_of(policy, policy.name, np.random.default_rng(EVAL_SEED))
         result = measure(behaviour, ENV_ID, eval_episodes, EVAL_SEED)
         entry = Round(steps, result["return_mean"], result["return_std"], policy.name)
         rounds = [r for r in rounds if r.steps != steps] + [entry]
@@ -324,55 +295,43 @@ def train_medium(
 
 def make_dataset(
     kind: str,
-    policy: Policy,
-    about: str,
     *,
     transitions: int,
-    seed: int,
     root: Path,
     references: dict[str, Any],
+    behaviour_dir: Path = BEHAVIOUR_DIR,
     max_bytes: int = MAX_BYTES,
 ) -> dict[str, Any]:
-    """Record ``policy`` (described by ``about``) as the dataset of ``kind`` and save it; its
-    entry for the scores file.
+    """Record the dataset of ``kind`` with its behaviour policy in ``behaviour_dir`` and save
+    it; its entry for the scores file.
 
     Raises:
         ValueError: the dataset takes more than ``max_bytes`` on disk (it is deleted).
     """
     name = DATASETS[kind]
-    episodes, returns = record(ENV_ID, policy, transitions, seed)
-    ret = float(returns.mean())
+    made = record_hopper_dataset(name, root, behaviour_dir=behaviour_dir, transitions=transitions)
+    returns = made.returns
     score = normalized_score(
-        ret, references["random"]["return_mean"], references["expert"]["return_mean"]
+        made.return_mean, references["random"]["return_mean"], references["expert"]["return_mean"]
     )
-    path = save_dataset(
-        name,
-        ENV_ID,
-        episodes,
-        root=root,
-        algorithm_name=f"{kind} policy",
-        description=(
-            f"{transitions} transitions ({len(episodes)} episodes, the last cut by the budget) "
-            f"of {about} on {ENV_ID}, seed {seed}; mean return {ret:.1f} over its "
-            f"{len(returns)} complete episodes, normalised score {score:.1f} (python -m "
-            "hw5_offline.tools.make_hopper_datasets)."
-        ),
-    )
-    size = sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+    size = sum(f.stat().st_size for f in made.path.rglob("*") if f.is_file())
     if size > max_bytes:
-        shutil.rmtree(path)
+        shutil.rmtree(made.path)
         raise ValueError(
             f"dataset {name!r}: expected at most {max_bytes} bytes, got {size} for "
-            f"{transitions} transitions ({len(episodes)} episodes): deleted; record fewer"
+            f"{transitions} transitions ({made.episodes} episodes): deleted; record fewer"
         )
-    print(f"{name}: return {ret:.1f} (score {score:.1f}), {size / 2**20:.2f} MiB at {path}")
+    print(
+        f"{name}: return {made.return_mean:.1f} (score {score:.1f}), {size / 2**20:.2f} MiB "
+        f"at {made.path}"
+    )
     return {
-        "policy": about,
-        "seed": seed,
+        "policy": made.about,
+        "seed": HOPPER_DATASETS[name].seed,
         "transitions": transitions,
-        "episodes": len(episodes),
+        "episodes": made.episodes,
         "complete_episodes": len(returns),
-        "return_mean": round(ret, 1),
+        "return_mean": round(made.return_mean, 1),
         "return_std": round(float(returns.std()), 1),
         "normalized_score": round(score, 1),
         "bytes": size,
@@ -397,6 +356,12 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser.add_argument(
         "--datasets-dir", type=Path, default=None, help="default: $RLHW_DATASETS, else datasets/"
     )
+    parser.add_argument(
+        "--behaviour-dir",
+        type=Path,
+        default=BEHAVIOUR_DIR,
+        help="where the behaviour policies are written (default: hw5_offline/behaviour/)",
+    )
     parser.add_argument("--transitions", type=int, default=TRANSITIONS, help="per dataset")
     parser.add_argument("--seed", type=int, default=SAC_SEED, help="the medium run's SAC seed")
     parser.add_argument("--max-steps", type=int, default=MAX_STEPS, help="SAC steps at most")
@@ -410,7 +375,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         help="which to make (default: both); the expert's needs no SAC run",
     )
     parser.add_argument(
-        "--train-only", action="store_true", help="choose the medium policy, record nothing"
+        "--train-only",
+        action="store_true",
+        help="choose and export the medium policy, record nothing",
     )
     args = parser.parse_args(argv)
     if args.train_only and "medium" not in args.datasets:
@@ -421,7 +388,10 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     expert_mean = expert_return(ENV_ID)
     if expert_mean is None:
         parser.error(f"no {ENV_ID} expert in hw1's manifest: train it with hw1's train_expert")
-    medium: Round | None = None
+
+    def behaviour_path(kind: str) -> Path:
+        return args.behaviour_dir / HOPPER_DATASETS[DATASETS[kind]].behaviour
+
     if "medium" in args.datasets:
         medium = train_medium(
             args.run_dir,
@@ -432,8 +402,19 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             eval_episodes=args.eval_episodes,
         )
         print(f"medium policy: {medium}", flush=True)
+        export_behaviour(
+            args.run_dir / medium.policy,
+            behaviour_path("medium"),
+            f"SAC's stochastic policy after {medium.steps} steps (seed {args.seed})",
+        )
         if args.train_only:
             return {"medium": dataclasses.asdict(medium)}
+    if "expert" in args.datasets:
+        export_behaviour(
+            expert_path(ENV_ID),
+            behaviour_path("expert"),
+            f"hw1's expert with Gaussian action noise of std {EXPERT_NOISE}",
+        )
 
     root = datasets_root(args.datasets_dir)
     low, high = action_bounds(ENV_ID)
@@ -443,19 +424,14 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "random": measure(uniform, ENV_ID, REFERENCE_EPISODES, EVAL_SEED),
         "expert": measure(expert, ENV_ID, args.eval_episodes, EVAL_SEED),
     }
-
-    def behaviour(kind: str, rng: np.random.Generator) -> tuple[Policy, str]:
-        """The policy that records ``kind``'s dataset, and its description."""
-        if kind == "expert":
-            return (
-                NoisyPolicy(expert, low, high, EXPERT_NOISE, rng),
-                f"hw1's expert with Gaussian action noise of std {EXPERT_NOISE}",
+    kept = {"random": hopper_data.RANDOM_RETURN, "expert": hopper_data.EXPERT_RETURN}
+    for end, value in kept.items():
+        if references[end]["return_mean"] != value:
+            print(
+                f"note: the {end} return measured here, {references[end]['return_mean']}, is "
+                f"not hw5_offline.hopper_data's {end.upper()}_RETURN ({value}): update it if "
+                "these are the datasets that ship"
             )
-        assert medium is not None
-        return (
-            SACBehaviour(args.run_dir / medium.policy, rng),
-            f"SAC's stochastic policy after {medium.steps} steps (seed {args.seed})",
-        )
 
     scores_file = root / SCORES
     scores = json.loads(scores_file.read_text(encoding="utf-8")) if scores_file.is_file() else {}
@@ -465,16 +441,12 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         if (root / name).exists():
             print(f"{name} exists already at {root / name}: kept")
             continue
-        seed = RECORD_SEEDS[kind]
-        policy, about = behaviour(kind, np.random.default_rng(seed))
         entries[name] = make_dataset(
             kind,
-            policy,
-            about,
             transitions=args.transitions,
-            seed=seed,
             root=root,
             references=references,
+            behaviour_dir=args.behaviour_dir,
         )
     scores = {"env": ENV_ID, **references, "datasets": entries}
     _write_json(scores_file, scores)
