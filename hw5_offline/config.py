@@ -29,7 +29,16 @@ from infrastructure.config import (
 )
 
 EXPLORERS: tuple[str, ...] = ("random", "rnd")
-ALGORITHMS: tuple[str, ...] = ("dqn", "cql", "awac", "iql")
+ALGORITHMS: tuple[str, ...] = ("dqn", "cql", "awac", "iql", "bc")
+CONTINUOUS_ENVS: tuple[str, ...] = ("Hopper-v5",)
+"""MuJoCo environments of the continuous part: behaviour cloning and IQL on their datasets."""
+CONTINUOUS_ALGORITHMS: tuple[str, ...] = ("bc", "iql")
+"""The agents with a continuous variant (``hw5_offline.continuous``); BC has no discrete one."""
+CONTINUOUS_DATASETS: tuple[str, ...] = ("hopper/medium-v0", "hopper/expert-v0")
+"""The Hopper datasets, made from the behaviour policies in ``hw5_offline/behaviour/`` by
+``python -m hw5_offline.hopper_data`` (or by the first run that reads one)."""
+CONTINUOUS_DATASET = CONTINUOUS_DATASETS[0]
+"""The dataset a continuous run reads when given no ``--dataset``."""
 DATASET_SEED = 0
 """The exploration seed of the dataset an offline run reads when given no ``--dataset``: every
 training seed learns from the same data, so their spread is the algorithm's alone."""
@@ -240,15 +249,17 @@ class RunConfig(OfflineConfig):
     """What every offline run has around its agent: the algorithm, the maze and the dataset,
     minibatches, evaluation, logging and checkpoints. Steps are gradient steps."""
 
-    algorithm: Literal["dqn", "cql", "awac", "iql"] = "cql"
-    """The agent: DQN, CQL, AWAC or IQL. The offline commands set it from their name."""
+    algorithm: Literal["dqn", "cql", "awac", "iql", "bc"] = "cql"
+    """The agent: DQN, CQL, AWAC or IQL on a maze; BC or IQL on Hopper-v5. The offline
+    commands set it from their name."""
     env: str = "PointmassMedium-v0"
-    """Environment id, one of hw5's mazes: PointmassEasy-v0, PointmassMedium-v0,
-    PointmassHard-v0."""
+    """Environment id, one of hw5's mazes (PointmassEasy-v0, PointmassMedium-v0,
+    PointmassHard-v0) or Hopper-v5."""
     dataset: str | None = None
-    """Name of the Minari dataset to learn from; None: the maze's exploration dataset
+    """Name of the Minari dataset to learn from; None: on a maze, its exploration dataset
     pointmass/MAZE-EXPLORER-seed0-v0, made first by the explore command (its preset, seed 0)
-    when it is not there yet."""
+    when it is not there yet; on Hopper-v5, hopper/medium-v0 (made first by python -m
+    hw5_offline.hopper_data when it is not there yet)."""
     explorer: Literal["random", "rnd"] = "rnd"
     """Whose exploration dataset to learn from when --dataset is not given."""
     datasets_dir: str | None = None
@@ -279,8 +290,16 @@ class RunConfig(OfflineConfig):
     def checks(self) -> list[Check]:
         return super().checks() + [
             one_of(self, "algorithm", ALGORITHMS),
-            one_of(self, "env", ENVS),
+            one_of(self, "env", (*ENVS, *CONTINUOUS_ENVS)),
             one_of(self, "explorer", EXPLORERS),
+            (
+                self.algorithm in CONTINUOUS_ALGORITHMS
+                if self.env in CONTINUOUS_ENVS
+                else self.algorithm != "bc",
+                f"algorithm one of {', '.join(CONTINUOUS_ALGORITHMS)} on {CONTINUOUS_ENVS[0]}, "
+                f"one of {', '.join(a for a in ALGORITHMS if a != 'bc')} on a maze",
+                (self.algorithm, self.env),
+            ),
             positive(self, "batch_size"),
             positive(self, "eval_every"),
             positive(self, "eval_episodes"),
@@ -292,9 +311,11 @@ class RunConfig(OfflineConfig):
     @property
     def dataset_name(self) -> str:
         """``dataset``, or the maze's exploration dataset by ``explorer`` (seed
-        :data:`DATASET_SEED`)."""
+        :data:`DATASET_SEED`), or :data:`CONTINUOUS_DATASET` on Hopper-v5."""
         if self.dataset is not None:
             return self.dataset
+        if self.env in CONTINUOUS_ENVS:
+            return CONTINUOUS_DATASET
         return default_dataset_name(self.env, self.explorer, DATASET_SEED)
 
 
@@ -332,6 +353,7 @@ class FinetuneConfig(RunConfig):
 
     def checks(self) -> list[Check]:
         return super().checks() + [
+            one_of(self, "env", ENVS),
             non_negative(self, "offline_steps"),
             non_negative(self, "online_steps"),
             positive(self, "updates_per_step"),
@@ -392,6 +414,22 @@ class FinetuneConfig(RunConfig):
 # for the noisy shortest path and -100 for random actions (which never reach the goal); with
 # alpha 1, seed 0: -87.7 (-82.2), at -100 until 30k. Hard's DQN, AWAC and IQL presets (Easy's
 # 20k steps, temperature 0.1): not measured.
+HOPPER_PRESET = TrainConfig(
+    algorithm="iql",
+    env="Hopper-v5",
+    gamma=0.99,
+    layer_size=256,
+    learning_rate=3e-4,
+    actor_learning_rate=3e-4,
+    expectile=0.7,
+    temperature=1.0 / 3.0,
+    batch_size=256,
+    total_steps=100_000,
+    eval_every=10_000,
+    eval_episodes=10,
+)
+"""Hopper-v5's BC and IQL (hopper/medium-v0): the IQL paper's locomotion hyperparameters."""
+
 OFFLINE_PRESETS: dict[str, dict[str, TrainConfig]] = {
     "dqn": {
         "PointmassEasy-v0": TrainConfig(algorithm="dqn", env="PointmassEasy-v0", explorer="random"),
@@ -426,7 +464,9 @@ OFFLINE_PRESETS: dict[str, dict[str, TrainConfig]] = {
             algorithm="iql", env="PointmassMedium-v0", temperature=0.1, total_steps=60_000
         ),
         "PointmassHard-v0": TrainConfig(algorithm="iql", env="PointmassHard-v0", temperature=0.1),
+        "Hopper-v5": HOPPER_PRESET,
     },
+    "bc": {"Hopper-v5": dataclasses.replace(HOPPER_PRESET, algorithm="bc")},
 }
 
 # CQL, 20k gradient steps on the maze's dataset, then 20k environment steps with one gradient

@@ -45,12 +45,14 @@ as ``train/env_steps``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
+import fcntl
 import shutil
 import sys
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +62,8 @@ import torch
 
 from hw5_offline.config import (
     ALGORITHMS,
+    CONTINUOUS_DATASETS,
+    CONTINUOUS_ENVS,
     DATASET_SEED,
     EXPLORE_PRESETS,
     FINETUNE_PRESETS,
@@ -69,6 +73,7 @@ from hw5_offline.config import (
     RunConfig,
     TrainConfig,
 )
+from hw5_offline.continuous import CONTINUOUS_AGENTS, BCAgent
 from hw5_offline.datasets import (
     NAME_PATTERN,
     DatasetError,
@@ -80,13 +85,15 @@ from hw5_offline.datasets import (
 )
 from hw5_offline.envs import coverage, make_env, plot_visitation
 from hw5_offline.exploration import Collector, make_explorer, split_episodes
-from hw5_offline.offline import AGENTS, AWACAgent
+from hw5_offline.hopper_data import make_hopper_dataset
+from hw5_offline.offline import AGENTS, AWACAgent, DQNAgent
 from infrastructure.config import (
     config_from_dict,
     config_to_dict,
     parse_with_presets,
     preset_for,
 )
+from infrastructure.envs import make_env as make_base_env
 from infrastructure.logger import Logger, print_final
 from infrastructure.replay_buffer import ReplayBuffer
 from infrastructure.sampler import Sampler
@@ -223,29 +230,65 @@ def explore(config: ExploreConfig, progress: bool = True) -> dict[str, float]:
 # ---------------------------------------------------------------------------------------------
 
 
-def dataset_for(config: RunConfig, progress: bool = True) -> OfflineData:
-    """The dataset ``config`` learns from, loaded and checked. Given no ``dataset``, a run reads
-    the maze's exploration dataset by ``config.explorer``, and makes it first where it is not
-    there yet, as the explore command with that maze's preset and seed :data:`DATASET_SEED`
-    would. Raises :class:`DatasetError` (naming the dataset) for a dataset that is missing,
-    corrupt or made on another maze."""
+@contextlib.contextmanager
+def _dataset_lock(root: Path, name: str) -> Iterator[None]:
+    """Hold the lock on making dataset ``name`` in ``root``: of two runs that find it missing at
+    once, the second waits for the first to finish it (``flock``; the kernel lets go of it when
+    its process ends, however it ends)."""
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / f".{name.replace('/', '--')}.lock", "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print(f"dataset {name!r} is being made by another run: waiting for it", flush=True)
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+
+
+def _make_dataset(config: RunConfig, root: Path, progress: bool) -> None:
+    """Make the dataset ``config`` reads by default: the maze's exploration dataset, as the
+    explore command with the maze's preset and seed :data:`DATASET_SEED` would, or a Hopper
+    dataset from its behaviour policy."""
     name = config.dataset_name
-    root = datasets_root(config.datasets_dir)
-    if config.dataset is None and not (root / name).exists():
-        explore_config = dataclasses.replace(
-            preset_for(ExploreConfig, EXPLORE_PRESETS, config.env),
-            explorer=config.explorer,
-            seed=DATASET_SEED,
-            dataset=None,
-            datasets_dir=config.datasets_dir,
-            logdir=str(Path(config.logdir) / "explore"),
-        )
+    if config.env in CONTINUOUS_ENVS:
         print(
             f"dataset {name!r} is not in {root} yet: making it first, as python -m "
-            f"hw5_offline.run explore --env {config.env} --explorer {config.explorer} --seed "
-            f"{DATASET_SEED} would (logs in {explore_config.logdir})"
+            f"hw5_offline.hopper_data {name} would"
         )
-        explore(explore_config, progress)
+        make_hopper_dataset(name, root, progress)
+        return
+    explore_config = dataclasses.replace(
+        preset_for(ExploreConfig, EXPLORE_PRESETS, config.env),
+        explorer=config.explorer,
+        seed=DATASET_SEED,
+        dataset=None,
+        datasets_dir=config.datasets_dir,
+        logdir=str(Path(config.logdir) / "explore"),
+    )
+    print(
+        f"dataset {name!r} is not in {root} yet: making it first, as python -m "
+        f"hw5_offline.run explore --env {config.env} --explorer {config.explorer} --seed "
+        f"{DATASET_SEED} would (logs in {explore_config.logdir})"
+    )
+    explore(explore_config, progress)
+
+
+def dataset_for(config: RunConfig, progress: bool = True) -> OfflineData:
+    """The dataset ``config`` learns from, loaded and checked. A run given no ``dataset`` on a
+    maze reads the maze's exploration dataset by ``config.explorer``, and one on Hopper-v5 a
+    Hopper dataset: each is made first where it is not there yet (:func:`_make_dataset`), by
+    one run at a time. Raises :class:`DatasetError` (naming the dataset) for a dataset that is
+    missing, corrupt or made for another environment."""
+    name = config.dataset_name
+    root = datasets_root(config.datasets_dir)
+    if config.env in CONTINUOUS_ENVS:
+        made_here = name in CONTINUOUS_DATASETS
+    else:
+        made_here = config.dataset is None
+    if made_here and not (root / name).exists():
+        with _dataset_lock(root, name):
+            if not (root / name).exists():  # another run may have made it while this one waited
+                _make_dataset(config, root, progress)
     return load_dataset(name, config.env, root=config.datasets_dir)
 
 
@@ -282,7 +325,10 @@ class OfflineTrainer:
             data = load_dataset(config.dataset_name, config.env, root=config.datasets_dir)
         self.dataset_size = len(data)
         env = self.make_eval_env(config.seed)
-        self.agent = AGENTS[config.algorithm](
+        agents: dict[str, type[DQNAgent] | type[BCAgent]] = (
+            dict(CONTINUOUS_AGENTS) if config.env in CONTINUOUS_ENVS else dict(AGENTS)
+        )
+        self.agent = agents[config.algorithm](
             env.observation_space, env.action_space, config, self.device
         )
         env.close()
@@ -298,7 +344,9 @@ class OfflineTrainer:
         return 0
 
     def make_eval_env(self, seed: int) -> gym.Env:
-        """The maze, for an evaluation episode."""
+        """The maze (or Hopper-v5), for an evaluation episode."""
+        if self.config.env in CONTINUOUS_ENVS:
+            return make_base_env(self.config.env, seed)
         return make_env(self.config.env, seed)
 
     @property
@@ -407,6 +455,7 @@ class FinetuneTrainer(OfflineTrainer):
     def explore(self, observations: np.ndarray) -> np.ndarray:
         """The online phase's actions for a batch of observations."""
         agent = self.agent
+        assert isinstance(agent, DQNAgent), "fine-tuning runs on the mazes (FinetuneConfig)"
         if isinstance(agent, AWACAgent):
             with torch.no_grad():
                 log_probs = agent.actor(to_torch(observations, self.device)).cpu().numpy()
@@ -523,6 +572,16 @@ def parse_args(argv: Sequence[str] | None = None) -> ExploreConfig | TrainConfig
     command = top.parse_args(argv[:1]).command
     prog = f"python -m hw5_offline.run {command}"
     config: ExploreConfig | TrainConfig | FinetuneConfig
+    presets: Mapping[str, RunConfig] | None = (
+        FINETUNE_PRESETS if command == "finetune" else OFFLINE_PRESETS.get(command)
+    )
+    peek = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    peek.add_argument("--env", default=None)
+    env = peek.parse_known_args(argv[1:])[0].env
+    if presets is not None and env is not None and env not in presets:
+        top.error(
+            f"{command} runs on {', '.join(presets)}: expected --env one of them, got {env!r}"
+        )
     try:
         if command == "explore":
             config = parse_with_presets(

@@ -5,9 +5,12 @@ what they refuse before writing anything."""
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
 import json
+import time
 
+import gymnasium as gym
 import numpy as np
 import pytest
 from minari.dataset._storages.hdf5_storage import HDF5Storage
@@ -20,7 +23,7 @@ from hw5_offline.config import (
     FinetuneConfig,
     default_dataset_name,
 )
-from hw5_offline.datasets import list_datasets, load_dataset
+from hw5_offline.datasets import Episode, list_datasets, load_dataset, save_dataset
 from hw5_offline.envs import ENVS
 from infrastructure.logger import read_progress
 
@@ -220,9 +223,11 @@ def test_bad_offline_input_stops_with_a_message_before_anything_is_written(
     assert not (tmp_path / "run").exists()
 
 
-def test_every_algorithm_and_maze_has_its_preset():
+def test_every_algorithm_and_environment_has_its_preset():
     for algorithm, presets in OFFLINE_PRESETS.items():
-        assert list(presets) == list(ENVS)
+        mazes = [] if algorithm == "bc" else list(ENVS)
+        hopper = ["Hopper-v5"] if algorithm in ("bc", "iql") else []
+        assert list(presets) == mazes + hopper
         assert all((p.algorithm, p.env) == (algorithm, env) for env, p in presets.items())
     assert list(OFFLINE_PRESETS) == list(ALGORITHMS)
     assert all(preset.env == env for env, preset in FINETUNE_PRESETS.items())
@@ -328,3 +333,88 @@ def test_the_finetune_command_logs_both_phases_and_resumes_online(tmp_path, data
     assert columns["train/env_steps"][1:] == [0, 0, 10, 20, 30]
     assert columns["train/buffer_size"][1:] == [300, 300, 310, 320, 330]
     assert not np.isnan(columns["eval/return_mean"][-1])
+
+
+# ---- two runs that make the same dataset, and Hopper ----------------------------------------
+
+
+def test_two_runs_that_find_the_dataset_missing_make_it_once(tmp_path, monkeypatch):
+    made: list[str] = []
+
+    def slow_make(config, root, progress):  # stands in for the explore command
+        made.append(config.dataset_name)
+        time.sleep(0.5)  # long enough for the other run to find the dataset missing too
+        (root / config.dataset_name).mkdir(parents=True)
+
+    monkeypatch.setattr(run, "_make_dataset", slow_make)
+    monkeypatch.setattr(run, "load_dataset", lambda name, env, root: name)
+    config = FinetuneConfig(env=EASY, explorer="random", datasets_dir=str(tmp_path))
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        names = list(pool.map(lambda _: run.dataset_for(config, progress=False), range(2)))
+    assert names == ["pointmass/easy-random-seed0-v0"] * 2
+    assert made == ["pointmass/easy-random-seed0-v0"]  # the second waited, then found it
+
+
+@pytest.mark.parametrize(
+    ("command", "options", "message"),
+    [
+        ("bc", ["--env", EASY], f"bc runs on Hopper-v5: expected --env one of them, got {EASY!r}"),
+        ("cql", ["--env", "Hopper-v5"], "cql runs on PointmassEasy-v0, PointmassMedium-v0, "),
+        ("finetune", ["--env", "Hopper-v5"], "finetune runs on PointmassEasy-v0, "),
+    ],
+)
+def test_an_algorithm_on_an_environment_it_has_no_variant_for_is_refused(
+    tmp_path, capsys, command, options, message
+):
+    with pytest.raises(SystemExit):
+        run.main([command, *options, "--logdir", str(tmp_path / "run")])
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.fixture(scope="module")
+def hopper_datasets(tmp_path_factory):
+    """A folder holding tiny/hopper-random-v0: 300 steps of random actions on Hopper-v5."""
+    root = tmp_path_factory.mktemp("hopper")
+    env = gym.make("Hopper-v5")
+    rng = np.random.default_rng(0)
+    episodes, steps = [], 0
+    while steps < 300:
+        observations, actions, rewards, terminations = [env.reset(seed=steps)[0]], [], [], []
+        done = False
+        while not done and steps < 300:
+            action = rng.uniform(-1, 1, size=3).astype(np.float32)
+            observation, reward, terminated, truncated, _ = env.step(action)
+            observations.append(observation)
+            actions.append(action)
+            rewards.append(reward)
+            terminations.append(terminated)
+            done, steps = terminated or truncated, steps + 1
+        episodes.append(
+            Episode(
+                observations=np.array(observations),
+                actions=np.array(actions),
+                rewards=np.array(rewards),
+                terminations=np.array(terminations),
+                truncations=np.array([False] * (len(actions) - 1) + [not terminations[-1]]),
+            )
+        )
+    env.close()
+    save_dataset("tiny/hopper-random-v0", "Hopper-v5", episodes, root=root)
+    return root
+
+
+@pytest.mark.parametrize("algorithm", ["bc", "iql"])
+def test_bc_and_iql_train_on_a_hopper_dataset(tmp_path, capsys, hopper_datasets, algorithm):
+    logdir = tmp_path / "run"
+    args = [algorithm, "--env", "Hopper-v5", "--dataset", "tiny/hopper-random-v0"]
+    args += ["--datasets-dir", str(hopper_datasets), "--logdir", str(logdir), *OFFLINE_TINY]
+    run.main(args)
+    columns = read_progress(logdir)
+    assert columns["grad_steps"] == [0, 20, 30, 40, 60]
+    logged = {key for key in columns if not np.isnan(columns[key][-1])}
+    assert "train/loss_actor" in logged
+    assert ("train/loss_value" in logged) == ("train/q_values" in logged) == (algorithm == "iql")
+    returns = [value for value in columns["eval/return_mean"] if not np.isnan(value)]
+    assert len(returns) == 3 and all(np.isfinite(returns))
+    assert "dataset: tiny/hopper-random-v0, 300 transitions" in capsys.readouterr().out
