@@ -1,6 +1,7 @@
 """Correct alternatives of homework 5: RND's error, loss, running spread and bonus, CQL's
-regulariser, AWAC's target, advantages and weighted loss, IQL's expectile loss, and the agents'
-losses, each written the ways a good student writes them.
+regulariser, AWAC's target, advantages and weighted loss, IQL's expectile loss, the agents'
+losses, and the continuous part's (the Gaussian's log-density, BC's and continuous IQL's
+losses), each written the ways a good student writes them.
 
 Each patch replaces the whole body of one solution region (the reference's bodies, shared with
 :mod:`autograder.mutants.hw5`) by another correct body: a max-shifted logsumexp written out
@@ -8,7 +9,10 @@ against ``torch.logsumexp``, ``abs(tau - indicator)`` and two ReLUs against ``to
 ``F.mse_loss`` and ``einsum`` against the written-out sums, float64 intermediates, one-hot masks
 and advanced indexing against ``gather``, ``torch.distributions.Categorical`` against the
 actor's log-probabilities, ``.detach()`` against ``torch.no_grad()``, the weights clipped in
-log space, the moving average as ``lerp`` or as an increment, in place against functional.
+log space, the moving average as ``lerp`` or as an increment, in place against functional;
+``torch.distributions.Normal`` and ``Independent`` against the written-out log-density, the
+variance in float64, a stacked minimum against ``torch.minimum``, both Q-networks' errors in one
+mean against two ``F.mse_loss``.
 
 ``iql_target`` has none: its region is a single line that ``awac_target``'s and the given
 ``dqn_targets`` end with too, so no patch can name it alone.
@@ -22,7 +26,11 @@ from autograder.mutants.hw5 import (
     _AWAC_ADVANTAGES_BODY,
     _AWAC_CRITIC_BODY,
     _AWAC_TARGET_BODY,
+    _BC_ACTOR_BODY,
     _BONUS_BODY,
+    _CONTINUOUS_ACTOR_BODY,
+    _CONTINUOUS_CRITIC_BODY,
+    _CONTINUOUS_VALUE_BODY,
     _CQL_BODY,
     _CQL_CRITIC_BODY,
     _EXPECTILE_BODY,
@@ -30,10 +38,12 @@ from autograder.mutants.hw5 import (
     _IQL_CRITIC_BODY,
     _IQL_TARGET_BODY,
     _IQL_VALUE_BODY,
+    _LOG_PROB_BODY,
     _RND_ERROR_BODY,
     _RND_LOSS_BODY,
     _RUNNING_STD_BODY,
     _WEIGHTED_LOSS_BODY,
+    CONTINUOUS,
     EXPLORATION,
     OFFLINE,
 )
@@ -491,6 +501,142 @@ ALTERNATIVES: list[Alternative] = [
         log_probs = gather_actions(self.actor(observations), actions)
         return -(weights * log_probs).sum() / len(log_probs), advantages""",
         "IQLAgent.actor_loss",
+    ),
+    # gaussian_log_prob: torch.distributions, Independent, the variance in float64
+    Alternative(
+        "gaussian_log_prob_normal_distribution",
+        CONTINUOUS,
+        _LOG_PROB_BODY,
+        """\
+    normal = torch.distributions.Normal(means, log_stds.exp())
+    return normal.log_prob(actions).sum(dim=-1)""",
+        "gaussian_log_prob",
+    ),
+    Alternative(
+        "gaussian_log_prob_independent_normal",
+        CONTINUOUS,
+        _LOG_PROB_BODY,
+        """\
+    normal = torch.distributions.Normal(loc=means, scale=torch.exp(log_stds))
+    return torch.distributions.Independent(normal, 1).log_prob(actions)""",
+        "gaussian_log_prob",
+    ),
+    Alternative(
+        "gaussian_log_prob_variance_float64",
+        CONTINUOUS,
+        _LOG_PROB_BODY,
+        """\
+    variances = torch.exp(2.0 * log_stds.double())
+    squared = (actions.double() - means.double()) ** 2
+    log_densities = -squared / (2.0 * variances) - 0.5 * torch.log(2.0 * math.pi * variances)
+    return log_densities.sum(dim=1).to(actions.dtype)""",
+        "gaussian_log_prob",
+    ),
+    # BCAgent.actor_loss: the actor's outputs through torch.distributions, a sum over B
+    Alternative(
+        "bc_actor_loss_normal_of_the_actor",
+        CONTINUOUS,
+        _BC_ACTOR_BODY,
+        """\
+        means, log_stds = self.actor(observations)
+        normal = torch.distributions.Normal(means, log_stds.exp())
+        log_probs = normal.log_prob(actions).sum(dim=-1)
+        return -log_probs.sum() / len(log_probs), log_probs""",
+        "BCAgent.actor_loss",
+    ),
+    Alternative(
+        "bc_actor_loss_gaussian_log_prob_called",
+        CONTINUOUS,
+        _BC_ACTOR_BODY,
+        """\
+        log_probs = gaussian_log_prob(actions, *self.actor(observations))
+        return torch.mean(-log_probs), log_probs""",
+        "BCAgent.actor_loss",
+    ),
+    # ContinuousIQLAgent.value_loss: a stacked minimum and .detach(), the expectile written out
+    Alternative(
+        "continuous_value_loss_stacked_minimum_detached",
+        CONTINUOUS,
+        _CONTINUOUS_VALUE_BODY,
+        """\
+        q_values = torch.stack(self.target_network(observations, actions))
+        target_q_values = torch.min(q_values, dim=0).values.detach()
+        values = self.value_network(observations)
+        return expectile_loss(target_q_values - values, self.config.expectile), values""",
+        "ContinuousIQLAgent.value_loss",
+    ),
+    Alternative(
+        "continuous_value_loss_expectile_written_out",
+        CONTINUOUS,
+        _CONTINUOUS_VALUE_BODY,
+        """\
+        tau = self.config.expectile
+        with torch.no_grad():
+            q1_values, q2_values = self.target_network(observations, actions)
+        values = self.value_network(observations)
+        differences = torch.min(q1_values, q2_values) - values
+        weights = torch.where(differences > 0, tau, 1.0 - tau)
+        return (weights * differences.pow(2)).mean(), values""",
+        "ContinuousIQLAgent.value_loss",
+    ),
+    # ContinuousIQLAgent.critic_loss: the target written out and detached, one mean of both
+    Alternative(
+        "continuous_critic_loss_target_written_out",
+        CONTINUOUS,
+        _CONTINUOUS_CRITIC_BODY,
+        """\
+        next_values = self.value_network(next_observations).detach()
+        targets = rewards + self.config.gamma * (1.0 - terminated) * next_values
+        q1_values, q2_values = self.q_network(observations, actions)
+        loss = sum(F.mse_loss(q, targets) for q in (q1_values, q2_values))
+        return loss, {"q_values": q1_values, "targets": targets}""",
+        "ContinuousIQLAgent.critic_loss",
+    ),
+    Alternative(
+        "continuous_critic_loss_one_mean_of_both_errors",
+        CONTINUOUS,
+        _CONTINUOUS_CRITIC_BODY,
+        """\
+        with torch.no_grad():
+            targets = iql_target(
+                rewards, self.value_network(next_observations), terminated, self.config.gamma
+            )
+        q_values = torch.stack(self.q_network(observations, actions), dim=1)  # (B, 2)
+        loss = ((q_values - targets.unsqueeze(1)) ** 2).sum(dim=1).mean()
+        return loss, {"q_values": q_values[:, 0], "targets": targets}""",
+        "ContinuousIQLAgent.critic_loss",
+    ),
+    # ContinuousIQLAgent.actor_loss: .detach() and a stacked minimum, the weights written out,
+    # the actor's Normal
+    Alternative(
+        "continuous_actor_loss_detached_stacked_minimum",
+        CONTINUOUS,
+        _CONTINUOUS_ACTOR_BODY,
+        """\
+        q_values = torch.stack(self.target_network(observations, actions))
+        advantages = (q_values.min(dim=0).values - self.value_network(observations)).detach()
+        log_probs = self.actor.log_prob(observations, actions)
+        cfg = self.config
+        return advantage_weighted_loss(log_probs, advantages, cfg.temperature, cfg.max_weight), (
+            advantages
+        )""",
+        "ContinuousIQLAgent.actor_loss",
+    ),
+    Alternative(
+        "continuous_actor_loss_weights_written_out",
+        CONTINUOUS,
+        _CONTINUOUS_ACTOR_BODY,
+        """\
+        with torch.no_grad():
+            q1_values, q2_values = self.target_network(observations, actions)
+            advantages = torch.minimum(q1_values, q2_values) - self.value_network(observations)
+            log_weights = advantages / self.config.temperature
+            weights = torch.exp(log_weights.clamp(max=math.log(self.config.max_weight)))
+        means, log_stds = self.actor(observations)
+        normal = torch.distributions.Normal(means, log_stds.exp())
+        log_probs = normal.log_prob(actions).sum(dim=-1)
+        return -(weights * log_probs).mean(), advantages""",
+        "ContinuousIQLAgent.actor_loss",
     ),
     Alternative(
         "iql_target_addcmul",

@@ -1,7 +1,9 @@
 """Mutants of homework 5: bugs students really write in random network distillation (the
 prediction error, the predictor's loss, the running spread and the bonus) and in the offline
 algorithms (CQL's regulariser, AWAC's critic target, advantages and weighted actor loss, IQL's
-expectile loss, value loss and Q target), and in the agents' losses that put them together.
+expectile loss, value loss and Q target), in the agents' losses that put them together, and in
+the continuous part (the Gaussian's log-density, behaviour cloning's loss, and IQL's losses with
+two Q-networks and a Gaussian actor).
 
 Several of them leave every value of the training loop as it is and only show where a check
 looks for them: a bonus or an advantage weight still attached to its graph, a predictor's loss
@@ -23,6 +25,7 @@ from autograder.mutants import Mutant
 
 EXPLORATION = "hw5_offline/exploration.py"
 OFFLINE = "hw5_offline/offline.py"
+CONTINUOUS = "hw5_offline/continuous.py"
 
 # ---------------------------------------------------------------------------------------------
 # The reference's solution regions
@@ -103,6 +106,43 @@ _IQL_ACTOR_BODY = """\
             log_probs, advantages, self.config.temperature, self.config.max_weight
         )
         return loss, advantages"""
+
+
+_LOG_PROB_BODY = """\
+    z = (actions - means) * torch.exp(-log_stds)
+    per_dimension = -0.5 * z**2 - log_stds - 0.5 * math.log(2.0 * math.pi)
+    return per_dimension.sum(dim=-1)"""
+_BC_ACTOR_BODY = """\
+        log_probs = self.actor.log_prob(observations, actions)
+        return -log_probs.mean(), log_probs"""
+_CONTINUOUS_VALUE_BODY = """\
+        with torch.no_grad():
+            target_q_values = torch.minimum(*self.target_network(observations, actions))
+        values = self.value_network(observations)
+        loss = expectile_loss(target_q_values - values, self.config.expectile)
+        return loss, values"""
+_CONTINUOUS_CRITIC_BODY = """\
+        q1_values, q2_values = self.q_network(observations, actions)
+        with torch.no_grad():
+            next_values = self.value_network(next_observations)
+            targets = iql_target(rewards, next_values, terminated, self.config.gamma)
+        loss = F.mse_loss(q1_values, targets) + F.mse_loss(q2_values, targets)
+        return loss, {"q_values": q1_values, "targets": targets}"""
+_CONTINUOUS_ACTOR_BODY = """\
+        with torch.no_grad():
+            target_q_values = torch.minimum(*self.target_network(observations, actions))
+            advantages = target_q_values - self.value_network(observations)
+        log_probs = self.actor.log_prob(observations, actions)
+        loss = advantage_weighted_loss(
+            log_probs, advantages, self.config.temperature, self.config.max_weight
+        )
+        return loss, advantages"""
+_CONTINUOUS_ACTOR_BY_HAND = """\
+        target_q_values = torch.minimum(*self.target_network(observations, actions))
+        advantages = target_q_values - self.value_network(observations)
+        weights = torch.exp(advantages / self.config.temperature).clamp(max=self.config.max_weight)
+        log_probs = self.actor.log_prob(observations, actions)
+        return -(weights * log_probs).mean(), advantages"""
 
 
 def _edit(body: str, old: str, new: str) -> str:
@@ -542,6 +582,181 @@ MUTANTS: list[Mutant] = [
         "            probs = self.actor(observations).exp()\n"
         "            advantages = awac_advantages(q_values, actions, probs)",
         "IQLAgent.actor_loss",
+    ),
+    # gaussian_log_prob
+    _mutant(  # the average log-density of a dimension: |A| times too small, its gradient too
+        "gaussian_log_prob_mean_over_the_dimensions",
+        CONTINUOUS,
+        _LOG_PROB_BODY,
+        "per_dimension.sum(dim=-1)",
+        "per_dimension.mean(dim=-1)",
+        "gaussian_log_prob",
+    ),
+    _mutant(  # (a - mu)^2 / sigma: the standard deviation where the variance belongs
+        "gaussian_log_prob_divides_by_the_std_not_the_variance",
+        CONTINUOUS,
+        _LOG_PROB_BODY,
+        "torch.exp(-log_stds)",
+        "torch.exp(-0.5 * log_stds)",
+        "gaussian_log_prob",
+    ),
+    _mutant(  # the normaliser forgotten: sigma only ever grows under maximum likelihood
+        "gaussian_log_prob_without_the_log_sigma_term",
+        CONTINUOUS,
+        _LOG_PROB_BODY,
+        "-0.5 * z**2 - log_stds - 0.5",
+        "-0.5 * z**2 - 0.5",
+        "gaussian_log_prob",
+    ),
+    _mutant(  # a constant that changes no gradient, but every reported log-likelihood
+        "gaussian_log_prob_without_the_two_pi_constant",
+        CONTINUOUS,
+        _LOG_PROB_BODY,
+        "-0.5 * z**2 - log_stds - 0.5 * math.log(2.0 * math.pi)",
+        "-0.5 * z**2 - log_stds",
+        "gaussian_log_prob",
+    ),
+    _mutant(  # the quadratic term not halved
+        "gaussian_log_prob_quadratic_term_not_halved",
+        CONTINUOUS,
+        _LOG_PROB_BODY,
+        "-0.5 * z**2",
+        "-(z**2)",
+        "gaussian_log_prob",
+    ),
+    # BCAgent.actor_loss
+    _mutant(  # minimises the likelihood of the dataset's actions
+        "bc_actor_loss_wrong_sign",
+        CONTINUOUS,
+        _BC_ACTOR_BODY,
+        "return -log_probs.mean(), log_probs",
+        "return log_probs.mean(), log_probs",
+        "BCAgent.actor_loss",
+    ),
+    _mutant(  # B times the gradient: the step size depends on the batch size
+        "bc_actor_loss_summed_over_the_batch",
+        CONTINUOUS,
+        _BC_ACTOR_BODY,
+        "-log_probs.mean()",
+        "-log_probs.sum()",
+        "BCAgent.actor_loss",
+    ),
+    # ContinuousIQLAgent.value_loss
+    _mutant(
+        "continuous_value_loss_toward_the_online_networks",
+        CONTINUOUS,
+        _CONTINUOUS_VALUE_BODY,
+        "torch.minimum(*self.target_network(observations, actions))",
+        "torch.minimum(*self.q_network(observations, actions))",
+        "ContinuousIQLAgent.value_loss",
+    ),
+    _mutant(  # the mean of the two: one Q-network's overestimate lifts V half as much
+        "continuous_value_loss_toward_the_mean_of_the_two",
+        CONTINUOUS,
+        _CONTINUOUS_VALUE_BODY,
+        "target_q_values = torch.minimum(*self.target_network(observations, actions))",
+        "target_q_values = torch.stack(self.target_network(observations, actions)).mean(dim=0)",
+        "ContinuousIQLAgent.value_loss",
+    ),
+    _mutant(  # one target network: the twin is trained and never used
+        "continuous_value_loss_first_network_only",
+        CONTINUOUS,
+        _CONTINUOUS_VALUE_BODY,
+        "torch.minimum(*self.target_network(observations, actions))",
+        "self.target_network(observations, actions)[0]",
+        "ContinuousIQLAgent.value_loss",
+    ),
+    _mutant(  # SAC's V: Q at the policy's action, which IQL avoids (it may leave the data)
+        "continuous_value_loss_at_the_policys_action",
+        CONTINUOUS,
+        _CONTINUOUS_VALUE_BODY,
+        "self.target_network(observations, actions)",
+        "self.target_network(observations, self.actor(observations)[0])",
+        "ContinuousIQLAgent.value_loss",
+    ),
+    _mutant(  # prediction minus target: tau weighs V above its target, an expectile of 1 - tau
+        "continuous_value_loss_differences_reversed",
+        CONTINUOUS,
+        _CONTINUOUS_VALUE_BODY,
+        "expectile_loss(target_q_values - values,",
+        "expectile_loss(values - target_q_values,",
+        "ContinuousIQLAgent.value_loss",
+    ),
+    # ContinuousIQLAgent.critic_loss
+    _mutant(  # the second Q-network is never trained, and V's minimum keeps its initial values
+        "continuous_critic_loss_first_network_only",
+        CONTINUOUS,
+        _CONTINUOUS_CRITIC_BODY,
+        "loss = F.mse_loss(q1_values, targets) + F.mse_loss(q2_values, targets)",
+        "loss = F.mse_loss(q1_values, targets)",
+        "ContinuousIQLAgent.critic_loss",
+    ),
+    _mutant(  # the mean of the two losses: half the gradient each network should get
+        "continuous_critic_loss_averaged_over_the_networks",
+        CONTINUOUS,
+        _CONTINUOUS_CRITIC_BODY,
+        "loss = F.mse_loss(q1_values, targets) + F.mse_loss(q2_values, targets)",
+        "loss = 0.5 * (F.mse_loss(q1_values, targets) + F.mse_loss(q2_values, targets))",
+        "ContinuousIQLAgent.critic_loss",
+    ),
+    _mutant(  # the target written out without its mask: a fall bootstraps from V
+        "continuous_critic_loss_bootstraps_from_terminal_states",
+        CONTINUOUS,
+        _CONTINUOUS_CRITIC_BODY,
+        "targets = iql_target(rewards, next_values, terminated, self.config.gamma)",
+        "targets = rewards + self.config.gamma * next_values",
+        "ContinuousIQLAgent.critic_loss",
+    ),
+    _mutant(  # the critic's loss trains V too, toward Q's own targets
+        "continuous_critic_loss_reaches_the_value_network",
+        CONTINUOUS,
+        _CONTINUOUS_CRITIC_BODY,
+        """\
+        with torch.no_grad():
+            next_values = self.value_network(next_observations)
+            targets = iql_target(rewards, next_values, terminated, self.config.gamma)""",
+        """\
+        next_values = self.value_network(next_observations)
+        targets = iql_target(rewards, next_values, terminated, self.config.gamma)""",
+        "ContinuousIQLAgent.critic_loss",
+    ),
+    # ContinuousIQLAgent.actor_loss
+    _mutant(
+        "continuous_actor_loss_advantages_from_the_online_networks",
+        CONTINUOUS,
+        _CONTINUOUS_ACTOR_BODY,
+        "torch.minimum(*self.target_network(observations, actions))",
+        "torch.minimum(*self.q_network(observations, actions))",
+        "ContinuousIQLAgent.actor_loss",
+    ),
+    _mutant(  # weights written out from advantages still attached to V: the actor trains V
+        "continuous_actor_loss_weights_not_detached",
+        CONTINUOUS,
+        _CONTINUOUS_ACTOR_BODY,
+        _CONTINUOUS_ACTOR_BODY,
+        _CONTINUOUS_ACTOR_BY_HAND,
+        "ContinuousIQLAgent.actor_loss",
+    ),
+    _mutant(  # weights written out and never clipped
+        "continuous_actor_loss_weights_not_clipped",
+        CONTINUOUS,
+        _CONTINUOUS_ACTOR_BODY,
+        """\
+        loss = advantage_weighted_loss(
+            log_probs, advantages, self.config.temperature, self.config.max_weight
+        )""",
+        """\
+        weights = torch.exp(advantages / self.config.temperature)
+        loss = -(weights * log_probs).mean()""",
+        "ContinuousIQLAgent.actor_loss",
+    ),
+    _mutant(  # the likelihood of the actor's own means: the loss ignores the dataset's actions
+        "continuous_actor_loss_log_prob_of_the_policys_means",
+        CONTINUOUS,
+        _CONTINUOUS_ACTOR_BODY,
+        "log_probs = self.actor.log_prob(observations, actions)",
+        "log_probs = self.actor.log_prob(observations, self.actor(observations)[0])",
+        "ContinuousIQLAgent.actor_loss",
     ),
     _mutant(
         "iql_target_terminal_mask_ignored",

@@ -1,7 +1,9 @@
 """Hidden suite of homework 5 (exploration and offline RL): RND's prediction error, loss,
 running spread and bonus; CQL's regulariser; AWAC's target, advantages and advantage-weighted
 actor loss; IQL's expectile loss and Q target; the agents' losses and updates (CQL, AWAC and
-IQL) from the reference's weights; and learning curves (IQL and CQL on ``PointmassEasy-v0``).
+IQL) from the reference's weights; the continuous part (the Gaussian's log-density, and BC's and
+continuous IQL's losses and updates on Hopper-v5's spaces); and learning curves (IQL and CQL on
+``PointmassEasy-v0``).
 
 The pure functions are called with tensors across the sandbox's wire. The agents' methods
 (``CQLAgent.critic_loss``, ``IQLAgent.value_loss``, ...) are reached through the student's own
@@ -9,6 +11,23 @@ The pure functions are called with tensors across the sandbox's wire. The agents
 checks do: the reference's weights are loaded into its networks by name, and the method (or
 two ``update`` calls, the optimizers' moments and the target network carried from the first
 to the second) runs on the same minibatches as the reference does here.
+
+The continuous agents are built in the worker by the given package :data:`GIVEN_PACKAGE`
+(:mod:`autograder.suites.hw5_given`) on Box spaces of Hopper-v5's sizes, from a plain config:
+the student's trainer would make Hopper-v5 (MuJoCo) and read a Hopper dataset to build them, and
+``gym.Space`` objects cannot cross the wire. What each continuous check's cases separate:
+
+* ``gaussian_log_prob``: a mean over the dimensions (cases of 3 and 6 dimensions), the std where
+  the variance belongs, log sigma or the constant left out, the quadratic term not halved
+  (log-stds from -2 to 1, never 0 everywhere), a sum over the batch (never as many rows as
+  dimensions); its gradient check weights each row differently.
+* the agents' methods: every case has a log-std that is not 0, target networks that differ from
+  the online ones and of which each is the smaller on some row (the minimum is neither of them
+  nor their mean), the first transition terminal and the last not, ``max_weight`` between the
+  middle two advantage weights (half clipped), expectiles above and below 0.5.
+* the updates: three in a row, judged after each (Adam's moments, the targets' Polyak steps); the
+  value network's gradients after the actor's and the critic's steps show a gradient that their
+  losses leak into V.
 
 The datasets are the grader's own (:data:`DATASETS`, in ``autograder/data/hw5``, made by the
 homework's given explore command and its random explorer: ``python -m
@@ -33,6 +52,7 @@ import numpy as np
 import torch
 
 import hw5_offline.config as ref_config
+import hw5_offline.continuous as ref_continuous
 import hw5_offline.exploration as ref_exploration
 import hw5_offline.offline as ref_offline
 from autograder.checks import Check, Outcome
@@ -43,6 +63,9 @@ from autograder.judging import (
     Tally,
     compare,
     f32,
+    fmt,
+    loss_grad_check,
+    no_gradient,
     returned,
     state_dict_of,
     torch_seed,
@@ -56,16 +79,22 @@ from autograder.kit import (
     agent_method_check,
     agent_update_check,
     batch_tensors,
+    fetch_parameters,
     function_check,
     gradient_check,
     named_case,
     network_step_problem,
+    parameters,
     perturbed,
     preset_task,
     replay_batch,
+    tensors_problem,
 )
 from autograder.learning import LearningTask
 from autograder.sandbox import PROJECT_ROOT, Apply, Method, Sandbox
+from autograder.suites.hw5_given import ACTION_DIM as HOPPER_ACTION_DIM
+from autograder.suites.hw5_given import OBS_DIM as HOPPER_OBS_DIM
+from autograder.suites.hw5_given import continuous_spaces, weighted_log_prob
 
 PACKAGE = "hw5_offline"
 EXPLORATION = f"{PACKAGE}.exploration"
@@ -111,11 +140,20 @@ DATASETS: dict[str, dict[str, Any]] = {
 """The explore command's options that made each of the grader's datasets (``datasets_dir``
 :data:`DATA_DIR`)."""
 
+GIVEN_PACKAGE = "hw5_grader"
+"""Where every sandbox gets :mod:`autograder.suites.hw5_given`: what the continuous part's
+checks call in the worker (its agents built without MuJoCo, a log-density summed to one
+number)."""
 SANDBOX: dict[str, Any] = {
-    "given": [PROJECT_ROOT / "infrastructure", (DATA_DIR, DATASETS_DIR)],
+    "given": [
+        PROJECT_ROOT / "infrastructure",
+        (DATA_DIR, DATASETS_DIR),
+        (PROJECT_ROOT / "autograder" / "suites" / "hw5_given", GIVEN_PACKAGE),
+    ],
 }
-"""Options of every sandbox of this suite: the grader's infrastructure, and its datasets in the
-scratch folder, over anything the submission holds there."""
+"""Options of every sandbox of this suite: the grader's infrastructure, its datasets in the
+scratch folder, and the given package of the continuous checks, each over anything the
+submission holds there."""
 
 TRAINER = Trainer(RUN, "OfflineTrainer", KEPT, TRAINER_TIMEOUT_S)
 
@@ -948,6 +986,574 @@ IQL_CRITIC_UPDATE = _update_check(
 
 
 # ---------------------------------------------------------------------------------------------
+# The continuous part: the Gaussian's log-density, BC and IQL with a Gaussian actor
+# ---------------------------------------------------------------------------------------------
+
+
+def _log_prob_cases(rng: np.random.Generator) -> Cases:
+    """Batches of several action dimensions (a mean over them is not their sum) and of one,
+    log-stds from -2 to 1 that differ per entry (sigma, sigma^2 and log sigma all differ from
+    1 and 0), and actions up to a few sigma from the means; never as many rows as dimensions
+    (a sum over the batch fails its shape)."""
+    cases = []
+    for batch, dims in [(7, 3), (1, 3), (5, 1), (4, 6)]:
+        means = rng.uniform(-1.0, 1.0, size=(batch, dims))
+        log_stds = rng.uniform(-2.0, 1.0, size=(batch, dims))
+        actions = means + rng.normal(size=(batch, dims)) * np.exp(log_stds) * 1.5
+        cases.append(
+            named_case(
+                f"B={batch}, {dims} action dimensions",
+                actions=f32(actions),
+                means=f32(means),
+                log_stds=f32(log_stds),
+            )
+        )
+    return cases
+
+
+GAUSSIAN_LOG_PROB = function_check(
+    "gaussian_log_prob: the diagonal Gaussian's log-density",
+    reference=ref_continuous.gaussian_log_prob,
+    cases=_log_prob_cases,
+    points=3,
+    describe="batches (1 to 6 action dimensions, log-stds from -2 to 1 per entry)",
+    what="the log-densities",
+    hint=(
+        "sum over the action's dimensions (dim -1, not a mean) of -(a - mu)^2 / (2 sigma^2) - "
+        "log sigma - log(2 pi) / 2, with sigma = exp(log_std): the variance in the quadratic "
+        "term, one log sigma per dimension, the constant too."
+    ),
+)
+
+
+def _log_prob_grad_cases(rng: np.random.Generator) -> Cases:
+    """:func:`_log_prob_cases`' inputs in the order of the given
+    :func:`~autograder.suites.hw5_given.weighted_log_prob` (what the gradient is taken w.r.t.
+    first), with a weight per row of both signs."""
+    cases = []
+    for summary, (actions, means, log_stds) in _log_prob_cases(rng):
+        weights = f32(rng.uniform(0.5, 2.0, size=len(actions)) * rng.choice([-1.0, 1.0]))
+        cases.append((f"{summary}, weights={fmt(weights)}", (means, log_stds, actions, weights)))
+    return cases
+
+
+GAUSSIAN_LOG_PROB_GRAD = Check(
+    "gaussian_log_prob: gradient w.r.t. the means and the log-stds",
+    "gaussian_log_prob",
+    "gradient",
+    3,
+    loss_grad_check(
+        GIVEN_PACKAGE,
+        "weighted_log_prob",
+        weighted_log_prob,
+        _log_prob_grad_cases,
+        (),
+        ("means", "log_stds"),
+        (),
+        "batches, sum_i w_i log pi(a_i) with a weight per row (loss and gradients)",
+        (
+            "d log pi / d mu_j = (a_j - mu_j) / sigma_j^2 and d log pi / d log sigma_j = "
+            "(a_j - mu_j)^2 / sigma_j^2 - 1, each entry of its own row: both inputs must stay "
+            "in the graph (no .detach(), no in-place change of them)."
+        ),
+        compare_loss=True,
+    ),
+)
+
+CONTINUOUS_TRAINER = Trainer(GIVEN_PACKAGE, "ContinuousAgents", KEPT, CALL_TIMEOUT_S)
+"""The student's continuous agents, built in the worker by the given
+:class:`~autograder.suites.hw5_given.ContinuousAgents` on Box spaces of Hopper-v5's sizes:
+no MuJoCo, no dataset."""
+
+_CONTINUOUS_FIELDS = ("n_layers", "layer_size", "activation", "gamma", "temperature", "expectile")
+_CONTINUOUS_CASES = [
+    # _CONTINUOUS_FIELDS, then the minibatch's size
+    (2, 16, "relu", 0.99, 1.0 / 3.0, 0.7, 12),
+    (1, 8, "tanh", 0.9, 1.0, 0.3, 7),
+    (2, 8, "relu", 0.95, 3.0, 0.9, 5),
+    (1, 16, "relu", 0.99, 0.5, 0.6, 1),
+]
+"""Expectiles above and below 0.5, temperatures from 1/3 to 3, and a batch of one."""
+_CONTINUOUS_AGENTS: dict[str, type[ref_continuous.BCAgent]] = {
+    "bc": ref_continuous.BCAgent,
+    "iql": ref_continuous.ContinuousIQLAgent,
+}
+
+
+def _hopper_batch(rng: np.random.Generator, size: int) -> dict[str, np.ndarray]:
+    """A minibatch of Hopper-v5's kind: 11 observations, 3 actions in [-1, 1], the first
+    transition terminated and the last not."""
+    return replay_batch(rng, size, HOPPER_OBS_DIM, None, HOPPER_ACTION_DIM)
+
+
+def _twin_minimum(agent: Any, batch: dict[str, np.ndarray]) -> tuple[torch.Tensor, ...]:
+    """The reference agent's two target values of the batch's actions, and V(s)."""
+    tensors = agent.to_tensors(batch)
+    with torch.no_grad():
+        q1, q2 = agent.target_network(tensors["observations"], tensors["actions"])
+        return q1, q2, agent.value_network(tensors["observations"])
+
+
+def _continuous_setup(rng: np.random.Generator, algorithm: str, case: tuple[Any, ...]) -> _Setup:
+    """The reference's continuous agent of ``case`` on Hopper-v5's spaces and a minibatch:
+    a log-std that is not 0 (sigma = 1 hides a missing log-sigma term); for IQL, target
+    Q-networks that differ from the online ones, drawn again until each of the two is the
+    smaller on some row of a batch of two or more (so that the minimum is neither of them,
+    nor their mean), and ``max_weight`` between the middle two advantage weights exp(A /
+    temperature) of the batch (half of them clipped; a batch of one is clipped)."""
+    *fields, batch_size = case
+    named = dict(zip(_CONTINUOUS_FIELDS, fields, strict=True))
+    config = ref_config.OfflineConfig(
+        **named,
+        learning_rate=float(rng.uniform(1e-3, 1e-2)),
+        actor_learning_rate=float(rng.uniform(1e-3, 1e-2)),
+    )
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(torch_seed(rng))
+        agent: Any = _CONTINUOUS_AGENTS[algorithm](
+            *continuous_spaces(HOPPER_OBS_DIM, HOPPER_ACTION_DIM), config, CPU
+        )
+    actor = state_dict_of(agent.actor)
+    actor["log_std"] = f32(rng.uniform(-1.5, 0.5, size=HOPPER_ACTION_DIM))
+    agent.actor.load_state_dict(actor)
+    states: dict[tuple[str, ...], Any] = {("agent", "actor"): actor}
+    batch = _hopper_batch(rng, batch_size)
+    if algorithm == "iql":
+        online = state_dict_of(agent.q_network)
+        for _ in range(100):
+            agent.target_network.load_state_dict(perturbed(online, rng, scale=0.3))
+            q1, q2, values = _twin_minimum(agent, batch)
+            if batch_size == 1 or (bool((q1 < q2).any()) and bool((q2 < q1).any())):
+                break
+        weights = np.sort(torch.exp((torch.minimum(q1, q2) - values) / config.temperature).numpy())
+        middle = batch_size // 2
+        max_weight = (
+            0.5 * weights[0] if batch_size == 1 else weights[middle - 1 : middle + 1].mean()
+        )
+        agent.config = config = config.replace(max_weight=float(max_weight))
+        states["agent", "q_network"] = online
+        states["agent", "target_network"] = state_dict_of(agent.target_network)
+        states["agent", "value_network"] = state_dict_of(agent.value_network)
+    plain = {
+        "agent": type(agent).__name__,
+        "obs_dim": HOPPER_OBS_DIM,
+        "action_dim": HOPPER_ACTION_DIM,
+        **dataclasses.asdict(config),
+    }
+    summary = (
+        f"{type(agent).__name__} on Hopper-v5's spaces: "
+        + ", ".join(f"{name}={config_value}" for name, config_value in named.items())
+        + f", max_weight={config.max_weight:.4g}, log_std={fmt(actor['log_std'])}, "
+        + f"B={batch_size}, terminated={batch['terminated'].astype(int).tolist()}"
+    )
+    return _Setup(summary, plain, agent, states, batch)
+
+
+def _continuous_method_case(
+    algorithm: str, method: str
+) -> Callable[[np.random.Generator, Any], AgentCase]:
+    def setup(rng: np.random.Generator, case: tuple[Any, ...]) -> AgentCase:
+        made = _continuous_setup(rng, algorithm, case)
+        inputs = tuple(made.agent.to_tensors(made.batch).values())
+        if method != "critic_loss":
+            inputs = inputs[:2]  # observations, actions
+        return AgentCase(made.summary, made.config, made.states, made.agent, inputs)
+
+    return setup
+
+
+def _continuous_method_check(
+    name: str,
+    function: str,
+    outputs: tuple[str, ...],
+    points: float,
+    what: str,
+    hint: str,
+) -> Check:
+    """A value check of a continuous agent's method (``BCAgent.actor_loss``, ...) with the
+    reference's weights, on :data:`_CONTINUOUS_CASES`."""
+    cls, method = function.split(".")
+    algorithm = next(key for key, agent in _CONTINUOUS_AGENTS.items() if agent.__name__ == cls)
+    return agent_method_check(
+        name,
+        function=function,
+        trainer=CONTINUOUS_TRAINER,
+        method=method,
+        cases=_CONTINUOUS_CASES,
+        setup=_continuous_method_case(algorithm, method),
+        outputs=outputs,
+        points=points,
+        what=what.replace("{count}", str(len(_CONTINUOUS_CASES))),
+        hint=hint,
+        timeout_s=90.0,
+    )
+
+
+BC_ACTOR_LOSS = _continuous_method_check(
+    "BCAgent.actor_loss: the negative mean log-likelihood of the dataset's actions",
+    "BCAgent.actor_loss",
+    ("the loss", "log_probs"),
+    points=2,
+    what=(
+        "`BCAgent.actor_loss` with the reference's weights (log-stds not 0) on {count} "
+        "minibatches of Hopper-v5's kind: the loss and the log-probabilities"
+    ),
+    hint=(
+        "log_probs = self.actor.log_prob(observations, actions), one per transition; the loss "
+        "is minus their mean over the batch (maximum likelihood: the sign matters)."
+    ),
+)
+
+
+def _iql_critic_loss_check() -> Check:
+    """``ContinuousIQLAgent.critic_loss``: its loss, ``q_values`` and ``targets`` against
+    the reference's, with :func:`_critic_problem`."""
+    function = "ContinuousIQLAgent.critic_loss"
+    setup = _continuous_method_case("iql", "critic_loss")
+    what = (
+        f"`ContinuousIQLAgent.critic_loss` with the reference's weights on "
+        f"{len(_CONTINUOUS_CASES)} minibatches (terminal and non-terminal transitions): the "
+        "loss, Q_phi1(s, a) and the targets"
+    )
+    hint = (
+        "targets = iql_target(r, value_network(s'), terminated, gamma) without gradient; the "
+        "loss is the SUM of both Q-networks' mean squared errors against them, and "
+        "q_values is Q_phi1(s, a)."
+    )
+
+    def run(sandbox: Sandbox, rng: np.random.Generator) -> Outcome:
+        tally = Tally(what, hint)
+        for case in tally.each(_CONTINUOUS_CASES):
+            made = setup(rng, case)
+            if not CONTINUOUS_TRAINER.build(sandbox, tally, made.summary, made.config, made.states):
+                continue
+            expected_loss, expected = made.agent.critic_loss(*made.inputs)
+            result = sandbox.on(
+                KEPT,
+                CONTINUOUS_TRAINER.on_agent(Method("critic_loss", made.inputs)),
+                timeout_s=CALL_TIMEOUT_S,
+                label=function,
+            )
+            ok, value = returned(result, tally, made.summary)
+            if ok:
+                problem = _critic_problem(value, expected_loss, expected, ("q_values", "targets"))
+                tally.record(made.summary, problem)
+        return tally.outcome()
+
+    return Check(
+        "ContinuousIQLAgent.critic_loss: both Q-networks toward r + gamma (1 - d) V(s')",
+        function,
+        "value",
+        3,
+        run,
+        timeout_s=90.0,
+    )
+
+
+CONTINUOUS_VALUE_LOSS = _continuous_method_check(
+    "ContinuousIQLAgent.value_loss: V toward the smaller of the two target Q-values",
+    "ContinuousIQLAgent.value_loss",
+    ("the loss", "values"),
+    points=3,
+    what=(
+        "`ContinuousIQLAgent.value_loss` with the reference's weights (target networks that "
+        "differ from the online ones; each of the two the smaller on some rows) on {count} "
+        "minibatches (expectiles 0.3 to 0.9): the loss and V(s)"
+    ),
+    hint=(
+        "expectile_loss(min(Q_target1(s, a), Q_target2(s, a)) - V(s), config.expectile): "
+        "both TARGET networks at the dataset's actions, their elementwise minimum (not one of "
+        "them, not their mean), without gradient."
+    ),
+)
+CONTINUOUS_CRITIC_LOSS = _iql_critic_loss_check()
+CONTINUOUS_ACTOR_LOSS = _continuous_method_check(
+    "ContinuousIQLAgent.actor_loss: weighted likelihood with min Q_target(s, a) - V(s)",
+    "ContinuousIQLAgent.actor_loss",
+    ("the loss", "advantages"),
+    points=3,
+    what=(
+        "`ContinuousIQLAgent.actor_loss` with the reference's weights on {count} minibatches "
+        "(max_weight clips half of each batch's weights): the loss and the advantages"
+    ),
+    hint=(
+        "advantages = min(Q_target1(s, a), Q_target2(s, a)) - V(s) without gradient; the loss "
+        "is advantage_weighted_loss of the actor's log-probabilities of the DATASET's actions "
+        "with config.temperature and config.max_weight (weights clipped)."
+    ),
+)
+
+
+# -- the losses' gradients ---------------------------------------------------------------------
+
+
+def _gradients_problem(fetched: Any, module: torch.nn.Module, network: str) -> str | None:
+    """What differs between the gradients fetched from the student's ``network`` and those of
+    the reference's ``module`` after the same loss's backward pass: a parameter that the
+    reference's loss leaves without a gradient must get none (or zeros) in the student's."""
+    if type(fetched) is not dict:
+        return f"fetching {network}'s gradients returned an unexpected value"
+    for name, parameter in module.named_parameters():
+        got, label = fetched.get(f"grad {name}"), f"`{network}.{name}`"
+        if parameter.grad is None:
+            problem = no_gradient(got, what=label)
+        elif got is None:
+            problem = f"no gradient reached {label}"
+        else:
+            what = f"the gradient w.r.t. {label}"
+            problem = compare(got, parameter.grad, tensor=True, what=what, **LOSS_TOL)
+        if problem is not None:
+            return problem
+    return None
+
+
+def _continuous_gradient_check(
+    name: str, function: str, points: float, what: str, hint: str
+) -> Check:
+    """A gradient check of a continuous agent's loss (``ContinuousIQLAgent.actor_loss``, ...)
+    with the reference's weights, on :data:`_CONTINUOUS_CASES`: the loss it returns first, run
+    backward in the worker by the given ``loss_backward`` from cleared gradients, and then the
+    gradient of every parameter of every network of the agent (those the loss must not reach
+    included) against the reference's."""
+    cls, method = function.split(".")
+    algorithm = next(key for key, agent in _CONTINUOUS_AGENTS.items() if agent.__name__ == cls)
+    setup = _continuous_method_case(algorithm, method)
+    what = what.replace("{count}", str(len(_CONTINUOUS_CASES)))
+
+    def run(sandbox: Sandbox, rng: np.random.Generator) -> Outcome:
+        tally = Tally(what, hint)
+        for case in tally.each(_CONTINUOUS_CASES):
+            made = setup(rng, case)
+            if not CONTINUOUS_TRAINER.build(sandbox, tally, made.summary, made.config, made.states):
+                continue
+            networks = {
+                network: module
+                for network, module in vars(made.agent).items()
+                if isinstance(module, torch.nn.Module)
+            }
+            loss = getattr(made.agent, method)(*made.inputs)[0]
+            loss.backward()
+            result = sandbox.on(
+                KEPT,
+                [Method("loss_backward", (method, *made.inputs))],
+                timeout_s=CALL_TIMEOUT_S,
+                label=function,
+            )
+            ok, value = returned(result, tally, made.summary)
+            problem = None
+            if ok:
+                problem = compare(value, loss.detach(), tensor=True, what="the loss", **LOSS_TOL)
+            for network, module in networks.items():
+                if not ok or problem is not None:
+                    break
+                names = [n for n, _ in module.named_parameters()]
+                result = fetch_parameters(sandbox, KEPT, ("agent", network), names, grads=True)
+                ok, fetched = returned(result, tally, made.summary)
+                if ok:
+                    problem = _gradients_problem(fetched, module, network)
+            if ok:
+                tally.record(made.summary, problem)
+        return tally.outcome()
+
+    return Check(name, function, "gradient", points, run, timeout_s=120.0)
+
+
+BC_ACTOR_LOSS_GRAD = _continuous_gradient_check(
+    "BCAgent.actor_loss: gradient w.r.t. the actor",
+    "BCAgent.actor_loss",
+    points=2,
+    what=(
+        "the gradient of `BCAgent.actor_loss` w.r.t. the actor's parameters (mean_net, log_std) "
+        "with the reference's weights on {count} minibatches"
+    ),
+    hint=(
+        "-mean_i d log pi(a_i | s_i) / d theta: a mean over the batch (not a sum), minus the "
+        "log-likelihood (not plus)."
+    ),
+)
+CONTINUOUS_VALUE_LOSS_GRAD = _continuous_gradient_check(
+    "ContinuousIQLAgent.value_loss: gradient into V only",
+    "ContinuousIQLAgent.value_loss",
+    points=2,
+    what=(
+        "the gradient of `ContinuousIQLAgent.value_loss` w.r.t. every network's parameters "
+        "with the reference's weights on {count} minibatches: V's, and none into the actor or "
+        "the Q-networks"
+    ),
+    hint=(
+        "only V(s) carries a gradient: the target Q-values are constants (torch.no_grad() or "
+        ".detach())."
+    ),
+)
+CONTINUOUS_CRITIC_LOSS_GRAD = _continuous_gradient_check(
+    "ContinuousIQLAgent.critic_loss: gradient into both Q-networks, none into V",
+    "ContinuousIQLAgent.critic_loss",
+    points=2,
+    what=(
+        "the gradient of `ContinuousIQLAgent.critic_loss` w.r.t. every network's parameters "
+        "with the reference's weights on {count} minibatches: both Q-networks', and none into "
+        "V or the actor"
+    ),
+    hint=(
+        "each Q-network gets the gradient of its own mean squared error, 2 (Q_k - y) / B; the "
+        "targets y, V(s') included, are constants (torch.no_grad() or .detach())."
+    ),
+)
+CONTINUOUS_ACTOR_LOSS_GRAD = _continuous_gradient_check(
+    "ContinuousIQLAgent.actor_loss: gradient into the actor only",
+    "ContinuousIQLAgent.actor_loss",
+    points=2,
+    what=(
+        "the gradient of `ContinuousIQLAgent.actor_loss` w.r.t. every network's parameters "
+        "with the reference's weights on {count} minibatches: the actor's, and none into V or "
+        "the Q-networks"
+    ),
+    hint=(
+        "-mean_i w_i d log pi(a_i | s_i) / d theta with the weights w_i constants: the "
+        "advantages (target Q-networks and V) carry no gradient."
+    ),
+)
+
+
+# -- the updates -------------------------------------------------------------------------------
+
+CONTINUOUS_UPDATES = 3
+"""Updates in a row of each continuous update check, each on a minibatch of its own."""
+
+
+def _continuous_update_case(algorithm: str) -> Callable[[np.random.Generator, Any], AgentCase]:
+    def setup(rng: np.random.Generator, case: tuple[Any, ...]) -> AgentCase:
+        made = _continuous_setup(rng, algorithm, case)
+        size = len(made.batch["rewards"])
+        more = tuple((_hopper_batch(rng, size),) for _ in range(CONTINUOUS_UPDATES - 1))
+        summary = f"{made.summary}, {CONTINUOUS_UPDATES} updates"
+        return AgentCase(summary, made.config, made.states, made.agent, (made.batch,), more)
+
+    return setup
+
+
+def _continuous_update_check(
+    name: str,
+    function: str,
+    judged: Mapping[str, bool],
+    metrics: Sequence[str],
+    points: float,
+    what: str,
+    hint: str,
+) -> Check:
+    """:data:`CONTINUOUS_UPDATES` updates of the agent of ``function``, judged after each on
+    the ``metrics`` it reports and on every network of ``judged``: its parameters, and with
+    True its gradients too (the first is the network that ``function``'s loss trains)."""
+    cls = function.split(".")[0]
+    algorithm = next(key for key, agent in _CONTINUOUS_AGENTS.items() if agent.__name__ == cls)
+    trained = next(iter(judged))
+
+    def named(agent: Any) -> dict[str, list[str]]:
+        return {
+            network: [n for n, _ in getattr(agent, network).named_parameters()]
+            for network, grads in judged.items()
+            if grads
+        }
+
+    def judge(stepped: Stepped) -> str | None:
+        problem = network_step_problem(stepped, metrics, trained, f"after the update, {trained}")
+        for network, grads in judged.items():
+            if problem is None and network != trained:
+                expected = parameters(getattr(stepped.agent, network), grads=grads)
+                what = f"after the update, {network}"
+                problem = tensors_problem(stepped.fetched[network], expected, what)
+        return problem
+
+    return agent_update_check(
+        name,
+        function=function,
+        trainer=CONTINUOUS_TRAINER,
+        cases=_CONTINUOUS_CASES,
+        setup=_continuous_update_case(algorithm),
+        networks=named,
+        judge=judge,
+        points=points,
+        what=what.replace("{count}", str(len(_CONTINUOUS_CASES))),
+        hint=hint,
+        timeout_s=120.0,
+    )
+
+
+BC_UPDATE = _continuous_update_check(
+    "BCAgent.actor_loss: the actor after three updates",
+    "BCAgent.actor_loss",
+    {"actor": True},
+    ("train/loss_actor", "train/log_probs"),
+    points=1,
+    what=(
+        f"{CONTINUOUS_UPDATES} `BCAgent.update` calls in a row from the reference's weights on "
+        "{count} minibatches each: the loss and mean log-likelihood reported, the actor's "
+        "gradients (mean_net and log_std) and parameters after each Adam step"
+    ),
+    hint=(
+        "d L / d theta = -mean_i d log pi(a_i | s_i) / d theta: the loss is a mean (not a "
+        "sum) over the batch, and both the means and the log-std get a gradient."
+    ),
+)
+CONTINUOUS_VALUE_UPDATE = _continuous_update_check(
+    "ContinuousIQLAgent.value_loss: the value network after three updates",
+    "ContinuousIQLAgent.value_loss",
+    {"value_network": True},
+    ("train/loss_value", "train/values"),
+    points=1,
+    what=(
+        f"{CONTINUOUS_UPDATES} `ContinuousIQLAgent.update` calls in a row from the reference's "
+        "weights on {count} minibatches each (the targets moved by Polyak averaging after "
+        "each): the value loss and mean V(s) reported, the value network's gradients and "
+        "parameters after each step"
+    ),
+    hint=(
+        "the value loss reaches the value network through V(s) only: the target Q-values are "
+        "constants."
+    ),
+)
+CONTINUOUS_ACTOR_UPDATE = _continuous_update_check(
+    "ContinuousIQLAgent.actor_loss: the actor after three updates, no gradient into V",
+    "ContinuousIQLAgent.actor_loss",
+    {"actor": True, "value_network": True},
+    ("train/loss_actor", "train/advantages"),
+    points=1.5,
+    what=(
+        f"{CONTINUOUS_UPDATES} `ContinuousIQLAgent.update` calls in a row from the reference's "
+        "weights on {count} minibatches each: the actor's loss and mean advantage reported, "
+        "the actor's gradients and parameters after each step, and the value network's "
+        "gradients, which V's own loss alone leaves (V's step comes first in each update: "
+        "this check needs value_loss right too)"
+    ),
+    hint=(
+        "the actor's loss reaches the actor through the log-probabilities only: the "
+        "advantage weights are constants, so no gradient of the actor's loss reaches the "
+        "value network (or the Q-networks)."
+    ),
+)
+CONTINUOUS_CRITIC_UPDATE = _continuous_update_check(
+    "ContinuousIQLAgent.critic_loss: both Q-networks and their targets after three updates",
+    "ContinuousIQLAgent.critic_loss",
+    {"q_network": True, "target_network": False, "value_network": True},
+    ("train/loss_critic", "train/q_values", "train/target_values"),
+    points=1.5,
+    what=(
+        f"{CONTINUOUS_UPDATES} `ContinuousIQLAgent.update` calls in a row from the reference's "
+        "weights on {count} minibatches each: the critic's loss, mean Q and mean target "
+        "reported; both Q-networks' gradients and parameters after each step; the target "
+        "networks, which follow them by Polyak averaging; and the value network's gradients, "
+        "which V's own loss alone leaves (V's step comes first in each update: this check "
+        "needs value_loss right too)"
+    ),
+    hint=(
+        "the critic's loss reaches both Q-networks (q1_net and q2_net) through Q_phi(s, a) "
+        "only: V(s') in the targets is a constant, so no gradient of it reaches the value "
+        "network."
+    ),
+)
+
+
+# ---------------------------------------------------------------------------------------------
 # The learning curves: IQL and CQL on the grader's dataset of PointmassEasy-v0
 # ---------------------------------------------------------------------------------------------
 
@@ -1031,6 +1637,21 @@ CHECKS: list[Check] = [
     IQL_VALUE_UPDATE,
     IQL_ACTOR_UPDATE,
     IQL_CRITIC_UPDATE,
+    # the continuous part: the Gaussian's log-density, BC and IQL with a Gaussian actor
+    GAUSSIAN_LOG_PROB,
+    GAUSSIAN_LOG_PROB_GRAD,
+    BC_ACTOR_LOSS,
+    BC_ACTOR_LOSS_GRAD,
+    BC_UPDATE,
+    CONTINUOUS_VALUE_LOSS,
+    CONTINUOUS_VALUE_LOSS_GRAD,
+    CONTINUOUS_VALUE_UPDATE,
+    CONTINUOUS_CRITIC_LOSS,
+    CONTINUOUS_CRITIC_LOSS_GRAD,
+    CONTINUOUS_CRITIC_UPDATE,
+    CONTINUOUS_ACTOR_LOSS,
+    CONTINUOUS_ACTOR_LOSS_GRAD,
+    CONTINUOUS_ACTOR_UPDATE,
 ]
 
 SUITE = Suite(
