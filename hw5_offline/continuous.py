@@ -42,7 +42,6 @@ from __future__ import annotations
 
 import copy
 import math
-from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -52,6 +51,7 @@ from torch.nn import functional as F
 
 from hw5_offline.config import OfflineConfig
 from hw5_offline.offline import (
+    AgentState,
     ValueNetwork,
     _adam,
     _gradient_step,
@@ -181,7 +181,7 @@ def _continuous_spaces(
 # ---------------------------------------------------------------------------------------------
 
 
-class BCAgent:
+class BCAgent(AgentState):
     """Behaviour cloning of the dataset's actions by maximum likelihood under a
     :class:`GaussianActor`.
 
@@ -270,32 +270,6 @@ class BCAgent:
         metrics = self.update_actor(self.to_tensors(batch))
         self.num_updates += 1
         return metrics
-
-    def _stateful(self) -> dict[str, nn.Module | torch.optim.Optimizer]:
-        return {
-            name: value
-            for name, value in vars(self).items()
-            if isinstance(value, nn.Module | torch.optim.Optimizer)
-        }
-
-    def state_dict(self) -> dict[str, Any]:
-        """Every network and optimizer (by attribute name) and the update count, copied."""
-        state: dict[str, Any] = {
-            name: copy.deepcopy(value.state_dict()) for name, value in self._stateful().items()
-        }
-        state["num_updates"] = self.num_updates
-        return state
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        expected = {*self._stateful(), "num_updates"}
-        if set(state) != expected:
-            raise KeyError(
-                f"expected a {type(self).__name__} state with {sorted(expected)}, got "
-                f"{sorted(state)}"
-            )
-        for name, value in self._stateful().items():
-            value.load_state_dict(state[name])
-        self.num_updates = int(state["num_updates"])
 
 
 class ContinuousIQLAgent(BCAgent):

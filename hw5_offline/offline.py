@@ -365,7 +365,42 @@ def _spaces(observation_space: gym.Space, action_space: gym.Space) -> tuple[int,
 # ---------------------------------------------------------------------------------------------
 
 
-class DQNAgent:
+class AgentState:
+    """What every offline agent (here and in ``hw5_offline.continuous``) shares: saving and
+    restoring its networks, optimizers and update count for a checkpoint."""
+
+    num_updates: int
+
+    def _stateful(self) -> dict[str, nn.Module | torch.optim.Optimizer]:
+        return {
+            name: value
+            for name, value in vars(self).items()
+            if isinstance(value, nn.Module | torch.optim.Optimizer)
+        }
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything a checkpoint needs to resume this agent: every network and optimizer
+        (by attribute name) and the update count, copied (an optimizer's state loaded from
+        tensors it shares with another optimizer would be updated by both)."""
+        state: dict[str, Any] = {
+            name: copy.deepcopy(value.state_dict()) for name, value in self._stateful().items()
+        }
+        state["num_updates"] = self.num_updates
+        return state
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        expected = {*self._stateful(), "num_updates"}
+        if set(state) != expected:
+            raise KeyError(
+                f"expected a {type(self).__name__} state with {sorted(expected)}, got "
+                f"{sorted(state)}"
+            )
+        for name, value in self._stateful().items():
+            value.load_state_dict(state[name])
+        self.num_updates = int(state["num_updates"])
+
+
+class DQNAgent(AgentState):
     """Double DQN trained on a fixed dataset: the baseline that shows why offline RL needs
     more (given code).
 
@@ -473,34 +508,6 @@ class DQNAgent:
         metrics = self.update_critic(self.to_tensors(batch))
         self.update_target()
         return metrics
-
-    def _stateful(self) -> dict[str, nn.Module | torch.optim.Optimizer]:
-        return {
-            name: value
-            for name, value in vars(self).items()
-            if isinstance(value, nn.Module | torch.optim.Optimizer)
-        }
-
-    def state_dict(self) -> dict[str, Any]:
-        """Everything a checkpoint needs to resume this agent: every network and optimizer
-        (by attribute name) and the update count, copied (an optimizer's state loaded from
-        tensors it shares with another optimizer would be updated by both)."""
-        state: dict[str, Any] = {
-            name: copy.deepcopy(value.state_dict()) for name, value in self._stateful().items()
-        }
-        state["num_updates"] = self.num_updates
-        return state
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        expected = {*self._stateful(), "num_updates"}
-        if set(state) != expected:
-            raise KeyError(
-                f"expected a {type(self).__name__} state with {sorted(expected)}, got "
-                f"{sorted(state)}"
-            )
-        for name, value in self._stateful().items():
-            value.load_state_dict(state[name])
-        self.num_updates = int(state["num_updates"])
 
 
 class CQLAgent(DQNAgent):
