@@ -58,6 +58,7 @@ from hw5_offline.offline import (
     advantage_weighted_loss,
     expectile_loss,
     iql_target,
+    loss_step,
 )
 from infrastructure.torch_utils import build_mlp, check_shape, to_numpy, to_torch
 
@@ -259,11 +260,8 @@ class BCAgent(AgentState):
 
     def update_actor(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
         """One gradient step of the actor on ``actor_loss``."""
-        loss, log_probs = self.actor_loss(batch["observations"], batch["actions"])
-        check_shape(loss, (), "actor_loss (loss)")
-        check_shape(log_probs, (len(batch["actions"]),), "actor_loss (log_probs)")
-        _gradient_step(self.actor_optimizer, loss)
-        return {"train/loss_actor": loss.item(), "train/log_probs": log_probs.mean().item()}
+        result = self.actor_loss(batch["observations"], batch["actions"])
+        return loss_step(self.actor_optimizer, result, len(batch["actions"]), "actor", "log_probs")
 
     def update(self, batch: dict[str, np.ndarray]) -> dict[str, float]:
         """One gradient step of the actor."""
@@ -366,19 +364,13 @@ class ContinuousIQLAgent(BCAgent):
 
     def update_value(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
         """One gradient step of the value network on ``value_loss``."""
-        loss, values = self.value_loss(batch["observations"], batch["actions"])
-        check_shape(loss, (), "value_loss (loss)")
-        check_shape(values, (len(batch["actions"]),), "value_loss (values)")
-        _gradient_step(self.value_optimizer, loss)
-        return {"train/loss_value": loss.item(), "train/values": values.mean().item()}
+        result = self.value_loss(batch["observations"], batch["actions"])
+        return loss_step(self.value_optimizer, result, len(batch["actions"]), "value", "values")
 
     def update_actor(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
         """One gradient step of the actor on ``actor_loss``."""
-        loss, advantages = self.actor_loss(batch["observations"], batch["actions"])
-        check_shape(loss, (), "actor_loss (loss)")
-        check_shape(advantages, (len(batch["actions"]),), "actor_loss (advantages)")
-        _gradient_step(self.actor_optimizer, loss)
-        return {"train/loss_actor": loss.item(), "train/advantages": advantages.mean().item()}
+        result = self.actor_loss(batch["observations"], batch["actions"])
+        return loss_step(self.actor_optimizer, result, len(batch["actions"]), "actor", "advantages")
 
     def update_critic(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
         """One gradient step of both Q-networks on ``critic_loss``."""

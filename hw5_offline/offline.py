@@ -349,6 +349,24 @@ def _gradient_step(optimizer: torch.optim.Optimizer, loss: torch.Tensor) -> None
     optimizer.step()
 
 
+def loss_step(
+    optimizer: torch.optim.Optimizer,
+    result: tuple[torch.Tensor, torch.Tensor],
+    batch_size: int,
+    network: str,
+    quantity: str,
+) -> dict[str, float]:
+    """One gradient step of ``optimizer`` on the loss of ``result``, what a ``NETWORK_loss``
+    method returns: the scalar loss and a tensor of one value per transition (``quantity``),
+    both checked for shape first. Returns the metrics ``train/loss_NETWORK`` and the mean of
+    ``train/QUANTITY``."""
+    loss, per_transition = result
+    check_shape(loss, (), f"{network}_loss (loss)")
+    check_shape(per_transition, (batch_size,), f"{network}_loss ({quantity})")
+    _gradient_step(optimizer, loss)
+    return {f"train/loss_{network}": loss.item(), f"train/{quantity}": per_transition.mean().item()}
+
+
 def _spaces(observation_space: gym.Space, action_space: gym.Space) -> tuple[int, int]:
     """``(obs_dim, num_actions)`` of a flat Box observation space and a Discrete action
     space, the only kind the offline agents learn on."""
@@ -607,11 +625,8 @@ class AWACAgent(DQNAgent):
 
     def update_actor(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
         """One gradient step of the actor on ``actor_loss``."""
-        loss, advantages = self.actor_loss(batch["observations"], batch["actions"])
-        check_shape(loss, (), "actor_loss (loss)")
-        check_shape(advantages, (len(batch["actions"]),), "actor_loss (advantages)")
-        _gradient_step(self.actor_optimizer, loss)
-        return {"train/loss_actor": loss.item(), "train/advantages": advantages.mean().item()}
+        result = self.actor_loss(batch["observations"], batch["actions"])
+        return loss_step(self.actor_optimizer, result, len(batch["actions"]), "actor", "advantages")
 
     def update(self, batch: dict[str, np.ndarray]) -> dict[str, float]:
         """A gradient step of the critic, one of the actor, then the target network's
@@ -710,11 +725,8 @@ class IQLAgent(AWACAgent):
 
     def update_value(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
         """One gradient step of the value network on ``value_loss``."""
-        loss, values = self.value_loss(batch["observations"], batch["actions"])
-        check_shape(loss, (), "value_loss (loss)")
-        check_shape(values, (len(batch["actions"]),), "value_loss (values)")
-        _gradient_step(self.value_optimizer, loss)
-        return {"train/loss_value": loss.item(), "train/values": values.mean().item()}
+        result = self.value_loss(batch["observations"], batch["actions"])
+        return loss_step(self.value_optimizer, result, len(batch["actions"]), "value", "values")
 
     def update(self, batch: dict[str, np.ndarray]) -> dict[str, float]:
         """A gradient step of :math:`V`, of the actor, of :math:`Q`, then the target network's
