@@ -51,7 +51,7 @@ from torch.nn import functional as F
 
 from hw5_offline.config import OfflineConfig
 from hw5_offline.offline import (
-    AgentState,
+    OfflineAgent,
     ValueNetwork,
     _adam,
     _gradient_step,
@@ -182,7 +182,7 @@ def _continuous_spaces(
 # ---------------------------------------------------------------------------------------------
 
 
-class BCAgent(AgentState):
+class BCAgent(OfflineAgent):
     """Behaviour cloning of the dataset's actions by maximum likelihood under a
     :class:`GaussianActor`.
 
@@ -215,21 +215,10 @@ class BCAgent(AgentState):
         self.actor_optimizer = _adam(self.actor.parameters(), config.actor_learning_rate)
         self.num_updates = 0
 
-    def to_tensors(self, batch: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
-        """A minibatch of arrays as tensors on the agent's device, actions scaled to
-        ``[-1, 1]`` and ``terminated`` as 0.0 or 1.0."""
-        missing = {"observations", "actions", "rewards", "next_observations", "terminated"}
-        missing -= set(batch)
-        if missing:
-            raise KeyError(f"expected a batch with {sorted(missing)}, got keys {sorted(batch)}")
-        scaled = 2.0 * (np.asarray(batch["actions"]) - self.low) / (self.high - self.low) - 1.0
-        return {
-            "observations": to_torch(batch["observations"], self.device),
-            "actions": to_torch(np.clip(scaled, -1.0, 1.0), self.device),
-            "rewards": to_torch(batch["rewards"], self.device),
-            "next_observations": to_torch(batch["next_observations"], self.device),
-            "terminated": to_torch(batch["terminated"], self.device),
-        }
+    def action_tensor(self, actions: np.ndarray) -> torch.Tensor:
+        """The dataset's actions scaled from the environment's bounds to ``[-1, 1]``."""
+        scaled = 2.0 * (np.asarray(actions) - self.low) / (self.high - self.low) - 1.0
+        return to_torch(np.clip(scaled, -1.0, 1.0), self.device)
 
     @torch.no_grad()
     def act(self, observations: np.ndarray) -> np.ndarray:

@@ -383,11 +383,32 @@ def _spaces(observation_space: gym.Space, action_space: gym.Space) -> tuple[int,
 # ---------------------------------------------------------------------------------------------
 
 
-class AgentState:
-    """What every offline agent (here and in ``hw5_offline.continuous``) shares: saving and
-    restoring its networks, optimizers and update count for a checkpoint."""
+class OfflineAgent:
+    """What every offline agent (here and in ``hw5_offline.continuous``) shares: a minibatch of
+    the dataset as tensors, and saving and restoring its networks, optimizers and update count
+    for a checkpoint."""
 
+    device: torch.device
     num_updates: int
+
+    def to_tensors(self, batch: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
+        """A minibatch of arrays as tensors on the agent's device (actions by
+        :meth:`action_tensor`, ``terminated`` as 0.0 or 1.0)."""
+        missing = {"observations", "actions", "rewards", "next_observations", "terminated"}
+        missing -= set(batch)
+        if missing:
+            raise KeyError(f"expected a batch with {sorted(missing)}, got keys {sorted(batch)}")
+        return {
+            "observations": to_torch(batch["observations"], self.device),
+            "actions": self.action_tensor(batch["actions"]),
+            "rewards": to_torch(batch["rewards"], self.device),
+            "next_observations": to_torch(batch["next_observations"], self.device),
+            "terminated": to_torch(batch["terminated"], self.device),
+        }
+
+    def action_tensor(self, actions: np.ndarray) -> torch.Tensor:
+        """The dataset's actions as the agent's losses take them."""
+        raise NotImplementedError
 
     def _stateful(self) -> dict[str, nn.Module | torch.optim.Optimizer]:
         return {
@@ -418,7 +439,7 @@ class AgentState:
         self.num_updates = int(state["num_updates"])
 
 
-class DQNAgent(AgentState):
+class DQNAgent(OfflineAgent):
     """Double DQN trained on a fixed dataset: the baseline that shows why offline RL needs
     more (given code).
 
@@ -450,20 +471,9 @@ class DQNAgent(AgentState):
         self.critic_optimizer = _adam(self.q_network.parameters(), config.learning_rate)
         self.num_updates = 0
 
-    def to_tensors(self, batch: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
-        """A minibatch of arrays as tensors on the agent's device (actions as ``torch.long``,
-        ``terminated`` as 0.0 or 1.0)."""
-        missing = {"observations", "actions", "rewards", "next_observations", "terminated"}
-        missing -= set(batch)
-        if missing:
-            raise KeyError(f"expected a batch with {sorted(missing)}, got keys {sorted(batch)}")
-        return {
-            "observations": to_torch(batch["observations"], self.device),
-            "actions": to_torch(batch["actions"], self.device, torch.long),
-            "rewards": to_torch(batch["rewards"], self.device),
-            "next_observations": to_torch(batch["next_observations"], self.device),
-            "terminated": to_torch(batch["terminated"], self.device),
-        }
+    def action_tensor(self, actions: np.ndarray) -> torch.Tensor:
+        """The dataset's action indices as ``torch.long``."""
+        return to_torch(actions, self.device, torch.long)
 
     @torch.no_grad()
     def act(self, observations: np.ndarray) -> np.ndarray:
