@@ -440,6 +440,9 @@ def _become_nobody() -> None:
     os.setuid(NOBODY)
 
 
+# Its folders in /tmp belong to nobody: test_hostile.py's test_hostile_submission, which reads
+# any such folder as one its submission wrote, runs on the same xdist worker, never beside it.
+@pytest.mark.xdist_group("nobody_tmp")
 @pytest.mark.skipif(not IS_ROOT, reason="starts the grader as nobody, which needs root")
 def test_an_ordinary_user_grades_with_the_same_guarantees(submission):
     """The grader as uid 65534: before, its worker ran as the grader's user with nothing

@@ -583,6 +583,9 @@ def base(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
 # ------------------------------------------------------------------------------- the test
 
 
+# On the same xdist worker as test_confinement.py's grader run as nobody, never beside it: that
+# test's own folders in /tmp belong to nobody, which this test reads as its submission's writes.
+@pytest.mark.xdist_group("nobody_tmp")
 @pytest.mark.parametrize(
     "name", [pytest.param(name, marks=case.marks) for name, case in CASES.items()]
 )
